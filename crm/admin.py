@@ -1,0 +1,218 @@
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, QuerySet
+from django.forms import BaseInlineFormSet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from crm import selectors, services
+from crm.admin_utils import EstimatedCountAdminMixin
+from crm.models import Customer, PhoneNumber, PhoneNumberChange
+from crm.phones import national_format, try_normalize
+
+
+class PhoneNumberInline(admin.TabularInline):
+    model = PhoneNumber
+    fields = ("number", "type", "sms", "type_source", "updated_at")
+    readonly_fields = ("type_source", "updated_at")
+    extra = 1
+
+
+class NumberTypeFilter(admin.SimpleListFilter):
+    title = "holds a number of type"
+    parameter_name = "number_type"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [*PhoneNumber.Type.choices, ("sms", "Mobile + SMS")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if not value:
+            return queryset
+        numbers = PhoneNumber.objects.filter(customer=OuterRef("pk"))
+        numbers = numbers.filter(sms=True) if value == "sms" else numbers.filter(type=value)
+        return queryset.filter(Exists(numbers))
+
+
+class ConflictRedirectMixin:
+    """A constraint that loses a race after form validation becomes a message, not a 500."""
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return super().changeform_view(request, *args, **kwargs)  # type: ignore[misc]
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)  # type: ignore[attr-defined]
+            return HttpResponseRedirect(request.get_full_path())
+
+
+@admin.register(Customer)
+class CustomerAdmin(ConflictRedirectMixin, EstimatedCountAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "display_name",
+        "email",
+        "numbers",
+        "source",
+        "interaction_count",
+        "last_interaction_at",
+        "created_at",
+    )
+    list_display_links = ("display_name",)
+    list_filter = (NumberTypeFilter, "source", "created_at", "last_interaction_at")
+    search_fields = ("name", "email")
+    search_help_text = (
+        "A phone number typed any way, e.g. (678)-999 8212, or the start of a name or email."
+    )
+    list_select_related = ()  # no FK is shown; numbers come from one prefetch query
+    list_per_page = 50
+    inlines = [PhoneNumberInline]
+    readonly_fields = (
+        "interaction_count",
+        "first_interaction_at",
+        "last_interaction_at",
+        "created_at",
+        "updated_at",
+        "number_history",
+    )
+    fieldsets = (
+        (None, {"fields": ("name", "email", "source")}),
+        (
+            "Activity",
+            {
+                "fields": (
+                    "interaction_count",
+                    "first_interaction_at",
+                    "last_interaction_at",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
+        ("Number history", {"classes": ("collapse",), "fields": ("number_history",)}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:
+        return selectors.customer_with_numbers(selectors.customer_queryset())
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        # A number is normalised and matched exactly on its index; anything else is a
+        # name/email prefix. Neither can return a customer twice.
+        return selectors.customer_search(queryset, search_term), False
+
+    @admin.display(description="Name", ordering="name")
+    def display_name(self, obj: Customer) -> str:
+        return str(obj)
+
+    @admin.display(description="Numbers")
+    def numbers(self, obj: Customer) -> str:
+        return format_html_join(
+            ", ",
+            '<span title="{}">{} <small>{}</small></span>',
+            (
+                (
+                    str(p.number),
+                    national_format(str(p.number)),
+                    p.get_type_display() + (" + SMS" if p.sms else ""),
+                )
+                for p in obj.phone_numbers.all()
+            ),
+        )
+
+    @admin.display(description="Recent changes to numbers")
+    def number_history(self, obj: Customer) -> str:
+        changes = obj.number_changes.select_related("actor")[:20]
+        if not changes:
+            return "No changes recorded."
+        url = reverse("admin:crm_phonenumberchange_changelist") + f"?customer__id__exact={obj.pk}"
+        rows = format_html_join(
+            "",
+            "<li>{} — {}: {} ({})</li>",
+            (
+                (c.created_at.strftime("%Y-%m-%d %H:%M"), c.number, c, c.actor or "system")
+                for c in changes
+            ),
+        )
+        return format_html('<ul>{}</ul><a href="{}">All changes</a>', rows, url)
+
+    def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
+        obj.save()
+
+    def save_formset(
+        self, request: HttpRequest, form: Any, formset: BaseInlineFormSet, change: bool
+    ) -> None:
+        if formset.model is not PhoneNumber:
+            super().save_formset(request, form, formset, change)
+            return
+        instances = formset.save(commit=False)
+        for phone in formset.deleted_objects:
+            services.phone_number_remove(phone=phone, cause="removed in admin", actor=request.user)
+        for phone in instances:
+            services.phone_number_save(phone=phone, cause="edited in admin", actor=request.user)
+
+
+@admin.register(PhoneNumber)
+class PhoneNumberAdmin(ConflictRedirectMixin, EstimatedCountAdminMixin, admin.ModelAdmin):
+    list_display = ("number", "type", "sms", "customer", "type_source", "updated_at")
+    list_filter = ("type", "sms", "type_source")
+    list_select_related = ("customer",)
+    search_fields = ("number",)
+    search_help_text = "A phone number typed any way."
+    raw_id_fields = ("customer",)
+    readonly_fields = ("type_source", "created_at", "updated_at")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        e164 = try_normalize(search_term)
+        if search_term.strip() and not e164:
+            return queryset.none(), False
+        return (queryset.filter(number=e164) if e164 else queryset), False
+
+    def save_model(self, request: HttpRequest, obj: PhoneNumber, form: Any, change: bool) -> None:
+        services.phone_number_save(phone=obj, cause="edited in admin", actor=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: PhoneNumber) -> None:
+        services.phone_number_remove(phone=obj, cause="removed in admin", actor=request.user)
+
+
+@admin.register(PhoneNumberChange)
+class PhoneNumberChangeAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "number",
+        "customer",
+        "action",
+        "old_type",
+        "new_type",
+        "new_sms",
+        "type_source",
+        "cause",
+        "actor",
+    )
+    list_filter = ("action", "type_source", "created_at")
+    list_select_related = ("customer", "actor")
+    search_fields = ("number",)
+    raw_id_fields = ("customer", "phone_number")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        e164 = try_normalize(search_term)
+        return (
+            queryset.filter(number=e164)
+            if e164
+            else queryset.filter(cause__icontains=search_term.strip())
+        ), False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

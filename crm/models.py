@@ -1,0 +1,132 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from phonenumber_field.modelfields import PhoneNumberField
+
+
+class Customer(models.Model):
+    class Source(models.TextChoices):
+        CALL = "call", "Call"
+        SMS = "sms", "SMS"
+        MANUAL = "manual", "Manual"
+        IMPORT = "import", "Import"
+        API = "api", "API"
+
+    name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="merged_from",
+        help_text="Set when this profile was merged into another; merged profiles are hidden.",
+    )
+    # Kept current by the telephony linking transaction so lists, "most recently active"
+    # and analytics never scan the whole call history.
+    interaction_count = models.PositiveIntegerField(default=0)
+    first_interaction_at = models.DateTimeField(null=True, blank=True)
+    last_interaction_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["-last_interaction_at"], name="crm_customer_last_seen"),
+            models.Index(fields=["-interaction_count"], name="crm_customer_interactions"),
+        ]
+        # Case-insensitive prefix indexes on name/email are PostgreSQL-only functional
+        # indexes with text_pattern_ops; see migration 0002.
+
+    def __str__(self) -> str:
+        return self.name or self.email or f"Customer #{self.pk}"
+
+
+class PhoneNumber(models.Model):
+    class Type(models.TextChoices):
+        MOBILE = "mobile", "Mobile"
+        HOME = "home", "Home"
+        OFFICE = "office", "Office"
+        OTHER = "other", "Other"
+
+    class TypeSource(models.TextChoices):
+        MANUAL = "manual", "Set by a person"
+        INBOUND_SMS = "inbound_sms", "Inbound SMS"
+        LOOKUP = "lookup", "Carrier lookup"
+        BACKFILL = "backfill", "Identification backfill"
+        IMPORT = "import", "Import"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="phone_numbers")
+    number = PhoneNumberField(db_index=True)
+    type = models.CharField(max_length=10, choices=Type.choices, default=Type.OTHER)
+    sms = models.BooleanField(
+        "Mobile + SMS", default=False, help_text="The number texts us (only a Mobile can)."
+    )
+    type_source = models.CharField(
+        max_length=12, choices=TypeSource.choices, default=TypeSource.MANUAL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "number"],
+                name="crm_phone_unique_per_customer",
+                violation_error_message="This customer already has this number.",
+            ),
+            models.UniqueConstraint(
+                fields=["number"],
+                condition=Q(type="mobile"),
+                name="crm_phone_mobile_single_owner",
+                violation_error_message=(
+                    "This number is already another customer's Mobile number; "
+                    "a Mobile number belongs to one customer only."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(sms=False) | Q(type="mobile"),
+                name="crm_phone_sms_only_mobile",
+                violation_error_message="Only a Mobile number can be tagged Mobile + SMS.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.get_type_display()})"
+
+
+class PhoneNumberChange(models.Model):
+    """Audit trail: every automatic (and manual) change to a customer's numbers, with why."""
+
+    class Action(models.TextChoices):
+        ADDED = "added", "Added"
+        TYPE_CHANGED = "type_changed", "Type changed"
+        REMOVED = "removed", "Removed"
+        MOVED = "moved", "Moved by merge"
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="number_changes")
+    phone_number = models.ForeignKey(
+        PhoneNumber, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+    )
+    number = models.CharField(max_length=32)
+    action = models.CharField(max_length=16, choices=Action.choices)
+    old_type = models.CharField(max_length=10, blank=True)
+    new_type = models.CharField(max_length=10, blank=True)
+    old_sms = models.BooleanField(null=True, blank=True)
+    new_sms = models.BooleanField(null=True, blank=True)
+    type_source = models.CharField(max_length=12, choices=PhoneNumber.TypeSource.choices)
+    cause = models.CharField(max_length=255, help_text="Why it changed, e.g. 'inbound SMS SM…'.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "phone number change"
+
+    def __str__(self) -> str:
+        return f"{self.number}: {self.get_action_display()} ({self.cause})"

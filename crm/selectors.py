@@ -1,0 +1,42 @@
+"""Reads of customers and their numbers for the admin, the API and other apps."""
+
+from django.db.models import Prefetch, QuerySet
+
+from crm.models import Customer, PhoneNumber
+from crm.phones import try_normalize
+
+
+def customer_queryset() -> QuerySet[Customer]:
+    """Live profiles: merged-away profiles are hidden everywhere agents look."""
+    return Customer.objects.filter(merged_into__isnull=True)
+
+
+def customer_with_numbers(queryset: QuerySet[Customer] | None = None) -> QuerySet[Customer]:
+    queryset = customer_queryset() if queryset is None else queryset
+    return queryset.prefetch_related(
+        Prefetch("phone_numbers", queryset=PhoneNumber.objects.order_by("id"))
+    )
+
+
+def customer_filter_by_phone(queryset: QuerySet[Customer], e164: str) -> QuerySet[Customer]:
+    # An indexed equality on the normalised number: a subquery keeps it one index probe
+    # and cannot duplicate rows.
+    holders = PhoneNumber.objects.filter(number=e164).values("customer_id")
+    return queryset.filter(id__in=holders)
+
+
+def customer_search(queryset: QuerySet[Customer], term: str) -> QuerySet[Customer]:
+    """Search as agents type: a number in any format, else a name or email prefix."""
+    term = term.strip()
+    if not term:
+        return queryset
+    e164 = try_normalize(term)
+    if e164:
+        return customer_filter_by_phone(queryset, e164)
+    if "@" in term:
+        return queryset.filter(email__istartswith=term)
+    return queryset.filter(name__istartswith=term) | queryset.filter(email__istartswith=term)
+
+
+def phone_holders(e164: str) -> QuerySet[PhoneNumber]:
+    return PhoneNumber.objects.filter(number=e164, customer__merged_into__isnull=True)

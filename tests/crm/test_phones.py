@@ -1,0 +1,51 @@
+import pytest
+
+from crm.phones import InvalidPhoneNumber, normalize, try_normalize
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "1 678-999-8212",
+        "(678)-999 8212",
+        "678 999 8212",
+        "+1 (678) 999-8212",
+        "+16789998212",
+        "678.999.8212",
+        "  678-999-8212  ",
+        "011 1 678 999 8212",
+    ],
+)
+def test_every_human_format_becomes_e164(raw):
+    assert normalize(raw) == "+16789998212"
+
+
+def test_international_number_keeps_its_country():
+    assert normalize("+44 20 7183 8750") == "+442071838750"
+
+
+def test_region_argument_changes_national_interpretation():
+    assert normalize("020 7183 8750", region="GB") == "+442071838750"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("", "no number given"),
+        ("   ", "no number given"),
+        ("abc", "does not look like a phone number"),
+        ("12345", "wrong number of digits"),
+        ("678 999 82121234", "wrong number of digits"),
+        ("+1 123 456 7890", "not a number in any numbering plan"),
+        ("9" * 200, "too long"),
+    ],
+)
+def test_invalid_input_raises_a_clear_error(raw, reason):
+    with pytest.raises(InvalidPhoneNumber) as excinfo:
+        normalize(raw)
+    assert reason in str(excinfo.value)
+
+
+def test_try_normalize_returns_none_for_words():
+    assert try_normalize("Jane") is None
+    assert try_normalize("(678)-999 8212") == "+16789998212"
