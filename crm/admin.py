@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, QuerySet
 from django.forms import BaseInlineFormSet
@@ -9,7 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from crm import selectors, services
-from crm.admin_utils import EstimatedCountAdminMixin
+from crm.admin_utils import FastChangelistMixin
 from crm.models import Customer, PhoneNumber, PhoneNumberChange
 from crm.phones import national_format, try_normalize
 
@@ -19,6 +20,20 @@ class PhoneNumberInline(admin.TabularInline):
     fields = ("number", "type", "sms", "type_source", "updated_at")
     readonly_fields = ("type_source", "updated_at")
     extra = 1
+
+
+TYPE_LABELS = dict(PhoneNumber.Type.choices)
+
+
+class CustomerChangeList(ChangeList):
+    """Loads the page's numbers in one light query after paginating (see selectors)."""
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        page = list(self.result_list)  # evaluates (and caches) the page's queryset
+        numbers = selectors.numbers_by_customer(customer.pk for customer in page)
+        for customer in page:
+            customer.page_numbers = numbers.get(customer.pk, [])
 
 
 class NumberTypeFilter(admin.SimpleListFilter):
@@ -49,7 +64,7 @@ class ConflictRedirectMixin:
 
 
 @admin.register(Customer)
-class CustomerAdmin(ConflictRedirectMixin, EstimatedCountAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(ConflictRedirectMixin, FastChangelistMixin, admin.ModelAdmin):
     list_display = (
         "display_name",
         "email",
@@ -94,7 +109,10 @@ class CustomerAdmin(ConflictRedirectMixin, EstimatedCountAdminMixin, admin.Model
     )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:
-        return selectors.customer_with_numbers(selectors.customer_queryset())
+        return selectors.customer_queryset()
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return CustomerChangeList
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
@@ -109,16 +127,15 @@ class CustomerAdmin(ConflictRedirectMixin, EstimatedCountAdminMixin, admin.Model
 
     @admin.display(description="Numbers")
     def numbers(self, obj: Customer) -> str:
+        numbers = getattr(obj, "page_numbers", None)
+        if numbers is None:  # not from the changelist: load this one customer's numbers
+            numbers = selectors.numbers_by_customer([obj.pk]).get(obj.pk, [])
         return format_html_join(
             ", ",
             '<span title="{}">{} <small>{}</small></span>',
             (
-                (
-                    str(p.number),
-                    national_format(str(p.number)),
-                    p.get_type_display() + (" + SMS" if p.sms else ""),
-                )
-                for p in obj.phone_numbers.all()
+                (e164, national_format(e164), TYPE_LABELS[type_] + (" + SMS" if sms else ""))
+                for e164, type_, sms in numbers
             ),
         )
 
@@ -155,7 +172,7 @@ class CustomerAdmin(ConflictRedirectMixin, EstimatedCountAdminMixin, admin.Model
 
 
 @admin.register(PhoneNumber)
-class PhoneNumberAdmin(ConflictRedirectMixin, EstimatedCountAdminMixin, admin.ModelAdmin):
+class PhoneNumberAdmin(ConflictRedirectMixin, FastChangelistMixin, admin.ModelAdmin):
     list_display = ("number", "type", "sms", "customer", "type_source", "updated_at")
     list_filter = ("type", "sms", "type_source")
     list_select_related = ("customer",)
@@ -180,7 +197,7 @@ class PhoneNumberAdmin(ConflictRedirectMixin, EstimatedCountAdminMixin, admin.Mo
 
 
 @admin.register(PhoneNumberChange)
-class PhoneNumberChangeAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
+class PhoneNumberChangeAdmin(FastChangelistMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "number",

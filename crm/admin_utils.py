@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.contrib.admin import display
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import ShowFacets
 from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR
 from django.core.paginator import Paginator
@@ -9,11 +11,15 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from crm.db import is_postgresql
 
 # Below this many rows an exact count is cheap, and exactness is worth more than speed.
 EXACT_COUNT_BELOW = 50_000
+# Filtered lists count at most this many rows (200 pages of 50): "10,000+ customers".
+COUNT_CAP = 10_000
 
 
 def estimated_row_count(table: str) -> int | None:
@@ -27,12 +33,17 @@ def estimated_row_count(table: str) -> int | None:
 
 
 class EstimatedCountPaginator(Paginator):
-    """A paginator that trusts the planner's estimate instead of COUNT(*) on huge tables."""
+    """A paginator that never counts a huge table.
+
+    Unfiltered: the planner's estimate. Filtered: an exact count up to ``COUNT_CAP``
+    (``SELECT COUNT(*) FROM (... LIMIT cap)``), so a broad filter stays cheap.
+    """
 
     def __init__(self, *args: Any, estimate_table: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.estimate_table = estimate_table
         self.is_estimate = False
+        self.is_capped = False
 
     @cached_property
     def count(self) -> int:
@@ -41,7 +52,13 @@ class EstimatedCountPaginator(Paginator):
             if estimate is not None and estimate >= EXACT_COUNT_BELOW:
                 self.is_estimate = True
                 return estimate
-        return super().count
+        if not isinstance(self.object_list, QuerySet):
+            return super().count
+        counted = self.object_list[: COUNT_CAP + 1].count()
+        if counted > COUNT_CAP:
+            self.is_capped = True
+            return COUNT_CAP
+        return counted
 
 
 class EstimatedCountAdminMixin:
@@ -70,4 +87,22 @@ class EstimatedCountAdminMixin:
             orphans,
             allow_empty_first_page,
             estimate_table=self.model._meta.db_table if unfiltered else None,
+        )
+
+
+class FastChangelistMixin(EstimatedCountAdminMixin):
+    """Everything a changelist over millions of rows needs, including a cheap checkbox.
+
+    Django renders each row's action checkbox through the form template engine (~0.5 ms a
+    row, a third of a 50-row page); the same markup as a string costs microseconds.
+    """
+
+    @display(description=mark_safe('<input type="checkbox" id="action-toggle">'))
+    def action_checkbox(self, obj: Any) -> SafeString:
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" '
+            'aria-label="Select this object for an action - {}">',
+            ACTION_CHECKBOX_NAME,
+            obj.pk,
+            obj,
         )

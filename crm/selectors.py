@@ -1,6 +1,9 @@
 """Reads of customers and their numbers for the admin, the API and other apps."""
 
-from django.db.models import Prefetch, QuerySet
+from collections.abc import Iterable
+
+from django.db.models import CharField, F, Prefetch, QuerySet
+from django.db.models.functions import Cast
 
 from crm.models import Customer, PhoneNumber
 from crm.phones import try_normalize
@@ -40,3 +43,20 @@ def customer_search(queryset: QuerySet[Customer], term: str) -> QuerySet[Custome
 
 def phone_holders(e164: str) -> QuerySet[PhoneNumber]:
     return PhoneNumber.objects.filter(number=e164, customer__merged_into__isnull=True)
+
+
+def numbers_by_customer(customer_ids: Iterable[int]) -> dict[int, list[tuple[str, str, bool]]]:
+    """``{customer_id: [(e164, type, sms), ...]}`` for one page of customers, one query.
+
+    The number is read as plain text: a list only shows it, and phonenumber_field would
+    otherwise re-parse every stored number (the costliest part of rendering a page).
+    """
+    result: dict[int, list[tuple[str, str, bool]]] = {}
+    rows = (
+        PhoneNumber.objects.filter(customer_id__in=list(customer_ids))
+        .order_by("customer_id", "id")
+        .values_list("customer_id", Cast(F("number"), CharField()), "type", "sms")
+    )
+    for customer_id, number, type_, sms in rows:
+        result.setdefault(customer_id, []).append((number, type_, sms))
+    return result

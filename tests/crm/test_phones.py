@@ -1,6 +1,6 @@
 import pytest
 
-from crm.phones import InvalidPhoneNumber, normalize, try_normalize
+from crm.phones import InvalidPhoneNumber, national_format, normalize, try_normalize
 
 
 @pytest.mark.parametrize(
@@ -49,3 +49,11 @@ def test_invalid_input_raises_a_clear_error(raw, reason):
 def test_try_normalize_returns_none_for_words():
     assert try_normalize("Jane") is None
     assert try_normalize("(678)-999 8212") == "+16789998212"
+
+
+@pytest.mark.parametrize(
+    ("e164", "shown"),
+    [("+16789998212", "(678) 999-8212"), ("+442071838750", "020 7183 8750"), ("junk", "junk")],
+)
+def test_national_format_for_display(e164, shown):
+    assert national_format(e164) == shown
