@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from crm import selectors, services
-from crm.admin_utils import FastChangelistMixin
+from crm.admin_utils import FastChangeList, FastChangelistMixin
 from crm.models import Customer, PhoneNumber, PhoneNumberChange
 from crm.phones import national_format, try_normalize
 
@@ -25,7 +25,7 @@ class PhoneNumberInline(admin.TabularInline):
 TYPE_LABELS = dict(PhoneNumber.Type.choices)
 
 
-class CustomerChangeList(ChangeList):
+class CustomerChangeList(FastChangeList):
     """Loads the page's numbers in one light query after paginating (see selectors)."""
 
     def get_results(self, request: HttpRequest) -> None:
@@ -130,14 +130,20 @@ class CustomerAdmin(ConflictRedirectMixin, FastChangelistMixin, admin.ModelAdmin
         numbers = getattr(obj, "page_numbers", None)
         if numbers is None:  # not from the changelist: load this one customer's numbers
             numbers = selectors.numbers_by_customer([obj.pk]).get(obj.pk, [])
-        return format_html_join(
-            ", ",
-            '<span title="{}">{} <small>{}</small></span>',
+        items = format_html_join(
+            "",
+            '<span class="sb-number" title="{}">{}<small>{}</small>{}</span>',
             (
-                (e164, national_format(e164), TYPE_LABELS[type_] + (" + SMS" if sms else ""))
+                (
+                    e164,
+                    national_format(e164),
+                    TYPE_LABELS[type_],
+                    format_html('<span class="sb-sms">SMS</span>') if sms else "",
+                )
                 for e164, type_, sms in numbers
             ),
         )
+        return format_html('<div class="sb-numbers">{}</div>', items)
 
     @admin.display(description="Recent changes to numbers")
     def number_history(self, obj: Customer) -> str:
@@ -153,7 +159,7 @@ class CustomerAdmin(ConflictRedirectMixin, FastChangelistMixin, admin.ModelAdmin
                 for c in changes
             ),
         )
-        return format_html('<ul>{}</ul><a href="{}">All changes</a>', rows, url)
+        return format_html('<ul class="sb-history">{}</ul><a href="{}">All changes</a>', rows, url)
 
     def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
         obj.save()
