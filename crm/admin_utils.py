@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import ShowFacets
 from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR, ChangeList
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -19,6 +19,8 @@ from crm.db import is_postgresql
 EXACT_COUNT_BELOW = 50_000
 # Filtered lists count at most this many rows (200 pages of 50): "10,000+ customers".
 COUNT_CAP = 10_000
+# Past this offset a page first picks its ids, then loads only those rows.
+DEFERRED_JOIN_OFFSET = 1_000
 
 
 def estimated_row_count(table: str) -> int | None:
@@ -58,6 +60,17 @@ class EstimatedCountPaginator(Paginator):
             self.is_capped = True
             return COUNT_CAP
         return counted
+
+    def page(self, number: Any) -> Page:
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        if bottom < DEFERRED_JOIN_OFFSET or not isinstance(self.object_list, QuerySet):
+            return super().page(number)
+        top = min(bottom + self.per_page, self.count)
+        # Deferred join: OFFSET over full rows fetches (and discards) every skipped row from
+        # the heap; OFFSET over ids alone is an index-only scan. Then load just this page.
+        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        return self._get_page(self.object_list.filter(pk__in=ids), number, self)
 
 
 class EstimatedCountAdminMixin:

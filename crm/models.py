@@ -36,6 +36,10 @@ class Customer(models.Model):
         indexes = [
             models.Index(fields=["-last_interaction_at"], name="crm_customer_last_seen"),
             models.Index(fields=["-interaction_count"], name="crm_customer_interactions"),
+            # Live profiles in list order: lets deep pages skip rows in the index alone.
+            models.Index(
+                fields=["-id"], condition=Q(merged_into__isnull=True), name="crm_customer_live"
+            ),
         ]
         # Case-insensitive prefix indexes on name/email are PostgreSQL-only functional
         # indexes with text_pattern_ops; see migration 0002.

@@ -5,6 +5,7 @@ from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
+from pytest_django.plugin import blocking_manager_key
 from rest_framework.test import APIClient
 
 from crm import roles
@@ -18,6 +19,23 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgresql" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    # A transactional test ends with a flush that wipes the data migration's groups. Once
+    # every fixture (and so the flush) is torn down, put them back so later tests see the
+    # database as the migrations left it.
+    result = yield
+    marker = item.get_closest_marker("django_db")
+    fixtures = getattr(item, "fixturenames", ())
+    if (marker and marker.kwargs.get("transaction")) or {
+        "transactional_db",
+        "live_server",
+    } & set(fixtures):
+        with item.config.stash[blocking_manager_key].unblock():
+            roles.sync_roles(django_apps)
+    return result
 
 
 @pytest.fixture

@@ -38,3 +38,13 @@ def test_the_changelist_shows_an_estimate_as_such(client, agent, monkeypatch):
     client.force_login(agent)
     body = client.get("/admin/crm/customer/").content.decode()
     assert "about 3 customers" in body
+
+
+def test_deep_pages_hold_the_same_rows_as_plain_offset_pages(monkeypatch):
+    CustomerFactory.create_batch(12)
+    monkeypatch.setattr(admin_utils, "DEFERRED_JOIN_OFFSET", 3)
+    queryset = Customer.objects.order_by("-name", "-pk")
+    paginator = EstimatedCountPaginator(queryset, 4)
+    for number in (1, 2, 3):
+        expected = list(queryset[(number - 1) * 4 : number * 4])
+        assert list(paginator.page(number).object_list) == expected
