@@ -70,7 +70,7 @@ class EstimatedCountPaginator(Paginator):
         # Deferred join: OFFSET over full rows fetches (and discards) every skipped row from
         # the heap; OFFSET over ids alone is an index-only scan. Then load just this page.
         ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
-        return self._get_page(self.object_list.filter(pk__in=ids), number, self)
+        return Page(self.object_list.filter(pk__in=ids), number, self)
 
 
 class EstimatedCountAdminMixin:
