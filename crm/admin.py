@@ -24,7 +24,7 @@ class PhoneNumberInline(admin.TabularInline):
 
 
 TYPE_LABELS = dict(PhoneNumber.Type.choices)
-SMS_BADGE = mark_safe('<span class="sb-sms">SMS</span>')  # noqa: S308  (a constant)
+SMS_BADGE = mark_safe('<span class="sb-sms">SMS</span>')
 
 
 class CustomerChangeList(FastChangeList):
