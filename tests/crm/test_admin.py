@@ -140,3 +140,25 @@ def test_sms_on_a_home_number_shows_a_form_error(client, agent):
 def test_admin_is_branded(client, agent):
     client.force_login(agent)
     assert "Switchboard" in client.get(reverse("admin:index")).content.decode()
+
+
+def test_a_number_lost_to_a_race_after_validation_becomes_a_message(client, agent, monkeypatch):
+    # Form validation passed, then another request took the Mobile number before our
+    # INSERT: the service's ValidationError must reach the agent as a message, not a 500.
+    customer = CustomerFactory()
+    rival = CustomerFactory()
+    real_save = services.phone_number_save
+
+    def save_after_rival_wins(*, phone, cause, actor=None):
+        services.phone_number_add(customer=rival, number=str(phone.number), type="mobile")
+        return real_save(phone=phone, cause=cause, actor=actor)
+
+    monkeypatch.setattr(services, "phone_number_save", save_after_rival_wins)
+    client.force_login(agent)
+    url = reverse("admin:crm_customer_change", args=[customer.pk])
+    response = client.post(
+        url, _inline_post(customer, [{"number": "678 999 8212", "type": "mobile"}]), follow=True
+    )
+    assert response.status_code == 200
+    assert "belongs to one customer only" in response.content.decode()
+    assert not customer.phone_numbers.exists()
