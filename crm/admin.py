@@ -2,17 +2,20 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.forms import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import reverse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from crm import selectors, services
 from crm.admin_utils import FastChangeList, FastChangelistMixin
-from crm.models import Customer, PhoneNumber, PhoneNumberChange
+from crm.models import Customer, CustomerMerge, MatchSuggestion, PhoneNumber, PhoneNumberChange
 from crm.phones import national_format, try_normalize
 
 
@@ -92,9 +95,11 @@ class CustomerAdmin(ConflictRedirectMixin, FastChangelistMixin, admin.ModelAdmin
         "created_at",
         "updated_at",
         "number_history",
+        "possible_matches",
     )
+    actions = ["find_matches"]
     fieldsets = (
-        (None, {"fields": ("name", "email", "source")}),
+        (None, {"fields": ("name", "email", "source", "possible_matches")}),
         (
             "Activity",
             {
@@ -163,8 +168,39 @@ class CustomerAdmin(ConflictRedirectMixin, FastChangelistMixin, admin.ModelAdmin
         )
         return format_html('<ul class="sb-history">{}</ul><a href="{}">All changes</a>', rows, url)
 
+    @admin.display(description="Possible matches")
+    def possible_matches(self, obj: Customer) -> str:
+        suggestions = list(selectors.match_suggestions_open(obj)[:10])
+        if not suggestions:
+            return "None found."
+        return format_html_join(
+            "",
+            '<div><a href="{}">{}</a> — {} ({})</div>',
+            (
+                (
+                    reverse("admin:crm_matchsuggestion_merge", args=[s.pk]),
+                    s.other if s.customer_id == obj.pk else s.customer,
+                    s.get_reason_display().lower(),
+                    s.detail,
+                )
+                for s in suggestions
+            ),
+        )
+
+    @admin.action(description="Find possible matches for the selected customers")
+    def find_matches(self, request: HttpRequest, queryset: QuerySet) -> None:
+        ids = list(queryset.values_list("pk", flat=True)[:1000])
+        added = services.match_suggestions_refresh(customer_ids=ids)
+        self.message_user(request, f"{added} new possible match(es) found.", messages.SUCCESS)
+
     def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
         obj.save()
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        # A new number or email may reveal that this profile is someone we already know.
+        pk = form.instance.pk
+        transaction.on_commit(lambda: services.match_suggestions_refresh(customer_ids=[pk]))
 
     def save_formset(
         self, request: HttpRequest, form: Any, formset: BaseInlineFormSet, change: bool
@@ -232,6 +268,126 @@ class PhoneNumberChangeAdmin(FastChangelistMixin, admin.ModelAdmin):
             if e164
             else queryset.filter(cause__icontains=search_term.strip())
         ), False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(MatchSuggestion)
+class MatchSuggestionAdmin(FastChangelistMixin, admin.ModelAdmin):
+    list_display = ("pair", "reason", "detail", "status", "created_at", "review")
+    list_filter = ("status", "reason")
+    list_select_related = ("customer", "other", "resolved_by")
+    search_fields = ("detail",)
+    readonly_fields = (
+        "customer",
+        "other",
+        "reason",
+        "detail",
+        "status",
+        "created_at",
+        "resolved_at",
+        "resolved_by",
+    )
+    actions = ["dismiss_selected"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Profiles")
+    def pair(self, obj: MatchSuggestion) -> str:
+        return f"{obj.customer} / {obj.other}"
+
+    @admin.display(description="")
+    def review(self, obj: MatchSuggestion) -> str:
+        if obj.status != MatchSuggestion.Status.OPEN:
+            return ""
+        url = reverse("admin:crm_matchsuggestion_merge", args=[obj.pk])
+        return format_html('<a class="button" href="{}">Review and merge</a>', url)
+
+    @admin.action(description="Dismiss the selected suggestions", permissions=["change"])
+    def dismiss_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        dismissed = 0
+        for suggestion in queryset.filter(status=MatchSuggestion.Status.OPEN):
+            services.match_suggestion_dismiss(suggestion=suggestion, actor=request.user)
+            dismissed += 1
+        self.message_user(request, f"{dismissed} suggestion(s) dismissed.", messages.SUCCESS)
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "<int:pk>/merge/",
+                self.admin_site.admin_view(self.merge_view),
+                name="crm_matchsuggestion_merge",
+            ),
+            *super().get_urls(),
+        ]
+
+    def merge_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        suggestion = get_object_or_404(
+            MatchSuggestion.objects.select_related("customer", "other"), pk=pk
+        )
+        if not (
+            self.has_change_permission(request, suggestion)
+            and request.user.has_perm("crm.change_customer")
+        ):
+            raise PermissionDenied
+        profiles = [suggestion.customer, suggestion.other]
+        if request.method == "POST":
+            choice = request.POST.get("keep")
+            action = request.POST.get("action")
+            try:
+                if action == "dismiss":
+                    services.match_suggestion_dismiss(suggestion=suggestion, actor=request.user)
+                    self.message_user(request, "Suggestion dismissed.", messages.SUCCESS)
+                    return HttpResponseRedirect(reverse("admin:crm_matchsuggestion_changelist"))
+                keep = next((p for p in profiles if str(p.pk) == choice), None)
+                if keep is None:
+                    raise ValidationError("Choose the profile to keep.")
+                merge = profiles[1] if keep is profiles[0] else profiles[0]
+                result = services.customer_merge(keep=keep, merge=merge, actor=request.user)
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+            moved = ", ".join(f"{n} {kind}" for kind, n in result.moved.items()) or "nothing"
+            self.message_user(
+                request, f"Merged {merge} into {keep} (moved {moved}).", messages.SUCCESS
+            )
+            return HttpResponseRedirect(reverse("admin:crm_customer_change", args=[keep.pk]))
+        numbers = selectors.numbers_by_customer(p.pk for p in profiles)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Review a possible match",
+            "opts": self.opts,
+            "suggestion": suggestion,
+            "profiles": [
+                (
+                    p,
+                    [
+                        (national_format(n), TYPE_LABELS[t], sms)
+                        for n, t, sms in numbers.get(p.pk, [])
+                    ],
+                )
+                for p in profiles
+            ],
+        }
+        return TemplateResponse(request, "admin/crm/matchsuggestion/merge.html", context)
+
+
+@admin.register(CustomerMerge)
+class CustomerMergeAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "kept", "merged", "merged_by", "moved")
+    list_select_related = ("kept", "merged", "merged_by")
+    raw_id_fields = ("kept", "merged")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -16,7 +16,7 @@ from django.utils import timezone
 from crm import roles
 from crm.models import Customer, PhoneNumber
 from crm.phones import normalize
-from crm.services import customer_create, phone_number_add
+from crm.services import customer_create, match_suggestions_refresh, phone_number_add
 
 DEMO_USERS = [
     ("admin", roles.ADMINISTRATOR, True),
@@ -62,6 +62,10 @@ DEMO_CUSTOMERS: list[tuple[str, str, list[tuple[str, str, bool]]]] = [
     ("Sophia Lee", "sophia.lee@example.com", [("+1 (206) 555-0123", "home", False)]),
     ("Mason Davis", "", [("617 555 0101", "other", False)]),
     ("", "unknown.caller@example.com", [("702-555-0191", "other", False)]),
+    # Likely duplicates, for the match suggestions: the same email typed differently, and
+    # a number one profile holds as its own that another holds as Home.
+    ("J. Doe", "Jane.Doe@example.com", [("404 555 0300", "other", False)]),
+    ("Wei Chen", "", [("(832) 723-4097", "home", False)]),
 ]
 
 BULK_EMAIL_DOMAIN = "bulk.example.com"
@@ -217,4 +221,8 @@ def credentials_path() -> str:
 
 def seed(stdout) -> None:
     created = ensure_customers()
-    stdout.write(f"crm: {created} demo customers added ({len(DEMO_CUSTOMERS)} in the demo set).")
+    matches = match_suggestions_refresh()
+    stdout.write(
+        f"crm: {created} demo customers added ({len(DEMO_CUSTOMERS)} in the demo set), "
+        f"{matches} possible matches found."
+    )

@@ -134,3 +134,59 @@ class PhoneNumberChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number}: {self.get_action_display()} ({self.cause})"
+
+
+class MatchSuggestion(models.Model):
+    """Two live profiles that may be one person: they share a number or an email."""
+
+    class Reason(models.TextChoices):
+        SHARED_NUMBER = "shared_number", "Share a phone number"
+        SHARED_EMAIL = "shared_email", "Share an email address"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        MERGED = "merged", "Merged"
+        DISMISSED = "dismissed", "Dismissed"
+
+    # Stored with customer.id < other.id so a pair has exactly one row.
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    other = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    detail = models.CharField(max_length=254, help_text="The shared number or email.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "other"], name="crm_match_pair_unique"),
+            models.CheckConstraint(
+                condition=Q(customer__lt=models.F("other")), name="crm_match_pair_ordered"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "-created_at"], name="crm_match_status")]
+
+    def __str__(self) -> str:
+        return f"{self.customer} / {self.other}: {self.get_reason_display()} ({self.detail})"
+
+
+class CustomerMerge(models.Model):
+    """The log of a merge: which profile was kept, which merged away, what moved."""
+
+    kept = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="merges_kept")
+    merged = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="merges_away")
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    moved = models.JSONField(default=dict, help_text="Rows moved to the kept profile, by kind.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.merged_id} merged into #{self.kept_id}"

@@ -32,6 +32,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "crm.view_phonenumberchange",
         "crm.view_matchsuggestion",
         "crm.change_matchsuggestion",
+        "crm.view_customermerge",
         "telephony.view_call",
         "telephony.view_message",
         "telephony.view_assistant",

@@ -2,10 +2,10 @@
 
 from collections.abc import Iterable
 
-from django.db.models import CharField, F, Prefetch, QuerySet
+from django.db.models import CharField, F, Prefetch, Q, QuerySet
 from django.db.models.functions import Cast
 
-from crm.models import Customer, PhoneNumber
+from crm.models import Customer, MatchSuggestion, PhoneNumber
 from crm.phones import try_normalize
 
 
@@ -60,3 +60,10 @@ def numbers_by_customer(customer_ids: Iterable[int]) -> dict[int, list[tuple[str
     for customer_id, number, type_, sms in rows:
         result.setdefault(customer_id, []).append((number, type_, sms))
     return result
+
+
+def match_suggestions_open(customer: Customer | None = None) -> QuerySet[MatchSuggestion]:
+    queryset = MatchSuggestion.objects.filter(status=MatchSuggestion.Status.OPEN)
+    if customer is not None:
+        queryset = queryset.filter(Q(customer=customer) | Q(other=customer))
+    return queryset.select_related("customer", "other")

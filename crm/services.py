@@ -2,13 +2,16 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, models, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from crm.db import constraint_violation_message
-from crm.models import Customer, PhoneNumber, PhoneNumberChange
+from crm.models import Customer, CustomerMerge, MatchSuggestion, PhoneNumber, PhoneNumberChange
 from crm.phones import InvalidPhoneNumber, normalize
 
 # Who did it: a person (admin, API) or None for the system (webhooks, tasks, lookups).
@@ -195,3 +198,176 @@ def phone_number_remove(*, phone: PhoneNumber, cause: str, actor: Actor = None) 
         old_sms=phone.sms,
     )
     phone.delete()
+
+
+# A number on more profiles than this is a switchboard or a shared line, not a sign that
+# two profiles are one person; pairing every holder would bury agents in suggestions.
+MATCH_MAX_HOLDERS = 3
+
+_MATCH_SQL = {
+    MatchSuggestion.Reason.SHARED_NUMBER: """
+        SELECT a.customer_id, b.customer_id, a.number
+        FROM crm_phonenumber a
+        JOIN crm_phonenumber b ON b.number = a.number AND a.customer_id < b.customer_id
+        JOIN crm_customer ca ON ca.id = a.customer_id AND ca.merged_into_id IS NULL
+        JOIN crm_customer cb ON cb.id = b.customer_id AND cb.merged_into_id IS NULL
+        -- Two holders of one household line or one office switchboard are relatives or
+        -- colleagues: only a number someone holds as their own hints at a duplicate.
+        WHERE NOT (a.type = b.type AND a.type IN ('home', 'office'))
+          AND a.number IN (
+            SELECT number FROM crm_phonenumber {scope}
+            GROUP BY number HAVING COUNT(*) BETWEEN 2 AND %(max_holders)s
+        )
+    """,
+    MatchSuggestion.Reason.SHARED_EMAIL: """
+        SELECT a.id, b.id, LOWER(a.email)
+        FROM crm_customer a
+        JOIN crm_customer b ON LOWER(b.email) = LOWER(a.email) AND a.id < b.id
+        WHERE a.email <> '' AND a.merged_into_id IS NULL AND b.merged_into_id IS NULL
+          AND LOWER(a.email) IN (
+            SELECT LOWER(email) FROM crm_customer {scope}
+            GROUP BY LOWER(email) HAVING COUNT(*) BETWEEN 2 AND %(max_holders)s
+        )
+    """,
+}
+_MATCH_SCOPE = {
+    MatchSuggestion.Reason.SHARED_NUMBER: (
+        "WHERE number IN (SELECT number FROM crm_phonenumber WHERE customer_id IN ({ids}))"
+    ),
+    MatchSuggestion.Reason.SHARED_EMAIL: (
+        "WHERE email <> '' AND LOWER(email) IN "
+        "(SELECT LOWER(email) FROM crm_customer WHERE id IN ({ids}))"
+    ),
+}
+
+
+def match_suggestions_refresh(*, customer_ids: Iterable[int] | None = None) -> int:
+    """Record an open suggestion for each pair of live profiles sharing a number or email.
+
+    Set-based and idempotent: a pair already suggested (open, merged or dismissed) is left
+    as it is, so a dismissed pair never comes back. ``customer_ids`` limits the work to
+    the numbers and emails those profiles hold. Returns how many suggestions were added.
+    """
+    ids = sorted({int(pk) for pk in customer_ids}) if customer_ids is not None else None
+    if ids == []:
+        return 0
+    added = 0
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        for reason, select in _MATCH_SQL.items():
+            # Only module constants and int()-converted ids are formatted into the SQL.
+            scope = _MATCH_SCOPE[reason].format(ids=",".join(map(str, ids))) if ids else ""
+            cursor.execute(
+                "INSERT INTO crm_matchsuggestion "  # noqa: S608
+                "(customer_id, other_id, detail, reason, status, created_at) "
+                f"SELECT pairs.*, %(reason)s, 'open', %(now)s FROM ({select.format(scope=scope)}) "
+                # WHERE true: SQLite cannot otherwise tell ON CONFLICT from a join's ON.
+                "AS pairs WHERE true ON CONFLICT (customer_id, other_id) DO NOTHING",
+                {"reason": reason, "now": now, "max_holders": MATCH_MAX_HOLDERS},
+            )
+            added += max(cursor.rowcount, 0)
+    return added
+
+
+@transaction.atomic
+def match_suggestion_dismiss(*, suggestion: MatchSuggestion, actor: Actor = None) -> None:
+    if suggestion.status != MatchSuggestion.Status.OPEN:
+        raise ValidationError("This suggestion was already resolved.")
+    suggestion.status = MatchSuggestion.Status.DISMISSED
+    suggestion.resolved_at = timezone.now()
+    suggestion.resolved_by = actor if isinstance(actor, User) else None
+    suggestion.save(update_fields=["status", "resolved_at", "resolved_by"])
+
+
+# When both profiles hold the same number, the kept row takes the more specific type.
+_TYPE_STRENGTH: dict[str, int] = {
+    PhoneNumber.Type.OTHER: 0,
+    PhoneNumber.Type.HOME: 1,
+    PhoneNumber.Type.OFFICE: 1,
+    PhoneNumber.Type.MOBILE: 2,
+}
+
+
+@transaction.atomic
+def customer_merge(*, keep: Customer, merge: Customer, actor: Actor = None) -> CustomerMerge:
+    """Merge ``merge`` into ``keep``: numbers, history and everything else move over.
+
+    The merged profile is kept, hidden, with ``merged_into`` set. Every model of any app
+    that points at a customer is re-pointed by introspection, so crm needs no knowledge
+    of the apps built on it (calls, messages, ...). The Mobile rule holds throughout: a
+    number both profiles hold ends up once, on the kept profile, with the stronger type.
+    """
+    if keep.pk == merge.pk:
+        raise ValidationError("A profile cannot be merged into itself.")
+    # Lock both rows in id order: two agents merging the same pair serialise, not deadlock.
+    locked = {
+        c.pk: c
+        for c in Customer.objects.select_for_update()
+        .filter(pk__in=[keep.pk, merge.pk])
+        .order_by("pk")
+    }
+    keep, merge = locked[keep.pk], locked[merge.pk]
+    if keep.merged_into_id or merge.merged_into_id:
+        raise ValidationError("One of these profiles was already merged into another.")
+
+    moved: dict[str, int] = {}
+    skip = {PhoneNumber, MatchSuggestion, CustomerMerge}
+    for relation in Customer._meta.related_objects:
+        model = cast(type[models.Model], relation.related_model)
+        if model in skip or not relation.many_to_one:
+            continue
+        field = relation.field.name
+        count = model._base_manager.filter(**{field: merge}).update(**{field: keep})
+        if count:
+            moved[str(model._meta.verbose_name_plural)] = count
+
+    cause = f"merged from customer #{merge.pk}"
+    kept_numbers = {str(p.number): p for p in keep.phone_numbers.all()}
+    for phone in list(merge.phone_numbers.all()):
+        existing = kept_numbers.get(str(phone.number))
+        if existing is None:
+            phone.customer = keep
+            phone.save(update_fields=["customer", "updated_at"])
+            phone_number_change_record(
+                phone=phone, action=PhoneNumberChange.Action.MOVED, cause=cause, actor=actor
+            )
+        else:
+            # Delete the merged copy first, so a Mobile can pass to the kept row without
+            # two Mobile rows existing for an instant.
+            phone_number_remove(phone=phone, cause=cause, actor=actor)
+            if _TYPE_STRENGTH[phone.type] > _TYPE_STRENGTH[existing.type]:
+                phone_number_set_type(
+                    phone=existing,
+                    type=phone.type,
+                    sms=phone.sms,
+                    type_source=phone.type_source,
+                    cause=cause,
+                    actor=actor,
+                )
+        moved["phone numbers"] = moved.get("phone numbers", 0) + 1
+
+    keep.name = keep.name or merge.name
+    keep.email = keep.email or merge.email
+    keep.interaction_count += merge.interaction_count
+    firsts = [d for d in (keep.first_interaction_at, merge.first_interaction_at) if d]
+    lasts = [d for d in (keep.last_interaction_at, merge.last_interaction_at) if d]
+    keep.first_interaction_at = min(firsts) if firsts else None
+    keep.last_interaction_at = max(lasts) if lasts else None
+    keep.save()
+    merge.merged_into = keep
+    merge.save(update_fields=["merged_into", "updated_at"])
+
+    low, high = sorted([keep.pk, merge.pk])
+    MatchSuggestion.objects.filter(customer_id=low, other_id=high).update(
+        status=MatchSuggestion.Status.MERGED,
+        resolved_at=timezone.now(),
+        resolved_by=actor if isinstance(actor, User) else None,
+    )
+    # The merged profile's other open suggestions are re-derived for the kept profile.
+    MatchSuggestion.objects.filter(
+        Q(customer=merge) | Q(other=merge), status=MatchSuggestion.Status.OPEN
+    ).delete()
+    transaction.on_commit(lambda: match_suggestions_refresh(customer_ids=[keep.pk]))
+    return CustomerMerge.objects.create(
+        kept=keep, merged=merge, merged_by=actor if isinstance(actor, User) else None, moved=moved
+    )

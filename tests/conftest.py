@@ -86,3 +86,30 @@ def api_client():
 @pytest.fixture
 def on_postgresql():
     assert connection.vendor == "postgresql", "this test needs PostgreSQL"
+
+
+@pytest.fixture
+def celery_worker_thread(transactional_db):
+    """A real Celery worker (in a thread) consuming from the configured broker (Redis)."""
+    from celery.contrib.testing.worker import start_worker
+
+    from crm.celery import app
+
+    if app.conf.broker_url.startswith("filesystem://"):
+        pytest.skip("needs a real broker (set CELERY_BROKER_URL)")
+    app.control.purge()
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+        yield worker
+
+
+def wait_for(condition, timeout: float = 15.0, interval: float = 0.1):
+    """Poll ``condition`` until it is truthy (work done by a worker elsewhere), or fail."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
