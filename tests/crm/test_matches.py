@@ -118,7 +118,7 @@ def test_agent_reviews_a_suggestion_and_merges_in_the_admin(client, agent):
 
 
 def test_agent_dismisses_in_the_admin(client, agent):
-    a, b = CustomerFactory(email="x@example.com"), CustomerFactory(email="x@example.com")
+    CustomerFactory.create_batch(2, email="x@example.com")
     services.match_suggestions_refresh()
     suggestion = MatchSuggestion.objects.get()
     client.force_login(agent)
