@@ -1,0 +1,455 @@
+"""Every write to calls and messages; the one place an interaction is linked to a customer.
+
+Linking (PRODUCT.md, "Contact-Call Relationships"): an inbound call or SMS is identified
+only by the caller's number. The profile holding that number gets the interaction (the
+one holding it as Mobile, else the most recently active one), or a profile is created.
+The profile's counters move in the same transaction, so lists and analytics never scan
+the history.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, F, Max, Min, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce, Greatest, Least
+from django.utils import timezone
+
+from crm.db import is_postgresql
+from crm.models import Customer, PhoneNumber
+from crm.selectors import phone_holders
+from crm.services import NewNumber, customer_create, phone_number_set_type
+from telephony.models import (
+    Assistant,
+    Call,
+    Channel,
+    Direction,
+    Message,
+    RetentionRun,
+    TelephonySettings,
+)
+
+# classid of pg_advisory_xact_lock(classid, objid): keeps our keys apart from any other
+# advisory locks in the database.
+LINK_LOCK_CLASS = 0x5B7E
+
+Medium = str  # "call" or "sms": what reached us, which decides how a new number is filed
+CALL: Medium = "call"
+SMS: Medium = "sms"
+
+
+@dataclass(frozen=True)
+class NumberFiling:
+    type: str
+    sms: bool
+    type_source: str
+
+
+def new_caller_number_filing(*, e164: str, medium: Medium) -> NumberFiling:
+    """How a number we have never seen is filed on the profile it creates.
+
+    An SMS proves the number takes texts: Mobile + SMS. A voice call proves nothing, so
+    the number is Other until mobile identification (a later issue: a carrier line-type
+    lookup) decides here instead.
+    """
+    if medium == SMS:
+        return NumberFiling(PhoneNumber.Type.MOBILE, True, PhoneNumber.TypeSource.INBOUND_SMS)
+    return NumberFiling(PhoneNumber.Type.OTHER, False, PhoneNumber.TypeSource.INBOUND_CALL)
+
+
+def _lock_number(e164: str) -> None:
+    """Serialise every linking decision about one number until this transaction ends.
+
+    Why an advisory lock and not a uniqueness constraint: a voice caller's number is
+    filed as Other, and Other numbers may legitimately sit on several profiles, so no
+    unique index can refuse the second of two simultaneous "first calls". A claim table
+    keyed on the number would work too, but costs a write and a row per number forever
+    and must follow merges; ``pg_advisory_xact_lock`` costs one round trip, blocks only
+    requests about the same number, and is released by commit or rollback, whatever
+    happens. The second request then re-reads (READ COMMITTED: a fresh snapshot per
+    statement) and finds the profile the first one made.
+
+    SQLite needs nothing: its IMMEDIATE transactions already serialise every writer.
+    """
+    if not is_postgresql():
+        return
+    # 32-bit key: a collision only makes two numbers wait for each other, never wrong.
+    key = int.from_bytes(hashlib.blake2b(e164.encode(), digest_size=4).digest(), "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LINK_LOCK_CLASS, key])
+
+
+def customer_for_number(*, e164: str, medium: Medium, cause: str, name: str = "") -> Customer:
+    """The profile an interaction from ``e164`` belongs to, made or updated as the rules say.
+
+    Call with the number locked (:func:`_lock_number`) inside the linking transaction.
+    """
+    holders = list(
+        phone_holders(e164)
+        .select_related("customer")
+        .order_by(F("customer__last_interaction_at").desc(nulls_last=True), "-customer_id")
+    )
+    if not holders:
+        filing = new_caller_number_filing(e164=e164, medium=medium)
+        return customer_create(
+            name=name[:200],
+            source=Customer.Source.SMS if medium == SMS else Customer.Source.CALL,
+            numbers=[NewNumber(e164, filing.type, filing.sms)],
+            type_source=filing.type_source,
+            cause=cause,
+        )
+
+    mobile = next((p for p in holders if p.type == PhoneNumber.Type.MOBILE), None)
+    if mobile is not None:
+        if medium == SMS and not mobile.sms:
+            # It just texted us: the "Mobile + SMS" tag is now a fact.
+            _set_type(mobile, sms=True, cause=cause)
+        return mobile.customer
+
+    if medium == SMS:
+        others = [p for p in holders if p.type == PhoneNumber.Type.OTHER]
+        if len(others) == 1:
+            # One profile holds it as Other and nobody as Mobile: it is that person's
+            # mobile. Never split them into a second profile (unlike the seed product).
+            _set_type(others[0], sms=True, cause=cause)
+            return others[0].customer
+    # Several profiles and none holds it as Mobile: the most recently active one.
+    return holders[0].customer
+
+
+def _set_type(phone: PhoneNumber, *, sms: bool, cause: str) -> None:
+    try:
+        phone_number_set_type(
+            phone=phone,
+            type=PhoneNumber.Type.MOBILE,
+            sms=sms,
+            type_source=PhoneNumber.TypeSource.INBOUND_SMS,
+            cause=cause,
+        )
+    except ValidationError:
+        # Someone made it another profile's Mobile meanwhile (an agent in the admin):
+        # the interaction still links; the number is left as it is.
+        pass
+
+
+def _count_interaction(customer_id: int, at: datetime) -> None:
+    """One more interaction at ``at``: counters move in SQL, so concurrent links add up."""
+    Customer.objects.filter(pk=customer_id).update(
+        interaction_count=F("interaction_count") + 1,
+        first_interaction_at=Least(Coalesce(F("first_interaction_at"), Value(at)), Value(at)),
+        last_interaction_at=Greatest(Coalesce(F("last_interaction_at"), Value(at)), Value(at)),
+    )
+
+
+class _DuplicateExternalId(Exception):
+    """The same CallSid/MessageSid was inserted by a concurrent request: start over."""
+
+
+def _retry_once_on_duplicate(work: Any) -> Any:
+    # The number lock already serialises retries from one number; this covers the rest
+    # (the same external id reported with a different number): the loser's transaction
+    # rolls back whole, profile included, and the second attempt finds the winner's row.
+    try:
+        return work()
+    except _DuplicateExternalId:
+        return work()
+
+
+@dataclass
+class CallFacts:
+    """What a webhook or report says about a call; ``None`` means "not said"."""
+
+    status: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_seconds: int | None = None
+    satisfaction: int | None = None
+    reason: str | None = None
+    transcript: str | None = None
+    assistant: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    record: Any
+    created: bool
+
+
+def call_record(
+    *,
+    external_id: str,
+    direction: str,
+    from_number: str,
+    to_number: str,
+    channel: str,
+    facts: CallFacts,
+    caller_name: str = "",
+) -> Recorded:
+    """Record a call (Twilio webhook, status callback or an assistant's end-of-call report).
+
+    Idempotent on ``external_id``: a retried webhook or a later report updates the call
+    it already made, and the customer's counters move only when the call is new.
+    ``from_number``/``to_number`` are E.164; the customer is the far end (the caller of
+    an inbound call, the callee of an outbound one).
+    """
+    return _retry_once_on_duplicate(
+        lambda: _call_record(
+            external_id=external_id,
+            direction=direction,
+            from_number=from_number,
+            to_number=to_number,
+            channel=channel,
+            facts=facts,
+            caller_name=caller_name,
+        )
+    )
+
+
+@transaction.atomic
+def _call_record(
+    *,
+    external_id: str,
+    direction: str,
+    from_number: str,
+    to_number: str,
+    channel: str,
+    facts: CallFacts,
+    caller_name: str,
+) -> Recorded:
+    e164 = from_number if direction == Direction.INBOUND else to_number
+    _lock_number(e164)
+    existing = Call.objects.select_for_update().filter(external_id=external_id).first()
+    if existing is not None:
+        _apply_facts(existing, facts)
+        return Recorded(existing, False)
+
+    kind = "call" if channel == Channel.TWILIO else "assistant report"
+    customer = customer_for_number(
+        e164=e164, medium=CALL, cause=f"inbound {kind} {external_id}", name=caller_name
+    )
+    started_at = facts.started_at or _start_from_end(facts) or timezone.now()
+    call = Call(
+        customer=customer,
+        direction=direction,
+        channel=channel,
+        from_number=from_number,
+        to_number=to_number,
+        external_id=external_id,
+        started_at=started_at,
+    )
+    _apply_facts(call, facts, save=False)
+    try:
+        call.save(force_insert=True)
+    except IntegrityError as exc:
+        if "external_id" not in str(exc):
+            raise
+        raise _DuplicateExternalId(external_id) from exc
+    _count_interaction(customer.pk, started_at)
+    return Recorded(call, True)
+
+
+def _start_from_end(facts: CallFacts) -> datetime | None:
+    if facts.ended_at and facts.duration_seconds is not None:
+        return facts.ended_at - timedelta(seconds=facts.duration_seconds)
+    return None
+
+
+def _apply_facts(call: Call, facts: CallFacts, *, save: bool = True) -> None:
+    changed: list[str] = []
+
+    def put(name: str, value: Any) -> None:
+        if value is not None and getattr(call, name) != value:
+            setattr(call, name, value)
+            changed.append(name)
+
+    # Twilio may deliver callbacks late or out of order: a finished call stays finished.
+    if facts.status and not (
+        call.status in Call.FINAL_STATUSES and facts.status not in Call.FINAL_STATUSES
+    ):
+        put("status", facts.status)
+    if call.pk and facts.started_at is not None:
+        put("started_at", facts.started_at)
+    put("ended_at", facts.ended_at)
+    put("duration_seconds", facts.duration_seconds)
+    put("satisfaction", facts.satisfaction)
+    put("reason", facts.reason)
+    put("transcript", facts.transcript)
+    if facts.assistant:
+        assistant = assistant_get_or_create(name=facts.assistant)
+        if call.assistant_id != assistant.pk:
+            call.assistant = assistant
+            changed.append("assistant")
+    if save and changed:
+        call.save(update_fields=[*changed, "updated_at"])
+
+
+def assistant_get_or_create(*, name: str) -> Assistant:
+    name = name.strip()[:100]
+    assistant = Assistant.objects.filter(name=name).first()
+    if assistant is not None:
+        return assistant
+    # Two first reports from a new assistant: the unique name decides, in a savepoint.
+    assistant, _ = Assistant.objects.get_or_create(name=name)
+    return assistant
+
+
+def message_record(
+    *,
+    external_id: str,
+    direction: str,
+    from_number: str,
+    to_number: str,
+    body: str,
+    status: str = Message.Status.RECEIVED,
+    sent_at: datetime | None = None,
+) -> Recorded:
+    """Record an SMS, linked by the same rules as a call plus the SMS ones; idempotent."""
+    return _retry_once_on_duplicate(
+        lambda: _message_record(
+            external_id=external_id,
+            direction=direction,
+            from_number=from_number,
+            to_number=to_number,
+            body=body,
+            status=status,
+            sent_at=sent_at,
+        )
+    )
+
+
+@transaction.atomic
+def _message_record(
+    *,
+    external_id: str,
+    direction: str,
+    from_number: str,
+    to_number: str,
+    body: str,
+    status: str,
+    sent_at: datetime | None,
+) -> Recorded:
+    e164 = from_number if direction == Direction.INBOUND else to_number
+    _lock_number(e164)
+    existing = Message.objects.filter(external_id=external_id).first()
+    if existing is not None:
+        return Recorded(existing, False)
+    customer = customer_for_number(e164=e164, medium=SMS, cause=f"inbound SMS {external_id}")
+    sent_at = sent_at or timezone.now()
+    message = Message(
+        customer=customer,
+        direction=direction,
+        from_number=from_number,
+        to_number=to_number,
+        external_id=external_id,
+        status=status,
+        body=body,
+        sent_at=sent_at,
+    )
+    try:
+        message.save(force_insert=True)
+    except IntegrityError as exc:
+        if "external_id" not in str(exc):
+            raise
+        raise _DuplicateExternalId(external_id) from exc
+    _count_interaction(customer.pk, sent_at)
+    return Recorded(message, True)
+
+
+# --- Data retention ------------------------------------------------------------------------
+
+# Rows per statement: big enough to be quick, small enough that no statement holds locks
+# (or a huge transaction) long while webhooks keep writing.
+RETENTION_BATCH = 5_000
+
+
+def retention_run(*, now: datetime | None = None, batch_size: int = RETENTION_BATCH) -> RetentionRun:
+    """Apply the retention settings: erase old transcripts, delete old calls and messages.
+
+    Each batch commits on its own, so a killed worker loses nothing and the next run
+    continues where this one stopped; running twice deletes nothing twice. The run row
+    records the cutoffs and what went.
+    """
+    settings = TelephonySettings.load()
+    now = now or timezone.now()
+    run = RetentionRun.objects.create(
+        transcript_cutoff=_cutoff(now, settings.transcript_retention_days),
+        record_cutoff=_cutoff(now, settings.record_retention_days),
+    )
+    if run.record_cutoff is not None:
+        run.calls_deleted = _delete_in_batches(
+            Call.objects.filter(started_at__lt=run.record_cutoff), batch_size
+        )
+        run.messages_deleted = _delete_in_batches(
+            Message.objects.filter(sent_at__lt=run.record_cutoff), batch_size
+        )
+    if run.transcript_cutoff is not None:
+        run.transcripts_cleared = _clear_transcripts(run.transcript_cutoff, now, batch_size)
+    run.finished_at = timezone.now()
+    run.save()
+    return run
+
+
+def _cutoff(now: datetime, days: int | None) -> datetime | None:
+    return None if days is None else now - timedelta(days=days)
+
+
+def _delete_in_batches(queryset: Any, batch_size: int) -> int:
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            rows = list(queryset.order_by("id").values_list("id", "customer_id")[:batch_size])
+            if not rows:
+                return deleted
+            ids = [pk for pk, _ in rows]
+            deleted += queryset.model.objects.filter(id__in=ids).delete()[0]
+            customer_counters_recompute(customer_ids={c for _, c in rows})
+        if len(rows) < batch_size:
+            return deleted
+
+
+def _clear_transcripts(cutoff: datetime, now: datetime, batch_size: int) -> int:
+    cleared = 0
+    pending = Call.objects.filter(started_at__lt=cutoff).exclude(transcript="")
+    while True:
+        with transaction.atomic():
+            ids = list(pending.order_by("id").values_list("id", flat=True)[:batch_size])
+            if not ids:
+                return cleared
+            cleared += Call.objects.filter(id__in=ids).update(
+                transcript="", transcript_cleared_at=now
+            )
+        if len(ids) < batch_size:
+            return cleared
+
+
+def customer_counters_recompute(*, customer_ids: set[int]) -> None:
+    """Rebuild the interaction counters of these customers from the history that is left.
+
+    Used after records are deleted; the linking path moves counters incrementally.
+    """
+    calls = Call.objects.filter(customer=OuterRef("pk")).order_by().values("customer")
+    messages = Message.objects.filter(customer=OuterRef("pk")).order_by().values("customer")
+
+    def agg(queryset: Any, expression: Any) -> Subquery:
+        return Subquery(queryset.annotate(v=expression).values("v")[:1])
+
+    Customer.objects.filter(pk__in=customer_ids).update(
+        interaction_count=Coalesce(agg(calls, Count("id")), 0)
+        + Coalesce(agg(messages, Count("id")), 0),
+        first_interaction_at=_either(
+            Least, agg(calls, Min("started_at")), agg(messages, Min("sent_at"))
+        ),
+        last_interaction_at=_either(
+            Greatest, agg(calls, Max("started_at")), agg(messages, Max("sent_at"))
+        ),
+    )
+
+
+def _either(function: Any, a: Any, b: Any) -> Any:
+    # PostgreSQL's LEAST/GREATEST skip NULLs, SQLite's return NULL: the fallbacks make
+    # both say "the other one" when a customer has only calls or only messages.
+    return Coalesce(function(a, b), a, b)
