@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -231,6 +232,15 @@ class TelephonySettings(models.Model):
 
     def __str__(self) -> str:
         return "Telephony settings"
+
+    def clean(self) -> None:
+        if self.forward_to:
+            from crm.phones import InvalidPhoneNumber, normalize
+
+            try:
+                self.forward_to = normalize(self.forward_to)
+            except InvalidPhoneNumber as exc:
+                raise ValidationError({"forward_to": str(exc)}) from exc
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.pk = 1

@@ -453,3 +453,29 @@ def _either(function: Any, a: Any, b: Any) -> Any:
     # PostgreSQL's LEAST/GREATEST skip NULLs, SQLite's return NULL: the fallbacks make
     # both say "the other one" when a customer has only calls or only messages.
     return Coalesce(function(a, b), a, b)
+
+
+@transaction.atomic
+def calls_delete(*, call_ids: list[int]) -> int:
+    """Delete calls (an Administrator in the admin) and keep the profiles' counters true."""
+    customer_ids = set(Call.objects.filter(id__in=call_ids).values_list("customer_id", flat=True))
+    deleted = Call.objects.filter(id__in=call_ids).delete()[0]
+    customer_counters_recompute(customer_ids=customer_ids)
+    return deleted
+
+
+@transaction.atomic
+def messages_delete(*, message_ids: list[int]) -> int:
+    customer_ids = set(
+        Message.objects.filter(id__in=message_ids).values_list("customer_id", flat=True)
+    )
+    deleted = Message.objects.filter(id__in=message_ids).delete()[0]
+    customer_counters_recompute(customer_ids=customer_ids)
+    return deleted
+
+
+@transaction.atomic
+def telephony_settings_save(*, config: TelephonySettings) -> TelephonySettings:
+    config.full_clean()
+    config.save()
+    return config
