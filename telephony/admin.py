@@ -73,7 +73,10 @@ def customer_history_context(customer: Customer, *, page: int) -> dict[str, Any]
     timeline = selectors.customer_timeline(customer=customer, page=page)
     stats = selectors.customer_call_analytics(customer=customer)
     weeks = [(f"{start:%b} {start.day}", n) for start, n in stats.weeks]
-    trend = [(f"{timezone.localtime(at):%b} {timezone.localtime(at).day}", s) for at, s in stats.satisfaction_trend]
+    trend = [
+        (f"{timezone.localtime(at):%b} {timezone.localtime(at).day}", s)
+        for at, s in stats.satisfaction_trend
+    ]
     return {
         "timeline": timeline,
         "stats": stats,
@@ -187,7 +190,13 @@ class CallAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
     search_fields = ("from_number",)
     search_help_text = "A number typed any way, a CallSid, or the start of a customer's name."
     raw_id_fields = ("customer",)
-    readonly_fields = ("external_id", "channel", "created_at", "updated_at", "transcript_cleared_at")
+    readonly_fields = (
+        "external_id",
+        "channel",
+        "created_at",
+        "updated_at",
+        "transcript_cleared_at",
+    )
     list_per_page = 50
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Call]:

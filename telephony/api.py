@@ -96,7 +96,9 @@ class CallReportView(APIView):
 
     queryset = Call.objects.none()  # DjangoModelPermissions: posting needs telephony.add_call
 
-    @extend_schema(request=CallReportSerializer, responses={200: CallSerializer, 201: CallSerializer})
+    @extend_schema(
+        request=CallReportSerializer, responses={200: CallSerializer, 201: CallSerializer}
+    )
     def post(self, request: Request) -> Response:
         report = CallReportSerializer(data=request.data)
         report.is_valid(raise_exception=True)

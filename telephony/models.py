@@ -138,7 +138,8 @@ class Call(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_direction_display()} call {self.from_number} {self.started_at:%Y-%m-%d %H:%M}"
+        when = f"{self.started_at:%Y-%m-%d %H:%M}"
+        return f"{self.get_direction_display()} call {self.from_number} {when}"
 
 
 class Message(models.Model):
@@ -198,7 +199,7 @@ class TelephonySettings(models.Model):
         blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(1095)],
         help_text=(
-            "Days to keep call transcripts (0–1095). Older transcripts are erased by the "
+            "Days to keep call transcripts (0 to 1095). Older transcripts are erased by the "
             "daily retention run; the call itself stays. 0 erases every transcript at the "
             "next run. Empty: keep forever."
         ),
@@ -208,7 +209,7 @@ class TelephonySettings(models.Model):
         blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(1095)],
         help_text=(
-            "Days to keep call and SMS records (0–1095). Older records are deleted by the "
+            "Days to keep call and SMS records (0 to 1095). Older records are deleted by the "
             "daily retention run, transcripts with them. 0 deletes every record at the next "
             "run. Empty: keep forever."
         ),
@@ -233,6 +234,10 @@ class TelephonySettings(models.Model):
     def __str__(self) -> str:
         return "Telephony settings"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.pk = 1
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         if self.forward_to:
             from crm.phones import InvalidPhoneNumber, normalize
@@ -241,10 +246,6 @@ class TelephonySettings(models.Model):
                 self.forward_to = normalize(self.forward_to)
             except InvalidPhoneNumber as exc:
                 raise ValidationError({"forward_to": str(exc)}) from exc
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.pk = 1
-        super().save(*args, **kwargs)
 
     @classmethod
     def load(cls) -> "TelephonySettings":

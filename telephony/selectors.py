@@ -52,8 +52,10 @@ def recent_reasons(limit: int = 30, window: int = 10_000) -> list[str]:
 
 def frequent_callers() -> QuerySet[Customer]:
     """Live profiles that reached us more than once, most interactions first (indexed)."""
-    return customer_queryset().filter(interaction_count__gte=2).order_by(
-        "-interaction_count", "-last_interaction_at", "-id"
+    return (
+        customer_queryset()
+        .filter(interaction_count__gte=2)
+        .order_by("-interaction_count", "-last_interaction_at", "-id")
     )
 
 
@@ -104,7 +106,8 @@ def customer_timeline(*, customer: Customer, page: int = 1) -> TimelinePage:
     by_key: dict[tuple[str, int], Call | Message] = {}
     if call_ids:
         by_key.update(
-            (("call", c.pk), c) for c in Call.objects.filter(id__in=call_ids).select_related("assistant")
+            (("call", c.pk), c)
+            for c in Call.objects.filter(id__in=call_ids).select_related("assistant")
         )
     if message_ids:
         by_key.update((("sms", m.pk), m) for m in Message.objects.filter(id__in=message_ids))
@@ -182,7 +185,7 @@ def customer_call_analytics(*, customer: Customer, now: datetime | None = None) 
         average_duration=totals["duration"],
         average_satisfaction=totals["satisfaction"],
         weeks=weeks,
-        satisfaction_trend=[(at, int(score)) for at, score in rated],
+        satisfaction_trend=[(at, int(score or 0)) for at, score in rated],
         top_reasons=[(reason, int(n)) for reason, n in reasons],
     )
 

@@ -7,6 +7,7 @@ The profile's counters move in the same transaction, so lists and analytics neve
 the history.
 """
 
+import contextlib
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -121,7 +122,9 @@ def customer_for_number(*, e164: str, medium: Medium, cause: str, name: str = ""
 
 
 def _set_type(phone: PhoneNumber, *, sms: bool, cause: str) -> None:
-    try:
+    # If someone made it another profile's Mobile meanwhile (an agent in the admin), the
+    # interaction still links and the number is left as it is.
+    with contextlib.suppress(ValidationError):
         phone_number_set_type(
             phone=phone,
             type=PhoneNumber.Type.MOBILE,
@@ -129,10 +132,6 @@ def _set_type(phone: PhoneNumber, *, sms: bool, cause: str) -> None:
             type_source=PhoneNumber.TypeSource.INBOUND_SMS,
             cause=cause,
         )
-    except ValidationError:
-        # Someone made it another profile's Mobile meanwhile (an agent in the admin):
-        # the interaction still links; the number is left as it is.
-        pass
 
 
 def _count_interaction(customer_id: int, at: datetime) -> None:
@@ -366,7 +365,9 @@ def _message_record(
 RETENTION_BATCH = 5_000
 
 
-def retention_run(*, now: datetime | None = None, batch_size: int = RETENTION_BATCH) -> RetentionRun:
+def retention_run(
+    *, now: datetime | None = None, batch_size: int = RETENTION_BATCH
+) -> RetentionRun:
     """Apply the retention settings: erase old transcripts, delete old calls and messages.
 
     Each batch commits on its own, so a killed worker loses nothing and the next run

@@ -76,7 +76,9 @@ def twilio_webhook(view: Callable[[HttpRequest], HttpResponse]) -> Callable[...,
             )
         account = settings.TWILIO_ACCOUNT_SID
         if account and request.POST.get("AccountSid", account) != account:
-            return HttpResponseForbidden("AccountSid is not this account.", content_type="text/plain")
+            return HttpResponseForbidden(
+                "AccountSid is not this account.", content_type="text/plain"
+            )
         try:
             return view(request)
         except BadWebhook as exc:

@@ -14,7 +14,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgresql, pytest.mark.django_db(tra
 
 def test_an_agent_opens_a_customer_who_called_three_times(page, live_server, login, agent):
     now = timezone.now()
-    for days, reason, satisfaction in [(20, "Billing", 3), (9, "Appointment", 4), (1, "Billing", 5)]:
+    for days, reason, satisfaction in [
+        (20, "Billing", 3),
+        (9, "Appointment", 4),
+        (1, "Billing", 5),
+    ]:
         services.call_record(
             external_id=call_sid(),
             direction="inbound",

@@ -46,7 +46,8 @@ def test_the_customer_page_shows_the_timeline_and_the_charts(client, agent):
     assert html.count('data-kind="call"') == 3
     assert html.count('data-kind="sms"') == 1
     assert 'data-figure="calls">3<' in html
-    assert "<details" in html and "Caller: hello" in html
+    assert "<details" in html
+    assert "Caller: hello" in html
     for chart in ("sb-bar-chart", "sb-line-chart", "sb-hbar-chart"):
         assert chart in html
     assert "Billing" in html
@@ -69,7 +70,8 @@ def test_the_timeline_is_paginated_newest_first(client, agent):
 
     assert first.count('data-kind="call"') == 20
     assert third.count('data-kind="call"') == 5
-    assert "Page 1 of 3" in first and "Page 3 of 3" in third
+    assert "Page 1 of 3" in first
+    assert "Page 3 of 3" in third
 
 
 def test_the_customer_page_costs_the_same_queries_at_any_history_length(client, agent):

@@ -37,7 +37,8 @@ def test_a_report_links_or_creates_the_profile(api_client, administrator):
     assert response.json()["id"] == call.pk
     assert (call.from_number, call.to_number) == ("+14155550142", "+18005550100")
     assert (call.duration_seconds, call.satisfaction, call.reason) == (184, 4, "Billing question")
-    assert call.assistant.name == "Front desk" and call.channel == "assistant"
+    assert call.assistant.name == "Front desk"
+    assert call.channel == "assistant"
     assert call.started_at.isoformat() == "2026-11-20T09:30:00+00:00"
     customer = Customer.objects.get()
     assert customer.interaction_count == 1
@@ -73,7 +74,8 @@ def test_a_bad_report_is_a_400_naming_the_field(api_client, administrator, chang
     )
     assert response.status_code == 400
     assert field in response.json()
-    assert not Call.objects.exists() and not Customer.objects.exists()
+    assert not Call.objects.exists()
+    assert not Customer.objects.exists()
 
 
 @pytest.mark.parametrize("role", ["Agent", "Caller"])
@@ -88,7 +90,9 @@ def test_anonymous_reports_are_refused(api_client):
     assert not Call.objects.exists()
 
 
-@pytest.mark.parametrize(("role", "status"), [("Administrator", 200), ("Agent", 200), ("Caller", 403)])
+@pytest.mark.parametrize(
+    ("role", "status"), [("Administrator", 200), ("Agent", 200), ("Caller", 403)]
+)
 def test_a_customers_calls_per_role(api_client, make_user, role, status):
     customer = CustomerFactory()
     CallFactory.create_batch(3, customer=customer)

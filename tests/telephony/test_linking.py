@@ -52,7 +52,8 @@ def test_an_unknown_caller_gets_a_profile_with_the_number_as_other_and_the_call(
     recorded = ring(status="ringing")
 
     customer = Customer.objects.get()
-    assert recorded.created and recorded.record.customer == customer
+    assert recorded.created
+    assert recorded.record.customer == customer
     assert customer.source == Customer.Source.CALL
     phone = customer.phone_numbers.get()
     assert (str(phone.number), phone.type, phone.sms, phone.type_source) == (
@@ -62,7 +63,9 @@ def test_an_unknown_caller_gets_a_profile_with_the_number_as_other_and_the_call(
         "inbound_call",
     )
     assert customer.interaction_count == 1
-    assert customer.first_interaction_at == customer.last_interaction_at == recorded.record.started_at
+    assert (
+        customer.first_interaction_at == customer.last_interaction_at == recorded.record.started_at
+    )
     change = PhoneNumberChange.objects.get()
     assert change.action == "added"
     assert change.cause == f"inbound call {recorded.record.external_id}"
@@ -111,7 +114,8 @@ def test_a_retried_webhook_makes_one_call_and_counts_once():
     first = ring(sid=sid, status="ringing")
     again = ring(sid=sid, status="ringing")
 
-    assert first.created and not again.created
+    assert first.created
+    assert not again.created
     assert Call.objects.count() == 1
     assert Customer.objects.get().interaction_count == 1
 
@@ -141,7 +145,8 @@ def test_an_sms_from_an_unknown_number_makes_a_profile_with_mobile_and_sms():
     recorded = text()
 
     customer = Customer.objects.get()
-    assert recorded.record.customer == customer and customer.source == "sms"
+    assert recorded.record.customer == customer
+    assert customer.source == "sms"
     phone = customer.phone_numbers.get()
     assert (phone.type, phone.sms, phone.type_source) == ("mobile", True, "inbound_sms")
     assert PhoneNumberChange.objects.get().cause == f"inbound SMS {recorded.record.external_id}"

@@ -56,7 +56,8 @@ def test_a_signed_call_from_an_unknown_number_makes_a_profile_and_answers_twiml(
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/xml")
     body = response.content.decode()
-    assert "<Say>" in body and TelephonySettings.load().greeting in body
+    assert "<Say>" in body
+    assert TelephonySettings.load().greeting in body
     call = Call.objects.get(external_id=params["CallSid"])
     assert (call.status, call.from_number, call.to_number) == ("ringing", CALLER, OUR_NUMBER)
     assert str(call.customer.phone_numbers.get().number) == CALLER
@@ -78,7 +79,8 @@ def test_the_greeting_and_dial_are_configurable(twilio_post):
 def test_a_forged_signature_is_refused_and_nothing_is_stored(twilio_post):
     response = twilio_post(VOICE, voice_params(), signature="bm90IGEgc2lnbmF0dXJl")
     assert response.status_code == 403
-    assert not Customer.objects.exists() and not Call.objects.exists()
+    assert not Customer.objects.exists()
+    assert not Call.objects.exists()
 
 
 def test_a_signature_for_other_parameters_is_refused(twilio_post):
@@ -135,7 +137,8 @@ def test_malformed_parameters_get_a_400_with_the_reason(twilio_post, overrides, 
     response = twilio_post(VOICE, voice_params(**overrides))
     assert response.status_code == 400
     assert reason in response.content.decode()
-    assert not Call.objects.exists() and not Customer.objects.exists()
+    assert not Call.objects.exists()
+    assert not Customer.objects.exists()
 
 
 def test_a_get_is_not_a_webhook(client, twilio_token):
