@@ -1,3 +1,4 @@
+import time
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -174,6 +175,10 @@ class Message(models.Model):
         return f"SMS {self.from_number} {self.sent_at:%Y-%m-%d %H:%M}"
 
 
+SETTINGS_CACHE_SECONDS = 5.0
+_settings_cache: dict[str, Any] = {}
+
+
 class TelephonySettings(models.Model):
     """Administrator settings for the phone lines and data retention (one row, ``load()``)."""
 
@@ -237,6 +242,7 @@ class TelephonySettings(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.pk = 1
         super().save(*args, **kwargs)
+        _settings_cache.clear()
 
     def clean(self) -> None:
         if self.forward_to:
@@ -251,6 +257,20 @@ class TelephonySettings(models.Model):
     def load(cls) -> "TelephonySettings":
         obj, _ = cls.objects.get_or_create(pk=1)
         return obj
+
+    @classmethod
+    def cached(cls) -> "TelephonySettings":
+        """``load()`` for the webhooks' hot path: read at most every few seconds per process.
+
+        A change made in the admin reaches every web process within
+        ``SETTINGS_CACHE_SECONDS``; the process that saved it sees it at once.
+        """
+        now = time.monotonic()
+        cached = _settings_cache.get("value")
+        if cached is None or now - _settings_cache["at"] > SETTINGS_CACHE_SECONDS:
+            cached = cls.load()
+            _settings_cache.update(value=cached, at=now)
+        return cached
 
 
 class RetentionRun(models.Model):

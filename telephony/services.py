@@ -22,7 +22,7 @@ from django.utils import timezone
 from crm.db import is_postgresql
 from crm.models import Customer, PhoneNumber
 from crm.selectors import phone_holders
-from crm.services import NewNumber, customer_create, phone_number_set_type
+from crm.services import phone_number_add, phone_number_set_type
 from telephony.models import (
     Assistant,
     Call,
@@ -61,32 +61,47 @@ def new_caller_number_filing(*, e164: str, medium: Medium) -> NumberFiling:
     return NumberFiling(PhoneNumber.Type.OTHER, False, PhoneNumber.TypeSource.INBOUND_CALL)
 
 
-def _lock_number(e164: str) -> None:
-    """Serialise every linking decision about one number until this transaction ends.
+def _lock_number_and_find(e164: str, model: type[Call] | type[Message], external_id: str) -> Any:
+    """Serialise every linking decision about one number until this transaction ends,
+    then return the ``model`` row already recorded under ``external_id`` (or ``None``).
 
     Why an advisory lock and not a uniqueness constraint: a voice caller's number is
     filed as Other, and Other numbers may legitimately sit on several profiles, so no
     unique index can refuse the second of two simultaneous "first calls". A claim table
     keyed on the number would work too, but costs a write and a row per number forever
-    and must follow merges; ``pg_advisory_xact_lock`` costs one round trip, blocks only
-    requests about the same number, and is released by commit or rollback, whatever
-    happens. The second request then re-reads (READ COMMITTED: a fresh snapshot per
-    statement) and finds the profile the first one made.
+    and must follow merges; ``pg_advisory_xact_lock`` blocks only requests about the
+    same number and is released by commit or rollback, whatever happens. The second
+    request then re-reads (READ COMMITTED: a fresh snapshot per statement) and finds the
+    profile the first one made.
 
-    SQLite needs nothing: its IMMEDIATE transactions already serialise every writer.
+    The lock and the look-up travel in one round trip (two statements, so the look-up's
+    snapshot is taken after the lock is granted): this is the webhook's hot path.
+    SQLite needs no lock: its IMMEDIATE transactions already serialise every writer.
     """
+    table = model._meta.db_table
     if not is_postgresql():
-        return
+        return model.objects.filter(external_id=external_id).first()
     # 32-bit key: a collision only makes two numbers wait for each other, never wrong.
     key = int.from_bytes(hashlib.blake2b(e164.encode(), digest_size=4).digest(), "big", signed=True)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LINK_LOCK_CLASS, key])
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s); "
+            f"SELECT id FROM {table} WHERE external_id = %s FOR UPDATE",  # noqa: S608
+            [LINK_LOCK_CLASS, key, external_id],
+        )
+        cursor.nextset()
+        row = cursor.fetchone()
+    return model.objects.get(pk=row[0]) if row else None
 
 
-def customer_for_number(*, e164: str, medium: Medium, cause: str, name: str = "") -> Customer:
-    """The profile an interaction from ``e164`` belongs to, made or updated as the rules say.
+def customer_for_number(
+    *, e164: str, medium: Medium, cause: str, at: datetime, name: str = ""
+) -> tuple[Customer, bool]:
+    """The profile an interaction at ``at`` from ``e164`` belongs to, and whether it is new.
 
-    Call with the number locked (:func:`_lock_number`) inside the linking transaction.
+    Finds, makes or updates it as the rules say. A new profile is made with the
+    interaction already counted; for an existing one the caller counts it. Call with the
+    number locked (:func:`_lock_number_and_find`) inside the linking transaction.
     """
     holders = list(
         phone_holders(e164)
@@ -95,20 +110,32 @@ def customer_for_number(*, e164: str, medium: Medium, cause: str, name: str = ""
     )
     if not holders:
         filing = new_caller_number_filing(e164=e164, medium=medium)
-        return customer_create(
+        # Made here rather than by crm's customer_create so the counters are born right
+        # (no savepoint and UPDATE on the webhook's hot path); the number still goes
+        # through crm's service, which writes its audit row.
+        customer = Customer.objects.create(
             name=name[:200],
             source=Customer.Source.SMS if medium == SMS else Customer.Source.CALL,
-            numbers=[NewNumber(e164, filing.type, filing.sms)],
+            interaction_count=1,
+            first_interaction_at=at,
+            last_interaction_at=at,
+        )
+        phone_number_add(
+            customer=customer,
+            number=e164,
+            type=filing.type,
+            sms=filing.sms,
             type_source=filing.type_source,
             cause=cause,
         )
+        return customer, True
 
     mobile = next((p for p in holders if p.type == PhoneNumber.Type.MOBILE), None)
     if mobile is not None:
         if medium == SMS and not mobile.sms:
             # It just texted us: the "Mobile + SMS" tag is now a fact.
             _set_type(mobile, sms=True, cause=cause)
-        return mobile.customer
+        return mobile.customer, False
 
     if medium == SMS:
         others = [p for p in holders if p.type == PhoneNumber.Type.OTHER]
@@ -116,9 +143,9 @@ def customer_for_number(*, e164: str, medium: Medium, cause: str, name: str = ""
             # One profile holds it as Other and nobody as Mobile: it is that person's
             # mobile. Never split them into a second profile (unlike the seed product).
             _set_type(others[0], sms=True, cause=cause)
-            return others[0].customer
+            return others[0].customer, False
     # Several profiles and none holds it as Mobile: the most recently active one.
-    return holders[0].customer
+    return holders[0].customer, False
 
 
 def _set_type(phone: PhoneNumber, *, sms: bool, cause: str) -> None:
@@ -220,17 +247,20 @@ def _call_record(
     caller_name: str,
 ) -> Recorded:
     e164 = from_number if direction == Direction.INBOUND else to_number
-    _lock_number(e164)
-    existing = Call.objects.select_for_update().filter(external_id=external_id).first()
+    existing = _lock_number_and_find(e164, Call, external_id)
     if existing is not None:
         _apply_facts(existing, facts)
         return Recorded(existing, False)
 
     kind = "call" if channel == Channel.TWILIO else "assistant report"
-    customer = customer_for_number(
-        e164=e164, medium=CALL, cause=f"inbound {kind} {external_id}", name=caller_name
-    )
     started_at = facts.started_at or _start_from_end(facts) or timezone.now()
+    customer, counted = customer_for_number(
+        e164=e164,
+        medium=CALL,
+        cause=f"inbound {kind} {external_id}",
+        at=started_at,
+        name=caller_name,
+    )
     call = Call(
         customer=customer,
         direction=direction,
@@ -247,7 +277,8 @@ def _call_record(
         if "external_id" not in str(exc):
             raise
         raise _DuplicateExternalId(external_id) from exc
-    _count_interaction(customer.pk, started_at)
+    if not counted:
+        _count_interaction(customer.pk, started_at)
     return Recorded(call, True)
 
 
@@ -332,12 +363,13 @@ def _message_record(
     sent_at: datetime | None,
 ) -> Recorded:
     e164 = from_number if direction == Direction.INBOUND else to_number
-    _lock_number(e164)
-    existing = Message.objects.filter(external_id=external_id).first()
+    existing = _lock_number_and_find(e164, Message, external_id)
     if existing is not None:
         return Recorded(existing, False)
-    customer = customer_for_number(e164=e164, medium=SMS, cause=f"inbound SMS {external_id}")
     sent_at = sent_at or timezone.now()
+    customer, counted = customer_for_number(
+        e164=e164, medium=SMS, cause=f"inbound SMS {external_id}", at=sent_at
+    )
     message = Message(
         customer=customer,
         direction=direction,
@@ -354,7 +386,8 @@ def _message_record(
         if "external_id" not in str(exc):
             raise
         raise _DuplicateExternalId(external_id) from exc
-    _count_interaction(customer.pk, sent_at)
+    if not counted:
+        _count_interaction(customer.pk, sent_at)
     return Recorded(message, True)
 
 

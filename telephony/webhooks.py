@@ -181,7 +181,7 @@ def voice(request: HttpRequest) -> HttpResponse:
         facts=services.CallFacts(status=status),
         caller_name=request.POST.get("CallerName", "").strip(),
     )
-    config = TelephonySettings.load()
+    config = TelephonySettings.cached()
     response = VoiceResponse()
     if config.greeting:
         response.say(config.greeting)
@@ -236,7 +236,7 @@ def sms(request: HttpRequest) -> HttpResponse:
         to_number=to_number,
         body=body,
     )
-    config = TelephonySettings.load()
+    config = TelephonySettings.cached()
     response = MessagingResponse()
     if config.sms_auto_reply:
         response.message(config.sms_auto_reply)
