@@ -71,7 +71,7 @@ def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
     env = {
         **os.environ,
         "DEBUG": "0",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "ERROR",  # refused signatures would log a warning each
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
     }
     process = subprocess.Popen(
@@ -271,7 +271,8 @@ def main() -> None:
             print(
                 f"round {round_no}: {len(latencies)} webhooks ({len(sids)} calls from "
                 f"{len(numbers)} new numbers, {len(requests) - len(sids)} retries) "
-                f"{result['rps']:.0f} req/s, p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms, "
+                f"{result['rps']:.0f} req/s, p50 {result['p50']:.1f} ms, "
+                f"p99 {result['p99']:.1f} ms, "
                 f"duplicates {result['dups']} (profiles {extra_profiles}, calls {bad_calls}); "
                 f"baselines: HTTP floor {result['floor']:.0f} req/s, "
                 f"database alone {db_ms:.2f} ms/call"

@@ -84,21 +84,22 @@ def customer_timeline(*, customer: Customer, page: int = 1) -> TimelinePage:
     """
     page = max(1, page)
     offset = (page - 1) * TIMELINE_PAGE_SIZE
+    # Each side is cut to the rows this page could need, so each is a LIMITed range
+    # of its (customer, time) index and the outer sort sees at most two pages' worth.
+    need = offset + TIMELINE_PAGE_SIZE + 1
     calls = (
         Call.objects.filter(customer=customer)
         .annotate(kind=Value("call", output_field=CharField()), at=F("started_at"))
-        .values_list("kind", "id", "at")
+        .order_by("-started_at", "-id")
+        .values_list("kind", "id", "at")[:need]
     )
     messages = (
         Message.objects.filter(customer=customer)
         .annotate(kind=Value("sms", output_field=CharField()), at=F("sent_at"))
-        .values_list("kind", "id", "at")
+        .order_by("-sent_at", "-id")
+        .values_list("kind", "id", "at")[:need]
     )
-    keys = list(
-        calls.union(messages, all=True).order_by("-at", "-id")[
-            offset : offset + TIMELINE_PAGE_SIZE + 1
-        ]
-    )
+    keys = list(calls.union(messages, all=True).order_by("-at", "-id")[offset:need])
     has_next = len(keys) > TIMELINE_PAGE_SIZE
     keys = keys[:TIMELINE_PAGE_SIZE]
     call_ids = [pk for kind, pk, _ in keys if kind == "call"]

@@ -84,11 +84,9 @@ def _lock_number_and_find(e164: str, model: type[Call] | type[Message], external
     # 32-bit key: a collision only makes two numbers wait for each other, never wrong.
     key = int.from_bytes(hashlib.blake2b(e164.encode(), digest_size=4).digest(), "big", signed=True)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s); "
-            f"SELECT id FROM {table} WHERE external_id = %s FOR UPDATE",  # noqa: S608
-            [LINK_LOCK_CLASS, key, external_id],
-        )
+        # The table name is our own model's, never input.
+        sql = f"SELECT pg_advisory_xact_lock(%s, %s); SELECT id FROM {table} WHERE external_id = %s FOR UPDATE"  # noqa: E501, S608
+        cursor.execute(sql, [LINK_LOCK_CLASS, key, external_id])
         cursor.nextset()
         row = cursor.fetchone()
     return model.objects.get(pk=row[0]) if row else None
@@ -120,14 +118,25 @@ def customer_for_number(
             first_interaction_at=at,
             last_interaction_at=at,
         )
-        phone_number_add(
-            customer=customer,
-            number=e164,
-            type=filing.type,
-            sms=filing.sms,
-            type_source=filing.type_source,
-            cause=cause,
-        )
+        try:
+            phone_number_add(
+                customer=customer,
+                number=e164,
+                type=filing.type,
+                sms=filing.sms,
+                type_source=filing.type_source,
+                cause=cause,
+            )
+        except ValidationError:
+            # A hidden (merged-away) profile still holds it as Mobile: the caller gets
+            # their profile all the same, with the number as Other.
+            phone_number_add(
+                customer=customer,
+                number=e164,
+                type=PhoneNumber.Type.OTHER,
+                type_source=filing.type_source,
+                cause=cause,
+            )
         return customer, True
 
     mobile = next((p for p in holders if p.type == PhoneNumber.Type.MOBILE), None)
