@@ -58,9 +58,9 @@ def signature_url(request: HttpRequest) -> str:
 def signature_is_valid(request: HttpRequest) -> bool:
     token = settings.TWILIO_AUTH_TOKEN
     if not token:
-        # Development without Twilio credentials: unsigned requests are accepted (the
-        # telephony.W001 deploy check warns about this in production).
-        return True
+        # Development without Twilio credentials accepts unsigned requests; production
+        # fails closed (the telephony.I001 deploy check says why).
+        return not settings.PRODUCTION
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature:
         return False

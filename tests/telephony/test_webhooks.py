@@ -108,6 +108,13 @@ def test_unsigned_requests_are_accepted_when_no_token_is_configured(client, sett
     assert Call.objects.count() == 1
 
 
+def test_production_without_a_token_refuses_everything(client, settings):
+    settings.TWILIO_AUTH_TOKEN = ""
+    settings.PRODUCTION = True
+    assert client.post(VOICE, voice_params()).status_code == 403
+    assert not Call.objects.exists()
+
+
 def test_the_signature_uses_the_public_base_url_behind_a_proxy(twilio_post, settings):
     settings.TWILIO_WEBHOOK_BASE_URL = "https://crm.example.com"
     params = voice_params()
