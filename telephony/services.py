@@ -20,9 +20,8 @@ from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
 from crm.db import is_postgresql
-from crm.models import Customer, PhoneNumber
-from crm.selectors import phone_holders
-from crm.services import phone_number_add, phone_number_set_type
+from crm.models import Customer, PhoneNumber, PhoneNumberChange
+from crm.services import phone_number_change_record, phone_number_set_type
 from telephony.models import (
     Assistant,
     Call,
@@ -101,42 +100,19 @@ def customer_for_number(
     interaction already counted; for an existing one the caller counts it. Call with the
     number locked (:func:`_lock_number_and_find`) inside the linking transaction.
     """
-    holders = list(
-        phone_holders(e164)
+    # One query for every holder, merged-away profiles included: they are never linked to,
+    # but one of them may still hold the number as Mobile (see _file_new_caller).
+    every_holder = list(
+        PhoneNumber.objects.filter(number=e164)
         .select_related("customer")
         .order_by(F("customer__last_interaction_at").desc(nulls_last=True), "-customer_id")
     )
+    holders = [p for p in every_holder if p.customer.merged_into_id is None]
     if not holders:
-        filing = new_caller_number_filing(e164=e164, medium=medium)
-        # Made here rather than by crm's customer_create so the counters are born right
-        # (no savepoint and UPDATE on the webhook's hot path); the number still goes
-        # through crm's service, which writes its audit row.
-        customer = Customer.objects.create(
-            name=name[:200],
-            source=Customer.Source.SMS if medium == SMS else Customer.Source.CALL,
-            interaction_count=1,
-            first_interaction_at=at,
-            last_interaction_at=at,
+        hidden_mobile = any(p.type == PhoneNumber.Type.MOBILE for p in every_holder)
+        customer = _file_new_caller(
+            e164=e164, medium=medium, cause=cause, at=at, name=name, hidden_mobile=hidden_mobile
         )
-        try:
-            phone_number_add(
-                customer=customer,
-                number=e164,
-                type=filing.type,
-                sms=filing.sms,
-                type_source=filing.type_source,
-                cause=cause,
-            )
-        except ValidationError:
-            # A hidden (merged-away) profile still holds it as Mobile: the caller gets
-            # their profile all the same, with the number as Other.
-            phone_number_add(
-                customer=customer,
-                number=e164,
-                type=PhoneNumber.Type.OTHER,
-                type_source=filing.type_source,
-                cause=cause,
-            )
         return customer, True
 
     mobile = next((p for p in holders if p.type == PhoneNumber.Type.MOBILE), None)
@@ -155,6 +131,38 @@ def customer_for_number(
             return others[0].customer, False
     # Several profiles and none holds it as Mobile: the most recently active one.
     return holders[0].customer, False
+
+
+def _file_new_caller(
+    *, e164: str, medium: Medium, cause: str, at: datetime, name: str, hidden_mobile: bool
+) -> Customer:
+    """A profile for a number nobody holds, with the interaction already counted.
+
+    This is every new caller's path, so it is written for round trips: the profile is
+    born with its counters (no UPDATE after), and the number is inserted directly rather
+    than through ``crm.services.phone_number_add``, whose savepoints only turn a
+    constraint violation into a form error. Here the number lock already rules out every
+    conflict but a person adding the same Mobile at the same instant; that violation
+    rolls the whole link back and it is retried once (:func:`_retry_once_on_conflict`),
+    finding the person's profile. The audit row is crm's own.
+    """
+    filing = new_caller_number_filing(e164=e164, medium=medium)
+    type_, sms = filing.type, filing.sms
+    if hidden_mobile and type_ == PhoneNumber.Type.MOBILE:
+        # A merged-away profile still holds it as Mobile (a Mobile has one owner).
+        type_, sms = PhoneNumber.Type.OTHER, False
+    customer = Customer.objects.create(
+        name=name[:200],
+        source=Customer.Source.SMS if medium == SMS else Customer.Source.CALL,
+        interaction_count=1,
+        first_interaction_at=at,
+        last_interaction_at=at,
+    )
+    phone = PhoneNumber.objects.create(
+        customer=customer, number=e164, type=type_, sms=sms, type_source=filing.type_source
+    )
+    phone_number_change_record(phone=phone, action=PhoneNumberChange.Action.ADDED, cause=cause)
+    return customer
 
 
 def _set_type(phone: PhoneNumber, *, sms: bool, cause: str) -> None:
@@ -179,17 +187,17 @@ def _count_interaction(customer_id: int, at: datetime) -> None:
     )
 
 
-class _DuplicateExternalId(Exception):
-    """The same CallSid/MessageSid was inserted by a concurrent request: start over."""
+def _retry_once_on_conflict(work: Any) -> Any:
+    """Run a linking transaction; if the database refused it, run it once more.
 
-
-def _retry_once_on_duplicate(work: Any) -> Any:
-    # The number lock already serialises retries from one number; this covers the rest
-    # (the same external id reported with a different number): the loser's transaction
-    # rolls back whole, profile included, and the second attempt finds the winner's row.
+    The number lock already serialises everything about one number; what is left is the
+    same external id reported with two different numbers, or a person editing the same
+    number at that instant. The loser's transaction rolls back whole (profile included)
+    and the second attempt sees the winner's rows.
+    """
     try:
         return work()
-    except _DuplicateExternalId:
+    except IntegrityError:
         return work()
 
 
@@ -231,7 +239,7 @@ def call_record(
     ``from_number``/``to_number`` are E.164; the customer is the far end (the caller of
     an inbound call, the callee of an outbound one).
     """
-    return _retry_once_on_duplicate(
+    return _retry_once_on_conflict(
         lambda: _call_record(
             external_id=external_id,
             direction=direction,
@@ -280,12 +288,7 @@ def _call_record(
         started_at=started_at,
     )
     _apply_facts(call, facts, save=False)
-    try:
-        call.save(force_insert=True)
-    except IntegrityError as exc:
-        if "external_id" not in str(exc):
-            raise
-        raise _DuplicateExternalId(external_id) from exc
+    call.save(force_insert=True)
     if not counted:
         _count_interaction(customer.pk, started_at)
     return Recorded(call, True)
@@ -347,7 +350,7 @@ def message_record(
     sent_at: datetime | None = None,
 ) -> Recorded:
     """Record an SMS, linked by the same rules as a call plus the SMS ones; idempotent."""
-    return _retry_once_on_duplicate(
+    return _retry_once_on_conflict(
         lambda: _message_record(
             external_id=external_id,
             direction=direction,
@@ -389,12 +392,7 @@ def _message_record(
         body=body,
         sent_at=sent_at,
     )
-    try:
-        message.save(force_insert=True)
-    except IntegrityError as exc:
-        if "external_id" not in str(exc):
-            raise
-        raise _DuplicateExternalId(external_id) from exc
+    message.save(force_insert=True)
     if not counted:
         _count_interaction(customer.pk, sent_at)
     return Recorded(message, True)

@@ -228,3 +228,14 @@ def test_a_later_report_updates_the_same_call():
     assert (call.reason, call.satisfaction, call.transcript) == ("Billing", 4, "Hello…")
     assert call.assistant.name == "Front desk"
     assert Customer.objects.get().interaction_count == 1
+
+
+def test_an_sms_from_a_number_a_merged_profile_holds_as_mobile_makes_a_profile_anyway():
+    kept = CustomerFactory()
+    holding(NEW, "mobile", merged_into=kept)
+
+    customer = text().record.customer
+
+    assert customer.merged_into is None
+    assert customer.phone_numbers.get().type == "other"  # a Mobile keeps its one owner
+    assert Message.objects.get().customer == customer
