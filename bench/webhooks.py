@@ -67,7 +67,7 @@ def free_port() -> int:
     raise SystemExit("no free port in 8100-8199")
 
 
-def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
+def start_server(port: int, workers: int, threads: int, worker_class: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "DEBUG": "0",
@@ -83,7 +83,7 @@ def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
             "--workers",
             str(workers),
             "--worker-class",
-            "gthread",
+            worker_class,
             "--threads",
             str(threads),
             "--keep-alive",
@@ -212,6 +212,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     args = parser.parse_args()
 
     if connection.vendor != "postgresql":
@@ -219,9 +220,10 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     clean()
     port = free_port()
-    server = start_server(port, args.workers, args.threads)
+    server = start_server(port, args.workers, args.threads, args.worker_class)
     print(
-        f"gunicorn on 127.0.0.1:{port}: {args.workers} workers x {args.threads} threads; "
+        f"gunicorn on 127.0.0.1:{port}: {args.workers} {args.worker_class} workers"
+        f"{f' x {args.threads} threads' if args.worker_class == 'gthread' else ''}; "
         f"{args.concurrency} concurrent clients; {os.cpu_count()} cores"
     )
     rng = random.Random(42)

@@ -141,5 +141,5 @@ class CustomerCallsView(generics.ListAPIView):
     queryset = Call.objects.none()  # DjangoModelPermissions: reading needs telephony.view_call
 
     def get_queryset(self) -> QuerySet[Call]:
-        customer = get_object_or_404(customer_queryset(), pk=self.kwargs["customer_id"])
+        customer = get_object_or_404(customer_queryset(), pk=self.kwargs["id"])
         return selectors.customer_calls(customer_id=customer.pk)

@@ -4,5 +4,5 @@ from telephony.api import CallReportView, CustomerCallsView
 
 urlpatterns = [
     path("calls/", CallReportView.as_view(), name="call-report"),
-    path("customers/<int:customer_id>/calls/", CustomerCallsView.as_view(), name="customer-calls"),
+    path("customers/<int:id>/calls/", CustomerCallsView.as_view(), name="customer-calls"),
 ]
