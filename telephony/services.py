@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -91,46 +91,59 @@ def _lock_number_and_find(e164: str, model: type[Call] | type[Message], external
     return model.objects.get(pk=row[0]) if row else None
 
 
+class _Holder(NamedTuple):
+    phone_id: int
+    customer_id: int
+    type: str
+    sms: bool
+    merged: bool
+
+
 def customer_for_number(
     *, e164: str, medium: Medium, cause: str, at: datetime, name: str = ""
-) -> tuple[Customer, bool]:
-    """The profile an interaction at ``at`` from ``e164`` belongs to, and whether it is new.
+) -> tuple[int, bool]:
+    """The id of the profile an interaction at ``at`` from ``e164`` belongs to, and whether
+    that profile is new.
 
     Finds, makes or updates it as the rules say. A new profile is made with the
     interaction already counted; for an existing one the caller counts it. Call with the
     number locked (:func:`_lock_number_and_find`) inside the linking transaction.
     """
-    # One query for every holder, merged-away profiles included: they are never linked to,
-    # but one of them may still hold the number as Mobile (see _file_new_caller).
-    every_holder = list(
-        PhoneNumber.objects.filter(number=e164)
-        .select_related("customer")
+    # One light query for every holder (plain values: this runs on every webhook), the
+    # most recently active first; merged-away profiles are included because they are
+    # never linked to, but one of them may still hold the number as Mobile.
+    every_holder = [
+        _Holder(phone_id, customer_id, type_, sms, merged_into is not None)
+        for phone_id, customer_id, type_, sms, merged_into in PhoneNumber.objects.filter(
+            number=e164
+        )
         .order_by(F("customer__last_interaction_at").desc(nulls_last=True), "-customer_id")
-    )
-    holders = [p for p in every_holder if p.customer.merged_into_id is None]
+        .values_list("id", "customer_id", "type", "sms", "customer__merged_into_id")
+    ]
+    holders = [h for h in every_holder if not h.merged]
     if not holders:
-        hidden_mobile = any(p.type == PhoneNumber.Type.MOBILE for p in every_holder)
+        hidden_mobile = any(h.type == PhoneNumber.Type.MOBILE for h in every_holder)
         customer = _file_new_caller(
             e164=e164, medium=medium, cause=cause, at=at, name=name, hidden_mobile=hidden_mobile
         )
-        return customer, True
+        return customer.pk, True
 
-    mobile = next((p for p in holders if p.type == PhoneNumber.Type.MOBILE), None)
+    mobile = next((h for h in holders if h.type == PhoneNumber.Type.MOBILE), None)
     if mobile is not None:
         if medium == SMS and not mobile.sms:
             # It just texted us: the "Mobile + SMS" tag is now a fact.
-            _set_type(mobile, sms=True, cause=cause)
-        return mobile.customer, False
+            _set_type(mobile, cause=cause)
+        return mobile.customer_id, False
 
     if medium == SMS:
-        others = [p for p in holders if p.type == PhoneNumber.Type.OTHER]
+        others = [h for h in holders if h.type == PhoneNumber.Type.OTHER]
         if len(others) == 1:
             # One profile holds it as Other and nobody as Mobile: it is that person's
             # mobile. Never split them into a second profile (unlike the seed product).
-            _set_type(others[0], sms=True, cause=cause)
-            return others[0].customer, False
+            _set_type(others[0], cause=cause)
+            return others[0].customer_id, False
     # Several profiles and none holds it as Mobile: the most recently active one.
-    return holders[0].customer, False
+    return holders[0].customer_id, False
 
 
 def _file_new_caller(
@@ -165,14 +178,16 @@ def _file_new_caller(
     return customer
 
 
-def _set_type(phone: PhoneNumber, *, sms: bool, cause: str) -> None:
+def _set_type(holder: _Holder, *, cause: str) -> None:
+    """The number texted us: it becomes Mobile + SMS, audited by crm's service."""
+    phone = PhoneNumber.objects.get(pk=holder.phone_id)
     # If someone made it another profile's Mobile meanwhile (an agent in the admin), the
     # interaction still links and the number is left as it is.
     with contextlib.suppress(ValidationError):
         phone_number_set_type(
             phone=phone,
             type=PhoneNumber.Type.MOBILE,
-            sms=sms,
+            sms=True,
             type_source=PhoneNumber.TypeSource.INBOUND_SMS,
             cause=cause,
         )
@@ -271,7 +286,7 @@ def _call_record(
 
     kind = "call" if channel == Channel.TWILIO else "assistant report"
     started_at = facts.started_at or _start_from_end(facts) or timezone.now()
-    customer, counted = customer_for_number(
+    customer_id, counted = customer_for_number(
         e164=e164,
         medium=CALL,
         cause=f"inbound {kind} {external_id}",
@@ -279,7 +294,7 @@ def _call_record(
         name=caller_name,
     )
     call = Call(
-        customer=customer,
+        customer_id=customer_id,
         direction=direction,
         channel=channel,
         from_number=from_number,
@@ -290,7 +305,7 @@ def _call_record(
     _apply_facts(call, facts, save=False)
     call.save(force_insert=True)
     if not counted:
-        _count_interaction(customer.pk, started_at)
+        _count_interaction(customer_id, started_at)
     return Recorded(call, True)
 
 
@@ -379,11 +394,11 @@ def _message_record(
     if existing is not None:
         return Recorded(existing, False)
     sent_at = sent_at or timezone.now()
-    customer, counted = customer_for_number(
+    customer_id, counted = customer_for_number(
         e164=e164, medium=SMS, cause=f"inbound SMS {external_id}", at=sent_at
     )
     message = Message(
-        customer=customer,
+        customer_id=customer_id,
         direction=direction,
         from_number=from_number,
         to_number=to_number,
@@ -394,7 +409,7 @@ def _message_record(
     )
     message.save(force_insert=True)
     if not counted:
-        _count_interaction(customer.pk, sent_at)
+        _count_interaction(customer_id, sent_at)
     return Recorded(message, True)
 
 
