@@ -9,7 +9,7 @@ the history.
 
 import contextlib
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -228,7 +228,6 @@ class CallFacts:
     reason: str | None = None
     transcript: str | None = None
     assistant: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -284,12 +283,12 @@ def _call_record(
         _apply_facts(existing, facts)
         return Recorded(existing, False)
 
-    kind = "call" if channel == Channel.TWILIO else "assistant report"
+    kind = f"{direction} {'call' if channel == Channel.TWILIO else 'assistant report'}"
     started_at = facts.started_at or _start_from_end(facts) or timezone.now()
     customer_id, counted = customer_for_number(
         e164=e164,
         medium=CALL,
-        cause=f"inbound {kind} {external_id}",
+        cause=f"{kind} {external_id}",
         at=started_at,
         name=caller_name,
     )
