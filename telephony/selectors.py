@@ -7,6 +7,7 @@ timeline is a LIMITed UNION over two per-customer indexes, analytics are SQL agg
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db import connection
 from django.db.models import Avg, CharField, Count, F, Max, Min, QuerySet, Value
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
@@ -85,20 +86,25 @@ def customer_timeline(*, customer: Customer, page: int = 1) -> TimelinePage:
     page = max(1, page)
     offset = (page - 1) * TIMELINE_PAGE_SIZE
     # Each side is cut to the rows this page could need, so each is a LIMITed range
-    # of its (customer, time) index and the outer sort sees at most two pages' worth.
+    # of its (customer, time) index and the outer sort sees at most two pages' worth
+    # (SQLite cannot LIMIT inside a UNION; its small embedded databases do without).
     need = offset + TIMELINE_PAGE_SIZE + 1
     calls = (
         Call.objects.filter(customer=customer)
         .annotate(kind=Value("call", output_field=CharField()), at=F("started_at"))
         .order_by("-started_at", "-id")
-        .values_list("kind", "id", "at")[:need]
+        .values_list("kind", "id", "at")
     )
     messages = (
         Message.objects.filter(customer=customer)
         .annotate(kind=Value("sms", output_field=CharField()), at=F("sent_at"))
         .order_by("-sent_at", "-id")
-        .values_list("kind", "id", "at")[:need]
+        .values_list("kind", "id", "at")
     )
+    if connection.features.supports_slicing_ordering_in_compound:
+        calls, messages = calls[:need], messages[:need]
+    else:
+        calls, messages = calls.order_by(), messages.order_by()
     keys = list(calls.union(messages, all=True).order_by("-at", "-id")[offset:need])
     has_next = len(keys) > TIMELINE_PAGE_SIZE
     keys = keys[:TIMELINE_PAGE_SIZE]
