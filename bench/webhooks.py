@@ -162,6 +162,32 @@ def fire(port: int, requests: list[tuple[bytes, dict[str, str]]], concurrency: i
     return elapsed, latencies
 
 
+def process_cpu(pids: list[int]) -> float:
+    """CPU seconds (user + system) the processes have used so far (Linux /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(server: subprocess.Popen) -> list[int]:
+    """gunicorn's workers and the PostgreSQL backends serving this database."""
+    workers = subprocess.run(
+        ["pgrep", "-P", str(server.pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        backends = [row[0] for row in cursor.fetchall()]
+    return [int(pid) for pid in workers] + backends
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
@@ -251,7 +277,16 @@ def main() -> None:
                         requests.append(request)
             # Keep each number's requests close together so they really overlap.
             requests = shuffle_locally(requests, rng, window=args.concurrency * 2)
+            pids = server_pids(server)
+            cpu_before, client_before = process_cpu(pids), time.process_time()
             elapsed, latencies = fire(port, requests, args.concurrency, 200)
+            # CPU per webhook (server + database + this client): what the two cores must
+            # supply per request whatever else the machine is doing.
+            cpu_ms = (
+                (process_cpu(pids) - cpu_before + time.process_time() - client_before)
+                / len(latencies)
+                * 1000
+            )
             extra_profiles, bad_calls = check_duplicates(numbers, sids)
 
             floor_requests = [
@@ -268,6 +303,7 @@ def main() -> None:
                 "dups": extra_profiles + bad_calls,
                 "floor": len(floor_requests) / floor_elapsed,
                 "db_ms": db_ms,
+                "cpu_ms": cpu_ms,
             }
             results.append(result)
             print(
@@ -276,6 +312,7 @@ def main() -> None:
                 f"{result['rps']:.0f} req/s, p50 {result['p50']:.1f} ms, "
                 f"p99 {result['p99']:.1f} ms, "
                 f"duplicates {result['dups']} (profiles {extra_profiles}, calls {bad_calls}); "
+                f"CPU {cpu_ms:.2f} ms per webhook (gunicorn + PostgreSQL + client); "
                 f"baselines: HTTP floor {result['floor']:.0f} req/s, "
                 f"database alone {db_ms:.2f} ms/call"
             )
@@ -285,6 +322,13 @@ def main() -> None:
         clean()
 
     rps = statistics.median(r["rps"] for r in results)
+    cpu_ms = statistics.median(r["cpu_ms"] for r in results)
+    load = os.getloadavg()[0]
+    print(
+        f"CPU per webhook {cpu_ms:.2f} ms: {os.cpu_count()} idle cores could serve at most "
+        f"{os.cpu_count() * 1000 / cpu_ms:.0f} req/s; load average now {load:.1f} "
+        "(other processes share these cores)"
+    )
     floor = statistics.median(r["floor"] for r in results)
     print(
         f"baselines (median): HTTP floor {floor:.0f} req/s (signature refused, no database); "
