@@ -82,11 +82,18 @@ def _lock_number_and_find(e164: str, model: type[Call] | type[Message], external
         return model.objects.filter(external_id=external_id).first()
     # 32-bit key: a collision only makes two numbers wait for each other, never wrong.
     key = int.from_bytes(hashlib.blake2b(e164.encode(), digest_size=4).digest(), "big", signed=True)
+    # The table name is our own model's, never input.
+    find = f"SELECT id FROM {table} WHERE external_id = %s FOR UPDATE"  # noqa: S608
     with connection.cursor() as cursor:
-        # The table name is our own model's, never input.
-        sql = f"SELECT pg_advisory_xact_lock(%s, %s); SELECT id FROM {table} WHERE external_id = %s FOR UPDATE"  # noqa: E501, S608
-        cursor.execute(sql, [LINK_LOCK_CLASS, key, external_id])
-        cursor.nextset()
+        if connection.settings_dict["OPTIONS"].get("server_side_binding"):
+            # Server-side binding cannot carry two statements: two round trips then.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LINK_LOCK_CLASS, key])
+            cursor.execute(find, [external_id])
+        else:
+            cursor.execute(
+                f"SELECT pg_advisory_xact_lock(%s, %s); {find}", [LINK_LOCK_CLASS, key, external_id]
+            )
+            cursor.nextset()
         row = cursor.fetchone()
     return model.objects.get(pk=row[0]) if row else None
 

@@ -239,3 +239,14 @@ def test_an_sms_from_a_number_a_merged_profile_holds_as_mobile_makes_a_profile_a
     assert customer.merged_into is None
     assert customer.phone_numbers.get().type == "other"  # a Mobile keeps its one owner
     assert Message.objects.get().customer == customer
+
+
+def test_linking_works_with_server_side_binding(monkeypatch):
+    from django.db import connection
+
+    monkeypatch.setitem(connection.settings_dict["OPTIONS"], "server_side_binding", True)
+    sid = call_sid()
+    ring(sid=sid)
+    again = ring(sid=sid)
+    assert not again.created
+    assert Call.objects.count() == 1
