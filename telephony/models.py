@@ -129,7 +129,8 @@ class Call(models.Model):
             ),
         ]
         indexes = [
-            # The profile timeline and per-customer analytics: one index range per customer.
+            # The profile timeline and per-customer analytics: one index range per customer
+            # (on PostgreSQL it also covers what the analytics aggregate: migration 0004).
             models.Index(fields=["customer", "-started_at", "-id"], name="telephony_call_timeline"),
             # Retention cutoffs and the changelist's date filter.
             models.Index(fields=["started_at"], name="telephony_call_started"),
