@@ -203,3 +203,25 @@ def test_an_administrator_deleting_a_call_keeps_counters_true(client, administra
     assert response.status_code == 302
     customer.refresh_from_db()
     assert customer.interaction_count == 1
+
+
+@pytest.mark.parametrize(
+    ("role", "permission", "allowed"),
+    [
+        ("Administrator", "telephony.change_telephonysettings", True),
+        ("Administrator", "telephony.add_call", True),
+        ("Administrator", "telephony.view_retentionrun", True),
+        ("Agent", "telephony.view_call", True),
+        ("Agent", "telephony.view_message", True),
+        ("Agent", "telephony.view_assistant", True),
+        ("Agent", "telephony.view_frequentcaller", True),
+        ("Agent", "telephony.add_call", False),
+        ("Agent", "telephony.change_call", False),
+        ("Agent", "telephony.view_telephonysettings", False),
+        ("Agent", "telephony.view_retentionrun", False),
+        ("Caller", "telephony.view_call", False),
+        ("Caller", "telephony.view_frequentcaller", False),
+    ],
+)
+def test_telephony_role_matrix(make_user, role, permission, allowed):
+    assert make_user(role).has_perm(permission) is allowed
