@@ -58,6 +58,7 @@ class PhoneNumber(models.Model):
     class TypeSource(models.TextChoices):
         MANUAL = "manual", "Set by a person"
         INBOUND_SMS = "inbound_sms", "Inbound SMS"
+        INBOUND_CALL = "inbound_call", "Inbound call"
         LOOKUP = "lookup", "Carrier lookup"
         BACKFILL = "backfill", "Identification backfill"
         IMPORT = "import", "Import"

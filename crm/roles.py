@@ -36,6 +36,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "telephony.view_call",
         "telephony.view_message",
         "telephony.view_assistant",
+        "telephony.view_frequentcaller",
     ],
     CALLER: [
         "campaigns.view_campaign",

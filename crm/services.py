@@ -314,7 +314,7 @@ def customer_merge(*, keep: Customer, merge: Customer, actor: Actor = None) -> C
     skip = {PhoneNumber, MatchSuggestion, CustomerMerge}
     for relation in Customer._meta.related_objects:
         model = cast(type[models.Model], relation.related_model)
-        if model in skip or not relation.many_to_one:
+        if model in skip or not relation.one_to_many:
             continue
         field = relation.field.name
         count = model._base_manager.filter(**{field: merge}).update(**{field: keep})
@@ -333,7 +333,9 @@ def customer_merge(*, keep: Customer, merge: Customer, actor: Actor = None) -> C
             )
         else:
             # Delete the merged copy first, so a Mobile can pass to the kept row without
-            # two Mobile rows existing for an instant.
+            # two Mobile rows existing for an instant; its audit row goes where the
+            # history now lives.
+            phone.customer = keep
             phone_number_remove(phone=phone, cause=cause, actor=actor)
             if _TYPE_STRENGTH[phone.type] > _TYPE_STRENGTH[existing.type]:
                 phone_number_set_type(

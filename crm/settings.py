@@ -218,11 +218,18 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "crm.tasks.refresh_match_suggestions",
         "schedule": crontab(hour=2, minute=30),
     },
+    "telephony-retention-daily": {
+        "task": "telephony.tasks.retention_run",
+        "schedule": crontab(hour=3, minute=17),
+    },
 }
 
 # --- Telephony and providers -----------------------------------------------------------
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+# The public base URL Twilio calls (e.g. https://crm.example.com) when a proxy rewrites the
+# host or scheme; webhook signatures are computed over the URL as Twilio saw it.
+TWILIO_WEBHOOK_BASE_URL = os.environ.get("TWILIO_WEBHOOK_BASE_URL", "")
 # Base URLs are settings so the adapters can be tested against a loopback server.
 TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "https://api.twilio.com")
 TWILIO_LOOKUP_BASE_URL = os.environ.get("TWILIO_LOOKUP_BASE_URL", "https://lookups.twilio.com")

@@ -10,4 +10,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/", include("crm.api_urls")),
+    path("api/", include("telephony.api_urls")),
+    path("webhooks/twilio/", include("telephony.urls")),
 ]

@@ -1,6 +1,29 @@
-from django.contrib import admin
+from typing import Any
 
-from telephony.models import OwnedNumber
+from django.contrib import admin
+from django.contrib.admin.options import ShowFacets
+from django.contrib.admin.utils import unquote
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from crm.admin import CustomerAdmin
+from crm.admin_utils import EstimatedCountAdminMixin
+from crm.models import Customer, PhoneNumber
+from crm.phones import national_format, try_normalize
+from crm.selectors import customer_queryset
+from telephony import charts, selectors, services
+from telephony.models import (
+    Assistant,
+    Call,
+    FrequentCaller,
+    Message,
+    OwnedNumber,
+    RetentionRun,
+    TelephonySettings,
+)
 
 
 @admin.register(OwnedNumber)
@@ -10,3 +33,350 @@ class OwnedNumberAdmin(admin.ModelAdmin):
     search_fields = ("number", "label")
     list_select_related = ("replaced_by",)
     raw_id_fields = ("replaced_by",)
+
+
+# --- The customer page, with its history ---------------------------------------------------
+# crm must not know about calls, so telephony swaps crm's CustomerAdmin for a subclass that
+# adds the timeline and the analytics panel (read from telephony's selectors).
+admin.site.unregister(Customer)
+
+
+@admin.register(Customer)
+class CustomerWithHistoryAdmin(CustomerAdmin):
+    change_form_template = "admin/telephony/customer/change_form.html"
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        extra_context = extra_context or {}
+        customer = None
+        if request.user.has_perm("telephony.view_call"):
+            customer = customer_queryset().filter(pk=_int(unquote(object_id))).first()
+        if customer is not None:
+            extra_context["history"] = customer_history_context(
+                customer, page=_int(request.GET.get("timeline", "1")) or 1
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
+
+def customer_history_context(customer: Customer, *, page: int) -> dict[str, Any]:
+    timeline = selectors.customer_timeline(customer=customer, page=page)
+    stats = selectors.customer_call_analytics(customer=customer)
+    weeks = [(f"{start:%b} {start.day}", n) for start, n in stats.weeks]
+    trend = [
+        (f"{timezone.localtime(at):%b} {timezone.localtime(at).day}", s)
+        for at, s in stats.satisfaction_trend
+    ]
+    return {
+        "timeline": timeline,
+        "stats": stats,
+        "calls_url": reverse("admin:telephony_call_changelist")
+        + f"?customer__id__exact={customer.pk}",
+        "weeks_chart": charts.bar_chart(
+            f"Calls per week, last {len(weeks)} weeks: {sum(n for _, n in weeks)} calls", weeks
+        )
+        if any(n for _, n in weeks)
+        else None,
+        "trend_chart": charts.line_chart(
+            f"Satisfaction of the last {len(trend)} rated calls (1 to 5)", trend
+        )
+        if trend
+        else None,
+        "reasons_chart": charts.hbar_chart("Top reasons for calling", stats.top_reasons)
+        if stats.top_reasons
+        else None,
+    }
+
+
+# --- Calls and messages -------------------------------------------------------------------
+
+
+class CustomerIdFilter(admin.SimpleListFilter):
+    """Calls of one customer (``?customer=ID``, linked from the customer page)."""
+
+    title = "customer"
+    parameter_name = "customer__id__exact"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        value = _int(self.value())
+        customer = Customer.objects.filter(pk=value).first() if value else None
+        return [(str(customer.pk), str(customer))] if customer else []
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = _int(self.value())
+        return queryset.filter(customer_id=value) if value else queryset
+
+
+class ReasonFilter(admin.SimpleListFilter):
+    title = "reason"
+    parameter_name = "reason"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        # The reasons of recent calls: no DISTINCT over the whole table per page view.
+        reasons = selectors.recent_reasons()
+        current = self.value()
+        if current and current not in reasons:
+            reasons.append(current)
+        return [(r, r) for r in reasons]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        return queryset.filter(reason=value) if value else queryset
+
+
+class SatisfactionFilter(admin.SimpleListFilter):
+    title = "satisfaction"
+    parameter_name = "satisfaction"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(str(n), "★" * n) for n in range(5, 0, -1)] + [("none", "Not rated")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value == "none":
+            return queryset.filter(satisfaction__isnull=True)
+        if value and value.isdigit():
+            return queryset.filter(satisfaction=int(value))
+        return queryset
+
+
+def _number_search(queryset: QuerySet, term: str) -> QuerySet:
+    term = term.strip()
+    if not term:
+        return queryset
+    e164 = try_normalize(term)
+    if e164:
+        return queryset.filter(from_number=e164) | queryset.filter(to_number=e164)
+    if term[:2] in {"CA", "SM", "MM"} and len(term) == 34:
+        return queryset.filter(external_id=term)
+    return queryset.filter(customer__name__istartswith=term)
+
+
+@admin.register(Call)
+class CallAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "started_at",
+        "customer_link",
+        "direction",
+        "from_number",
+        "assistant",
+        "status",
+        "duration_seconds",
+        "satisfaction",
+        "reason",
+    )
+    list_filter = (
+        CustomerIdFilter,
+        "assistant",
+        ReasonFilter,
+        SatisfactionFilter,
+        "started_at",
+        "direction",
+        "channel",
+        "status",
+    )
+    list_select_related = ("customer", "assistant")
+    date_hierarchy = None
+    search_fields = ("from_number",)
+    search_help_text = "A number typed any way, a CallSid, or the start of a customer's name."
+    raw_id_fields = ("customer",)
+    readonly_fields = (
+        "external_id",
+        "channel",
+        "created_at",
+        "updated_at",
+        "transcript_cleared_at",
+    )
+    list_per_page = 50
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Call]:
+        return selectors.call_list()
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        return _number_search(queryset, search_term), False
+
+    @admin.display(description="Customer", ordering="customer__name")
+    def customer_link(self, obj: Call) -> str:
+        url = reverse("admin:crm_customer_change", args=[obj.customer_id])
+        return format_html('<a href="{}">{}</a>', url, obj.customer)
+
+    def delete_model(self, request: HttpRequest, obj: Call) -> None:
+        services.calls_delete(call_ids=[obj.pk])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        services.calls_delete(call_ids=list(queryset.values_list("id", flat=True)))
+
+
+@admin.register(Message)
+class MessageAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
+    list_display = ("sent_at", "customer_link", "direction", "from_number", "status", "short_body")
+    list_filter = (CustomerIdFilter, "sent_at", "direction", "status")
+    list_select_related = ("customer",)
+    search_fields = ("from_number",)
+    search_help_text = "A number typed any way, a MessageSid, or the start of a customer's name."
+    raw_id_fields = ("customer",)
+    readonly_fields = ("external_id", "created_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
+        return selectors.message_list()
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        return _number_search(queryset, search_term), False
+
+    @admin.display(description="Customer", ordering="customer__name")
+    def customer_link(self, obj: Message) -> str:
+        url = reverse("admin:crm_customer_change", args=[obj.customer_id])
+        return format_html('<a href="{}">{}</a>', url, obj.customer)
+
+    @admin.display(description="Text")
+    def short_body(self, obj: Message) -> str:
+        return obj.body if len(obj.body) <= 80 else obj.body[:79] + "…"
+
+    def delete_model(self, request: HttpRequest, obj: Message) -> None:
+        services.messages_delete(message_ids=[obj.pk])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        services.messages_delete(message_ids=list(queryset.values_list("id", flat=True)))
+
+
+@admin.register(Assistant)
+class AssistantAdmin(admin.ModelAdmin):
+    list_display = ("name", "description", "created_at", "calls_link")
+    search_fields = ("name",)
+
+    @admin.display(description="Calls")
+    def calls_link(self, obj: Assistant) -> str:
+        url = reverse("admin:telephony_call_changelist") + f"?assistant__id__exact={obj.pk}"
+        return format_html('<a href="{}">Calls</a>', url)
+
+
+@admin.register(FrequentCaller)
+class FrequentCallerAdmin(admin.ModelAdmin):
+    """Who reaches us most: the interaction counter, kept by the linking transaction."""
+
+    list_display = (
+        "profile",
+        "numbers",
+        "interaction_count",
+        "first_interaction_at",
+        "last_interaction_at",
+        "calls_link",
+    )
+    list_filter = ("last_interaction_at",)
+    list_per_page = 50
+    show_full_result_count = False
+    show_facets = ShowFacets.NEVER  # facets would count the whole customer table
+    search_fields = ("name",)
+    search_help_text = "The start of a name."
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:
+        return selectors.frequent_callers().prefetch_related("phone_numbers")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        term = search_term.strip()
+        return (queryset.filter(name__istartswith=term) if term else queryset), False
+
+    def get_ordering(self, request: HttpRequest) -> list[str]:
+        return ["-interaction_count", "-last_interaction_at", "-id"]
+
+    @admin.display(description="Customer")
+    def profile(self, obj: Customer) -> str:
+        url = reverse("admin:crm_customer_change", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj)
+
+    @admin.display(description="Numbers")
+    def numbers(self, obj: Customer) -> str:
+        phones: list[PhoneNumber] = list(obj.phone_numbers.all())
+        return ", ".join(national_format(str(p.number)) for p in phones)
+
+    @admin.display(description="History")
+    def calls_link(self, obj: Customer) -> str:
+        url = reverse("admin:telephony_call_changelist") + f"?customer__id__exact={obj.pk}"
+        return format_html('<a href="{}">Calls</a>', url)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+# --- Administrator settings ---------------------------------------------------------------
+
+
+@admin.register(TelephonySettings)
+class TelephonySettingsAdmin(admin.ModelAdmin):
+    fieldsets = (
+        ("Voice", {"fields": ("greeting", "forward_to")}),
+        ("SMS", {"fields": ("sms_auto_reply",)}),
+        (
+            "Data retention",
+            {
+                "fields": ("transcript_retention_days", "record_retention_days"),
+                "description": (
+                    "A daily task erases what is older and records what it deleted "
+                    "(see Retention runs). Empty keeps forever."
+                ),
+            },
+        ),
+    )
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # One row: the list is the settings page.
+        config = TelephonySettings.load()
+        return HttpResponseRedirect(
+            reverse("admin:telephony_telephonysettings_change", args=[config.pk])
+        )
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        services.telephony_settings_save(config=obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(RetentionRun)
+class RetentionRunAdmin(admin.ModelAdmin):
+    list_display = (
+        "started_at",
+        "finished_at",
+        "transcript_cutoff",
+        "transcripts_cleared",
+        "record_cutoff",
+        "calls_deleted",
+        "messages_deleted",
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,6 +1,13 @@
+import time
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from phonenumber_field.modelfields import PhoneNumberField
+
+from crm.models import Customer
 
 
 class OwnedNumber(models.Model):
@@ -40,3 +47,254 @@ class OwnedNumber(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number} {self.label}".strip()
+
+
+class Assistant(models.Model):
+    """A voice assistant or line that handles calls (named by the platform's reports)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Direction(models.TextChoices):
+    INBOUND = "inbound", "Inbound"
+    OUTBOUND = "outbound", "Outbound"
+
+
+class Channel(models.TextChoices):
+    TWILIO = "twilio", "Twilio"
+    ASSISTANT = "assistant", "Assistant platform"
+
+
+class Call(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RINGING = "ringing", "Ringing"
+        IN_PROGRESS = "in-progress", "In progress"
+        COMPLETED = "completed", "Completed"
+        BUSY = "busy", "Busy"
+        FAILED = "failed", "Failed"
+        NO_ANSWER = "no-answer", "No answer"
+        CANCELED = "canceled", "Canceled"
+
+    # A late or out-of-order status callback never moves a call out of these.
+    FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+
+    customer = models.ForeignKey(
+        "crm.Customer", on_delete=models.CASCADE, related_name="calls", db_index=False
+    )
+    direction = models.CharField(max_length=10, choices=Direction.choices, default="inbound")
+    channel = models.CharField(max_length=10, choices=Channel.choices, default="twilio")
+    from_number = models.CharField(max_length=32)
+    to_number = models.CharField(max_length=32, blank=True)
+    external_id = models.CharField(
+        max_length=64, unique=True, help_text="Twilio CallSid or the assistant platform's id."
+    )
+    assistant = models.ForeignKey(
+        Assistant, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
+    )
+    status = models.CharField(max_length=12, choices=Status.choices, default="ringing")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    satisfaction = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(5)],
+        help_text="1 (unhappy) to 5 (delighted).",
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    transcript = models.TextField(blank=True)
+    transcript_cleared_at = models.DateTimeField(
+        null=True, blank=True, help_text="When data retention removed the transcript."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(satisfaction__isnull=True)
+                | Q(satisfaction__gte=1, satisfaction__lte=5),
+                name="telephony_call_satisfaction_1_5",
+                violation_error_message="Satisfaction is a score from 1 to 5.",
+            ),
+        ]
+        indexes = [
+            # The profile timeline and per-customer analytics: one index range per customer
+            # (on PostgreSQL it also covers what the analytics aggregate: migration 0004).
+            models.Index(fields=["customer", "-started_at", "-id"], name="telephony_call_timeline"),
+            # Retention cutoffs and the changelist's date filter.
+            models.Index(fields=["started_at"], name="telephony_call_started"),
+            models.Index(fields=["assistant", "-started_at"], name="telephony_call_assistant"),
+            models.Index(fields=["reason", "-started_at"], name="telephony_call_reason"),
+            models.Index(fields=["from_number"], name="telephony_call_from"),
+        ]
+
+    def __str__(self) -> str:
+        when = f"{self.started_at:%Y-%m-%d %H:%M}"
+        return f"{self.get_direction_display()} call {self.from_number} {when}"
+
+
+class Message(models.Model):
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        UNDELIVERED = "undelivered", "Undelivered"
+        FAILED = "failed", "Failed"
+
+    customer = models.ForeignKey(
+        "crm.Customer", on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
+    direction = models.CharField(max_length=10, choices=Direction.choices, default="inbound")
+    from_number = models.CharField(max_length=32)
+    to_number = models.CharField(max_length=32, blank=True)
+    external_id = models.CharField(max_length=64, unique=True, help_text="Twilio MessageSid.")
+    status = models.CharField(max_length=12, choices=Status.choices, default="received")
+    body = models.TextField(blank=True)
+    sent_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "-sent_at", "-id"], name="telephony_message_timeline"),
+            models.Index(fields=["sent_at"], name="telephony_message_sent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"SMS {self.from_number} {self.sent_at:%Y-%m-%d %H:%M}"
+
+
+SETTINGS_CACHE_SECONDS = 5.0
+_settings_cache: dict[str, Any] = {}
+
+
+class TelephonySettings(models.Model):
+    """Administrator settings for the phone lines and data retention (one row, ``load()``)."""
+
+    greeting = models.CharField(
+        max_length=500,
+        blank=True,
+        default="Thank you for calling. Please hold while we connect you.",
+        help_text="Read to every inbound caller. Leave empty to say nothing.",
+    )
+    forward_to = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Dial this number after the greeting (any format). Leave empty not to dial.",
+    )
+    sms_auto_reply = models.CharField(
+        max_length=480,
+        blank=True,
+        help_text="Answer every inbound SMS with this text. Leave empty not to reply.",
+    )
+    # Empty means keep forever: nothing is ever deleted unless an Administrator asks.
+    transcript_retention_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(1095)],
+        help_text=(
+            "Days to keep call transcripts (0 to 1095). Older transcripts are erased by the "
+            "daily retention run; the call itself stays. 0 erases every transcript at the "
+            "next run. Empty: keep forever."
+        ),
+    )
+    record_retention_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(1095)],
+        help_text=(
+            "Days to keep call and SMS records (0 to 1095). Older records are deleted by the "
+            "daily retention run, transcripts with them. 0 deletes every record at the next "
+            "run. Empty: keep forever."
+        ),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "telephony settings"
+        verbose_name_plural = "telephony settings"
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="telephony_settings_singleton"),
+            models.CheckConstraint(
+                condition=Q(transcript_retention_days__lte=1095),
+                name="telephony_settings_transcript_days_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(record_retention_days__lte=1095),
+                name="telephony_settings_record_days_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Telephony settings"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.pk = 1
+        super().save(*args, **kwargs)
+        _settings_cache.clear()
+
+    def clean(self) -> None:
+        if self.forward_to:
+            from crm.phones import InvalidPhoneNumber, normalize
+
+            try:
+                self.forward_to = normalize(self.forward_to)
+            except InvalidPhoneNumber as exc:
+                raise ValidationError({"forward_to": str(exc)}) from exc
+
+    @classmethod
+    def load(cls) -> "TelephonySettings":
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+    @classmethod
+    def cached(cls) -> "TelephonySettings":
+        """``load()`` for the webhooks' hot path: read at most every few seconds per process.
+
+        A change made in the admin reaches every web process within
+        ``SETTINGS_CACHE_SECONDS``; the process that saved it sees it at once.
+        """
+        now = time.monotonic()
+        cached = _settings_cache.get("value")
+        if cached is None or now - _settings_cache["at"] > SETTINGS_CACHE_SECONDS:
+            cached = cls.load()
+            _settings_cache.update(value=cached, at=now)
+        return cached
+
+
+class RetentionRun(models.Model):
+    """What one retention run deleted: the proof that the policy is applied."""
+
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    transcript_cutoff = models.DateTimeField(null=True, blank=True)
+    record_cutoff = models.DateTimeField(null=True, blank=True)
+    transcripts_cleared = models.PositiveIntegerField(default=0)
+    calls_deleted = models.PositiveIntegerField(default=0)
+    messages_deleted = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Retention run {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class FrequentCaller(Customer):
+    """The customers who reach us most, for agents (a view of ``crm.Customer``)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "frequent caller"

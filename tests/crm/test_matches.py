@@ -62,6 +62,8 @@ def test_merge_moves_numbers_and_history_keeps_the_mobile_rule_and_logs(agent):
     shared_keep = _add(keep, "678 999 8212", "other")
     _add(merge, "678 999 8212", "mobile", sms=True)
     _add(merge, "404 555 0142", "home")
+    earlier = CustomerFactory(name="Older duplicate")
+    services.customer_merge(keep=merge, merge=earlier)
     services.match_suggestions_refresh()
 
     log = services.customer_merge(keep=keep, merge=merge, actor=agent)
@@ -76,10 +78,15 @@ def test_merge_moves_numbers_and_history_keeps_the_mobile_rule_and_logs(agent):
     shared_keep.refresh_from_db()
     assert shared_keep.type == "mobile"
     assert log.moved["phone numbers"] == 2
-    assert CustomerMerge.objects.get() == log
+    assert CustomerMerge.objects.filter(merged=merge).get() == log
     assert MatchSuggestion.objects.get().status == "merged"
     causes = set(PhoneNumberChange.objects.filter(customer=keep).values_list("cause", flat=True))
     assert f"merged from customer #{merge.pk}" in causes
+    # History follows the person, and older merges now point at the kept profile.
+    assert not PhoneNumberChange.objects.filter(customer=merge).exists()
+    assert PhoneNumberChange.objects.filter(customer=keep, action="added").count() == 3
+    earlier.refresh_from_db()
+    assert earlier.merged_into == keep
 
 
 def test_merge_refuses_self_and_already_merged_profiles():

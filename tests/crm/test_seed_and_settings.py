@@ -58,8 +58,10 @@ def test_seed_demo_bulk_customers_are_valid_and_idempotent(role_groups, tmp_path
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    unset = {"DEBUG", "SECRET_KEY", "DJANGO_ENV", "DJANGO_ALLOW_ASYNC_UNSAFE"}
-    clean = {k: v for k, v in os.environ.items() if k not in unset}
+    # DJANGO_ALLOW_ASYNC_UNSAFE is set by the browser tests' conftest for Playwright; it is
+    # not part of any deployment (and check --deploy rightly flags it).
+    unwanted = {"DEBUG", "SECRET_KEY", "DJANGO_ENV", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    clean = {k: v for k, v in os.environ.items() if k not in unwanted}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,

@@ -1,0 +1,145 @@
+"""REST API: end-of-call reports from voice-assistant platforms, and a customer's calls."""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from crm.phones import InvalidPhoneNumber, normalize
+from crm.selectors import customer_queryset
+from telephony import selectors, services
+from telephony.models import Call, Channel, Direction
+
+
+class CallSerializer(serializers.ModelSerializer):
+    assistant = serializers.CharField(source="assistant.name", default=None, read_only=True)
+
+    class Meta:
+        model = Call
+        fields = [
+            "id",
+            "customer",
+            "direction",
+            "channel",
+            "from_number",
+            "to_number",
+            "external_id",
+            "assistant",
+            "status",
+            "started_at",
+            "ended_at",
+            "duration_seconds",
+            "satisfaction",
+            "reason",
+            "transcript",
+        ]
+        read_only_fields = fields
+
+
+class CallReportSerializer(serializers.Serializer):
+    """The platform's end-of-call report; ``from``/``to`` are numbers in any format."""
+
+    external_id = serializers.RegexField(
+        r"^[\w.:-]+$", max_length=64, help_text="The platform's call id (unique)."
+    )
+    from_number = serializers.CharField(
+        source="from_number", max_length=64, help_text="The caller's number, any format."
+    )
+    to_number = serializers.CharField(
+        source="to_number", max_length=64, allow_blank=True, default=""
+    )
+    direction = serializers.ChoiceField(choices=Direction.choices, default=Direction.INBOUND)
+    assistant = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    started_at = serializers.DateTimeField(required=False, allow_null=True)
+    ended_at = serializers.DateTimeField(required=False, allow_null=True)
+    duration_seconds = serializers.IntegerField(
+        min_value=0, max_value=7 * 24 * 3600, required=False, allow_null=True
+    )
+    satisfaction = serializers.IntegerField(
+        min_value=1, max_value=5, required=False, allow_null=True
+    )
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    transcript = serializers.CharField(
+        max_length=1_000_000, required=False, allow_blank=True, trim_whitespace=False
+    )
+    status = serializers.ChoiceField(choices=Call.Status.choices, default=Call.Status.COMPLETED)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # "from" is a Python keyword: declared as from_number, published as from/to.
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_number")
+        fields["to"] = fields.pop("to_number")
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        customer_side = "from" if attrs["direction"] == Direction.INBOUND else "to"
+        for name in ("from", "to"):
+            key = f"{name}_number"
+            raw = attrs.get(key, "")
+            try:
+                attrs[key] = normalize(raw)
+            except InvalidPhoneNumber as exc:
+                if name == customer_side:
+                    raise serializers.ValidationError({name: [str(exc)]}) from exc
+                attrs[key] = raw[:32]
+        return attrs
+
+
+class CallReportView(APIView):
+    """``POST /api/calls/``: link or create the profile; a later report updates the call."""
+
+    queryset = Call.objects.none()  # DjangoModelPermissions: posting needs telephony.add_call
+
+    @extend_schema(
+        request=CallReportSerializer, responses={200: CallSerializer, 201: CallSerializer}
+    )
+    def post(self, request: Request) -> Response:
+        report = CallReportSerializer(data=request.data)
+        report.is_valid(raise_exception=True)
+        data = report.validated_data
+        recorded = services.call_record(
+            external_id=data["external_id"],
+            direction=data["direction"],
+            from_number=data["from_number"],
+            to_number=data["to_number"],
+            channel=Channel.ASSISTANT,
+            facts=services.CallFacts(
+                status=data["status"],
+                started_at=data.get("started_at"),
+                ended_at=data.get("ended_at"),
+                duration_seconds=data.get("duration_seconds"),
+                satisfaction=data.get("satisfaction"),
+                reason=data.get("reason"),
+                transcript=data.get("transcript"),
+                assistant=data.get("assistant") or None,
+            ),
+        )
+        call = selectors.call_detail(recorded.record.pk)
+        return Response(
+            CallSerializer(call).data,
+            status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
+        )
+
+
+class NewestCallsFirst(CursorPagination):
+    ordering = ("-started_at", "-id")
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class CustomerCallsView(generics.ListAPIView):
+    """``GET /api/customers/{id}/calls/``: the profile's calls, newest first."""
+
+    serializer_class = CallSerializer
+    pagination_class = NewestCallsFirst
+    queryset = Call.objects.none()  # DjangoModelPermissions: reading needs telephony.view_call
+
+    def get_queryset(self) -> QuerySet[Call]:
+        customer = get_object_or_404(customer_queryset(), pk=self.kwargs["id"])
+        return selectors.customer_calls(customer_id=customer.pk)

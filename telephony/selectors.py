@@ -1,0 +1,203 @@
+"""Reads of calls and messages: the customer page's timeline and analytics, lists, the API.
+
+Every read here costs a fixed number of queries whatever the history's length: the
+timeline is a LIMITed UNION over two per-customer indexes, analytics are SQL aggregates.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models import Avg, CharField, Count, F, Max, Min, QuerySet, Value
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
+
+from crm.models import Customer
+from crm.selectors import customer_queryset
+from telephony.models import Call, Message
+
+TIMELINE_PAGE_SIZE = 20
+WEEKS_SHOWN = 12
+SATISFACTION_POINTS = 20
+TOP_REASONS = 5
+
+
+def call_detail(call_id: int) -> Call:
+    return Call.objects.select_related("assistant").get(pk=call_id)
+
+
+def customer_calls(*, customer_id: int) -> QuerySet[Call]:
+    return Call.objects.filter(customer_id=customer_id).select_related("assistant")
+
+
+def call_list() -> QuerySet[Call]:
+    return Call.objects.select_related("customer", "assistant")
+
+
+def message_list() -> QuerySet[Message]:
+    return Message.objects.select_related("customer")
+
+
+def recent_reasons(limit: int = 30, window: int = 10_000) -> list[str]:
+    """Reasons seen in the latest calls: filter choices without a DISTINCT over all calls."""
+    latest = Call.objects.order_by("-id").values("id")[:window]
+    rows = (
+        Call.objects.filter(id__in=latest)
+        .exclude(reason="")
+        .values("reason")
+        .annotate(n=Count("id"))
+        .order_by("-n", "reason")[:limit]
+    )
+    return [row["reason"] for row in rows]
+
+
+def frequent_callers() -> QuerySet[Customer]:
+    """Live profiles that reached us more than once, most interactions first (indexed)."""
+    return (
+        customer_queryset()
+        .filter(interaction_count__gte=2)
+        .order_by("-interaction_count", "-last_interaction_at", "-id")
+    )
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    kind: str  # "call" or "sms"
+    at: datetime
+    item: Call | Message
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    entries: list[TimelineEntry]
+    number: int
+    has_next: bool
+    has_previous: bool
+    total_pages: int
+
+
+def customer_timeline(*, customer: Customer, page: int = 1) -> TimelinePage:
+    """Calls and messages, newest first, one page: three queries whatever the history.
+
+    The page of (kind, id) pairs comes from one UNION ALL ordered and LIMITed in SQL
+    (each side an index range on (customer, time)); then one query per kind fetches
+    the page's rows. The total comes from the customer's counter, not a COUNT.
+    """
+    page = max(1, page)
+    offset = (page - 1) * TIMELINE_PAGE_SIZE
+    # Each side is cut to the rows this page could need, so each is a LIMITed range
+    # of its (customer, time) index and the outer sort sees at most two pages' worth
+    # (SQLite cannot LIMIT inside a UNION; its small embedded databases do without).
+    need = offset + TIMELINE_PAGE_SIZE + 1
+    calls = (
+        Call.objects.filter(customer=customer)
+        .annotate(kind=Value("call", output_field=CharField()), at=F("started_at"))
+        .order_by("-started_at", "-id")
+        .values_list("kind", "id", "at")
+    )
+    messages = (
+        Message.objects.filter(customer=customer)
+        .annotate(kind=Value("sms", output_field=CharField()), at=F("sent_at"))
+        .order_by("-sent_at", "-id")
+        .values_list("kind", "id", "at")
+    )
+    if connection.features.supports_slicing_ordering_in_compound:
+        calls, messages = calls[:need], messages[:need]
+    else:
+        calls, messages = calls.order_by(), messages.order_by()
+    keys = list(calls.union(messages, all=True).order_by("-at", "-id")[offset:need])
+    has_next = len(keys) > TIMELINE_PAGE_SIZE
+    keys = keys[:TIMELINE_PAGE_SIZE]
+    call_ids = [pk for kind, pk, _ in keys if kind == "call"]
+    message_ids = [pk for kind, pk, _ in keys if kind == "sms"]
+    by_key: dict[tuple[str, int], Call | Message] = {}
+    if call_ids:
+        by_key.update(
+            (("call", c.pk), c)
+            for c in Call.objects.filter(id__in=call_ids).select_related("assistant")
+        )
+    if message_ids:
+        by_key.update((("sms", m.pk), m) for m in Message.objects.filter(id__in=message_ids))
+    entries = [
+        TimelineEntry(kind, at, by_key[(kind, pk)]) for kind, pk, at in keys if (kind, pk) in by_key
+    ]
+    total = max(customer.interaction_count, offset + len(entries))
+    return TimelinePage(
+        entries=entries,
+        number=page,
+        has_next=has_next,
+        has_previous=page > 1,
+        total_pages=max(1, -(-total // TIMELINE_PAGE_SIZE)),
+    )
+
+
+@dataclass(frozen=True)
+class CallAnalytics:
+    calls: int
+    messages: int
+    first_contact: datetime | None
+    last_contact: datetime | None
+    average_duration: float | None
+    average_satisfaction: float | None
+    weeks: list[tuple[datetime, int]]  # (week start, calls), oldest first, zeros included
+    satisfaction_trend: list[tuple[datetime, int]]  # (call time, score), oldest first
+    top_reasons: list[tuple[str, int]]
+
+
+def customer_call_analytics(*, customer: Customer, now: datetime | None = None) -> CallAnalytics:
+    """The profile's analytics panel: four aggregate queries, bounded by LIMITs and weeks."""
+    now = now or timezone.now()
+    calls = Call.objects.filter(customer=customer)
+    totals = calls.aggregate(
+        n=Count("id"),
+        first=Min("started_at"),
+        last=Max("started_at"),
+        duration=Avg("duration_seconds"),
+        satisfaction=Avg("satisfaction"),
+    )
+    this_week = _week_start(now)
+    since = this_week - timedelta(weeks=WEEKS_SHOWN - 1)
+    per_week = {
+        _week_start(row["week"]): row["n"]
+        for row in calls.filter(started_at__gte=since)
+        .annotate(week=TruncWeek("started_at"))
+        .values("week")
+        .annotate(n=Count("id"))
+        .order_by()
+    }
+    weeks = [
+        (week, per_week.get(week, 0))
+        for week in (since + timedelta(weeks=i) for i in range(WEEKS_SHOWN))
+    ]
+    rated = list(
+        calls.filter(satisfaction__isnull=False)
+        .order_by("-started_at", "-id")
+        .values_list("started_at", "satisfaction")[:SATISFACTION_POINTS]
+    )
+    rated.reverse()
+    reasons = list(
+        calls.exclude(reason="")
+        .values("reason")
+        .annotate(n=Count("id"))
+        .order_by("-n", "reason")
+        .values_list("reason", "n")[:TOP_REASONS]
+    )
+    # Messages have no analytics of their own; the first/last contact covers both.
+    messages = customer.interaction_count - totals["n"]
+    return CallAnalytics(
+        calls=totals["n"],
+        messages=max(0, messages),
+        first_contact=customer.first_interaction_at or totals["first"],
+        last_contact=customer.last_interaction_at or totals["last"],
+        average_duration=totals["duration"],
+        average_satisfaction=totals["satisfaction"],
+        weeks=weeks,
+        satisfaction_trend=[(at, int(score or 0)) for at, score in rated],
+        top_reasons=[(reason, int(n)) for reason, n in reasons],
+    )
+
+
+def _week_start(moment: datetime) -> datetime:
+    local = timezone.localtime(moment) if timezone.is_aware(moment) else moment
+    monday = local - timedelta(days=local.weekday())
+    return monday.replace(hour=0, minute=0, second=0, microsecond=0)

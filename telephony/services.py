@@ -1,0 +1,564 @@
+"""Every write to calls and messages; the one place an interaction is linked to a customer.
+
+Linking (PRODUCT.md, "Contact-Call Relationships"): an inbound call or SMS is identified
+only by the caller's number. The profile holding that number gets the interaction (the
+one holding it as Mobile, else the most recently active one), or a profile is created.
+The profile's counters move in the same transaction, so lists and analytics never scan
+the history.
+"""
+
+import contextlib
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Max, Min, OuterRef, Subquery
+from django.db.models.functions import Coalesce, Greatest, Least
+from django.utils import timezone
+
+from crm.db import is_postgresql
+from crm.models import Customer, PhoneNumber, PhoneNumberChange
+from crm.services import phone_number_change_record, phone_number_set_type
+from telephony.models import (
+    Assistant,
+    Call,
+    Channel,
+    Direction,
+    Message,
+    RetentionRun,
+    TelephonySettings,
+)
+
+# classid of pg_advisory_xact_lock(classid, objid): keeps our keys apart from any other
+# advisory locks in the database.
+LINK_LOCK_CLASS = 0x5B7E
+
+Medium = str  # "call" or "sms": what reached us, which decides how a new number is filed
+CALL: Medium = "call"
+SMS: Medium = "sms"
+
+
+@dataclass(frozen=True)
+class NumberFiling:
+    type: str
+    sms: bool
+    type_source: str
+
+
+def new_caller_number_filing(*, e164: str, medium: Medium) -> NumberFiling:
+    """How a number we have never seen is filed on the profile it creates.
+
+    An SMS proves the number takes texts: Mobile + SMS. A voice call proves nothing, so
+    the number is Other until mobile identification (a later issue: a carrier line-type
+    lookup) decides here instead.
+    """
+    if medium == SMS:
+        return NumberFiling(PhoneNumber.Type.MOBILE, True, PhoneNumber.TypeSource.INBOUND_SMS)
+    return NumberFiling(PhoneNumber.Type.OTHER, False, PhoneNumber.TypeSource.INBOUND_CALL)
+
+
+def _lock_number_and_find(e164: str, model: type[Call] | type[Message], external_id: str) -> Any:
+    """Serialise every linking decision about one number until this transaction ends,
+    then return the ``model`` row already recorded under ``external_id`` (or ``None``).
+
+    Why an advisory lock and not a uniqueness constraint: a voice caller's number is
+    filed as Other, and Other numbers may legitimately sit on several profiles, so no
+    unique index can refuse the second of two simultaneous "first calls". A claim table
+    keyed on the number would work too, but costs a write and a row per number forever
+    and must follow merges; ``pg_advisory_xact_lock`` blocks only requests about the
+    same number and is released by commit or rollback, whatever happens. The second
+    request then re-reads (READ COMMITTED: a fresh snapshot per statement) and finds the
+    profile the first one made.
+
+    The lock and the look-up travel in one round trip (two statements, so the look-up's
+    snapshot is taken after the lock is granted): this is the webhook's hot path.
+    SQLite needs no lock: its IMMEDIATE transactions already serialise every writer.
+    """
+    table = model._meta.db_table
+    if not is_postgresql():
+        return model.objects.filter(external_id=external_id).first()
+    # 32-bit key: a collision only makes two numbers wait for each other, never wrong.
+    key = int.from_bytes(hashlib.blake2b(e164.encode(), digest_size=4).digest(), "big", signed=True)
+    # The table name is our own model's, never input.
+    find = f"SELECT id FROM {table} WHERE external_id = %s FOR UPDATE"  # noqa: S608
+    with connection.cursor() as cursor:
+        if connection.settings_dict["OPTIONS"].get("server_side_binding"):
+            # Server-side binding cannot carry two statements: two round trips then.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LINK_LOCK_CLASS, key])
+            cursor.execute(find, [external_id])
+        else:
+            cursor.execute(
+                f"SELECT pg_advisory_xact_lock(%s, %s); {find}", [LINK_LOCK_CLASS, key, external_id]
+            )
+            cursor.nextset()
+        row = cursor.fetchone()
+    return model.objects.get(pk=row[0]) if row else None
+
+
+_HOLDERS_SQL = """
+    SELECT p.id, p.customer_id, p.type, p.sms, c.merged_into_id IS NOT NULL
+    FROM crm_phonenumber p JOIN crm_customer c ON c.id = p.customer_id
+    WHERE p.number = %s
+    ORDER BY c.last_interaction_at DESC NULLS LAST, p.customer_id DESC
+"""
+
+
+def _holders(e164: str) -> list["_Holder"]:
+    """Every profile holding ``e164``, the most recently active first.
+
+    Merged-away profiles are included: they are never linked to, but one of them may still
+    hold the number as Mobile. Hand-written SQL because this runs on every webhook and
+    the ORM spends more time compiling this join than PostgreSQL spends running it.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_HOLDERS_SQL, [e164])
+        return [_Holder(*row) for row in cursor.fetchall()]
+
+
+class _Holder(NamedTuple):
+    phone_id: int
+    customer_id: int
+    type: str
+    sms: bool
+    merged: bool
+
+
+def customer_for_number(
+    *, e164: str, medium: Medium, cause: str, at: datetime, name: str = ""
+) -> tuple[int, bool]:
+    """The id of the profile an interaction at ``at`` from ``e164`` belongs to, and whether
+    that profile is new.
+
+    Finds, makes or updates it as the rules say. A new profile is made with the
+    interaction already counted; for an existing one the caller counts it. Call with the
+    number locked (:func:`_lock_number_and_find`) inside the linking transaction.
+    """
+    every_holder = _holders(e164)
+    holders = [h for h in every_holder if not h.merged]
+    if not holders:
+        hidden_mobile = any(h.type == PhoneNumber.Type.MOBILE for h in every_holder)
+        customer = _file_new_caller(
+            e164=e164, medium=medium, cause=cause, at=at, name=name, hidden_mobile=hidden_mobile
+        )
+        return customer.pk, True
+
+    mobile = next((h for h in holders if h.type == PhoneNumber.Type.MOBILE), None)
+    if mobile is not None:
+        if medium == SMS and not mobile.sms:
+            # It just texted us: the "Mobile + SMS" tag is now a fact.
+            _set_type(mobile, cause=cause)
+        return mobile.customer_id, False
+
+    if medium == SMS:
+        others = [h for h in holders if h.type == PhoneNumber.Type.OTHER]
+        if len(others) == 1:
+            # One profile holds it as Other and nobody as Mobile: it is that person's
+            # mobile. Never split them into a second profile (unlike the seed product).
+            _set_type(others[0], cause=cause)
+            return others[0].customer_id, False
+    # Several profiles and none holds it as Mobile: the most recently active one.
+    return holders[0].customer_id, False
+
+
+def _file_new_caller(
+    *, e164: str, medium: Medium, cause: str, at: datetime, name: str, hidden_mobile: bool
+) -> Customer:
+    """A profile for a number nobody holds, with the interaction already counted.
+
+    This is every new caller's path, so it is written for round trips: the profile is
+    born with its counters (no UPDATE after), and the number is inserted directly rather
+    than through ``crm.services.phone_number_add``, whose savepoints only turn a
+    constraint violation into a form error. Here the number lock already rules out every
+    conflict but a person adding the same Mobile at the same instant; that violation
+    rolls the whole link back and it is retried once (:func:`_retry_once_on_conflict`),
+    finding the person's profile. The audit row is crm's own.
+    """
+    filing = new_caller_number_filing(e164=e164, medium=medium)
+    type_, sms = filing.type, filing.sms
+    if hidden_mobile and type_ == PhoneNumber.Type.MOBILE:
+        # A merged-away profile still holds it as Mobile (a Mobile has one owner).
+        type_, sms = PhoneNumber.Type.OTHER, False
+    customer = Customer.objects.create(
+        name=name[:200],
+        source=Customer.Source.SMS if medium == SMS else Customer.Source.CALL,
+        interaction_count=1,
+        first_interaction_at=at,
+        last_interaction_at=at,
+    )
+    phone = PhoneNumber.objects.create(
+        customer=customer, number=e164, type=type_, sms=sms, type_source=filing.type_source
+    )
+    phone_number_change_record(phone=phone, action=PhoneNumberChange.Action.ADDED, cause=cause)
+    return customer
+
+
+def _set_type(holder: _Holder, *, cause: str) -> None:
+    """The number texted us: it becomes Mobile + SMS, audited by crm's service."""
+    phone = PhoneNumber.objects.get(pk=holder.phone_id)
+    # If someone made it another profile's Mobile meanwhile (an agent in the admin), the
+    # interaction still links and the number is left as it is.
+    with contextlib.suppress(ValidationError):
+        phone_number_set_type(
+            phone=phone,
+            type=PhoneNumber.Type.MOBILE,
+            sms=True,
+            type_source=PhoneNumber.TypeSource.INBOUND_SMS,
+            cause=cause,
+        )
+
+
+_COUNT_SQL = (
+    "UPDATE crm_customer SET interaction_count = interaction_count + 1, "
+    "first_interaction_at = {0}(COALESCE(first_interaction_at, %s), %s), "
+    "last_interaction_at = {1}(COALESCE(last_interaction_at, %s), %s) "
+    "WHERE id = %s"
+)
+
+
+def _count_interaction(customer_id: int, at: datetime) -> None:
+    """One more interaction at ``at``: counters move in SQL, so concurrent links add up.
+
+    Hand-written for the same reason as :data:`_HOLDERS_SQL` (the ORM's Least/Greatest
+    expression costs more to compile than to run); MIN/MAX are SQLite's LEAST/GREATEST.
+    """
+    sql = _COUNT_SQL.format(*(("LEAST", "GREATEST") if is_postgresql() else ("MIN", "MAX")))
+    value = connection.ops.adapt_datetimefield_value(at)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value, value, value, value, customer_id])
+
+
+def _retry_once_on_conflict(work: Any) -> Any:
+    """Run a linking transaction; if the database refused it, run it once more.
+
+    The number lock already serialises everything about one number; what is left is the
+    same external id reported with two different numbers, or a person editing the same
+    number at that instant. The loser's transaction rolls back whole (profile included)
+    and the second attempt sees the winner's rows.
+    """
+    try:
+        return work()
+    except IntegrityError:
+        return work()
+
+
+@dataclass
+class CallFacts:
+    """What a webhook or report says about a call; ``None`` means "not said"."""
+
+    status: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_seconds: int | None = None
+    satisfaction: int | None = None
+    reason: str | None = None
+    transcript: str | None = None
+    assistant: str | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    record: Any
+    created: bool
+
+
+def call_record(
+    *,
+    external_id: str,
+    direction: str,
+    from_number: str,
+    to_number: str,
+    channel: str,
+    facts: CallFacts,
+    caller_name: str = "",
+) -> Recorded:
+    """Record a call (Twilio webhook, status callback or an assistant's end-of-call report).
+
+    Idempotent on ``external_id``: a retried webhook or a later report updates the call
+    it already made, and the customer's counters move only when the call is new.
+    ``from_number``/``to_number`` are E.164; the customer is the far end (the caller of
+    an inbound call, the callee of an outbound one).
+    """
+    return _retry_once_on_conflict(
+        lambda: _call_record(
+            external_id=external_id,
+            direction=direction,
+            from_number=from_number,
+            to_number=to_number,
+            channel=channel,
+            facts=facts,
+            caller_name=caller_name,
+        )
+    )
+
+
+@transaction.atomic
+def _call_record(
+    *,
+    external_id: str,
+    direction: str,
+    from_number: str,
+    to_number: str,
+    channel: str,
+    facts: CallFacts,
+    caller_name: str,
+) -> Recorded:
+    e164 = from_number if direction == Direction.INBOUND else to_number
+    existing = _lock_number_and_find(e164, Call, external_id)
+    if existing is not None:
+        _apply_facts(existing, facts)
+        return Recorded(existing, False)
+
+    kind = f"{direction} {'call' if channel == Channel.TWILIO else 'assistant report'}"
+    started_at = facts.started_at or _start_from_end(facts) or timezone.now()
+    customer_id, counted = customer_for_number(
+        e164=e164,
+        medium=CALL,
+        cause=f"{kind} {external_id}",
+        at=started_at,
+        name=caller_name,
+    )
+    call = Call(
+        customer_id=customer_id,
+        direction=direction,
+        channel=channel,
+        from_number=from_number,
+        to_number=to_number,
+        external_id=external_id,
+        started_at=started_at,
+    )
+    _apply_facts(call, facts, save=False)
+    call.save(force_insert=True)
+    if not counted:
+        _count_interaction(customer_id, started_at)
+    return Recorded(call, True)
+
+
+def _start_from_end(facts: CallFacts) -> datetime | None:
+    if facts.ended_at and facts.duration_seconds is not None:
+        return facts.ended_at - timedelta(seconds=facts.duration_seconds)
+    return None
+
+
+def _apply_facts(call: Call, facts: CallFacts, *, save: bool = True) -> None:
+    changed: list[str] = []
+
+    def put(name: str, value: Any) -> None:
+        if value is not None and getattr(call, name) != value:
+            setattr(call, name, value)
+            changed.append(name)
+
+    # Twilio may deliver callbacks late or out of order: a finished call stays finished.
+    if facts.status and not (
+        call.status in Call.FINAL_STATUSES and facts.status not in Call.FINAL_STATUSES
+    ):
+        put("status", facts.status)
+    if call.pk and facts.started_at is not None:
+        put("started_at", facts.started_at)
+    put("ended_at", facts.ended_at)
+    put("duration_seconds", facts.duration_seconds)
+    put("satisfaction", facts.satisfaction)
+    put("reason", facts.reason)
+    put("transcript", facts.transcript)
+    if facts.assistant:
+        assistant = assistant_get_or_create(name=facts.assistant)
+        if call.assistant_id != assistant.pk:
+            call.assistant = assistant
+            changed.append("assistant")
+    if save and changed:
+        call.save(update_fields=[*changed, "updated_at"])
+
+
+def assistant_get_or_create(*, name: str) -> Assistant:
+    name = name.strip()[:100]
+    assistant = Assistant.objects.filter(name=name).first()
+    if assistant is not None:
+        return assistant
+    # Two first reports from a new assistant: the unique name decides, in a savepoint.
+    assistant, _ = Assistant.objects.get_or_create(name=name)
+    return assistant
+
+
+def message_record(
+    *,
+    external_id: str,
+    direction: str,
+    from_number: str,
+    to_number: str,
+    body: str,
+    status: str = Message.Status.RECEIVED,
+    sent_at: datetime | None = None,
+) -> Recorded:
+    """Record an SMS, linked by the same rules as a call plus the SMS ones; idempotent."""
+    return _retry_once_on_conflict(
+        lambda: _message_record(
+            external_id=external_id,
+            direction=direction,
+            from_number=from_number,
+            to_number=to_number,
+            body=body,
+            status=status,
+            sent_at=sent_at,
+        )
+    )
+
+
+@transaction.atomic
+def _message_record(
+    *,
+    external_id: str,
+    direction: str,
+    from_number: str,
+    to_number: str,
+    body: str,
+    status: str,
+    sent_at: datetime | None,
+) -> Recorded:
+    e164 = from_number if direction == Direction.INBOUND else to_number
+    existing = _lock_number_and_find(e164, Message, external_id)
+    if existing is not None:
+        return Recorded(existing, False)
+    sent_at = sent_at or timezone.now()
+    customer_id, counted = customer_for_number(
+        e164=e164, medium=SMS, cause=f"inbound SMS {external_id}", at=sent_at
+    )
+    message = Message(
+        customer_id=customer_id,
+        direction=direction,
+        from_number=from_number,
+        to_number=to_number,
+        external_id=external_id,
+        status=status,
+        body=body,
+        sent_at=sent_at,
+    )
+    message.save(force_insert=True)
+    if not counted:
+        _count_interaction(customer_id, sent_at)
+    return Recorded(message, True)
+
+
+# --- Data retention ------------------------------------------------------------------------
+
+# Rows per statement: big enough to be quick, small enough that no statement holds locks
+# (or a huge transaction) long while webhooks keep writing.
+RETENTION_BATCH = 5_000
+
+
+def retention_run(
+    *, now: datetime | None = None, batch_size: int = RETENTION_BATCH
+) -> RetentionRun:
+    """Apply the retention settings: erase old transcripts, delete old calls and messages.
+
+    Each batch commits on its own, so a killed worker loses nothing and the next run
+    continues where this one stopped; running twice deletes nothing twice. The run row
+    records the cutoffs and what went.
+    """
+    settings = TelephonySettings.load()
+    now = now or timezone.now()
+    run = RetentionRun.objects.create(
+        transcript_cutoff=_cutoff(now, settings.transcript_retention_days),
+        record_cutoff=_cutoff(now, settings.record_retention_days),
+    )
+    if run.record_cutoff is not None:
+        run.calls_deleted = _delete_in_batches(
+            Call.objects.filter(started_at__lt=run.record_cutoff), batch_size
+        )
+        run.messages_deleted = _delete_in_batches(
+            Message.objects.filter(sent_at__lt=run.record_cutoff), batch_size
+        )
+    if run.transcript_cutoff is not None:
+        run.transcripts_cleared = _clear_transcripts(run.transcript_cutoff, now, batch_size)
+    run.finished_at = timezone.now()
+    run.save()
+    return run
+
+
+def _cutoff(now: datetime, days: int | None) -> datetime | None:
+    return None if days is None else now - timedelta(days=days)
+
+
+def _delete_in_batches(queryset: Any, batch_size: int) -> int:
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            rows = list(queryset.order_by("id").values_list("id", "customer_id")[:batch_size])
+            if not rows:
+                return deleted
+            ids = [pk for pk, _ in rows]
+            deleted += queryset.model.objects.filter(id__in=ids).delete()[0]
+            customer_counters_recompute(customer_ids={c for _, c in rows})
+        if len(rows) < batch_size:
+            return deleted
+
+
+def _clear_transcripts(cutoff: datetime, now: datetime, batch_size: int) -> int:
+    cleared = 0
+    pending = Call.objects.filter(started_at__lt=cutoff).exclude(transcript="")
+    while True:
+        with transaction.atomic():
+            ids = list(pending.order_by("id").values_list("id", flat=True)[:batch_size])
+            if not ids:
+                return cleared
+            cleared += Call.objects.filter(id__in=ids).update(
+                transcript="", transcript_cleared_at=now
+            )
+        if len(ids) < batch_size:
+            return cleared
+
+
+def customer_counters_recompute(*, customer_ids: set[int]) -> None:
+    """Rebuild the interaction counters of these customers from the history that is left.
+
+    Used after records are deleted; the linking path moves counters incrementally.
+    """
+    calls = Call.objects.filter(customer=OuterRef("pk")).order_by().values("customer")
+    messages = Message.objects.filter(customer=OuterRef("pk")).order_by().values("customer")
+
+    def agg(queryset: Any, expression: Any) -> Subquery:
+        return Subquery(queryset.annotate(v=expression).values("v")[:1])
+
+    Customer.objects.filter(pk__in=customer_ids).update(
+        interaction_count=Coalesce(agg(calls, Count("id")), 0)
+        + Coalesce(agg(messages, Count("id")), 0),
+        first_interaction_at=_either(
+            Least, agg(calls, Min("started_at")), agg(messages, Min("sent_at"))
+        ),
+        last_interaction_at=_either(
+            Greatest, agg(calls, Max("started_at")), agg(messages, Max("sent_at"))
+        ),
+    )
+
+
+def _either(function: Any, a: Any, b: Any) -> Any:
+    # PostgreSQL's LEAST/GREATEST skip NULLs, SQLite's return NULL: the fallbacks make
+    # both say "the other one" when a customer has only calls or only messages.
+    return Coalesce(function(a, b), a, b)
+
+
+@transaction.atomic
+def calls_delete(*, call_ids: list[int]) -> int:
+    """Delete calls (an Administrator in the admin) and keep the profiles' counters true."""
+    customer_ids = set(Call.objects.filter(id__in=call_ids).values_list("customer_id", flat=True))
+    deleted = Call.objects.filter(id__in=call_ids).delete()[0]
+    customer_counters_recompute(customer_ids=customer_ids)
+    return deleted
+
+
+@transaction.atomic
+def messages_delete(*, message_ids: list[int]) -> int:
+    customer_ids = set(
+        Message.objects.filter(id__in=message_ids).values_list("customer_id", flat=True)
+    )
+    deleted = Message.objects.filter(id__in=message_ids).delete()[0]
+    customer_counters_recompute(customer_ids=customer_ids)
+    return deleted
+
+
+@transaction.atomic
+def telephony_settings_save(*, config: TelephonySettings) -> TelephonySettings:
+    config.full_clean()
+    config.save()
+    return config

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from telephony import webhooks
+
+app_name = "telephony"
+
+urlpatterns = [
+    path("voice/", webhooks.voice, name="twilio-voice"),
+    path("voice/status/", webhooks.voice_status, name="twilio-voice-status"),
+    path("sms/", webhooks.sms, name="twilio-sms"),
+]

@@ -1,0 +1,243 @@
+"""Twilio webhooks: voice, voice status callback and SMS (form-encoded in, TwiML out).
+
+Views only check the request (signature, parameters) and call the linking services.
+Anything malformed is a 400 with the reason in plain text, so it shows in Twilio's
+debugger; a bad or missing signature is a 403 and nothing is stored.
+"""
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from functools import wraps
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import VoiceResponse
+
+from crm.phones import InvalidPhoneNumber, normalize
+from telephony import services
+from telephony.models import Call, Channel, Direction, TelephonySettings
+
+CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
+TWILIO_DIRECTIONS = {
+    "inbound": Direction.INBOUND,
+    "outbound-api": Direction.OUTBOUND,
+    "outbound-dial": Direction.OUTBOUND,
+    "outbound": Direction.OUTBOUND,
+}
+MAX_BODY = 1600  # Twilio's own limit for one message, concatenated segments included
+
+
+class BadWebhook(Exception):
+    """A parameter is missing or malformed: the message says which and why."""
+
+
+def _twiml(content: object) -> HttpResponse:
+    return HttpResponse(str(content), content_type="text/xml; charset=utf-8")
+
+
+def signature_url(request: HttpRequest) -> str:
+    """The URL exactly as Twilio requested it: what the signature was computed over.
+
+    Behind a proxy that rewrites host or scheme, ``TWILIO_WEBHOOK_BASE_URL`` says what
+    Twilio sees (e.g. ``https://crm.example.com``).
+    """
+    base = settings.TWILIO_WEBHOOK_BASE_URL
+    if base:
+        return base.rstrip("/") + request.get_full_path()
+    return request.build_absolute_uri()
+
+
+def signature_is_valid(request: HttpRequest) -> bool:
+    token = settings.TWILIO_AUTH_TOKEN
+    if not token:
+        # Development without Twilio credentials accepts unsigned requests; production
+        # fails closed (the telephony.I001 deploy check says why).
+        return not settings.PRODUCTION
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature:
+        return False
+    return bool(RequestValidator(token).validate(signature_url(request), request.POST, signature))
+
+
+def twilio_webhook(view: Callable[[HttpRequest], HttpResponse]) -> Callable[..., HttpResponse]:
+    @wraps(view)
+    def wrapper(request: HttpRequest) -> HttpResponse:
+        if not signature_is_valid(request):
+            return HttpResponseForbidden(
+                "Invalid or missing X-Twilio-Signature.", content_type="text/plain"
+            )
+        account = settings.TWILIO_ACCOUNT_SID
+        if account and request.POST.get("AccountSid", account) != account:
+            return HttpResponseForbidden(
+                "AccountSid is not this account.", content_type="text/plain"
+            )
+        try:
+            return view(request)
+        except BadWebhook as exc:
+            return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
+
+    return csrf_exempt(require_POST(wrapper))
+
+
+def _required(request: HttpRequest, name: str) -> str:
+    value = request.POST.get(name, "").strip()
+    if not value:
+        raise BadWebhook(f"{name}: missing.")
+    return value
+
+
+def _sid(request: HttpRequest, name: str, pattern: re.Pattern[str]) -> str:
+    value = _required(request, name)
+    if not pattern.match(value):
+        raise BadWebhook(f"{name}: {value[:40]!r} is not a Twilio SID of the expected kind.")
+    return value
+
+
+def _number(request: HttpRequest, name: str) -> str:
+    try:
+        return normalize(_required(request, name))
+    except InvalidPhoneNumber as exc:
+        raise BadWebhook(f"{name}: {exc}") from exc
+
+
+def _our_side(request: HttpRequest, name: str) -> str:
+    """Our end of the line: usually a number, but a SIP or client address is fine too."""
+    value = request.POST.get(name, "").strip()
+    try:
+        return normalize(value)
+    except InvalidPhoneNumber:
+        return value[:32]
+
+
+def _direction(request: HttpRequest) -> str:
+    value = request.POST.get("Direction", "inbound").strip()
+    try:
+        return TWILIO_DIRECTIONS[value]
+    except KeyError:
+        raise BadWebhook(f"Direction: {value[:40]!r} is not a Twilio call direction.") from None
+
+
+def _parties(request: HttpRequest, direction: str) -> tuple[str, str]:
+    """(from, to) in E.164 where it matters: the customer's end must be a real number."""
+    if direction == Direction.INBOUND:
+        return _number(request, "From"), _our_side(request, "To")
+    return _our_side(request, "From"), _number(request, "To")
+
+
+def _call_status(request: HttpRequest, *, required: bool) -> str | None:
+    value = request.POST.get("CallStatus", "").strip()
+    if not value:
+        if required:
+            raise BadWebhook("CallStatus: missing.")
+        return None
+    if value not in Call.Status.values:
+        raise BadWebhook(f"CallStatus: {value[:40]!r} is not a Twilio call status.")
+    return value
+
+
+def _duration(request: HttpRequest) -> int | None:
+    value = request.POST.get("CallDuration", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or len(value) > 7:
+        raise BadWebhook(f"CallDuration: {value[:40]!r} is not a number of seconds.")
+    return int(value)
+
+
+def _timestamp(request: HttpRequest) -> datetime | None:
+    value = request.POST.get("Timestamp", "").strip()
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        raise BadWebhook(f"Timestamp: {value[:60]!r} is not an RFC 2822 date.") from None
+    if parsed.tzinfo is None:
+        raise BadWebhook(f"Timestamp: {value[:60]!r} has no time zone.")
+    return parsed
+
+
+@twilio_webhook
+def voice(request: HttpRequest) -> HttpResponse:
+    """A call is ringing: link it to its customer, then answer with the greeting/Dial."""
+    call_sid = _sid(request, "CallSid", CALL_SID)
+    direction = _direction(request)
+    from_number, to_number = _parties(request, direction)
+    status = _call_status(request, required=False) or Call.Status.RINGING
+    services.call_record(
+        external_id=call_sid,
+        direction=direction,
+        from_number=from_number,
+        to_number=to_number,
+        channel=Channel.TWILIO,
+        facts=services.CallFacts(status=status),
+        caller_name=request.POST.get("CallerName", "").strip(),
+    )
+    config = TelephonySettings.cached()
+    response = VoiceResponse()
+    if config.greeting:
+        response.say(config.greeting)
+    if config.forward_to:
+        response.dial(config.forward_to)
+    return _twiml(response)
+
+
+@twilio_webhook
+def voice_status(request: HttpRequest) -> HttpResponse:
+    """Twilio's status callback: the call's status, and at the end its duration and end."""
+    call_sid = _sid(request, "CallSid", CALL_SID)
+    status = _call_status(request, required=True)
+    duration = _duration(request)
+    timestamp = _timestamp(request)
+    if request.POST.get("ParentCallSid"):
+        # A child leg (our <Dial> to an agent's phone) is not a customer's call; its
+        # parent carries the customer's status and duration.
+        return _twiml(VoiceResponse())
+    direction = _direction(request)
+    from_number, to_number = _parties(request, direction)
+    final = status in Call.FINAL_STATUSES
+    services.call_record(
+        external_id=call_sid,
+        direction=direction,
+        from_number=from_number,
+        to_number=to_number,
+        channel=Channel.TWILIO,
+        facts=services.CallFacts(
+            status=status,
+            duration_seconds=duration,
+            ended_at=(timestamp or timezone.now()) if final else None,
+        ),
+        caller_name=request.POST.get("CallerName", "").strip(),
+    )
+    return _twiml(VoiceResponse())
+
+
+@twilio_webhook
+def sms(request: HttpRequest) -> HttpResponse:
+    """An inbound SMS: link it (the SMS rules), store it, answer with the auto-reply if any."""
+    message_sid = _sid(request, "MessageSid", MESSAGE_SID)
+    from_number = _number(request, "From")
+    to_number = _our_side(request, "To")
+    body = request.POST.get("Body", "")
+    if len(body) > MAX_BODY:
+        raise BadWebhook(f"Body: longer than {MAX_BODY} characters.")
+    services.message_record(
+        external_id=message_sid,
+        direction=Direction.INBOUND,
+        from_number=from_number,
+        to_number=to_number,
+        body=body,
+    )
+    config = TelephonySettings.cached()
+    response = MessagingResponse()
+    if config.sms_auto_reply:
+        response.message(config.sms_auto_reply)
+    return _twiml(response)

@@ -1,0 +1,50 @@
+import uuid
+
+import factory
+from django.utils import timezone
+
+from telephony.models import Assistant, Call, Message
+from tests.crm.factories import CustomerFactory
+
+
+def call_sid() -> str:
+    return "CA" + uuid.uuid4().hex
+
+
+def message_sid() -> str:
+    return "SM" + uuid.uuid4().hex
+
+
+class AssistantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Assistant
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Assistant {n}")
+
+
+class CallFactory(factory.django.DjangoModelFactory):
+    """A stored call, made without the linking service (for reads, retention, admin)."""
+
+    class Meta:
+        model = Call
+
+    customer = factory.SubFactory(CustomerFactory)
+    from_number = "+16785550100"
+    to_number = "+18005550100"
+    external_id = factory.LazyFunction(call_sid)
+    status = Call.Status.COMPLETED
+    started_at = factory.LazyFunction(timezone.now)
+    duration_seconds = 60
+
+
+class MessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Message
+
+    customer = factory.SubFactory(CustomerFactory)
+    from_number = "+16785550100"
+    to_number = "+18005550100"
+    external_id = factory.LazyFunction(message_sid)
+    body = "Hello"
+    sent_at = factory.LazyFunction(timezone.now)

@@ -1,0 +1,120 @@
+"""Data retention: the service's rules, the settings' range, and the task on a real broker."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from crm.models import Customer
+from telephony import services
+from telephony.models import Call, Message, RetentionRun, TelephonySettings
+from tests.crm.factories import CustomerFactory
+from tests.telephony.factories import CallFactory, MessageFactory
+
+pytestmark = pytest.mark.postgresql
+
+
+def configure(transcripts=None, records=None) -> None:
+    config = TelephonySettings.load()
+    config.transcript_retention_days = transcripts
+    config.record_retention_days = records
+    config.full_clean()
+    config.save()
+
+
+def days_ago(n: float):
+    return timezone.now() - timedelta(days=n)
+
+
+@pytest.mark.django_db
+def test_nothing_is_deleted_while_retention_is_unset():
+    CallFactory(started_at=days_ago(2000), transcript="old")
+    run = services.retention_run()
+    assert Call.objects.get().transcript == "old"
+    assert (run.transcripts_cleared, run.calls_deleted, run.record_cutoff) == (0, 0, None)
+
+
+@pytest.mark.django_db
+def test_old_transcripts_are_erased_and_old_records_deleted_in_batches():
+    configure(transcripts=30, records=365)
+    customer = CustomerFactory()
+    keep = CallFactory(customer=customer, started_at=days_ago(5), transcript="recent")
+    erase = CallFactory.create_batch(3, customer=customer, started_at=days_ago(40), transcript="x")
+    CallFactory.create_batch(5, customer=customer, started_at=days_ago(400), transcript="y")
+    MessageFactory.create_batch(3, customer=customer, sent_at=days_ago(500))
+    young_message = MessageFactory(customer=customer, sent_at=days_ago(200))
+    services.customer_counters_recompute(customer_ids={customer.pk})
+
+    run = services.retention_run(batch_size=2)
+
+    assert (run.transcripts_cleared, run.calls_deleted, run.messages_deleted) == (3, 5, 3)
+    assert run.finished_at is not None
+    assert set(Call.objects.values_list("id", flat=True)) == {keep.pk, *(c.pk for c in erase)}
+    assert Call.objects.get(pk=keep.pk).transcript == "recent"
+    erased = Call.objects.filter(pk__in=[c.pk for c in erase])
+    assert set(erased.values_list("transcript", flat=True)) == {""}
+    assert all(c.transcript_cleared_at for c in erased)
+    assert list(Message.objects.all()) == [young_message]
+    customer.refresh_from_db()
+    assert customer.interaction_count == 5
+    assert customer.first_interaction_at == young_message.sent_at
+    assert customer.last_interaction_at == keep.started_at
+
+
+@pytest.mark.django_db
+def test_running_twice_deletes_nothing_twice():
+    configure(records=10)
+    CallFactory.create_batch(2, started_at=days_ago(20))
+    first = services.retention_run()
+    second = services.retention_run()
+    assert (first.calls_deleted, second.calls_deleted) == (2, 0)
+    assert RetentionRun.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_profile_whose_history_is_all_deleted_has_empty_counters():
+    configure(records=10)
+    customer = CustomerFactory()
+    CallFactory(customer=customer, started_at=days_ago(20))
+    services.customer_counters_recompute(customer_ids={customer.pk})
+    services.retention_run()
+    customer.refresh_from_db()
+    assert (customer.interaction_count, customer.last_interaction_at) == (0, None)
+    assert Customer.objects.filter(pk=customer.pk).exists()  # the profile itself stays
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("days", [-1, 1096])
+def test_retention_days_are_limited_to_0_to_1095(days):
+    config = TelephonySettings.load()
+    config.record_retention_days = days
+    with pytest.raises(ValidationError):
+        config.full_clean()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_daily_task_runs_through_the_real_broker(settings):
+    from celery.contrib.testing.worker import start_worker
+
+    from crm.celery import app
+    from telephony.tasks import retention_run
+
+    assert "telephony-retention-daily" in settings.CELERY_BEAT_SCHEDULE
+    assert settings.CELERY_BEAT_SCHEDULE["telephony-retention-daily"]["task"] == retention_run.name
+    configure(records=30)
+    CallFactory(started_at=days_ago(45))
+    app.conf.task_always_eager = False
+
+    with start_worker(app, perform_ping_check=False, pool="solo", shutdown_timeout=30):
+        retention_run.delay()
+        for _ in range(200):  # bounded wait for the worker, not a timing assertion
+            run = RetentionRun.objects.filter(finished_at__isnull=False).first()
+            if run:
+                break
+            time.sleep(0.05)
+
+    assert run is not None, "the worker never ran the task"
+    assert run.calls_deleted == 1
+    assert not Call.objects.exists()
