@@ -85,8 +85,24 @@ class ReadStats:
     rejections: list[tuple[Any, ...]] = field(default_factory=list)
 
 
+# Spellings spreadsheets commonly use for the known columns.
+HEADER_ALIASES = {
+    "e_mail": "email",
+    "email_address": "email",
+    "firstname": "first_name",
+    "lastname": "last_name",
+    "full_name": "name",
+    "company_name": "company",
+    "phone_number": "phone",
+    "mobile_phone": "mobile",
+    "mobile_number": "mobile",
+    "cell": "mobile",
+}
+
+
 def _header_key(cell: str) -> str:
-    return "_".join(cell.strip().lower().replace("-", " ").split())
+    key = "_".join(cell.strip().lower().replace("-", " ").split())
+    return HEADER_ALIASES.get(key, key)
 
 
 def dedup_key(*, email: str, name: str, company: str, phone: str, mobile: str) -> str:
@@ -524,6 +540,8 @@ FROM campaigns_donotcallnumber d
 WHERE cp.campaign_id = %(campaign)s AND cp.number = d.number AND cp.status = 'active'
 """
 
+_DROP_TEMP_TABLES = "DROP TABLE IF EXISTS lead_numbers, lead_groups, lead_counts"
+
 # Two-key advisory lock namespace: one merge per campaign at a time.
 _MERGE_LOCK_NAMESPACE = 0x4C4D
 
@@ -541,6 +559,9 @@ def _merge_postgresql(upload: LeadUpload) -> MergeResult:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(%s, %s)", [_MERGE_LOCK_NAMESPACE, upload.campaign_id]
         )
+        # Temp tables drop at commit; inside an enclosing transaction (tests, a caller's
+        # atomic block) an earlier merge's may still be there.
+        cursor.execute(_DROP_TEMP_TABLES)
         # Hash aggregates over a million rows stay in memory instead of spilling.
         cursor.execute("SET LOCAL work_mem = '128MB'")
         cursor.execute("ANALYZE campaigns_leadrow")
@@ -579,6 +600,7 @@ def _merge_postgresql(upload: LeadUpload) -> MergeResult:
             params,
         )
         cursor.execute("DELETE FROM campaigns_leadrow WHERE upload_id = %(upload)s", params)
+        cursor.execute(_DROP_TEMP_TABLES)
     result.contacts_created = int(email_created) + int(other_created)
     result.merged_by_email = int(email_rows) - int(email_created)
     result.duplicate_rows = int(all_rows) - int(email_rows) - int(other_created)

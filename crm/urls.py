@@ -10,4 +10,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/", include("crm.api_urls")),
+    path("api/", include("campaigns.api_urls")),
+    path("campaigns/", include("campaigns.urls")),
 ]
