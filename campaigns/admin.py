@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -136,7 +137,7 @@ class LeadUploadAdmin(admin.ModelAdmin):
             )
         return super().change_view(request, object_id, form_url, extra)
 
-    def rejections_csv(self, request: HttpRequest, upload_id: int) -> HttpResponse:
+    def rejections_csv(self, request: HttpRequest, upload_id: int) -> HttpResponseBase:
         if not request.user.has_perm("campaigns.view_leadupload"):
             raise PermissionDenied
         upload = get_object_or_404(LeadUpload, pk=upload_id)
@@ -230,7 +231,7 @@ class DispositionAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
         done = 0
         for disposition in queryset:
             try:
-                services.disposition_undo(disposition=disposition, by=request.user)  # type: ignore[arg-type]
+                services.disposition_undo(disposition=disposition, by=request.user)
                 done += 1
             except ValidationError as exc:
                 self.message_user(

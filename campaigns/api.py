@@ -49,7 +49,7 @@ class CampaignPhoneSerializer(serializers.ModelSerializer):
 
 
 class DispositionSerializer(serializers.ModelSerializer):
-    by = serializers.StringRelatedField()
+    by: serializers.StringRelatedField = serializers.StringRelatedField()
 
     class Meta:
         model = Disposition

@@ -153,7 +153,7 @@ class LeadFileReader:
         if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             raise FileRefused("The file is UTF-16 text: save it as “CSV UTF-8” and upload again.")
         # utf-8-sig drops the BOM Excel writes; strict errors refuse other encodings.
-        text = io.TextIOWrapper(self.binary, encoding="utf-8-sig", errors="strict", newline="")  # type: ignore[type-var]
+        text = io.TextIOWrapper(self.binary, encoding="utf-8-sig", errors="strict", newline="")
         reader = csv.reader(self._lines(text))
         try:
             yield from self._rows(reader)
@@ -716,6 +716,6 @@ def recount_phones(*, campaign_id: int, numbers: set[str] | None = None) -> None
             distinct=True,
         ),
     ).iterator():
-        count = phone.by_phone + phone.by_mobile_only  # type: ignore[attr-defined]
+        count = phone.by_phone + phone.by_mobile_only
         if count != phone.contact_count:
             CampaignPhone.objects.filter(pk=phone.pk).update(contact_count=count)

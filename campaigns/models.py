@@ -16,8 +16,8 @@ from django.db.models.functions import Lower
 # references that alone is longer than the whole import may take. These references are
 # correct by construction (the set-based merge takes every id from a join in the same
 # transaction) and deletes go through Django's on_delete, so the database constraint is
-# left off for them, and only for them. Their indexes stay (or lead a composite index).
-BULK_FK = {"db_constraint": False, "db_index": False}
+# left off for them, and only for them (db_constraint=False). Their indexes stay, or
+# are the leading column of a composite index (db_index=False).
 
 
 class Status(models.TextChoices):
@@ -66,7 +66,11 @@ class Account(models.Model):
 
     # Indexed by the unique (campaign, lower(name)) constraint, which leads with it.
     campaign = models.ForeignKey(
-        Campaign, on_delete=models.CASCADE, related_name="accounts", **BULK_FK
+        Campaign,
+        on_delete=models.CASCADE,
+        related_name="accounts",
+        db_constraint=False,
+        db_index=False,
     )
     name = models.CharField(max_length=255)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
@@ -91,7 +95,11 @@ class CampaignPhone(models.Model):
     """Campaign Phone Counts: one row per distinct number across both columns of a campaign."""
 
     campaign = models.ForeignKey(
-        Campaign, on_delete=models.CASCADE, related_name="phones", **BULK_FK
+        Campaign,
+        on_delete=models.CASCADE,
+        related_name="phones",
+        db_constraint=False,
+        db_index=False,
     )
     number = models.CharField(max_length=16, help_text="E.164")
     contact_count = models.PositiveIntegerField(
@@ -192,7 +200,9 @@ class LeadRow(models.Model):
     a crash may lose, and a re-delivered import task stages the file again.
     """
 
-    upload = models.ForeignKey(LeadUpload, on_delete=models.CASCADE, related_name="+", **BULK_FK)
+    upload = models.ForeignKey(
+        LeadUpload, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     row_number = models.PositiveIntegerField()
     first_name = models.CharField(max_length=255, blank=True)
     last_name = models.CharField(max_length=255, blank=True)
@@ -215,7 +225,11 @@ class LeadRejection(models.Model):
     """A bad cell or row of an upload, for the receipt (row number, column, reason)."""
 
     upload = models.ForeignKey(
-        LeadUpload, on_delete=models.CASCADE, related_name="rejections", **BULK_FK
+        LeadUpload,
+        on_delete=models.CASCADE,
+        related_name="rejections",
+        db_constraint=False,
+        db_index=False,
     )
     row_number = models.PositiveIntegerField()
     column = models.CharField(max_length=64)
@@ -236,7 +250,11 @@ class Contact(models.Model):
     # Every index here is paid for on each ingested row: the campaign is covered by the
     # dedup constraint, and the upload link is for lineage only.
     campaign = models.ForeignKey(
-        Campaign, on_delete=models.CASCADE, related_name="contacts", **BULK_FK
+        Campaign,
+        on_delete=models.CASCADE,
+        related_name="contacts",
+        db_constraint=False,
+        db_index=False,
     )
     account = models.ForeignKey(
         Account,

@@ -2,7 +2,8 @@
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User as AuthUser
 from django.db.models import Count, Q, QuerySet
 
 from campaigns.models import (
@@ -17,7 +18,7 @@ from campaigns.models import (
 from crm.phones import try_normalize
 from telephony.models import OwnedNumber
 
-User = AbstractBaseUser | AnonymousUser
+User = AuthUser | AnonymousUser
 MANAGE_PERMISSION = "campaigns.change_campaign"
 WORK_PERMISSION = "campaigns.work_campaign"
 

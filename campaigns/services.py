@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User as AuthUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import connection, transaction
@@ -27,7 +28,7 @@ from campaigns.models import (
 
 logger = logging.getLogger(__name__)
 
-User = AbstractBaseUser | AnonymousUser
+User = AuthUser | AnonymousUser
 UNDO_PERMISSION = "campaigns.undo_disposition"
 # Two-key advisory locks: this namespace plus the upload id.
 _UPLOAD_LOCK_NAMESPACE = 0x4C55
@@ -161,7 +162,7 @@ def lead_upload_import(
         try:
             storage_file = upload.file.storage.open(upload.file.name, "rb")
             with storage_file:
-                stats = ingest.stage(upload, storage_file.file, progress)  # type: ignore[arg-type]
+                stats = ingest.stage(upload, storage_file.file, progress)
             _mark(upload, phase=f"Merging {stats.rows_read - stats.rows_rejected:,} rows")
             if progress:
                 progress(upload)
@@ -298,6 +299,12 @@ def account_disqualify(*, account: Account, by: User | None, reason: str) -> Dis
     )
 
 
+def _target_id(value: int | None) -> int:
+    if value is None:
+        raise ValidationError("What this disqualification applied to no longer exists.")
+    return value
+
+
 @transaction.atomic
 def disposition_undo(*, disposition: Disposition, by: User, note: str = "") -> Disposition:
     """An Administrator reverses a disqualification; the undoing is logged too."""
@@ -322,16 +329,16 @@ def disposition_undo(*, disposition: Disposition, by: User, note: str = "") -> D
                 number=disposition.number, status_scope=Scope.EVERYWHERE
             ).update(**reactivate)
         else:
-            phone = CampaignPhone.objects.get(pk=disposition.phone_id)
+            phone = CampaignPhone.objects.get(id=_target_id(disposition.phone_id))
             if phone.status_scope == Scope.EVERYWHERE:
                 raise ValidationError(
                     f"{phone.number} is on the do-not-call list: undo that disqualification."
                 )
             CampaignPhone.objects.filter(pk=phone.pk).update(**reactivate)
     elif disposition.target == Disposition.Target.CONTACT:
-        Contact.objects.filter(pk=disposition.contact_id).update(status=Status.ACTIVE)
+        Contact.objects.filter(id=_target_id(disposition.contact_id)).update(status=Status.ACTIVE)
     else:
-        Account.objects.filter(pk=disposition.account_id).update(status=Status.ACTIVE)
+        Account.objects.filter(id=_target_id(disposition.account_id)).update(status=Status.ACTIVE)
     return Disposition.objects.create(
         campaign_id=disposition.campaign_id,
         outcome=Disposition.Outcome.REQUALIFIED,

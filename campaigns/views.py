@@ -10,6 +10,7 @@ from django.contrib.auth.views import LoginView
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -259,7 +260,7 @@ def csv_response(
 
 
 @login_required(login_url="campaigns:login")
-def campaign_export(request: HttpRequest, campaign_id: int) -> HttpResponse:
+def campaign_export(request: HttpRequest, campaign_id: int) -> HttpResponseBase:
     if not request.user.has_perm(EXPORT_PERMISSION):
         raise PermissionDenied("Only Administrators export campaigns.")
     campaign = _campaign(request, campaign_id)

@@ -47,7 +47,8 @@ def test_seed_scenario_splits_accounts_and_contacts_and_counts_numbers(seeded):
     john, john_r = contacts["john.smith@kw.example.com"], contacts["jrsmith@kwrealty.example.com"]
     assert numbers_of(john) == ("+12127612846", "+16789998212")
     assert numbers_of(john_r) == (None, "+16789998212")
-    assert john.account.name == "Keller Williams" and john_r.account.name == "KW Realty"
+    assert john.account.name == "Keller Williams"
+    assert john_r.account.name == "KW Realty"
     assert john.extra == {"Notes": "retired?"}
     assert john.phone_raw == "+1-212-761-2846"
 
@@ -73,7 +74,9 @@ def test_a_later_upload_merges_into_existing_contacts_and_recounts(campaign, upl
     upload_csv(campaign, "email,phone\nann@example.com,404 555 0100\n")
     second = upload_csv(
         campaign,
-        "email,phone,mobile\nANN@example.com,404 555 0199,404 555 0111\nbob@example.com,404 555 0100,\n",
+        "email,phone,mobile\n"
+        "ANN@example.com,404 555 0199,404 555 0111\n"
+        "bob@example.com,404 555 0100,\n",
     )
     assert (second.contacts_created, second.merged_by_email) == (1, 1)
     ann = Contact.objects.get(campaign=campaign, email="ann@example.com")

@@ -20,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument("--user", help="Username recorded as the uploader.")
 
     def handle(self, *args: object, **options: object) -> None:
-        campaign = Campaign.objects.filter(pk=options["campaign_id"]).first()
+        campaign = Campaign.objects.filter(pk=int(str(options["campaign_id"]))).first()
         if campaign is None:
             raise CommandError(f"There is no campaign {options['campaign_id']}.")
         path = Path(str(options["path"]))
