@@ -246,7 +246,10 @@ def campaign_phone_disqualify(
             )
         # Rows disqualified for this campaign alone become do-not-call too: the
         # stronger scope wins, and undoing it later re-activates them all.
-        CampaignPhone.objects.filter(number=phone.number).update(**changes)
+        # Probed campaign by campaign on the (campaign, number) unique index.
+        CampaignPhone.objects.filter(
+            campaign_id__in=Campaign.objects.values("id"), number=phone.number
+        ).update(**changes)
     else:
         CampaignPhone.objects.filter(pk=phone.pk).update(**changes)
     for name, value in changes.items():
@@ -326,7 +329,9 @@ def disposition_undo(*, disposition: Disposition, by: User, note: str = "") -> D
         if disposition.scope == Scope.EVERYWHERE:
             DoNotCallNumber.objects.filter(number=disposition.number).delete()
             CampaignPhone.objects.filter(
-                number=disposition.number, status_scope=Scope.EVERYWHERE
+                campaign_id__in=Campaign.objects.values("id"),
+                number=disposition.number,
+                status_scope=Scope.EVERYWHERE,
             ).update(**reactivate)
         else:
             phone = CampaignPhone.objects.get(id=_target_id(disposition.phone_id))
