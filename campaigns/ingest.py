@@ -277,6 +277,34 @@ class LeadFileReader:
 # --- Phase 1: staging ---------------------------------------------------------------------
 
 
+def staging_table(upload_id: int) -> str:
+    return f"campaigns_leadstage_{int(upload_id)}"
+
+
+# On PostgreSQL each upload stages into its own UNLOGGED table without indexes: COPY
+# writes no WAL and maintains no index, and the merge drops the whole table at the end
+# instead of deleting a million rows. (LeadRow, the model, is the same shape; the ORM
+# path for SQLite stages there.)
+_SQL_CREATE_STAGE = """
+CREATE UNLOGGED TABLE IF NOT EXISTS {stage} (
+    upload_id bigint NOT NULL,
+    row_number integer NOT NULL,
+    first_name text NOT NULL,
+    last_name text NOT NULL,
+    name text NOT NULL,
+    email text NOT NULL,
+    company text NOT NULL,
+    title text NOT NULL,
+    phone varchar(16) COLLATE "C" NOT NULL,
+    mobile varchar(16) COLLATE "C" NOT NULL,
+    phone_raw text NOT NULL,
+    mobile_raw text NOT NULL,
+    extra jsonb NOT NULL,
+    dedup_key text COLLATE "C" NOT NULL
+)
+"""
+
+
 def stage(
     upload: LeadUpload,
     binary: IO[bytes],
@@ -286,10 +314,13 @@ def stage(
     reader = LeadFileReader(binary, upload_id=upload.pk)
     rows = iter(reader)
     postgresql = is_postgresql()
+    if postgresql:
+        with connection.cursor() as cursor:
+            cursor.execute(_SQL_CREATE_STAGE.format(stage=staging_table(upload.pk)))
     while True:
         with transaction.atomic():
             written = (
-                _copy_rows(rows, "campaigns_leadrow", STAGE_COLUMNS)
+                _copy_rows(rows, staging_table(upload.pk), STAGE_COLUMNS)
                 if postgresql
                 else _create_rows(rows)
             )
@@ -353,6 +384,9 @@ def _flush_rejections(stats: ReadStats, postgresql: bool) -> None:
 def discard_staging(upload_id: int) -> None:
     """Drop what an earlier or failed attempt staged for this upload."""
     with transaction.atomic():
+        if is_postgresql():
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE IF EXISTS {staging_table(upload_id)}")
         LeadRow.objects.filter(upload_id=upload_id).delete()
         LeadRejection.objects.filter(upload_id=upload_id).delete()
 
@@ -382,8 +416,8 @@ _SQL_ACCOUNTS = """
 WITH created AS (
     INSERT INTO campaigns_account (campaign_id, name, status, created_at)
     SELECT %(campaign)s, min(company), 'active', now()
-    FROM campaigns_leadrow
-    WHERE upload_id = %(upload)s AND company <> ''
+    FROM {stage}
+    WHERE company <> ''
     GROUP BY lower(company)
     ON CONFLICT (campaign_id, lower(name)) DO NOTHING
     RETURNING 1
@@ -405,9 +439,9 @@ FROM (
     -- to both of the table's unique indexes instead of landing at random pages.
     SELECT u.number, cp.id
     FROM (
-        SELECT phone AS number FROM campaigns_leadrow WHERE upload_id = %(upload)s AND phone <> ''
+        SELECT phone AS number FROM {stage} WHERE phone <> ''
         UNION
-        SELECT mobile FROM campaigns_leadrow WHERE upload_id = %(upload)s AND mobile <> ''
+        SELECT mobile FROM {stage} WHERE mobile <> ''
     ) u
     LEFT JOIN campaigns_campaignphone cp
            ON cp.campaign_id = %(campaign)s AND cp.number = u.number
@@ -422,7 +456,7 @@ CREATE TEMP TABLE lead_groups ON COMMIT DROP AS
 SELECT g.dedup_key, g.first_row, g.n, c.id AS contact_id
 FROM (
     SELECT dedup_key, min(row_number) AS first_row, count(*) AS n
-    FROM campaigns_leadrow WHERE upload_id = %(upload)s
+    FROM {stage}
     GROUP BY dedup_key
 ) g
 LEFT JOIN campaigns_contact c ON c.campaign_id = %(campaign)s AND c.dedup_key = g.dedup_key
@@ -440,13 +474,12 @@ SELECT %(campaign)s, a.id, r.first_name, r.last_name, r.name, r.email, r.title,
        p.id, m.id, r.phone_raw, r.mobile_raw, r.extra, 'active', r.dedup_key,
        g.n - 1, %(upload)s, r.row_number, now()
 FROM lead_groups g
-JOIN campaigns_leadrow r ON r.upload_id = %(upload)s AND r.row_number = g.first_row
+JOIN {stage} r ON r.row_number = g.first_row
 LEFT JOIN campaigns_account a
        ON a.campaign_id = %(campaign)s AND r.company <> '' AND lower(a.name) = lower(r.company)
 LEFT JOIN lead_numbers p ON p.number = r.phone
 LEFT JOIN lead_numbers m ON m.number = r.mobile
 WHERE g.contact_id IS NULL
-ORDER BY r.row_number
 """
 
 # Rows whose email is already a contact: the contact keeps what it has and gains what
@@ -458,7 +491,7 @@ SET account_id = COALESCE(c.account_id, a.id),
     mobile_id = COALESCE(c.mobile_id, m.id),
     merged_rows = c.merged_rows + g.n
 FROM lead_groups g
-JOIN campaigns_leadrow r ON r.upload_id = %(upload)s AND r.row_number = g.first_row
+JOIN {stage} r ON r.row_number = g.first_row
 LEFT JOIN campaigns_account a
        ON a.campaign_id = %(campaign)s AND r.company <> '' AND lower(a.name) = lower(r.company)
 LEFT JOIN lead_numbers p ON p.number = r.phone
@@ -479,7 +512,7 @@ FROM (
            (array_agg(m.id ORDER BY r.row_number) FILTER (WHERE m.id IS NOT NULL))[1] AS mobile_id,
            (array_agg(a.id ORDER BY r.row_number) FILTER (WHERE a.id IS NOT NULL))[1] AS account_id
     FROM lead_groups g
-    JOIN campaigns_leadrow r ON r.upload_id = %(upload)s AND r.dedup_key = g.dedup_key
+    JOIN {stage} r ON r.dedup_key = g.dedup_key
     LEFT JOIN campaigns_account a
            ON a.campaign_id = %(campaign)s AND r.company <> '' AND lower(a.name) = lower(r.company)
     LEFT JOIN lead_numbers p ON p.number = r.phone
@@ -548,6 +581,7 @@ _MERGE_LOCK_NAMESPACE = 0x4C4D
 
 def _merge_postgresql(upload: LeadUpload) -> MergeResult:
     params = {"campaign": upload.campaign_id, "upload": upload.pk}
+    stage = staging_table(upload.pk)
     result = MergeResult()
     with transaction.atomic(), connection.cursor() as cursor:
 
@@ -564,9 +598,9 @@ def _merge_postgresql(upload: LeadUpload) -> MergeResult:
         cursor.execute(_DROP_TEMP_TABLES)
         # Hash aggregates over a million rows stay in memory instead of spilling.
         cursor.execute("SET LOCAL work_mem = '128MB'")
-        cursor.execute("ANALYZE campaigns_leadrow")
-        result.accounts_created = scalar(_SQL_ACCOUNTS)
-        cursor.execute(_SQL_NUMBERS, params)
+        cursor.execute(f"ANALYZE {stage}")
+        result.accounts_created = scalar(_SQL_ACCOUNTS.format(stage=stage))
+        cursor.execute(_SQL_NUMBERS.format(stage=stage), params)
         cursor.execute("ANALYZE lead_numbers")
         result.numbers_found, result.numbers_created = (
             int(v or 0)
@@ -574,7 +608,7 @@ def _merge_postgresql(upload: LeadUpload) -> MergeResult:
                 cursor, "SELECT count(*), count(*) FILTER (WHERE created) FROM lead_numbers"
             )
         )
-        cursor.execute(_SQL_GROUPS, params)
+        cursor.execute(_SQL_GROUPS.format(stage=stage), params)
         cursor.execute("ANALYZE lead_groups")
         email_created, other_created = _fetch(
             cursor,
@@ -582,9 +616,9 @@ def _merge_postgresql(upload: LeadUpload) -> MergeResult:
             "count(*) FILTER (WHERE left(dedup_key, 2) <> 'e:') "
             "FROM lead_groups WHERE contact_id IS NULL",
         )
-        cursor.execute(_SQL_NEW_CONTACTS, params)
-        cursor.execute(_SQL_EXISTING_CONTACTS, params)
-        cursor.execute(_SQL_FILL_FROM_MERGED, params)
+        cursor.execute(_SQL_NEW_CONTACTS.format(stage=stage), params)
+        cursor.execute(_SQL_EXISTING_CONTACTS.format(stage=stage), params)
+        cursor.execute(_SQL_FILL_FROM_MERGED.format(stage=stage), params)
         cursor.execute(_SQL_COUNTS, params)
         cursor.execute("ANALYZE lead_counts")
         cursor.execute(_SQL_NEW_PHONES, params)
@@ -596,10 +630,10 @@ def _merge_postgresql(upload: LeadUpload) -> MergeResult:
         email_rows, all_rows = _fetch(
             cursor,
             "SELECT count(*) FILTER (WHERE left(dedup_key, 2) = 'e:'), count(*) "
-            "FROM campaigns_leadrow WHERE upload_id = %(upload)s",
+            f"FROM {stage}",
             params,
         )
-        cursor.execute("DELETE FROM campaigns_leadrow WHERE upload_id = %(upload)s", params)
+        cursor.execute(f"DROP TABLE {stage}")
         cursor.execute(_DROP_TEMP_TABLES)
     result.contacts_created = int(email_created) + int(other_created)
     result.merged_by_email = int(email_rows) - int(email_created)
