@@ -132,7 +132,7 @@ def main() -> None:
         for scope in ("campaign", "everywhere"):
             queries, times, carried = measure(campaign, rounds, scope)
             print(
-                f"{label}, scope {scope}: {max(queries)} queries (BEGIN and COMMIT included), median "
+                f"{label}, scope {scope}: {max(queries)} queries (with BEGIN, COMMIT), median "
                 f"{statistics.median(times):.1f} ms, p95 "
                 f"{sorted(times)[int(len(times) * 0.95) - 1]:.1f} ms over {rounds} numbers "
                 f"(each on {carried} contacts)"
