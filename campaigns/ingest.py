@@ -529,12 +529,13 @@ WHERE c.campaign_id = %(campaign)s AND c.dedup_key = x.dedup_key
 _SQL_COUNTS = """
 CREATE TEMP TABLE lead_counts ON COMMIT DROP AS
 SELECT pid, count(*) AS n FROM (
-    SELECT c.phone_id AS pid FROM campaigns_contact c
-    WHERE c.campaign_id = %(campaign)s AND c.phone_id IN (SELECT id FROM lead_numbers)
+    SELECT c.phone_id AS pid
+    FROM campaigns_contact c JOIN lead_numbers n ON n.id = c.phone_id
+    WHERE c.campaign_id = %(campaign)s
     UNION ALL
-    SELECT c.mobile_id FROM campaigns_contact c
-    WHERE c.campaign_id = %(campaign)s AND c.mobile_id IN (SELECT id FROM lead_numbers)
-      AND c.mobile_id IS DISTINCT FROM c.phone_id
+    SELECT c.mobile_id
+    FROM campaigns_contact c JOIN lead_numbers n ON n.id = c.mobile_id
+    WHERE c.campaign_id = %(campaign)s AND c.mobile_id IS DISTINCT FROM c.phone_id
 ) carried
 GROUP BY pid
 """
@@ -619,18 +620,22 @@ def _merge_postgresql(upload: LeadUpload) -> MergeResult:
         cursor.execute(_SQL_NEW_CONTACTS.format(stage=stage), params)
         cursor.execute(_SQL_EXISTING_CONTACTS.format(stage=stage), params)
         cursor.execute(_SQL_FILL_FROM_MERGED.format(stage=stage), params)
+        # The contacts just written change the table's size by up to a million rows:
+        # without fresh statistics the planner may join them by nested loops.
+        cursor.execute("ANALYZE campaigns_contact")
         cursor.execute(_SQL_COUNTS, params)
         cursor.execute("ANALYZE lead_counts")
         cursor.execute(_SQL_NEW_PHONES, params)
         cursor.execute(_SQL_EXISTING_COUNTS, params)
-        cursor.execute(_SQL_DO_NOT_CALL, params)
-        result.numbers_do_not_call = scalar(
-            "SELECT count(*) FROM lead_numbers JOIN campaigns_donotcallnumber USING (number)"
-        )
+        if scalar("SELECT EXISTS (SELECT 1 FROM campaigns_donotcallnumber)"):
+            cursor.execute(_SQL_DO_NOT_CALL, params)
+            result.numbers_do_not_call = scalar(
+                "SELECT count(*) FROM lead_numbers JOIN campaigns_donotcallnumber USING (number)"
+            )
         email_rows, all_rows = _fetch(
             cursor,
-            "SELECT count(*) FILTER (WHERE left(dedup_key, 2) = 'e:'), count(*) "
-            f"FROM {stage}",
+            # The table name is built from an integer id (staging_table), never from input.
+            f"SELECT count(*) FILTER (WHERE left(dedup_key, 2) = 'e:'), count(*) FROM {stage}",  # noqa: S608
             params,
         )
         cursor.execute(f"DROP TABLE {stage}")

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as AuthUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from campaigns.models import (
     Account,
@@ -106,11 +106,15 @@ def campaign_data_quality(*, campaign: Campaign, limit: int = 50) -> DataQuality
     ).select_related("upload")
     shared = CampaignPhone.objects.filter(campaign=campaign, contact_count__gt=1)
     # Numbers carried by contacts of two or more accounts (e.g. a spouse's small business).
+    accounts_carrying = (
+        Contact.objects.filter(Q(phone_id=OuterRef("pk")) | Q(mobile_id=OuterRef("pk")))
+        .order_by()
+        .values("campaign_id")
+        .annotate(n=Count("account_id", distinct=True))
+        .values("n")
+    )
     shared_by_accounts = (
-        shared.annotate(
-            accounts=Count("contacts_by_phone__account", distinct=True)
-            + Count("contacts_by_mobile__account", distinct=True)
-        )
+        shared.annotate(accounts=Subquery(accounts_carrying))
         .filter(accounts__gt=1)
         .order_by("-contact_count", "number")
     )

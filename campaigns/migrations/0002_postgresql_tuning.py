@@ -6,7 +6,9 @@ start of a name and its accounts by the start of a company name; Django's
 ``istartswith`` compiles to ``UPPER(col::text) LIKE UPPER('abc%')``, which only an
 expression index with ``text_pattern_ops`` answers whatever the collation. Numbers and
 dedup keys are ASCII compared for equality by the million during a merge: the "C"
-collation compares them byte-wise instead of through the locale.
+collation compares them byte-wise instead of through the locale. A merge draws an id
+per new number from the CampaignPhone sequence: a session-local cache of 1,000 values
+spares a sequence-page lock and WAL record per row.
 """
 
 from django.db import migrations
@@ -39,6 +41,9 @@ def forwards(apps, schema_editor):
         schema_editor.execute(f'ALTER TABLE {table} ALTER COLUMN {column} TYPE {type_} COLLATE "C"')
     for name, target in INDEXES.items():
         schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {target}")
+    schema_editor.execute(
+        "ALTER SEQUENCE campaigns_campaignphone_id_seq CACHE 1000"
+    )
 
 
 def backwards(apps, schema_editor):
