@@ -35,6 +35,10 @@ def _campaign(request: Request, campaign_id: int) -> Campaign:
 
 
 class CampaignPhoneSerializer(serializers.ModelSerializer):
+    # Same choices as the disqualify "scope" under another name: a plain string keeps the
+    # OpenAPI schema to one enum.
+    status_scope = serializers.CharField(read_only=True)
+
     class Meta:
         model = CampaignPhone
         fields = [
