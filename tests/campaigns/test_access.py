@@ -238,3 +238,26 @@ def test_api_upload_returns_the_upload_with_its_progress_url(
     assert progress.json()["id"] == body["id"]
     missing = api_client.post(f"/api/campaigns/{campaign.pk}/uploads/", {})
     assert missing.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "campaign",
+        "account",
+        "contact",
+        "campaignphone",
+        "leadupload",
+        "disposition",
+        "donotcallnumber",
+    ],
+)
+def test_admin_pages_answer_administrators_and_refuse_agents(
+    client, seeded, administrator, agent, model
+):
+    url = reverse(f"admin:campaigns_{model}_changelist")
+    client.force_login(administrator)
+    assert client.get(url).status_code == 200
+    assert client.get(url, {"q": "(678)-999 8212"}).status_code == 200
+    client.force_login(agent)
+    assert client.get(url).status_code == 403
