@@ -12,4 +12,6 @@ urlpatterns = [
     path("api/", include("crm.api_urls")),
     path("api/", include("telephony.api_urls")),
     path("webhooks/twilio/", include("telephony.urls")),
+    path("api/", include("campaigns.api_urls")),
+    path("campaigns/", include("campaigns.urls")),
 ]

@@ -57,3 +57,52 @@ def test_try_normalize_returns_none_for_words():
 )
 def test_national_format_for_display(e164, shown):
     assert national_format(e164) == shown
+
+
+def test_fast_path_agrees_with_the_full_parser_on_random_nanp_input():
+    import random
+
+    import phonenumbers
+
+    from crm import phones
+
+    def full(text: str) -> str | None:
+        try:
+            parsed = phonenumbers.parse(text, "US")
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_valid_number(parsed):
+            return None
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+    rng = random.Random(4)
+    formats = ["{}{}{}", "({}) {}-{}", "1 {}-{}-{}", "+1 ({}) {}-{}", "{}.{}.{}", "+1{}{}{}"]
+    decided = 0
+    for _ in range(20_000):
+        parts = (
+            f"{rng.randrange(1000):03d}",
+            f"{rng.randrange(1000):03d}",
+            f"{rng.randrange(10_000):04d}",
+        )
+        text = rng.choice(formats).format(*parts)
+        fast = phones._nanp_fast_path(text, "US")
+        if fast is not None:
+            decided += 1
+            assert fast == full(text), text
+        elif full(text) is not None:
+            # Only non-plain input may skip the fast path; plain valid input never does.
+            raise AssertionError(f"{text} is valid but the fast path refused it")
+    assert decided > 1_000
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+1 264 292 1234", "+12642921234"),  # Anguilla: NANP, judged by its own rules
+        ("(416) 555-0199", "+14165550199"),  # Canada
+        ("1-800-FLOWERS", "+18003569377"),  # letters: the full parser handles them
+        ("678 999 8212 ext 5", "+16789998212"),
+    ],
+)
+def test_other_nanp_regions_and_unusual_input_still_parse(raw, expected):
+    assert normalize(raw) == expected

@@ -26,6 +26,8 @@ class Command(BaseCommand):
         parser.add_argument("--no-users", action="store_true", help="Skip the demo login users.")
 
     def handle(self, *args: object, **options: object) -> None:
+        # Users first: apps' demo data may assign them (e.g. the caller to a campaign).
+        logins = [] if options["no_users"] else demo.ensure_users(demo.credentials_path())
         # Each app may ship a ``demo`` module with ``seed(stdout)``; found like admin.py
         # autodiscovery so crm never imports the apps built on top of it.
         for app_config in apps.get_app_configs():
@@ -45,6 +47,6 @@ class Command(BaseCommand):
         if not options["no_users"]:
             self.stdout.write("")
             self.stdout.write(self.style.SUCCESS("Log in at http://127.0.0.1:8000/admin/ as:"))
-            for username, role, password in demo.ensure_users(demo.credentials_path()):
+            for username, role, password in logins:
                 self.stdout.write(f"  {role:<14} {username:<8} password: {password}")
-            self.stdout.write("Callers work at http://127.0.0.1:8000/campaigns/")
+            self.stdout.write("Callers log in at http://127.0.0.1:8000/campaigns/login/")

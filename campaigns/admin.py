@@ -1,0 +1,254 @@
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from campaigns import selectors, services
+from campaigns.models import (
+    Account,
+    Campaign,
+    CampaignPhone,
+    Contact,
+    Disposition,
+    DoNotCallNumber,
+    LeadUpload,
+)
+from campaigns.views import csv_response
+from crm.admin_utils import EstimatedCountAdminMixin
+from crm.phones import try_normalize
+
+
+class LeadUploadForm(forms.Form):
+    file = forms.FileField(
+        label="Leads CSV",
+        help_text="UTF-8 CSV (with or without BOM). Columns, any case: first_name, last_name "
+        "or name, email, company, title, phone, mobile; other columns are kept as extra data.",
+    )
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = ("name", "created_at", "links")
+    search_fields = ("name",)
+    filter_horizontal = ("callers", "caller_ids")
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "<int:campaign_id>/upload/",
+                self.admin_site.admin_view(self.upload_view),
+                name="campaigns_campaign_upload",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="")
+    def links(self, obj: Campaign) -> str:
+        return format_html(
+            '<a href="{}">Upload leads</a> · <a href="{}">Workspace</a> · '
+            '<a href="{}">Data quality</a> · <a href="{}">Export CSV</a>',
+            reverse("admin:campaigns_campaign_upload", args=[obj.pk]),
+            reverse("campaigns:detail", args=[obj.pk]),
+            reverse("campaigns:quality", args=[obj.pk]),
+            reverse("campaigns:export", args=[obj.pk]),
+        )
+
+    def upload_view(self, request: HttpRequest, campaign_id: int) -> HttpResponse:
+        if not request.user.has_perm("campaigns.add_leadupload"):
+            raise PermissionDenied
+        campaign = get_object_or_404(Campaign, pk=campaign_id)
+        form = LeadUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                upload = services.lead_upload_create(
+                    campaign=campaign, file=form.cleaned_data["file"], uploaded_by=request.user
+                )
+            except ValidationError as exc:
+                form.add_error("file", exc)
+            else:
+                self.message_user(request, "Uploaded: the import runs in the background.")
+                return HttpResponseRedirect(
+                    reverse("admin:campaigns_leadupload_change", args=[upload.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Upload leads to {campaign}",
+            "campaign": campaign,
+            "form": form,
+            "opts": self.model._meta,
+            "recent": campaign.uploads.all()[:10],
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/upload.html", context)
+
+
+@admin.register(LeadUpload)
+class LeadUploadAdmin(admin.ModelAdmin):
+    list_display = (
+        "__str__",
+        "campaign",
+        "status",
+        "rows_read",
+        "rows_rejected",
+        "contacts_created",
+        "created_at",
+    )
+    list_filter = ("status",)
+    list_select_related = ("campaign",)
+    change_form_template = "admin/campaigns/leadupload/change_form.html"
+    readonly_fields = [f.name for f in LeadUpload._meta.fields]
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "<int:upload_id>/rejections.csv",
+                self.admin_site.admin_view(self.rejections_csv),
+                name="campaigns_leadupload_rejections",
+            ),
+            *super().get_urls(),
+        ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        upload = self.get_object(request, object_id)
+        extra = extra_context or {}
+        if upload is not None:
+            extra.update(
+                upload=upload,
+                receipt=selectors.lead_upload_receipt_lines(upload),
+                progress_url=reverse(
+                    "campaigns-api:upload-detail", args=[upload.campaign_id, upload.pk]
+                ),
+                rejections_url=reverse("admin:campaigns_leadupload_rejections", args=[upload.pk]),
+            )
+        return super().change_view(request, object_id, form_url, extra)
+
+    def rejections_csv(self, request: HttpRequest, upload_id: int) -> HttpResponseBase:
+        if not request.user.has_perm("campaigns.view_leadupload"):
+            raise PermissionDenied
+        upload = get_object_or_404(LeadUpload, pk=upload_id)
+        rows = upload.rejections.order_by("row_number", "id").values_list(
+            "row_number", "column", "value", "reason", "row_kept"
+        )
+        return csv_response(
+            f"upload-{upload.pk}-rejected-rows.csv",
+            ["row", "column", "value", "reason", "row_kept"],
+            ([r, c, v, why, "yes" if kept else "no"] for r, c, v, why, kept in rows.iterator()),
+        )
+
+
+@admin.register(CampaignPhone)
+class CampaignPhoneAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "number",
+        "campaign",
+        "contact_count",
+        "status",
+        "status_scope",
+        "status_reason",
+    )
+    list_filter = ("status", "status_scope")
+    list_select_related = ("campaign",)
+    search_fields = ("number",)
+    search_help_text = "A phone number typed any way."
+    readonly_fields = [f.name for f in CampaignPhone._meta.fields]
+    ordering = ("-contact_count", "id")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        e164 = try_normalize(search_term)
+        if search_term.strip() and not e164:
+            return queryset.none(), False
+        return (queryset.filter(number=e164) if e164 else queryset), False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # numbers come from uploads; the merge owns their ids
+
+
+@admin.register(Account)
+class AccountAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
+    list_display = ("name", "campaign", "status")
+    list_filter = ("status",)
+    list_select_related = ("campaign",)
+    search_fields = ("name",)
+    raw_id_fields = ("campaign",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(Contact)
+class ContactAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
+    list_display = ("__str__", "email", "account", "phone", "mobile", "status", "campaign")
+    list_filter = ("status",)
+    list_select_related = ("campaign", "account", "phone", "mobile")
+    search_fields = ("=email", "name")
+    raw_id_fields = ("campaign", "account", "phone", "mobile", "upload")
+    readonly_fields = ("dedup_key", "merged_rows", "upload", "row_number", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # contacts are created by uploads, deduplicated by email
+
+
+@admin.register(Disposition)
+class DispositionAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "outcome", "target", "scope", "number", "note", "by", "campaign")
+    list_filter = ("outcome", "target", "scope")
+    list_select_related = ("by", "campaign")
+    search_fields = ("number", "note")
+    actions = ["undo"]
+    readonly_fields = [f.name for f in Disposition._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the log is the audit trail
+
+    def has_undo_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(services.UNDO_PERMISSION)
+
+    @admin.action(description="Undo the selected disqualifications", permissions=["undo"])
+    def undo(self, request: HttpRequest, queryset: QuerySet[Disposition]) -> None:
+        done = 0
+        for disposition in queryset:
+            try:
+                services.disposition_undo(disposition=disposition, by=request.user)
+                done += 1
+            except ValidationError as exc:
+                self.message_user(
+                    request, f"{disposition}: {' '.join(exc.messages)}", messages.ERROR
+                )
+        if done:
+            self.message_user(request, f"{done} disqualification(s) undone.")
+
+
+@admin.register(DoNotCallNumber)
+class DoNotCallNumberAdmin(admin.ModelAdmin):
+    list_display = ("number", "reason", "added_by", "created_at")
+    search_fields = ("number",)
+    readonly_fields = ("number", "reason", "added_by", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # added by disqualifying a number "everywhere"; undone from the log
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

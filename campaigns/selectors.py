@@ -1,0 +1,164 @@
+"""Reads for the caller workspace, the admin and the API."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User as AuthUser
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+
+from campaigns.models import (
+    Account,
+    Campaign,
+    CampaignPhone,
+    Contact,
+    Disposition,
+    LeadRejection,
+    LeadUpload,
+)
+from crm.phones import try_normalize
+from telephony.models import OwnedNumber
+
+User = AuthUser | AnonymousUser
+MANAGE_PERMISSION = "campaigns.change_campaign"
+WORK_PERMISSION = "campaigns.work_campaign"
+
+
+def campaigns_for_user(user: User) -> QuerySet[Campaign]:
+    """Administrators see every campaign; callers the ones they are assigned to."""
+    if not user.is_authenticated:
+        return Campaign.objects.none()
+    if user.has_perm(MANAGE_PERMISSION):
+        return Campaign.objects.all()
+    if user.has_perm(WORK_PERMISSION):
+        return Campaign.objects.filter(callers=user)
+    return Campaign.objects.none()
+
+
+def campaign_contacts(*, campaign: Campaign, search: str = "") -> QuerySet[Contact]:
+    """Contacts with their account and numbers (one query per page, all joins)."""
+    contacts = Contact.objects.filter(campaign=campaign).select_related(
+        "account", "phone", "mobile"
+    )
+    search = search.strip()
+    if not search:
+        return contacts.order_by("id")
+    e164 = try_normalize(search)
+    if e164:
+        return contacts.filter(Q(phone__number=e164) | Q(mobile__number=e164)).order_by("id")
+    if "@" in search:
+        return contacts.filter(dedup_key="e:" + search.lower()).order_by("id")
+    # Prefix matches on the name or the company: both are indexed (see migration 0002).
+    return contacts.filter(
+        Q(name__istartswith=search) | Q(account__name__istartswith=search)
+    ).order_by("id")
+
+
+def campaign_phones(*, campaign: Campaign, status: str = "") -> QuerySet[CampaignPhone]:
+    phones = CampaignPhone.objects.filter(campaign=campaign)
+    if status:
+        phones = phones.filter(status=status)
+    return phones.order_by("-contact_count", "number")
+
+
+def campaign_phone_get(*, campaign: Campaign, raw_number: str) -> CampaignPhone | None:
+    """The campaign's row for a number typed any way; None when it is not in the campaign."""
+    e164 = try_normalize(raw_number)
+    if e164 is None:
+        return None
+    return CampaignPhone.objects.filter(campaign=campaign, number=e164).first()
+
+
+def campaign_dialing_numbers(*, campaign: Campaign) -> list[OwnedNumber]:
+    """The caller IDs to dial from: a replaced number stands for the end of its chain."""
+    result: list[OwnedNumber] = []
+    for number in campaign.caller_ids.all():
+        seen = {number.pk}
+        while number.replaced_by_id is not None and number.replaced_by_id not in seen:
+            seen.add(number.replaced_by_id)
+            number = OwnedNumber.objects.get(pk=number.replaced_by_id)
+        if number.status == OwnedNumber.Status.ACTIVE and number not in result:
+            result.append(number)
+    return result
+
+
+def campaign_dispositions(*, campaign: Campaign) -> QuerySet[Disposition]:
+    return (
+        Disposition.objects.filter(campaign=campaign)
+        .select_related("by", "contact", "account", "phone", "undone_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+@dataclass
+class DataQuality:
+    invalid_numbers: QuerySet[LeadRejection]
+    invalid_count: int
+    shared_by_contacts: QuerySet[CampaignPhone]
+    shared_by_accounts: QuerySet[CampaignPhone]
+    merged_contacts: QuerySet[Contact]
+    merged_rows: int
+    uploads: QuerySet[LeadUpload]
+
+
+def campaign_data_quality(*, campaign: Campaign, limit: int = 50) -> DataQuality:
+    rejections = LeadRejection.objects.filter(
+        upload__campaign=campaign, column__in=["phone", "mobile"]
+    ).select_related("upload")
+    shared = CampaignPhone.objects.filter(campaign=campaign, contact_count__gt=1)
+    # Numbers carried by contacts of two or more accounts (e.g. a spouse's small business).
+    accounts_carrying = (
+        Contact.objects.filter(Q(phone_id=OuterRef("pk")) | Q(mobile_id=OuterRef("pk")))
+        .order_by()
+        .values("campaign_id")
+        .annotate(n=Count("account_id", distinct=True))
+        .values("n")
+    )
+    shared_by_accounts = (
+        shared.annotate(accounts=Subquery(accounts_carrying))
+        .filter(accounts__gt=1)
+        .order_by("-contact_count", "number")
+    )
+    merged = Contact.objects.filter(campaign=campaign, merged_rows__gt=0).select_related("account")
+    uploads = LeadUpload.objects.filter(campaign=campaign, status=LeadUpload.State.COMPLETED)
+    return DataQuality(
+        invalid_numbers=rejections.order_by("upload_id", "row_number")[:limit],
+        invalid_count=rejections.count(),
+        shared_by_contacts=shared.order_by("-contact_count", "number")[:limit],
+        shared_by_accounts=shared_by_accounts[:limit],
+        merged_contacts=merged.order_by("-merged_rows", "id")[:limit],
+        merged_rows=sum(uploads.values_list("merged_by_email", flat=True)),
+        uploads=uploads,
+    )
+
+
+def account_for(*, campaign: Campaign, account_id: int) -> Account | None:
+    return Account.objects.filter(campaign=campaign, pk=account_id).first()
+
+
+def lead_upload_receipt_lines(upload: LeadUpload) -> list[str]:
+    """The receipt as text, for the command line and the admin."""
+    if upload.status == LeadUpload.State.FAILED:
+        return [f"Refused: {upload.error}"]
+    if upload.duplicate_of_id:
+        return [upload.phase]
+    lines = [
+        f"Rows read:            {upload.rows_read:,}",
+        f"Rows rejected:        {upload.rows_rejected:,}",
+        f"Contacts created:     {upload.contacts_created:,}",
+        f"Merged by email:      {upload.merged_by_email:,}",
+        f"Duplicate rows:       {upload.duplicate_rows:,}",
+        f"Accounts created:     {upload.accounts_created:,}",
+        f"Numbers found:        {upload.numbers_found:,} ({upload.numbers_created:,} new)",
+        f"On do-not-call list:  {upload.numbers_do_not_call:,}",
+    ]
+    problems = upload.rejections.order_by("row_number", "id")[:20]
+    for rejection in problems:
+        kept = " (row kept)" if rejection.row_kept else ""
+        lines.append(
+            f"  row {rejection.row_number}, {rejection.column}: {rejection.reason}"
+            f" [{rejection.value}]{kept}"
+        )
+    more = upload.rejections.count() - len(problems)
+    if more > 0:
+        lines.append(f"  … and {more:,} more: download the rejected rows CSV from the admin.")
+    return lines

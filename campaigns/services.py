@@ -1,0 +1,377 @@
+"""Every write to campaigns: lead uploads, disqualifications and their undoing, outcomes."""
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import User as AuthUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files import File
+from django.db import connection, transaction
+from django.utils import timezone
+
+from campaigns import ingest
+from campaigns.models import (
+    Account,
+    Campaign,
+    CampaignPhone,
+    Contact,
+    Disposition,
+    DoNotCallNumber,
+    LeadUpload,
+    Scope,
+    Status,
+)
+
+logger = logging.getLogger(__name__)
+
+User = AuthUser | AnonymousUser
+UNDO_PERMISSION = "campaigns.undo_disposition"
+# Two-key advisory locks: this namespace plus the upload id.
+_UPLOAD_LOCK_NAMESPACE = 0x4C55
+
+
+def _user_or_none(user: User | None) -> Any:
+    return user if user is not None and user.is_authenticated else None
+
+
+def _clean_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("Say why: a reason is required.")
+    return reason[:255]
+
+
+# --- Lead uploads ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def lead_upload_create(
+    *, campaign: Campaign, file: File, uploaded_by: User | None, enqueue: bool = True
+) -> LeadUpload:
+    """Store the file and queue its import (after commit, so the worker finds the row)."""
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in file.chunks():
+        digest.update(chunk)
+        size += len(chunk)
+    if size == 0:
+        raise ValidationError("The file is empty.")
+    file.seek(0)
+    name = (getattr(file, "name", "") or "leads.csv").rsplit("/", 1)[-1][:255]
+    upload = LeadUpload(
+        campaign=campaign,
+        original_name=name,
+        size=size,
+        checksum=digest.hexdigest(),
+        uploaded_by=_user_or_none(uploaded_by),
+        phase="Waiting for a worker",
+    )
+    upload.file.save(name, file, save=False)
+    upload.save()
+    if enqueue:
+        from campaigns.tasks import import_lead_upload
+
+        upload_id = upload.pk
+        transaction.on_commit(lambda: import_lead_upload.delay(upload_id))
+    return upload
+
+
+@contextmanager
+def _import_lock(upload_id: int) -> Iterator[bool]:
+    """Only one worker imports an upload at a time (a re-delivered task finds it taken)."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_lock(%s, %s)", [_UPLOAD_LOCK_NAMESPACE, int(upload_id)]
+        )
+        row = cursor.fetchone()
+        acquired = bool(row and row[0])
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_unlock(%s, %s)", [_UPLOAD_LOCK_NAMESPACE, int(upload_id)]
+                )
+
+
+def _mark(upload: LeadUpload, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(upload, name, value)
+    LeadUpload.objects.filter(pk=upload.pk).update(**fields)
+
+
+def lead_upload_import(
+    *, upload_id: int, progress: Callable[[LeadUpload], None] | None = None
+) -> LeadUpload:
+    """Import an upload: stage the file, then merge it in one transaction.
+
+    Deliberately not one transaction as a whole: staging commits in chunks so the
+    progress bar moves, and staged rows are scratch that nobody else reads. The merge,
+    which is everything a user sees, is atomic. Safe to call again: a completed or
+    refused upload is left alone, an interrupted one starts over.
+    """
+    upload = LeadUpload.objects.select_related("campaign").get(pk=upload_id)
+    if upload.status in (LeadUpload.State.COMPLETED, LeadUpload.State.FAILED):
+        return upload
+    with _import_lock(upload.pk) as acquired:
+        if not acquired:
+            logger.info("Lead upload %s is being imported by another worker", upload.pk)
+            return upload
+        upload.refresh_from_db()
+        if upload.status in (LeadUpload.State.COMPLETED, LeadUpload.State.FAILED):
+            return upload
+        earlier = (
+            LeadUpload.objects.filter(
+                campaign_id=upload.campaign_id,
+                checksum=upload.checksum,
+                status=LeadUpload.State.COMPLETED,
+                duplicate_of__isnull=True,
+            )
+            .exclude(pk=upload.pk)
+            .order_by("pk")
+            .first()
+        )
+        if earlier is not None:
+            now = timezone.now()
+            _mark(
+                upload,
+                status=LeadUpload.State.COMPLETED,
+                duplicate_of=earlier,
+                phase=f"This file was already imported as upload #{earlier.pk}: nothing added.",
+                bytes_read=upload.size,
+                started_at=now,
+                finished_at=now,
+            )
+            return upload
+        ingest.discard_staging(upload.pk)  # an interrupted attempt's rows, if any
+        _mark(
+            upload,
+            status=LeadUpload.State.RUNNING,
+            started_at=timezone.now(),
+            phase="Reading",
+            error="",
+        )
+        try:
+            storage_file = upload.file.storage.open(upload.file.name, "rb")
+            with storage_file:
+                stats = ingest.stage(upload, storage_file.file, progress)
+            _mark(upload, phase=f"Merging {stats.rows_read - stats.rows_rejected:,} rows")
+            if progress:
+                progress(upload)
+            with transaction.atomic():
+                result = ingest.merge(upload)
+                _mark(
+                    upload,
+                    status=LeadUpload.State.COMPLETED,
+                    phase="Done",
+                    bytes_read=upload.size,
+                    rows_read=stats.rows_read,
+                    rows_rejected=stats.rows_rejected,
+                    contacts_created=result.contacts_created,
+                    merged_by_email=result.merged_by_email,
+                    duplicate_rows=result.duplicate_rows,
+                    accounts_created=result.accounts_created,
+                    numbers_found=result.numbers_found,
+                    numbers_created=result.numbers_created,
+                    numbers_do_not_call=result.numbers_do_not_call,
+                    finished_at=timezone.now(),
+                )
+        except ingest.FileRefused as exc:
+            ingest.discard_staging(upload.pk)
+            _mark(
+                upload,
+                status=LeadUpload.State.FAILED,
+                error=f"{exc} Nothing was imported.",
+                phase="Refused",
+                finished_at=timezone.now(),
+            )
+        except Exception:
+            logger.exception("Lead upload %s failed", upload.pk)
+            ingest.discard_staging(upload.pk)
+            _mark(
+                upload,
+                status=LeadUpload.State.FAILED,
+                error="The import failed unexpectedly; nothing was imported. "
+                "The error is in the server log.",
+                phase="Failed",
+                finished_at=timezone.now(),
+            )
+            raise
+    return upload
+
+
+# --- Disqualifying and undoing ------------------------------------------------------------
+
+
+@transaction.atomic
+def campaign_phone_disqualify(
+    *, phone: CampaignPhone, by: User | None, reason: str, scope: str = Scope.CAMPAIGN
+) -> Disposition:
+    """Disqualify a number on every contact carrying it, in either column.
+
+    Contacts reach their numbers through ``CampaignPhone``, so this is one UPDATE of one
+    row whatever the campaign's size (two with ``everywhere``: every campaign's row for
+    the number, and the do-not-call list future uploads consult).
+    """
+    reason = _clean_reason(reason)
+    if scope not in Scope.values:
+        raise ValidationError(f"Unknown scope {scope!r}: use campaign or everywhere.")
+    if phone.status == Status.DISQUALIFIED and (
+        phone.status_scope == Scope.EVERYWHERE or scope == Scope.CAMPAIGN
+    ):
+        raise ValidationError(f"{phone.number} is already disqualified.")
+    now, actor = timezone.now(), _user_or_none(by)
+    changes = {
+        "status": Status.DISQUALIFIED,
+        "status_scope": scope,
+        "status_reason": reason,
+        "status_changed_at": now,
+        "status_changed_by": actor,
+    }
+    if scope == Scope.EVERYWHERE:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO campaigns_donotcallnumber (number, reason, added_by_id, created_at) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (number) DO UPDATE "
+                "SET reason = excluded.reason, added_by_id = excluded.added_by_id",
+                [phone.number, reason, actor.pk if actor else None, now],
+            )
+        # Rows disqualified for this campaign alone become do-not-call too: the
+        # stronger scope wins, and undoing it later re-activates them all.
+        # Probed campaign by campaign on the (campaign, number) unique index.
+        CampaignPhone.objects.filter(
+            campaign_id__in=Campaign.objects.values("id"), number=phone.number
+        ).update(**changes)
+    else:
+        CampaignPhone.objects.filter(pk=phone.pk).update(**changes)
+    for name, value in changes.items():
+        setattr(phone, name, value)
+    return Disposition.objects.create(
+        campaign_id=phone.campaign_id,
+        outcome=Disposition.Outcome.DISQUALIFIED,
+        target=Disposition.Target.PHONE,
+        scope=scope,
+        phone=phone,
+        number=phone.number,
+        note=reason,
+        by=actor,
+    )
+
+
+@transaction.atomic
+def contact_disqualify(*, contact: Contact, by: User | None, reason: str) -> Disposition:
+    reason = _clean_reason(reason)
+    if contact.status == Status.DISQUALIFIED:
+        raise ValidationError(f"{contact} is already disqualified.")
+    Contact.objects.filter(pk=contact.pk).update(status=Status.DISQUALIFIED)
+    contact.status = Status.DISQUALIFIED
+    return Disposition.objects.create(
+        campaign_id=contact.campaign_id,
+        outcome=Disposition.Outcome.DISQUALIFIED,
+        target=Disposition.Target.CONTACT,
+        scope=Scope.CAMPAIGN,
+        contact=contact,
+        note=reason,
+        by=_user_or_none(by),
+    )
+
+
+@transaction.atomic
+def account_disqualify(*, account: Account, by: User | None, reason: str) -> Disposition:
+    reason = _clean_reason(reason)
+    if account.status == Status.DISQUALIFIED:
+        raise ValidationError(f"{account} is already disqualified.")
+    Account.objects.filter(pk=account.pk).update(status=Status.DISQUALIFIED)
+    account.status = Status.DISQUALIFIED
+    return Disposition.objects.create(
+        campaign_id=account.campaign_id,
+        outcome=Disposition.Outcome.DISQUALIFIED,
+        target=Disposition.Target.ACCOUNT,
+        scope=Scope.CAMPAIGN,
+        account=account,
+        note=reason,
+        by=_user_or_none(by),
+    )
+
+
+def _target_id(value: int | None) -> int:
+    if value is None:
+        raise ValidationError("What this disqualification applied to no longer exists.")
+    return value
+
+
+@transaction.atomic
+def disposition_undo(*, disposition: Disposition, by: User, note: str = "") -> Disposition:
+    """An Administrator reverses a disqualification; the undoing is logged too."""
+    if not by.has_perm(UNDO_PERMISSION):
+        raise PermissionDenied("Only an Administrator can undo a disqualification.")
+    disposition = Disposition.objects.select_for_update().get(pk=disposition.pk)
+    if disposition.outcome != Disposition.Outcome.DISQUALIFIED:
+        raise ValidationError("Only a disqualification can be undone.")
+    if Disposition.objects.filter(undoes=disposition).exists():
+        raise ValidationError("This disqualification was already undone.")
+    reactivate = {
+        "status": Status.ACTIVE,
+        "status_scope": "",
+        "status_reason": "",
+        "status_changed_at": timezone.now(),
+        "status_changed_by": _user_or_none(by),
+    }
+    if disposition.target == Disposition.Target.PHONE:
+        if disposition.scope == Scope.EVERYWHERE:
+            DoNotCallNumber.objects.filter(number=disposition.number).delete()
+            CampaignPhone.objects.filter(
+                campaign_id__in=Campaign.objects.values("id"),
+                number=disposition.number,
+                status_scope=Scope.EVERYWHERE,
+            ).update(**reactivate)
+        else:
+            phone = CampaignPhone.objects.get(id=_target_id(disposition.phone_id))
+            if phone.status_scope == Scope.EVERYWHERE:
+                raise ValidationError(
+                    f"{phone.number} is on the do-not-call list: undo that disqualification."
+                )
+            CampaignPhone.objects.filter(pk=phone.pk).update(**reactivate)
+    elif disposition.target == Disposition.Target.CONTACT:
+        Contact.objects.filter(id=_target_id(disposition.contact_id)).update(status=Status.ACTIVE)
+    else:
+        Account.objects.filter(id=_target_id(disposition.account_id)).update(status=Status.ACTIVE)
+    return Disposition.objects.create(
+        campaign_id=disposition.campaign_id,
+        outcome=Disposition.Outcome.REQUALIFIED,
+        target=disposition.target,
+        scope=disposition.scope,
+        contact_id=disposition.contact_id,
+        account_id=disposition.account_id,
+        phone_id=disposition.phone_id,
+        number=disposition.number,
+        note=(note or "").strip()[:1000],
+        by=_user_or_none(by),
+        undoes=disposition,
+    )
+
+
+@transaction.atomic
+def disposition_log(
+    *, contact: Contact, by: User | None, outcome: str, note: str = "", number: str = ""
+) -> Disposition:
+    """A caller records how a call went."""
+    if outcome not in Disposition.CALL_OUTCOMES:
+        raise ValidationError(f"Unknown outcome {outcome!r}.")
+    return Disposition.objects.create(
+        campaign_id=contact.campaign_id,
+        outcome=outcome,
+        target=Disposition.Target.CONTACT,
+        contact=contact,
+        number=number,
+        note=(note or "").strip()[:2000],
+        by=_user_or_none(by),
+    )

@@ -1,0 +1,236 @@
+import pytest
+
+from campaigns import ingest
+from campaigns.models import Account, CampaignPhone, Contact, LeadRejection, LeadRow, LeadUpload
+from tests.campaigns.conftest import SEED_CSV
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgresql]
+
+
+def numbers_of(contact: Contact) -> tuple[str | None, str | None]:
+    return (
+        contact.phone.number if contact.phone else None,
+        contact.mobile.number if contact.mobile else None,
+    )
+
+
+def test_the_seeds_four_formats_become_one_number(campaign, upload_csv):
+    upload = upload_csv(
+        campaign,
+        "name,email,phone\n"
+        "A,a@example.com,1 678-999-8212\n"
+        "B,b@example.com,(678)-999 8212\n"
+        "C,c@example.com,678 999 8212\n"
+        "D,d@example.com,+1 (678) 999-8212\n",
+    )
+    assert upload.status == LeadUpload.State.COMPLETED
+    phone = CampaignPhone.objects.get(campaign=campaign)
+    assert (phone.number, phone.contact_count) == ("+16789998212", 4)
+    assert upload.numbers_found == 1
+    assert Contact.objects.filter(campaign=campaign, phone=phone).count() == 4
+
+
+def test_seed_scenario_splits_accounts_and_contacts_and_counts_numbers(seeded):
+    contacts = {c.email: c for c in Contact.objects.filter(campaign=seeded)}
+    assert len(contacts) == 5
+    assert set(Account.objects.filter(campaign=seeded).values_list("name", flat=True)) == {
+        "Keller Williams",
+        "KW Realty",
+        "Doe Realty",
+        "Petshop Supply",
+    }
+    counts = dict(
+        CampaignPhone.objects.filter(campaign=seeded).values_list("number", "contact_count")
+    )
+    assert counts == {"+12127612846": 2, "+16789998212": 2, "+18327234097": 2}
+    # Two emails, one shared mobile: still two contacts, at two accounts.
+    john, john_r = contacts["john.smith@kw.example.com"], contacts["jrsmith@kwrealty.example.com"]
+    assert numbers_of(john) == ("+12127612846", "+16789998212")
+    assert numbers_of(john_r) == (None, "+16789998212")
+    assert john.account.name == "Keller Williams"
+    assert john_r.account.name == "KW Realty"
+    assert john.extra == {"Notes": "retired?"}
+    assert john.phone_raw == "+1-212-761-2846"
+
+
+def test_rows_with_the_same_email_in_any_case_are_one_contact(campaign, upload_csv):
+    upload = upload_csv(
+        campaign,
+        "first_name,last_name,email,company,phone,mobile\n"
+        "Olivia,Brown,olivia.brown@example.com,Brown Homes,312 555 0150,\n"
+        "OLIVIA,BROWN,Olivia.Brown@EXAMPLE.com,Brown Homes,,312 555 0160\n"
+        "Noah,Wilson,noah@example.com,Brown Homes,312 555 0150,\n",
+    )
+    assert (upload.contacts_created, upload.merged_by_email) == (2, 1)
+    olivia = Contact.objects.get(campaign=campaign, email="olivia.brown@example.com")
+    # The first row wins; the merged row fills the mobile the first row lacked.
+    assert (olivia.first_name, olivia.merged_rows) == ("Olivia", 1)
+    assert numbers_of(olivia) == ("+13125550150", "+13125550160")
+    shared = CampaignPhone.objects.get(campaign=campaign, number="+13125550150")
+    assert shared.contact_count == 2
+
+
+def test_a_later_upload_merges_into_existing_contacts_and_recounts(campaign, upload_csv):
+    upload_csv(campaign, "email,phone\nann@example.com,404 555 0100\n")
+    second = upload_csv(
+        campaign,
+        "email,phone,mobile\n"
+        "ANN@example.com,404 555 0199,404 555 0111\n"
+        "bob@example.com,404 555 0100,\n",
+    )
+    assert (second.contacts_created, second.merged_by_email) == (1, 1)
+    ann = Contact.objects.get(campaign=campaign, email="ann@example.com")
+    assert numbers_of(ann) == ("+14045550100", "+14045550111")  # keeps her phone, gains a mobile
+    counts = dict(
+        CampaignPhone.objects.filter(campaign=campaign).values_list("number", "contact_count")
+    )
+    assert counts["+14045550100"] == 2
+    assert counts["+14045550111"] == 1
+
+
+def test_same_number_in_both_columns_counts_the_contact_once(campaign, upload_csv):
+    upload_csv(campaign, "email,phone,mobile\nx@example.com,678 999 8212,(678) 999-8212\n")
+    assert CampaignPhone.objects.get(campaign=campaign).contact_count == 1
+
+
+def test_bad_cells_are_reported_and_good_rows_kept(campaign, upload_csv):
+    upload = upload_csv(
+        campaign,
+        "name,email,phone,mobile\n"
+        "Good,good@example.com,678 999 8212,\n"
+        "Half,half@example.com,not a number,404 555 0100\n"
+        "Bad,bad@example.com,12345,\n"
+        "None,none@example.com,,\n",
+    )
+    assert (upload.rows_read, upload.rows_rejected, upload.contacts_created) == (4, 2, 2)
+    rejections = {
+        (r.row_number, r.column): (r.reason, r.row_kept)
+        for r in LeadRejection.objects.filter(upload=upload)
+    }
+    assert rejections == {
+        (3, "phone"): ("it does not look like a phone number", True),
+        (4, "phone"): ("wrong number of digits", False),
+        (5, "phone, mobile"): ("no phone number", False),
+    }
+    half = Contact.objects.get(campaign=campaign, email="half@example.com")
+    assert numbers_of(half) == (None, "+14045550100")
+
+
+def test_rows_without_email_are_contacts_of_their_own_but_identical_rows_are_one(
+    campaign, upload_csv
+):
+    upload = upload_csv(
+        campaign,
+        "name,company,phone\nAl,Acme,678 999 8212\nAl,Acme,678 999 8212\nBo,Acme,678 999 8212\n",
+    )
+    assert (upload.contacts_created, upload.duplicate_rows) == (2, 1)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "The file is empty."),
+        (b"\n\n", "The file is empty."),
+        (b"name,email\nAl,al@example.com\n", "no \u201cphone\u201d or \u201cmobile\u201d column"),
+        (b"name,phone\n", "header but no rows"),
+        ("name,phone\nJos\u00e9,678 999 8212\n".encode("latin-1"), "not UTF-8"),
+        (b"name,phone\n" + b"x" * (ingest.MAX_LINE_CHARS + 10) + b",678 999 8212\n", "longer than"),
+        (b"PK\x03\x04rest of a zip", "Excel workbook"),
+    ],
+)
+def test_bad_files_are_refused_with_a_clear_message_and_nothing_written(
+    campaign, upload_csv, content, message
+):
+    if not content:
+        from django.core.exceptions import ValidationError
+
+        with pytest.raises(ValidationError, match="empty"):
+            upload_csv(campaign, content)
+        return
+    upload = upload_csv(campaign, content)
+    assert upload.status == LeadUpload.State.FAILED
+    assert message in upload.error
+    assert "Nothing was imported" in upload.error
+    assert not Contact.objects.filter(campaign=campaign).exists()
+    assert not CampaignPhone.objects.filter(campaign=campaign).exists()
+    assert not LeadRow.objects.filter(upload=upload).exists()
+
+
+def test_a_bad_encoding_late_in_the_file_leaves_nothing_half_written(
+    campaign, upload_csv, settings
+):
+    good = "".join(f"P{i},p{i}@example.com,404 555 {i:04d}\n" for i in range(120))
+    content = ("name,email,phone\n" + good).encode() + "Jos\u00e9,j@example.com,,\n".encode(
+        "latin-1"
+    )
+    upload = upload_csv(campaign, content)
+    assert upload.status == LeadUpload.State.FAILED
+    assert not Contact.objects.filter(campaign=campaign).exists()
+    assert not LeadRejection.objects.filter(upload=upload).exists()
+
+
+def test_utf8_bom_and_header_case_are_accepted(campaign, upload_csv):
+    upload = upload_csv(
+        campaign, "\ufeffNAME,E-Mail,Phone\nJos\u00e9,jose@example.com,678 999 8212\n"
+    )
+    assert upload.status == LeadUpload.State.COMPLETED
+    contact = Contact.objects.get(campaign=campaign)
+    assert (contact.name, contact.email) == ("Jos\u00e9", "jose@example.com")
+
+
+def test_uploading_the_same_file_again_adds_nothing(seeded, upload_csv):
+    before = (Contact.objects.count(), CampaignPhone.objects.count(), Account.objects.count())
+    again = upload_csv(seeded, SEED_CSV)
+    assert again.status == LeadUpload.State.COMPLETED
+    assert again.duplicate_of is not None
+    assert (
+        Contact.objects.count(),
+        CampaignPhone.objects.count(),
+        Account.objects.count(),
+    ) == before
+
+
+def test_the_same_rows_in_another_file_add_nothing_twice(seeded, upload_csv):
+    counts = dict(
+        CampaignPhone.objects.filter(campaign=seeded).values_list("number", "contact_count")
+    )
+    again = upload_csv(seeded, SEED_CSV + "\n", name="copy.csv")  # different bytes, same rows
+    assert again.duplicate_of is None
+    assert (again.contacts_created, again.accounts_created, again.numbers_created) == (0, 0, 0)
+    assert Contact.objects.filter(campaign=seeded).count() == 5
+    assert (
+        dict(CampaignPhone.objects.filter(campaign=seeded).values_list("number", "contact_count"))
+        == counts
+    )
+
+
+def test_running_a_completed_upload_again_is_a_no_op(seeded):
+    from campaigns import services
+
+    upload = LeadUpload.objects.get(campaign=seeded)
+    services.lead_upload_import(upload_id=upload.pk)
+    assert Contact.objects.filter(campaign=seeded).count() == 5
+
+
+def test_the_orm_fallback_gives_the_same_result_as_the_sql_merge(campaign, upload_csv, monkeypatch):
+    from campaigns.models import Campaign
+
+    upload_csv(campaign, SEED_CSV)
+    other = Campaign.objects.create(name="fallback")
+    monkeypatch.setattr(ingest, "is_postgresql", lambda: False)
+    upload_csv(other, SEED_CSV, name="again.csv")
+
+    def snapshot(c):
+        return (
+            sorted(
+                CampaignPhone.objects.filter(campaign=c).values_list(
+                    "number", "contact_count", "status"
+                )
+            ),
+            sorted(
+                (x.email, x.account.name if x.account else None, *numbers_of(x))
+                for x in Contact.objects.filter(campaign=c)
+            ),
+        )
+
+    assert snapshot(other) == snapshot(campaign)
