@@ -187,6 +187,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "status"; each choice set gets a stable, readable name.
+    "ENUM_NAME_OVERRIDES": {
+        "CallStatusEnum": "telephony.models.Call.Status",
+        "MessageStatusEnum": "telephony.models.Message.Status",
+        "CampaignPhoneStatusEnum": "campaigns.models.Status",
+        "LeadUploadStatusEnum": "campaigns.models.LeadUpload.State",
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------
