@@ -163,8 +163,22 @@ def _number_search(queryset: QuerySet, term: str) -> QuerySet:
     return queryset.filter(customer__name__istartswith=term)
 
 
+class _InteractionAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
+    """What the Calls and Messages lists share: number search and a link to the customer."""
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        return _number_search(queryset, search_term), False
+
+    @admin.display(description="Customer", ordering="customer__name")
+    def customer_link(self, obj: Call | Message) -> str:
+        url = reverse("admin:crm_customer_change", args=[obj.customer_id])
+        return format_html('<a href="{}">{}</a>', url, obj.customer)
+
+
 @admin.register(Call)
-class CallAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
+class CallAdmin(_InteractionAdmin):
     list_display = (
         "started_at",
         "customer_link",
@@ -203,16 +217,6 @@ class CallAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Call]:
         return selectors.call_list()
 
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet, search_term: str
-    ) -> tuple[QuerySet, bool]:
-        return _number_search(queryset, search_term), False
-
-    @admin.display(description="Customer", ordering="customer__name")
-    def customer_link(self, obj: Call) -> str:
-        url = reverse("admin:crm_customer_change", args=[obj.customer_id])
-        return format_html('<a href="{}">{}</a>', url, obj.customer)
-
     def delete_model(self, request: HttpRequest, obj: Call) -> None:
         services.calls_delete(call_ids=[obj.pk])
 
@@ -221,7 +225,7 @@ class CallAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Message)
-class MessageAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
+class MessageAdmin(_InteractionAdmin):
     list_display = ("sent_at", "customer_link", "direction", "from_number", "status", "short_body")
     list_filter = (CustomerIdFilter, "sent_at", "direction", "status")
     list_select_related = ("customer",)
@@ -232,16 +236,6 @@ class MessageAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
         return selectors.message_list()
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet, search_term: str
-    ) -> tuple[QuerySet, bool]:
-        return _number_search(queryset, search_term), False
-
-    @admin.display(description="Customer", ordering="customer__name")
-    def customer_link(self, obj: Message) -> str:
-        url = reverse("admin:crm_customer_change", args=[obj.customer_id])
-        return format_html('<a href="{}">{}</a>', url, obj.customer)
 
     @admin.display(description="Text")
     def short_body(self, obj: Message) -> str:
