@@ -38,12 +38,16 @@ class WorkspaceLoginView(LoginView):
         return reverse("campaigns:list")
 
 
-def _campaign(request: HttpRequest, campaign_id: int) -> Campaign:
+def _require_workspace(request: HttpRequest) -> None:
     if not (
         request.user.has_perm(selectors.WORK_PERMISSION)
         or request.user.has_perm(selectors.MANAGE_PERMISSION)
     ):
         raise PermissionDenied("The caller workspace is for callers and administrators.")
+
+
+def _campaign(request: HttpRequest, campaign_id: int) -> Campaign:
+    _require_workspace(request)
     return get_object_or_404(selectors.campaigns_for_user(request.user), pk=campaign_id)
 
 
@@ -70,11 +74,7 @@ def _context(request: HttpRequest, campaign: Campaign, tab: str, **extra: Any) -
 
 @login_required(login_url="campaigns:login")
 def campaign_list(request: HttpRequest) -> HttpResponse:
-    if not (
-        request.user.has_perm(selectors.WORK_PERMISSION)
-        or request.user.has_perm(selectors.MANAGE_PERMISSION)
-    ):
-        raise PermissionDenied("The caller workspace is for callers and administrators.")
+    _require_workspace(request)
     campaigns = selectors.campaigns_for_user(request.user).order_by("name", "id")
     return render(request, "campaigns/campaign_list.html", {"campaigns": campaigns})
 
