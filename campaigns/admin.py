@@ -22,7 +22,7 @@ from campaigns.models import (
     LeadUpload,
 )
 from campaigns.views import csv_response
-from crm.admin_utils import EstimatedCountAdminMixin
+from crm.admin_utils import EstimatedCountAdminMixin, ReadOnlyAdminMixin
 from crm.phones import try_normalize
 
 
@@ -206,22 +206,13 @@ class ContactAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Disposition)
-class DispositionAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
+class DispositionAdmin(ReadOnlyAdminMixin, EstimatedCountAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "outcome", "target", "scope", "number", "note", "by", "campaign")
     list_filter = ("outcome", "target", "scope")
     list_select_related = ("by", "campaign")
     search_fields = ("number", "note")
     actions = ["undo"]
     readonly_fields = [f.name for f in Disposition._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # the log is the audit trail
 
     def has_undo_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(services.UNDO_PERMISSION)

@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from crm import selectors, services
-from crm.admin_utils import FastChangeList, FastChangelistMixin
+from crm.admin_utils import FastChangeList, FastChangelistMixin, ReadOnlyAdminMixin
 from crm.models import Customer, CustomerMerge, MatchSuggestion, PhoneNumber, PhoneNumberChange
 from crm.phones import national_format, try_normalize
 
@@ -241,7 +241,7 @@ class PhoneNumberAdmin(ConflictRedirectMixin, FastChangelistMixin, admin.ModelAd
 
 
 @admin.register(PhoneNumberChange)
-class PhoneNumberChangeAdmin(FastChangelistMixin, admin.ModelAdmin):
+class PhoneNumberChangeAdmin(ReadOnlyAdminMixin, FastChangelistMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "number",
@@ -268,15 +268,6 @@ class PhoneNumberChangeAdmin(FastChangelistMixin, admin.ModelAdmin):
             if e164
             else queryset.filter(cause__icontains=search_term.strip())
         ), False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(MatchSuggestion)
@@ -384,16 +375,7 @@ class MatchSuggestionAdmin(FastChangelistMixin, admin.ModelAdmin):
 
 
 @admin.register(CustomerMerge)
-class CustomerMergeAdmin(admin.ModelAdmin):
+class CustomerMergeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "kept", "merged", "merged_by", "moved")
     list_select_related = ("kept", "merged", "merged_by")
     raw_id_fields = ("kept", "merged")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

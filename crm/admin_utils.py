@@ -129,3 +129,16 @@ class FastChangelistMixin(EstimatedCountAdminMixin):
             obj.pk,
             obj,
         )
+
+
+class ReadOnlyAdminMixin:
+    """Logs and audit trails: visible in the admin, never added, edited or deleted there."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

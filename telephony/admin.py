@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from crm.admin import CustomerAdmin
-from crm.admin_utils import EstimatedCountAdminMixin
+from crm.admin_utils import EstimatedCountAdminMixin, ReadOnlyAdminMixin
 from crm.models import Customer, PhoneNumber
 from crm.phones import national_format, try_normalize
 from crm.selectors import customer_queryset
@@ -260,7 +260,7 @@ class AssistantAdmin(admin.ModelAdmin):
 
 
 @admin.register(FrequentCaller)
-class FrequentCallerAdmin(admin.ModelAdmin):
+class FrequentCallerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Who reaches us most: the interaction counter, kept by the linking transaction."""
 
     list_display = (
@@ -305,15 +305,6 @@ class FrequentCallerAdmin(admin.ModelAdmin):
         url = reverse("admin:telephony_call_changelist") + f"?customer__id__exact={obj.pk}"
         return format_html('<a href="{}">Calls</a>', url)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 # --- Administrator settings ---------------------------------------------------------------
 
@@ -355,7 +346,7 @@ class TelephonySettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(RetentionRun)
-class RetentionRunAdmin(admin.ModelAdmin):
+class RetentionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "started_at",
         "finished_at",
@@ -365,12 +356,3 @@ class RetentionRunAdmin(admin.ModelAdmin):
         "calls_deleted",
         "messages_deleted",
     )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
