@@ -16,16 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/switchboard")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import setup_django
 
-import django  # noqa: E402
+setup_django()  # Django on PostgreSQL, migrated
 
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
@@ -120,7 +115,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
     assert connection.vendor == "postgresql", "bench/disqualify.py needs PostgreSQL"
-    call_command("migrate", verbosity=0)
 
     start = time.perf_counter()
     small = build("bench disqualify 1k", 1_000)

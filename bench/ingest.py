@@ -20,16 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/switchboard")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import ROOT, setup_django
 
-import django  # noqa: E402
+setup_django()  # Django on PostgreSQL, migrated
 
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
 from campaigns.models import Campaign, LeadUpload  # noqa: E402
@@ -144,8 +139,6 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    assert connection.vendor == "postgresql", "bench/ingest.py needs PostgreSQL (DATABASE_URL)"
-    call_command("migrate", verbosity=0)
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "leads.csv"

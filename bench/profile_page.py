@@ -11,7 +11,6 @@ Last line: the headline.
 """
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -19,17 +18,13 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import setup_django
 
-import django  # noqa: E402
-
-django.setup()
+setup_django()  # Django on PostgreSQL, migrated
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import Group  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.utils import timezone  # noqa: E402
@@ -184,9 +179,6 @@ def main() -> None:
         help="other customers with 50 calls each (the table the page reads a slice of)",
     )
     args = parser.parse_args()
-    if connection.vendor != "postgresql":
-        raise SystemExit("set DATABASE_URL to a PostgreSQL database")
-    call_command("migrate", verbosity=0)
 
     began = time.perf_counter()
     background(args.background_customers, 50)

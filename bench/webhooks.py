@@ -31,19 +31,15 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlencode
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import ROOT, setup_django
+
 TOKEN = "bench-" + secrets.token_hex(16)
 os.environ["TWILIO_AUTH_TOKEN"] = TOKEN
 os.environ["TWILIO_ACCOUNT_SID"] = ""
 os.environ["TWILIO_WEBHOOK_BASE_URL"] = ""
+setup_django()  # Django on PostgreSQL, migrated
 
-import django  # noqa: E402
-
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from twilio.request_validator import RequestValidator  # noqa: E402
 
@@ -334,9 +330,6 @@ def main() -> None:
     if args.numbers is None:
         args.numbers = 4000 if args.client == "wrk" else 1000
 
-    if connection.vendor != "postgresql":
-        raise SystemExit("set DATABASE_URL to a PostgreSQL database")
-    call_command("migrate", verbosity=0)
     clean()
     port = free_port()
     server = start_server(port, args.workers, args.threads, args.worker_class)
