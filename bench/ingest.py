@@ -27,6 +27,7 @@ setup_django()  # Django on PostgreSQL, migrated
 
 from django.db import connection  # noqa: E402
 
+from campaigns.ingest import contact_partition  # noqa: E402
 from campaigns.models import Campaign, LeadUpload  # noqa: E402
 
 AREA_CODES = [
@@ -132,6 +133,8 @@ def drop_campaign(campaign_id: int) -> None:
     for upload in LeadUpload.objects.filter(campaign_id=campaign_id):
         upload.file.delete(save=False)
     Campaign.objects.filter(pk=campaign_id).delete()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {contact_partition(campaign_id)}")
 
 
 def main() -> None:

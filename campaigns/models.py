@@ -114,8 +114,14 @@ class CampaignPhone(models.Model):
     )
     status_reason = models.CharField(max_length=255, blank=True)
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    # Indexed only where set (see Meta): an upload writes a million rows without it.
     status_changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -129,6 +135,12 @@ class CampaignPhone(models.Model):
         ]
         indexes = [
             models.Index(F("campaign"), F("contact_count").desc(), name="campaigns_phone_counts"),
+            # For SET_NULL when a user is deleted.
+            models.Index(
+                fields=["status_changed_by"],
+                condition=Q(status_changed_by__isnull=False),
+                name="campaigns_phone_changed_by",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -245,7 +257,12 @@ class LeadRejection(models.Model):
 
 
 class Contact(models.Model):
-    """A person in a campaign. Rows with the same email (any case) are one contact."""
+    """A person in a campaign. Rows with the same email (any case) are one contact.
+
+    On PostgreSQL the table is partitioned by campaign (migration 0004): a campaign's
+    first upload loads a table of its own and indexes it once, and the primary key in the
+    database is (id, campaign_id).
+    """
 
     # Every index here is paid for on each ingested row: the campaign is covered by the
     # dedup constraint, and the upload link is for lineage only.
@@ -353,8 +370,15 @@ class Disposition(models.Model):
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
     target = models.CharField(max_length=10, choices=Target.choices)
     scope = models.CharField(max_length=16, choices=Scope.choices, blank=True)
+    # Contacts are partitioned by campaign, so the database checks the pair
+    # (campaign_id, contact_id) instead (migration 0004).
     contact = models.ForeignKey(
-        Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="dispositions"
+        Contact,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="dispositions",
+        db_constraint=False,
     )
     account = models.ForeignKey(
         Account, null=True, blank=True, on_delete=models.CASCADE, related_name="dispositions"
@@ -388,6 +412,11 @@ class Disposition(models.Model):
                 | ~Q(number=""),
                 name="campaigns_disposition_has_target",
                 violation_error_message="A disposition applies to a contact, account or number.",
+            ),
+            models.CheckConstraint(
+                condition=Q(contact__isnull=True) | Q(campaign__isnull=False),
+                name="campaigns_disposition_contact_campaign",
+                violation_error_message="A disposition about a contact names its campaign.",
             ),
         ]
 

@@ -107,7 +107,8 @@ def campaign_data_quality(*, campaign: Campaign, limit: int = 50) -> DataQuality
     shared = CampaignPhone.objects.filter(campaign=campaign, contact_count__gt=1)
     # Numbers carried by contacts of two or more accounts (e.g. a spouse's small business).
     accounts_carrying = (
-        Contact.objects.filter(Q(phone_id=OuterRef("pk")) | Q(mobile_id=OuterRef("pk")))
+        Contact.objects.filter(campaign=campaign)
+        .filter(Q(phone_id=OuterRef("pk")) | Q(mobile_id=OuterRef("pk")))
         .order_by()
         .values("campaign_id")
         .annotate(n=Count("account_id", distinct=True))

@@ -271,7 +271,10 @@ def contact_disqualify(*, contact: Contact, by: User | None, reason: str) -> Dis
     reason = _clean_reason(reason)
     if contact.status == Status.DISQUALIFIED:
         raise ValidationError(f"{contact} is already disqualified.")
-    Contact.objects.filter(pk=contact.pk).update(status=Status.DISQUALIFIED)
+    # With the campaign, PostgreSQL looks in that campaign's partition only.
+    Contact.objects.filter(campaign_id=contact.campaign_id, pk=contact.pk).update(
+        status=Status.DISQUALIFIED
+    )
     contact.status = Status.DISQUALIFIED
     return Disposition.objects.create(
         campaign_id=contact.campaign_id,
@@ -341,7 +344,9 @@ def disposition_undo(*, disposition: Disposition, by: User, note: str = "") -> D
                 )
             CampaignPhone.objects.filter(pk=phone.pk).update(**reactivate)
     elif disposition.target == Disposition.Target.CONTACT:
-        Contact.objects.filter(id=_target_id(disposition.contact_id)).update(status=Status.ACTIVE)
+        Contact.objects.filter(
+            campaign_id=_target_id(disposition.campaign_id), id=_target_id(disposition.contact_id)
+        ).update(status=Status.ACTIVE)
     else:
         Account.objects.filter(id=_target_id(disposition.account_id)).update(status=Status.ACTIVE)
     return Disposition.objects.create(

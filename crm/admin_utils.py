@@ -24,11 +24,17 @@ DEFERRED_JOIN_OFFSET = 1_000
 
 
 def estimated_row_count(table: str) -> int | None:
-    """PostgreSQL's planner estimate (pg_class.reltuples): no table scan."""
+    """PostgreSQL's planner estimate (pg_class.reltuples): no table scan. A partitioned
+    table has none of its own: its partitions' are summed."""
     if not is_postgresql():
         return None
     with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [table])
+        cursor.execute(
+            "SELECT sum(reltuples) FILTER (WHERE reltuples > 0)::bigint FROM pg_class "
+            "WHERE oid = %s::regclass AND relkind = 'r' "
+            "OR oid IN (SELECT relid FROM pg_partition_tree(%s::regclass) WHERE isleaf)",
+            [table, table],
+        )
         row = cursor.fetchone()
     return int(row[0]) if row and row[0] and row[0] > 0 else None
 

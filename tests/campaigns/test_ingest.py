@@ -234,3 +234,100 @@ def test_the_orm_fallback_gives_the_same_result_as_the_sql_merge(campaign, uploa
         )
 
     assert snapshot(other) == snapshot(campaign)
+
+
+def _leaf_tables(campaign) -> set[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT tableoid::regclass::text FROM campaigns_contact "
+            "WHERE campaign_id = %s",
+            [campaign.pk],
+        )
+        return {name for (name,) in cursor.fetchall()}
+
+
+def _index_columns(table: str) -> list[tuple[bool, str]]:
+    """(unique, columns) of each index of a table, names aside."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indisunique, split_part(pg_get_indexdef(indexrelid), ' USING ', 2) "
+            "FROM pg_index WHERE indrelid = %s::regclass ORDER BY 2",
+            [table],
+        )
+        return cursor.fetchall()
+
+
+def test_a_first_upload_becomes_the_campaigns_own_partition_with_every_index(campaign, upload_csv):
+    upload_csv(campaign, SEED_CSV)
+    partition = ingest.contact_partition(campaign.pk)
+    assert _leaf_tables(campaign) == {partition}
+    # Attached, so the parent's indexes were matched, not duplicated or left out.
+    assert _index_columns(partition) == _index_columns("campaigns_contact_default")
+    assert len(_index_columns(partition)) == len(_index_columns("campaigns_contact"))
+
+    # A later upload goes through the parent into the same partition.
+    second = upload_csv(
+        campaign, "email,mobile\nnew.person@example.com,404 555 0101\n", name="2.csv"
+    )
+    assert second.contacts_created == 1
+    assert _leaf_tables(campaign) == {partition}
+    ids = list(Contact.objects.filter(campaign=campaign).values_list("id", flat=True))
+    assert len(ids) == len(set(ids)) == 6
+
+
+def test_a_campaign_with_contacts_made_by_hand_keeps_them_in_the_default_partition(
+    campaign, upload_csv
+):
+    ann = Contact.objects.create(
+        campaign=campaign, email="ann@example.com", dedup_key="e:ann@example.com"
+    )
+    upload = upload_csv(
+        campaign, "email,phone\nANN@example.com,404 555 0100\nbob@example.com,404 555 0100\n"
+    )
+    assert (upload.contacts_created, upload.merged_by_email) == (1, 1)
+    assert _leaf_tables(campaign) == {"campaigns_contact_default"}
+    ann.refresh_from_db()
+    assert numbers_of(ann) == ("+14045550100", None)
+    assert CampaignPhone.objects.get(campaign=campaign).contact_count == 2
+
+
+def test_a_disposition_must_name_its_contacts_campaign(seeded):
+    from django.db import IntegrityError, connection, transaction
+
+    from campaigns.models import Campaign, Disposition
+
+    contact = Contact.objects.filter(campaign=seeded).first()
+    other = Campaign.objects.create(name="other")
+
+    def record(campaign):
+        with transaction.atomic():
+            Disposition.objects.create(
+                campaign=campaign,
+                contact=contact,
+                outcome=Disposition.Outcome.NO_ANSWER,
+                target=Disposition.Target.CONTACT,
+            )
+            connection.check_constraints()  # the pair's key is otherwise checked at commit
+
+    with pytest.raises(IntegrityError):
+        record(other)
+    with pytest.raises(IntegrityError):
+        record(None)
+    record(seeded)
+
+
+def test_the_admins_estimate_of_contacts_sums_the_partitions(seeded):
+    from django.db import connection
+
+    from campaigns.models import Campaign
+    from crm.admin_utils import estimated_row_count
+
+    other = Campaign.objects.create(name="by hand")
+    Contact.objects.create(campaign=other, email="x@example.com", dedup_key="e:x@example.com")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE campaigns_contact")
+    assert estimated_row_count("campaigns_contact") == 6  # 5 in the partition, 1 in default
