@@ -133,8 +133,11 @@ def drop_campaign(campaign_id: int) -> None:
     for upload in LeadUpload.objects.filter(campaign_id=campaign_id):
         upload.file.delete(save=False)
     Campaign.objects.filter(pk=campaign_id).delete()
+    partition = contact_partition(campaign_id)
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {contact_partition(campaign_id)}")
+        # A partition that a foreign key's table references is detached before dropping.
+        cursor.execute(f"ALTER TABLE campaigns_contact DETACH PARTITION {partition}")
+        cursor.execute(f"DROP TABLE {partition}")
 
 
 def main() -> None:
