@@ -449,47 +449,72 @@ FROM (
 ) ordered
 """
 
-# One line per contact-to-be: the first row of each dedup key, its row count, and the
-# contact already holding that key in the campaign, if any.
+# One line per contact-to-be: the first row of each dedup key, its row count, the
+# contact already holding that key in the campaign, if any, else the new contact's id.
+# Ids are drawn here, in file order (PostgreSQL evaluates nextval after the sort), so
+# contacts listed by id read as the file did whatever plan the insert below takes.
 _SQL_GROUPS = """
 CREATE TEMP TABLE lead_groups ON COMMIT DROP AS
-SELECT g.dedup_key, g.first_row, g.n, c.id AS contact_id
+SELECT g.dedup_key, g.first_row, g.n, c.id AS contact_id,
+       CASE WHEN c.id IS NULL THEN nextval(%(contact_ids)s::regclass) END AS new_id
 FROM (
     SELECT dedup_key, min(row_number) AS first_row, count(*) AS n
     FROM {stage}
     GROUP BY dedup_key
 ) g
 LEFT JOIN campaigns_contact c ON c.campaign_id = %(campaign)s AND c.dedup_key = g.dedup_key
+ORDER BY g.first_row
+"""
+
+# For a key on two or more rows, the first phone, mobile and account in file order: the
+# numbers and company that its first row lacked are taken from the next rows that have
+# them, before the contact is written, so no contact row is written twice.
+_SQL_FILLS = """
+CREATE TEMP TABLE lead_fills ON COMMIT DROP AS
+SELECT r.dedup_key,
+       (array_agg(p.id ORDER BY r.row_number) FILTER (WHERE p.id IS NOT NULL))[1] AS phone_id,
+       (array_agg(m.id ORDER BY r.row_number) FILTER (WHERE m.id IS NOT NULL))[1] AS mobile_id,
+       (array_agg(a.id ORDER BY r.row_number) FILTER (WHERE a.id IS NOT NULL))[1] AS account_id
+FROM lead_groups g
+JOIN {stage} r ON r.dedup_key = g.dedup_key
+LEFT JOIN campaigns_account a
+       ON a.campaign_id = %(campaign)s AND r.company <> '' AND lower(a.name) = lower(r.company)
+LEFT JOIN lead_numbers p ON p.number = r.phone
+LEFT JOIN lead_numbers m ON m.number = r.mobile
+WHERE g.n > 1
+GROUP BY r.dedup_key
 """
 
 # New contacts: a plain INSERT (no ON CONFLICT speculation per row), safe because merges
-# into one campaign are serialised and contacts are only ever created by a merge. Ids
-# are drawn here because a bare partition-to-be has no default for them.
+# into one campaign are serialised. The ids come with the groups (a bare partition-to-be
+# would have no default for them anyway).
 _SQL_NEW_CONTACTS = """
 INSERT INTO {contacts} (
     id, campaign_id, account_id, first_name, last_name, name, email, title,
     phone_id, mobile_id, phone_raw, mobile_raw, extra, status, dedup_key,
     merged_rows, upload_id, row_number, created_at
 )
-SELECT nextval(%(contact_ids)s::regclass), %(campaign)s, a.id, r.first_name, r.last_name,
-       r.name, r.email, r.title, p.id, m.id, r.phone_raw, r.mobile_raw, r.extra, 'active',
-       r.dedup_key, g.n - 1, %(upload)s, r.row_number, now()
+SELECT g.new_id, %(campaign)s, COALESCE(a.id, f.account_id),
+       r.first_name, r.last_name, r.name, r.email, r.title,
+       COALESCE(p.id, f.phone_id), COALESCE(m.id, f.mobile_id), r.phone_raw, r.mobile_raw,
+       r.extra, 'active', r.dedup_key, g.n - 1, %(upload)s, r.row_number, now()
 FROM lead_groups g
 JOIN {stage} r ON r.row_number = g.first_row
 LEFT JOIN campaigns_account a
        ON a.campaign_id = %(campaign)s AND r.company <> '' AND lower(a.name) = lower(r.company)
 LEFT JOIN lead_numbers p ON p.number = r.phone
 LEFT JOIN lead_numbers m ON m.number = r.mobile
+LEFT JOIN lead_fills f ON f.dedup_key = g.dedup_key
 WHERE g.contact_id IS NULL
 """
 
 # Rows whose email is already a contact: the contact keeps what it has and gains what
-# it lacked (from the file's first row of that email).
+# it lacked, from the file's first row of that email, else from the next rows.
 _SQL_EXISTING_CONTACTS = """
 UPDATE campaigns_contact c
-SET account_id = COALESCE(c.account_id, a.id),
-    phone_id = COALESCE(c.phone_id, p.id),
-    mobile_id = COALESCE(c.mobile_id, m.id),
+SET account_id = COALESCE(c.account_id, a.id, f.account_id),
+    phone_id = COALESCE(c.phone_id, p.id, f.phone_id),
+    mobile_id = COALESCE(c.mobile_id, m.id, f.mobile_id),
     merged_rows = c.merged_rows + g.n
 FROM lead_groups g
 JOIN {stage} r ON r.row_number = g.first_row
@@ -497,32 +522,8 @@ LEFT JOIN campaigns_account a
        ON a.campaign_id = %(campaign)s AND r.company <> '' AND lower(a.name) = lower(r.company)
 LEFT JOIN lead_numbers p ON p.number = r.phone
 LEFT JOIN lead_numbers m ON m.number = r.mobile
+LEFT JOIN lead_fills f ON f.dedup_key = g.dedup_key
 WHERE g.contact_id IS NOT NULL AND c.campaign_id = %(campaign)s AND c.id = g.contact_id
-"""
-
-# Rows merged within the file: numbers and company the first row lacked come from the
-# next rows that have them. Only groups of two or more rows are looked at.
-_SQL_FILL_FROM_MERGED = """
-UPDATE {contacts} c
-SET phone_id = COALESCE(c.phone_id, x.phone_id),
-    mobile_id = COALESCE(c.mobile_id, x.mobile_id),
-    account_id = COALESCE(c.account_id, x.account_id)
-FROM (
-    SELECT r.dedup_key,
-           (array_agg(p.id ORDER BY r.row_number) FILTER (WHERE p.id IS NOT NULL))[1] AS phone_id,
-           (array_agg(m.id ORDER BY r.row_number) FILTER (WHERE m.id IS NOT NULL))[1] AS mobile_id,
-           (array_agg(a.id ORDER BY r.row_number) FILTER (WHERE a.id IS NOT NULL))[1] AS account_id
-    FROM lead_groups g
-    JOIN {stage} r ON r.dedup_key = g.dedup_key
-    LEFT JOIN campaigns_account a
-           ON a.campaign_id = %(campaign)s AND r.company <> '' AND lower(a.name) = lower(r.company)
-    LEFT JOIN lead_numbers p ON p.number = r.phone
-    LEFT JOIN lead_numbers m ON m.number = r.mobile
-    WHERE g.n > 1
-    GROUP BY r.dedup_key
-) x
-WHERE c.campaign_id = %(campaign)s AND c.dedup_key = x.dedup_key
-  AND (c.phone_id IS NULL OR c.mobile_id IS NULL OR c.account_id IS NULL)
 """
 
 # contact_count = distinct contacts carrying the number in either column: a contact
@@ -572,7 +573,7 @@ FROM campaigns_donotcallnumber d
 WHERE cp.campaign_id = %(campaign)s AND cp.number = d.number AND cp.status = 'active'
 """
 
-_DROP_TEMP_TABLES = "DROP TABLE IF EXISTS lead_numbers, lead_groups, lead_counts"
+_DROP_TEMP_TABLES = "DROP TABLE IF EXISTS lead_numbers, lead_groups, lead_fills, lead_counts"
 
 # Two-key advisory lock namespace: one merge per campaign at a time.
 _MERGE_LOCK_NAMESPACE = 0x4C4D
@@ -695,10 +696,10 @@ def _merge_postgresql(upload: LeadUpload) -> MergeResult:
             "count(*) FILTER (WHERE left(dedup_key, 2) <> 'e:') "
             "FROM lead_groups WHERE contact_id IS NULL",
         )
+        cursor.execute(_SQL_FILLS.format(stage=stage), params)
         cursor.execute(_SQL_NEW_CONTACTS.format(stage=stage, contacts=contacts), params)
         if not starts_empty:
             cursor.execute(_SQL_EXISTING_CONTACTS.format(stage=stage), params)
-        cursor.execute(_SQL_FILL_FROM_MERGED.format(stage=stage, contacts=contacts), params)
         if starts_empty:
             _index_partition(cursor, partition)
         # The contacts just written change the table's size by up to a million rows:

@@ -331,3 +331,15 @@ def test_the_admins_estimate_of_contacts_sums_the_partitions(seeded):
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE campaigns_contact")
     assert estimated_row_count("campaigns_contact") == 6  # 5 in the partition, 1 in default
+
+
+def test_contacts_listed_by_id_read_in_file_order(campaign, upload_csv):
+    rows = [f"Person {i},p{i % 400}@example.com,404 555 {i % 10_000:04d}" for i in range(600)]
+    upload_csv(campaign, "name,email,phone\n" + "\n".join(rows) + "\n")
+    firsts = list(
+        Contact.objects.filter(campaign=campaign)
+        .order_by("id")
+        .values_list("row_number", flat=True)
+    )
+    assert len(firsts) == 400
+    assert firsts == sorted(firsts)
