@@ -31,6 +31,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
+from psycopg import postgres, pq
+from psycopg.adapt import Dumper
 
 from campaigns.models import (
     Account,
@@ -71,6 +73,18 @@ STAGE_COLUMNS = (
     "mobile_raw",
     "extra",
     "dedup_key",
+)
+# For binary COPY into the staging table: as in _SQL_CREATE_STAGE, in STAGE_COLUMNS order.
+STAGE_TYPES = (
+    "int8",
+    "int4",
+    *("text",) * 6,
+    "varchar",
+    "varchar",
+    "text",
+    "text",
+    "jsonb",
+    "text",
 )
 REJECTION_COLUMNS = ("upload_id", "row_number", "column", "value", "reason", "row_kept")
 
@@ -336,7 +350,7 @@ def stage(
     while True:
         with transaction.atomic():
             written = (
-                _copy_rows(rows, staging_table(upload.pk), STAGE_COLUMNS)
+                _copy_rows(rows, staging_table(upload.pk), STAGE_COLUMNS, STAGE_TYPES)
                 if postgresql
                 else _create_rows(rows)
             )
@@ -356,19 +370,45 @@ def stage(
             return reader.stats
 
 
-def _copy_rows(rows: Iterator[tuple[Any, ...]], table: str, columns: tuple[str, ...]) -> int:
+def _copy_rows(
+    rows: Iterator[tuple[Any, ...]],
+    table: str,
+    columns: tuple[str, ...],
+    types: tuple[str, ...] | None = None,
+) -> int:
+    """COPY up to CHUNK_ROWS rows into ``table``: in binary when the column ``types`` are
+    given (for the staging table, whose types are fixed right here), else in text."""
     written = 0
     connection.ensure_connection()
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg 3: COPY support
-        with raw.copy(
-            "COPY {} ({}) FROM STDIN".format(table, ", ".join(f'"{c}"' for c in columns))
-        ) as copy:
+        statement = "COPY {} ({}) FROM STDIN".format(table, ", ".join(f'"{c}"' for c in columns))
+        if types:
+            # psycopg formats a binary row in half the time of a text one (there is
+            # nothing to escape); formatting was the largest cost of staging after
+            # reading the file. This cursor alone dumps JSON text as jsonb.
+            raw.adapters.register_dumper(None, _JsonTextBinaryDumper)
+            statement += " (FORMAT BINARY)"
+        with raw.copy(statement) as copy:
+            if types:
+                copy.set_types(types)
             write = copy.write_row
             for row in islice(rows, CHUNK_ROWS):
                 write(row)
                 written += 1
     return written
+
+
+class _JsonTextBinaryDumper(Dumper):
+    """Staged ``extra`` is JSON text already, for the ORM path too; psycopg's jsonb
+    dumper would encode that string as a JSON string. jsonb's binary form is a version
+    byte and the text."""
+
+    format = pq.Format.BINARY
+    oid = postgres.types["jsonb"].oid
+
+    def dump(self, obj: str) -> bytes:
+        return b"\x01" + obj.encode()
 
 
 def _create_rows(rows: Iterator[tuple[Any, ...]]) -> int:
