@@ -46,7 +46,7 @@ from campaigns.models import (
     Status,
 )
 from crm.db import is_postgresql
-from crm.phones import InvalidPhoneNumber, normalize
+from crm.phones import InvalidPhoneNumber, normalize_stripped
 
 logger = logging.getLogger(__name__)
 
@@ -256,12 +256,12 @@ class LeadFileReader:
             bad: list[tuple[str, str, str]] | None = None
             if phone_raw:
                 try:
-                    phone = normalize(phone_raw, region)
+                    phone = normalize_stripped(phone_raw, region)
                 except InvalidPhoneNumber as exc:
                     bad = [("phone", phone_raw[:100], exc.reason)]
             if mobile_raw:
                 try:
-                    mobile = normalize(mobile_raw, region)
+                    mobile = normalize_stripped(mobile_raw, region)
                 except InvalidPhoneNumber as exc:
                     bad = (bad or []) + [("mobile", mobile_raw[:100], exc.reason)]
             if not phone and not mobile:

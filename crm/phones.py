@@ -64,6 +64,15 @@ def _normalize(text: str, region: str) -> str:
     return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
 
 
+def normalize_stripped(text: str, region: str) -> str:
+    """:func:`normalize` for ``text`` already stripped and not empty, in ``region``: the
+    same answer without normalize()'s argument handling, which costs about a tenth of
+    the time of a plainly formatted number (a lead file has millions)."""
+    if len(text) <= MAX_INPUT_LENGTH and (e164 := _nanp_fast_path(text, region)):
+        return e164
+    return normalize(text, region)
+
+
 def try_normalize(raw: str | None, region: str | None = None) -> str | None:
     """E.164 or ``None``: for search boxes, where "not a number" means "search by name"."""
     try:
@@ -109,7 +118,8 @@ def _nanp_fast_path(text: str, region: str) -> str | None:
     if not text.isascii():
         return None
     compact = text.encode().translate(None, _FORMATTING).decode()
-    at_once, plain = _nanp_patterns(region in _NANP_REGIONS)
+    nanp_region = region in _NANP_REGIONS
+    at_once, plain = _NANP_PATTERNS.get(nanp_region) or _nanp_patterns(nanp_region)
     if (match := at_once.fullmatch(compact)) is not None:
         return "+1" + match[1]
     if (match := plain.fullmatch(compact)) is None:
@@ -117,7 +127,11 @@ def _nanp_fast_path(text: str, region: str) -> str | None:
     return "+1" + match[1] if _nanp_is_valid(match[1]) else None
 
 
-@cache
+# By whether the region is in NANP. A dict rather than @cache: a lookup costs a third as
+# much, on a path taken for every number of a lead file.
+_NANP_PATTERNS: dict[bool, tuple[re.Pattern[str], re.Pattern[str]]] = {}
+
+
 def _nanp_patterns(nanp_region: bool) -> tuple[re.Pattern[str], re.Pattern[str]]:
     """``plain`` finds the ten national digits in compact input: after an optional 1 or
     +1 where the region is in NANP, after +1 elsewhere. ``at_once`` also matches them
@@ -132,10 +146,11 @@ def _nanp_patterns(nanp_region: bool) -> tuple[re.Pattern[str], re.Pattern[str]]
         if valid is not None:
             judges.append(f"(?:{valid.pattern})")
     judged = "|".join(judges) or "(?!)"
-    return (
+    patterns = _NANP_PATTERNS[nanp_region] = (
         re.compile(rf"{prefix}((?=[2-9][0-9]{{9}}\Z)(?:{judged}))"),
         re.compile(rf"{prefix}([2-9][0-9]{{9}})"),
     )
+    return patterns
 
 
 def _nanp_is_valid(national: str) -> bool:

@@ -1,6 +1,12 @@
 import pytest
 
-from crm.phones import InvalidPhoneNumber, national_format, normalize, try_normalize
+from crm.phones import (
+    InvalidPhoneNumber,
+    national_format,
+    normalize,
+    normalize_stripped,
+    try_normalize,
+)
 
 
 @pytest.mark.parametrize(
@@ -144,3 +150,30 @@ def test_fast_path_agrees_with_the_full_parser_across_nanp_regions(region):
             decided += 1
             assert fast == full(text), text
     assert decided > 200
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "678 999 8212",
+        "+1 (678) 999-8212",
+        "1-800-FLOWERS",
+        "+44 20 7183 8750",
+        "020 7183 8750",
+        "(416) 555-0199",
+        "abc",
+        "12345",
+        "+1 123 456 7890",
+        "9" * 65,
+        "1" + " " * 63 + "6789998212",
+    ],
+)
+@pytest.mark.parametrize("region", ["US", "GB"])
+def test_normalize_stripped_answers_as_normalize_does(text, region):
+    def outcome(function):
+        try:
+            return function(text, region)
+        except InvalidPhoneNumber as exc:
+            return (exc.raw, exc.reason)
+
+    assert outcome(normalize_stripped) == outcome(normalize)
