@@ -343,3 +343,29 @@ def test_contacts_listed_by_id_read_in_file_order(campaign, upload_csv):
     )
     assert len(firsts) == 400
     assert firsts == sorted(firsts)
+
+
+@pytest.mark.parametrize("postgresql", [True, False], ids=["copy", "orm"])
+def test_cells_with_copy_delimiters_quotes_and_unicode_arrive_unchanged(
+    campaign, upload_csv, monkeypatch, postgresql
+):
+    # Staging writes a COPY stream: tabs, newlines, backslashes and COPY's own markers in
+    # a cell are data, as is anything outside ASCII.
+    monkeypatch.setattr(ingest, "is_postgresql", lambda: postgresql)
+    tricky = 'a\tb\r\nc \\N \\. "q" \\\\ \u00e9\U0001f600'
+    quoted = tricky.replace('"', '""')
+    upload_csv(
+        campaign,
+        "first_name,last_name,email,company,title,phone,Notes,\u00dcber\n"
+        f'"{quoted}",\\,a@example.com,"{quoted}","{quoted}", +1 (678) 999-8212 ,"{quoted}",\\\n'
+        f',,,Co,,678 999 8213,,"{quoted}"\n',
+    )
+    first = Contact.objects.get(campaign=campaign, email="a@example.com")
+    assert (first.first_name, first.last_name, first.title) == (tricky, "\\", tricky)
+    assert first.name == f"{tricky} \\"
+    assert first.account.name == tricky
+    assert first.phone_raw == "+1 (678) 999-8212"
+    assert first.extra == {"Notes": tricky, "\u00dcber": "\\"}
+    second = Contact.objects.get(campaign=campaign, email="")
+    assert second.extra == {"\u00dcber": tricky}
+    assert second.dedup_key.startswith("r:")

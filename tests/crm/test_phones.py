@@ -1,6 +1,12 @@
 import pytest
 
-from crm.phones import InvalidPhoneNumber, national_format, normalize, try_normalize
+from crm.phones import (
+    InvalidPhoneNumber,
+    national_format,
+    normalize,
+    normalize_stripped,
+    try_normalize,
+)
 
 
 @pytest.mark.parametrize(
@@ -106,3 +112,68 @@ def test_fast_path_agrees_with_the_full_parser_on_random_nanp_input():
 )
 def test_other_nanp_regions_and_unusual_input_still_parse(raw, expected):
     assert normalize(raw) == expected
+
+
+@pytest.mark.parametrize("region", ["US", "JM", "GB"])
+def test_fast_path_agrees_with_the_full_parser_across_nanp_regions(region):
+    # Area codes of regions judged by their own leading digits (Anguilla, Jamaica, Puerto
+    # Rico, ...) and Canada's, from a NANP region and from one outside NANP, where only
+    # +1 numbers may take the fast path.
+    import random
+
+    import phonenumbers
+
+    from crm import phones
+
+    def full(text: str) -> str | None:
+        try:
+            parsed = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_valid_number(parsed):
+            return None
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+    rng = random.Random(region)
+    area_codes = ["264", "268", "340", "416", "441", "787", "809", "876", "900", "800", "212"]
+    formats = ["{}{}{}", "1 ({}) {}-{}", "+1 {}.{}.{}", "+{}{}{}", "11{}{}{}", "+1 1{}{}{}"]
+    decided = 0
+    for _ in range(5_000):
+        parts = (
+            rng.choice(area_codes),
+            f"{rng.randrange(1000):03d}",
+            f"{rng.randrange(10_000):04d}",
+        )
+        text = rng.choice(formats).format(*parts)
+        fast = phones._nanp_fast_path(text, region)
+        if fast is not None:
+            decided += 1
+            assert fast == full(text), text
+    assert decided > 200
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "678 999 8212",
+        "+1 (678) 999-8212",
+        "1-800-FLOWERS",
+        "+44 20 7183 8750",
+        "020 7183 8750",
+        "(416) 555-0199",
+        "abc",
+        "12345",
+        "+1 123 456 7890",
+        "9" * 65,
+        "1" + " " * 63 + "6789998212",
+    ],
+)
+@pytest.mark.parametrize("region", ["US", "GB"])
+def test_normalize_stripped_answers_as_normalize_does(text, region):
+    def outcome(function):
+        try:
+            return function(text, region)
+        except InvalidPhoneNumber as exc:
+            return (exc.raw, exc.reason)
+
+    assert outcome(normalize_stripped) == outcome(normalize)
