@@ -166,6 +166,11 @@ class LeadFileReader:
                     f"Line {self._physical_line} is longer than {MAX_LINE_CHARS:,} characters: "
                     "this does not look like a leads CSV."
                 )
+            if "\x00" in line:  # text never holds one, and PostgreSQL text cannot
+                raise FileRefused(
+                    f"Line {self._physical_line} contains a NUL character: this is not a "
+                    "text CSV. Save it as “CSV UTF-8” and upload it again."
+                )
             yield line
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:

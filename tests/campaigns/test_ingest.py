@@ -136,6 +136,7 @@ def test_rows_without_email_are_contacts_of_their_own_but_identical_rows_are_one
         ("name,phone\nJos\u00e9,678 999 8212\n".encode("latin-1"), "not UTF-8"),
         (b"name,phone\n" + b"x" * (ingest.MAX_LINE_CHARS + 10) + b",678 999 8212\n", "longer than"),
         (b"PK\x03\x04rest of a zip", "Excel workbook"),
+        (b"name,phone\nAl,678 999 8212\nB\x00b,678 999 8213\n", "Line 3 contains a NUL"),
     ],
 )
 def test_bad_files_are_refused_with_a_clear_message_and_nothing_written(
