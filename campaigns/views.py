@@ -25,6 +25,7 @@ from campaigns.models import (
     Disposition,
     Scope,
 )
+from crm.admin_utils import EstimatedCountPaginator
 
 CONTACTS_PER_PAGE = 50
 EXPORT_PERMISSION = "campaigns.export_campaign"
@@ -84,7 +85,13 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign(request, campaign_id)
     search = request.GET.get("q", "").strip()[:100]
     contacts = selectors.campaign_contacts(campaign=campaign, search=search)
-    page = Paginator(contacts, CONTACTS_PER_PAGE).get_page(request.GET.get("page"))
+    # Counting a million contacts on every page view costs more than the page itself.
+    paginator = EstimatedCountPaginator(
+        contacts,
+        CONTACTS_PER_PAGE,
+        estimate_table=None if search else selectors.campaign_contacts_table(campaign=campaign),
+    )
+    page = paginator.get_page(request.GET.get("page"))
     return render(
         request,
         "campaigns/campaign_detail.html",
@@ -94,6 +101,8 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "contacts",
             page=page,
             search=search,
+            search_cap=f"{selectors.SEARCH_MATCH_CAP:,}",
+            search_capped=bool(search) and page.paginator.count >= selectors.SEARCH_MATCH_CAP,
             dialing_numbers=selectors.campaign_dialing_numbers(campaign=campaign),
         ),
     )

@@ -261,3 +261,39 @@ def test_admin_pages_answer_administrators_and_refuse_agents(
     assert client.get(url, {"q": "(678)-999 8212"}).status_code == 200
     client.force_login(agent)
     assert client.get(url).status_code == 403
+
+
+def test_a_broad_search_stops_at_the_cap_and_says_so(
+    client, campaign, upload_csv, assigned_caller, monkeypatch
+):
+    from campaigns import selectors
+
+    monkeypatch.setattr(selectors, "SEARCH_MATCH_CAP", 3)
+    rows = "".join(f"Smith {i},s{i}@example.com,404 555 01{i:02d}\n" for i in range(5))
+    upload_csv(campaign, "name,email,phone\n" + rows + "Jones,j@example.com,404 555 0199\n")
+    campaign.callers.add(assigned_caller)
+    client.force_login(assigned_caller)
+    found = client.get(reverse("campaigns:detail", args=[campaign.pk]), {"q": "smi"})
+    assert [c.name for c in found.context["page"].object_list] == ["Smith 0", "Smith 1", "Smith 2"]
+    assert "Showing the first 3 matches" in found.content.decode()
+    narrow = client.get(reverse("campaigns:detail", args=[campaign.pk]), {"q": "jon"})
+    assert [c.name for c in narrow.context["page"].object_list] == ["Jones"]
+    assert "Showing the first" not in narrow.content.decode()
+
+
+def test_the_contact_list_estimates_a_large_campaign_from_its_partition(
+    client, seeded, assigned_caller, monkeypatch
+):
+    from django.db import connection
+
+    from crm import admin_utils
+
+    monkeypatch.setattr(admin_utils, "EXACT_COUNT_BELOW", 1)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE campaigns_contact")
+    client.force_login(assigned_caller)
+    page = client.get(reverse("campaigns:detail", args=[seeded.pk]))
+    assert page.context["page"].paginator.is_estimate
+    assert page.context["page"].paginator.count == 5
+    searched = client.get(reverse("campaigns:detail", args=[seeded.pk]), {"q": "john"})
+    assert not searched.context["page"].paginator.is_estimate
