@@ -527,10 +527,19 @@ LEFT JOIN campaigns_contact c ON c.campaign_id = %(campaign)s AND c.dedup_key = 
 ORDER BY g.first_row
 """
 
+# A staged row r's account (a), phone (p) and mobile (m) ids.
+_ROW_IDS = """
+LEFT JOIN campaigns_account a
+       ON a.campaign_id = %(campaign)s AND r.company <> '' AND lower(a.name) = lower(r.company)
+LEFT JOIN lead_numbers p ON p.number = r.phone
+LEFT JOIN lead_numbers m ON m.number = r.mobile
+"""
+
 # For a key on two or more rows, the first phone, mobile and account in file order: the
 # numbers and company that its first row lacked are taken from the next rows that have
 # them, before the contact is written, so no contact row is written twice.
-_SQL_FILLS = """
+_SQL_FILLS = (
+    """
 CREATE TEMP TABLE lead_fills ON COMMIT DROP AS
 SELECT r.dedup_key,
        (array_agg(p.id ORDER BY r.row_number) FILTER (WHERE p.id IS NOT NULL))[1] AS phone_id,
@@ -538,18 +547,19 @@ SELECT r.dedup_key,
        (array_agg(a.id ORDER BY r.row_number) FILTER (WHERE a.id IS NOT NULL))[1] AS account_id
 FROM lead_groups g
 JOIN {stage} r ON r.dedup_key = g.dedup_key
-LEFT JOIN campaigns_account a
-       ON a.campaign_id = %(campaign)s AND r.company <> '' AND lower(a.name) = lower(r.company)
-LEFT JOIN lead_numbers p ON p.number = r.phone
-LEFT JOIN lead_numbers m ON m.number = r.mobile
+"""
+    + _ROW_IDS
+    + """
 WHERE g.n > 1
 GROUP BY r.dedup_key
 """
+)
 
 # New contacts: a plain INSERT (no ON CONFLICT speculation per row), safe because merges
 # into one campaign are serialised. The ids come with the groups (a bare partition-to-be
 # would have no default for them anyway).
-_SQL_NEW_CONTACTS = """
+_SQL_NEW_CONTACTS = (
+    """
 INSERT INTO {contacts} (
     id, campaign_id, account_id, first_name, last_name, name, email, title,
     phone_id, mobile_id, phone_raw, mobile_raw, extra, status, dedup_key,
@@ -561,17 +571,18 @@ SELECT g.new_id, %(campaign)s, COALESCE(a.id, f.account_id),
        r.extra, 'active', r.dedup_key, g.n - 1, %(upload)s, r.row_number, now()
 FROM lead_groups g
 JOIN {stage} r ON r.row_number = g.first_row
-LEFT JOIN campaigns_account a
-       ON a.campaign_id = %(campaign)s AND r.company <> '' AND lower(a.name) = lower(r.company)
-LEFT JOIN lead_numbers p ON p.number = r.phone
-LEFT JOIN lead_numbers m ON m.number = r.mobile
+"""
+    + _ROW_IDS
+    + """
 LEFT JOIN lead_fills f ON f.dedup_key = g.dedup_key
 WHERE g.contact_id IS NULL
 """
+)
 
 # Rows whose email is already a contact: the contact keeps what it has and gains what
 # it lacked, from the file's first row of that email, else from the next rows.
-_SQL_EXISTING_CONTACTS = """
+_SQL_EXISTING_CONTACTS = (
+    """
 UPDATE campaigns_contact c
 SET account_id = COALESCE(c.account_id, a.id, f.account_id),
     phone_id = COALESCE(c.phone_id, p.id, f.phone_id),
@@ -579,13 +590,13 @@ SET account_id = COALESCE(c.account_id, a.id, f.account_id),
     merged_rows = c.merged_rows + g.n
 FROM lead_groups g
 JOIN {stage} r ON r.row_number = g.first_row
-LEFT JOIN campaigns_account a
-       ON a.campaign_id = %(campaign)s AND r.company <> '' AND lower(a.name) = lower(r.company)
-LEFT JOIN lead_numbers p ON p.number = r.phone
-LEFT JOIN lead_numbers m ON m.number = r.mobile
+"""
+    + _ROW_IDS
+    + """
 LEFT JOIN lead_fills f ON f.dedup_key = g.dedup_key
 WHERE g.contact_id IS NOT NULL AND c.campaign_id = %(campaign)s AND c.id = g.contact_id
 """
+)
 
 # contact_count = distinct contacts carrying the number in either column: a contact
 # with the same number in both columns counts once (NULLIF). Only this file's numbers
