@@ -647,8 +647,10 @@ WHERE cp.campaign_id = %(campaign)s AND cp.number = d.number AND cp.status = 'ac
 
 _DROP_TEMP_TABLES = "DROP TABLE IF EXISTS lead_numbers, lead_groups, lead_fills, lead_counts"
 
-# Two-key advisory lock namespace: one merge per campaign at a time.
+# Two-key advisory lock namespaces: one merge per campaign at a time, and one merge at a
+# time among those that touch the default contacts partition.
 _MERGE_LOCK_NAMESPACE = 0x4C4D
+_ATTACH_LOCK_NAMESPACE = 0x4C41
 
 
 def contact_partition(campaign_id: int) -> str:
@@ -660,10 +662,9 @@ def contact_partition(campaign_id: int) -> str:
 # rows go in without index upkeep, and each index is then built once, sorted (half the
 # time of inserting a million rows into six indexes). It becomes the campaign's partition
 # at the very end, because attaching locks the default partition until commit.
-_SQL_STARTS_EMPTY = """
-SELECT to_regclass(%(partition)s) IS NULL
-   AND NOT EXISTS (SELECT 1 FROM campaigns_contact WHERE campaign_id = %(campaign)s)
-"""
+_SQL_HAS_CONTACTS = (
+    "SELECT EXISTS (SELECT 1 FROM campaigns_contact WHERE campaign_id = %(campaign)s)"
+)
 
 _SQL_CREATE_PARTITION = """
 CREATE TABLE {partition} (LIKE campaigns_contact INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
@@ -741,15 +742,21 @@ def _merge_postgresql(upload: LeadUpload) -> MergeResult:
             "SELECT pg_get_serial_sequence('campaigns_contact', 'id'), "
             "pg_get_serial_sequence('campaigns_campaignphone', 'id')",
         )
-        starts_empty = bool(scalar(_SQL_STARTS_EMPTY))
+        starts_empty = False
+        if not scalar("SELECT to_regclass(%(partition)s) IS NOT NULL"):
+            # The campaign's contacts, if any, are in the default partition, and a new
+            # partition is attached beside it: both hold locks on the default partition
+            # until commit, so two such merges in one order and the other would deadlock.
+            # They take turns instead (reading and staging still run side by side).
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, 0)", [_ATTACH_LOCK_NAMESPACE])
+            starts_empty = not scalar(_SQL_HAS_CONTACTS)
+            if not starts_empty:
+                partition = "campaigns_contact_default"
         if starts_empty:
             cursor.execute(_SQL_CREATE_PARTITION.format(partition=partition), params)
             contacts = partition
         else:
-            # Contacts of a campaign without a partition of its own stay in the default one.
             contacts = "campaigns_contact"
-            if not scalar("SELECT to_regclass(%(partition)s) IS NOT NULL"):
-                partition = "campaigns_contact_default"
         cursor.execute(f"ANALYZE {stage}")
         result.accounts_created = scalar(_SQL_ACCOUNTS.format(stage=stage))
         cursor.execute(_SQL_NUMBERS.format(stage=stage), params)

@@ -370,3 +370,57 @@ def test_cells_with_copy_delimiters_quotes_and_unicode_arrive_unchanged(
     second = Contact.objects.get(campaign=campaign, email="")
     assert second.extra == {"\u00dcber": tricky}
     assert second.dedup_key.startswith("r:")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_first_uploads_of_two_campaigns_at_once_both_complete(monkeypatch):
+    """Each first upload attaches a partition beside the default one; merged in the
+    wrong interleaving the two would deadlock and one upload would fail."""
+    import threading
+
+    from django.core.files.base import ContentFile
+    from django.db import connection
+
+    from campaigns import services
+    from campaigns.models import Campaign
+
+    uploads = [
+        services.lead_upload_create(
+            campaign=Campaign.objects.create(name=f"new {i}"),
+            file=ContentFile(SEED_CSV.encode(), name="leads.csv"),
+            uploaded_by=None,
+            enqueue=False,
+        )
+        for i in range(2)
+    ]
+    # Hold each merge just before it attaches until the other has got as far as it can:
+    # both then hold whatever they took on the default partition.
+    barrier = threading.Barrier(2)
+    attach = ingest._attach_partition
+
+    def attach_together(*args):
+        try:
+            barrier.wait(timeout=3)
+        except threading.BrokenBarrierError:
+            pass  # the other merge is waiting for this one to commit
+        attach(*args)
+
+    monkeypatch.setattr(ingest, "_attach_partition", attach_together)
+    results: dict[int, str] = {}
+
+    def run(upload_id: int) -> None:
+        try:
+            results[upload_id] = services.lead_upload_import(upload_id=upload_id).status
+        except Exception as exc:  # a deadlock surfaces here
+            results[upload_id] = repr(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(u.pk,)) for u in uploads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == {u.pk: LeadUpload.State.COMPLETED for u in uploads}
+    for upload in uploads:
+        assert Contact.objects.filter(campaign_id=upload.campaign_id).count() == 5
