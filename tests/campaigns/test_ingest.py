@@ -376,6 +376,7 @@ def test_cells_with_copy_delimiters_quotes_and_unicode_arrive_unchanged(
 def test_first_uploads_of_two_campaigns_at_once_both_complete(monkeypatch):
     """Each first upload attaches a partition beside the default one; merged in the
     wrong interleaving the two would deadlock and one upload would fail."""
+    import contextlib
     import threading
 
     from django.core.files.base import ContentFile
@@ -399,10 +400,9 @@ def test_first_uploads_of_two_campaigns_at_once_both_complete(monkeypatch):
     attach = ingest._attach_partition
 
     def attach_together(*args):
-        try:
+        # A broken barrier: the other merge is waiting for this one to commit.
+        with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait(timeout=3)
-        except threading.BrokenBarrierError:
-            pass  # the other merge is waiting for this one to commit
         attach(*args)
 
     monkeypatch.setattr(ingest, "_attach_partition", attach_together)
