@@ -50,6 +50,36 @@ class CampaignAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    # A campaign holds up to millions of contacts: the confirmation page counts them
+    # instead of listing each, and the deletion is set-based (services.campaign_delete).
+    def get_deleted_objects(
+        self, objs: Any, request: HttpRequest
+    ) -> tuple[list[Any], dict[str, int], set[str], list[Any]]:
+        summary: list[Any] = []
+        totals: dict[str, int] = {}
+        for campaign in objs:
+            counts = selectors.campaign_contents(campaign=campaign)
+            summary += [
+                format_html(
+                    'Campaign: <a href="{}">{}</a>',
+                    reverse("admin:campaigns_campaign_change", args=[campaign.pk]),
+                    campaign,
+                ),
+                [f"{n:,} {label}" for label, n in counts.items()],
+            ]
+            for label, n in counts.items():
+                totals[label] = totals.get(label, 0) + n
+        totals = {"campaigns": len(objs), **totals}
+        perms_needed = set() if request.user.has_perm("campaigns.delete_contact") else {"contacts"}
+        return summary, totals, perms_needed, []
+
+    def delete_model(self, request: HttpRequest, obj: Campaign) -> None:
+        services.campaign_delete(campaign=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
+        for campaign in queryset:
+            services.campaign_delete(campaign=campaign)
+
     @admin.display(description="")
     def links(self, obj: Campaign) -> str:
         return format_html(

@@ -653,6 +653,19 @@ _MERGE_LOCK_NAMESPACE = 0x4C4D
 _ATTACH_LOCK_NAMESPACE = 0x4C41
 
 
+class CampaignGone(Exception):
+    """The campaign was deleted while its upload was being imported."""
+
+
+def lock_campaign(campaign_id: int) -> None:
+    """Wait for (and then hold, until commit) the campaign's merge lock: merges into one
+    campaign, and a deletion of it, happen one at a time."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)", [_MERGE_LOCK_NAMESPACE, int(campaign_id)]
+        )
+
+
 def contact_partition(campaign_id: int) -> str:
     """The table holding a campaign's contacts once its first upload made one."""
     return f"campaigns_contact_c{int(campaign_id)}"
@@ -724,9 +737,11 @@ def _merge_postgresql(upload: LeadUpload) -> MergeResult:
             row = cursor.fetchone()
             return int(row[0]) if row else 0
 
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s)", [_MERGE_LOCK_NAMESPACE, upload.campaign_id]
-        )
+        lock_campaign(upload.campaign_id)
+        # A campaign deleted while its file was being read takes no contacts; holding its
+        # row until commit keeps a deletion from starting meanwhile.
+        if not scalar("SELECT 1 FROM campaigns_campaign WHERE id = %(campaign)s FOR KEY SHARE"):
+            raise CampaignGone(f"Campaign {upload.campaign_id} was deleted during the import.")
         # Temp tables drop at commit; inside an enclosing transaction (tests, a caller's
         # atomic block) an earlier merge's may still be there.
         cursor.execute(_DROP_TEMP_TABLES)

@@ -73,6 +73,17 @@ def campaign_contacts(*, campaign: Campaign, search: str = "") -> QuerySet[Conta
     return contacts.filter(id__in=list(ids[:SEARCH_MATCH_CAP])).order_by("id")
 
 
+def campaign_contents(*, campaign: Campaign) -> dict[str, int]:
+    """What deleting the campaign would delete, counted."""
+    return {
+        "contacts": Contact.objects.filter(campaign=campaign).count(),
+        "numbers": CampaignPhone.objects.filter(campaign=campaign).count(),
+        "accounts": Account.objects.filter(campaign=campaign).count(),
+        "uploads": LeadUpload.objects.filter(campaign=campaign).count(),
+        "log entries": Disposition.objects.filter(campaign=campaign).count(),
+    }
+
+
 def campaign_contacts_table(*, campaign: Campaign) -> str | None:
     """The campaign's own contacts partition, if an upload made one: its planner
     statistics count the campaign's contacts without reading them."""

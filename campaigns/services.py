@@ -184,6 +184,9 @@ def lead_upload_import(
                     numbers_do_not_call=result.numbers_do_not_call,
                     finished_at=timezone.now(),
                 )
+        except ingest.CampaignGone:
+            logger.info("Lead upload %s: its campaign was deleted meanwhile", upload.pk)
+            ingest.discard_staging(upload.pk)
         except ingest.FileRefused as exc:
             ingest.discard_staging(upload.pk)
             _mark(
@@ -206,6 +209,39 @@ def lead_upload_import(
             )
             raise
     return upload
+
+
+@transaction.atomic
+def campaign_delete(*, campaign: Campaign) -> dict[str, int]:
+    """Delete a campaign with everything in it; returns what was deleted, by kind.
+
+    Django's cascade would first load every contact, number and account into memory
+    (millions in a large campaign); these rows go in set-based statements instead, and
+    the cascade then deletes what is left (uploads, the log, assignments).
+    """
+    deleted: dict[str, int] = {}
+    if connection.vendor == "postgresql":
+        ingest.lock_campaign(campaign.pk)  # not while an upload merges into it
+    with connection.cursor() as cursor:
+        for label, sql in _CAMPAIGN_ROWS:
+            cursor.execute(sql, {"campaign": campaign.pk})
+            deleted[label] = cursor.rowcount
+    campaign.delete()
+    return deleted
+
+
+# Children before parents: dispositions point at contacts, numbers and accounts.
+_CAMPAIGN_ROWS = (
+    (
+        "log entries",
+        "DELETE FROM campaigns_disposition WHERE campaign_id = %(campaign)s "
+        "OR phone_id IN (SELECT id FROM campaigns_campaignphone WHERE campaign_id = %(campaign)s) "
+        "OR account_id IN (SELECT id FROM campaigns_account WHERE campaign_id = %(campaign)s)",
+    ),
+    ("contacts", "DELETE FROM campaigns_contact WHERE campaign_id = %(campaign)s"),
+    ("numbers", "DELETE FROM campaigns_campaignphone WHERE campaign_id = %(campaign)s"),
+    ("accounts", "DELETE FROM campaigns_account WHERE campaign_id = %(campaign)s"),
+)
 
 
 # --- Disqualifying and undoing ------------------------------------------------------------
