@@ -128,39 +128,60 @@ class _Holder(NamedTuple):
 
 def customer_for_number(
     *, e164: str, medium: Medium, cause: str, at: datetime, name: str = ""
-) -> tuple[int, bool]:
-    """The id of the profile an interaction at ``at`` from ``e164`` belongs to, and whether
-    that profile is new.
+) -> int:
+    """The id of the profile an interaction at ``at`` from ``e164`` belongs to, with the
+    interaction counted on it.
 
-    Finds, makes or updates it as the rules say. A new profile is made with the
-    interaction already counted; for an existing one the caller counts it. Call with the
-    number locked (:func:`_lock_number_and_find`) inside the linking transaction.
+    Finds, makes or updates it as the rules say. Call with the number locked
+    (:func:`_lock_number_and_find`) inside the linking transaction.
     """
-    every_holder = _holders(e164)
-    holders = [h for h in every_holder if not h.merged]
-    if not holders:
-        hidden_mobile = any(h.type == PhoneNumber.Type.MOBILE for h in every_holder)
-        customer = _file_new_caller(
-            e164=e164, medium=medium, cause=cause, at=at, name=name, hidden_mobile=hidden_mobile
-        )
-        return customer.pk, True
+    for _attempt in range(_MERGE_RACE_ATTEMPTS):
+        every_holder = _holders(e164)
+        holders = [h for h in every_holder if not h.merged]
+        if not holders:
+            hidden_mobile = any(h.type == PhoneNumber.Type.MOBILE for h in every_holder)
+            customer = _file_new_caller(
+                e164=e164,
+                medium=medium,
+                cause=cause,
+                at=at,
+                name=name,
+                hidden_mobile=hidden_mobile,
+            )
+            return customer.pk
+        chosen, texted_from_it = _choose(holders, medium)
+        if _count_unless_merged(chosen.customer_id, at):
+            break
+        # Merged into another profile since the holders were read: its numbers have
+        # moved with it, so look again.
+    else:
+        raise RuntimeError(f"{e164}: its profiles kept being merged while linking")
 
+    if texted_from_it:
+        _set_type(chosen, cause=cause)
+    return chosen.customer_id
+
+
+# Each attempt that finds its profile merged away follows a merge that has committed, so
+# a few are plenty.
+_MERGE_RACE_ATTEMPTS = 5
+
+
+def _choose(holders: list["_Holder"], medium: Medium) -> tuple["_Holder", bool]:
+    """The holder the interaction belongs to, and whether its number becomes Mobile + SMS
+    because it texted us."""
     mobile = next((h for h in holders if h.type == PhoneNumber.Type.MOBILE), None)
     if mobile is not None:
-        if medium == SMS and not mobile.sms:
-            # It just texted us: the "Mobile + SMS" tag is now a fact.
-            _set_type(mobile, cause=cause)
-        return mobile.customer_id, False
-
+        # A text makes the "Mobile + SMS" tag a fact.
+        return mobile, medium == SMS and not mobile.sms
     if medium == SMS:
         others = [h for h in holders if h.type == PhoneNumber.Type.OTHER]
         if len(others) == 1:
             # One profile holds it as Other and nobody as Mobile: it is that person's
             # mobile. Never split them into a second profile (unlike the seed product).
-            _set_type(others[0], cause=cause)
-            return others[0].customer_id, False
+            return others[0], True
     # Several profiles and none holds it as Mobile: the most recently active one.
-    return holders[0].customer_id, False
+    return holders[0], False
 
 
 def _file_new_caller(
@@ -214,13 +235,18 @@ _COUNT_SQL = (
     "UPDATE crm_customer SET interaction_count = interaction_count + 1, "
     "first_interaction_at = {0}(COALESCE(first_interaction_at, %s), %s), "
     "last_interaction_at = {1}(COALESCE(last_interaction_at, %s), %s) "
-    "WHERE id = %s"
+    "WHERE id = %s AND merged_into_id IS NULL"
 )
 
 
-def _count_interaction(customer_id: int, at: datetime) -> None:
-    """One more interaction at ``at``: counters move in SQL, so concurrent links add up.
+def _count_unless_merged(customer_id: int, at: datetime) -> bool:
+    """One more interaction at ``at``, unless the profile has been merged away: says
+    whether it was counted.
 
+    The UPDATE also locks the profile's row until commit. A merge locks both rows before
+    moving anything, so either it finished first (the profile reads as merged and
+    nothing is counted) or it waits for this link to commit and then moves the
+    interaction along with the rest. Counters move in SQL, so concurrent links add up.
     Hand-written for the same reason as :data:`_HOLDERS_SQL` (the ORM's Least/Greatest
     expression costs more to compile than to run); MIN/MAX are SQLite's LEAST/GREATEST.
     """
@@ -228,6 +254,7 @@ def _count_interaction(customer_id: int, at: datetime) -> None:
     value = connection.ops.adapt_datetimefield_value(at)
     with connection.cursor() as cursor:
         cursor.execute(sql, [value, value, value, value, customer_id])
+        return cursor.rowcount == 1
 
 
 def _retry_once_on_conflict(work: Any) -> Any:
@@ -313,7 +340,7 @@ def _call_record(
 
     kind = f"{direction} {'call' if channel == Channel.TWILIO else 'assistant report'}"
     started_at = facts.started_at or _start_from_end(facts) or timezone.now()
-    customer_id, counted = customer_for_number(
+    customer_id = customer_for_number(
         e164=e164,
         medium=CALL,
         cause=f"{kind} {external_id}",
@@ -331,8 +358,6 @@ def _call_record(
     )
     _apply_facts(call, facts, save=False)
     call.save(force_insert=True)
-    if not counted:
-        _count_interaction(customer_id, started_at)
     return Recorded(call, True)
 
 
@@ -421,7 +446,7 @@ def _message_record(
     if existing is not None:
         return Recorded(existing, False)
     sent_at = sent_at or timezone.now()
-    customer_id, counted = customer_for_number(
+    customer_id = customer_for_number(
         e164=e164, medium=SMS, cause=f"inbound SMS {external_id}", at=sent_at
     )
     message = Message(
@@ -435,8 +460,6 @@ def _message_record(
         sent_at=sent_at,
     )
     message.save(force_insert=True)
-    if not counted:
-        _count_interaction(customer_id, sent_at)
     return Recorded(message, True)
 
 
