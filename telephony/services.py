@@ -532,11 +532,22 @@ def _clear_transcripts(cutoff: datetime, now: datetime, batch_size: int) -> int:
             return cleared
 
 
+@transaction.atomic
 def customer_counters_recompute(*, customer_ids: set[int]) -> None:
     """Rebuild the interaction counters of these customers from the history that is left.
 
-    Used after records are deleted; the linking path moves counters incrementally.
+    Used after records are deleted; the linking path moves counters incrementally. The
+    rows are locked first (in id order, so two recomputes cannot deadlock), which waits
+    for any link counting on them to commit its call; the UPDATE after then reads the
+    history with that call in it. Counting in the UPDATE alone would read the history as
+    of its start and then overwrite the link's increment.
     """
+    list(
+        Customer.objects.select_for_update(no_key=True)
+        .filter(pk__in=customer_ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     calls = Call.objects.filter(customer=OuterRef("pk")).order_by().values("customer")
     messages = Message.objects.filter(customer=OuterRef("pk")).order_by().values("customer")
 

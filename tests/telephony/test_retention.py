@@ -118,3 +118,64 @@ def test_the_daily_task_runs_through_the_real_broker(settings):
     assert run is not None, "the worker never ran the task"
     assert run.calls_deleted == 1
     assert not Call.objects.exists()
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_recount_racing_a_new_call_keeps_the_call_counted(monkeypatch):
+    """A link has counted its call but not committed when a recount of the same profile
+    starts: the recount must not overwrite the link's increment with an older total."""
+    import threading
+
+    from django.db import connection
+
+    first = services.call_record(
+        external_id="CA" + "8" * 32,
+        direction="inbound",
+        from_number="+16785550188",
+        to_number="+18005550100",
+        channel="voice",
+        facts=services.CallFacts(status="completed"),
+    ).record
+    customer_id = first.customer_id
+    counted, release = threading.Event(), threading.Event()
+    count = services._count_unless_merged
+
+    def count_then_wait(*args):
+        done = count(*args)
+        counted.set()
+        release.wait(timeout=10)
+        return done
+
+    monkeypatch.setattr(services, "_count_unless_merged", count_then_wait)
+
+    def link() -> None:
+        try:
+            services.call_record(
+                external_id="CA" + "9" * 32,
+                direction="inbound",
+                from_number="+16785550188",
+                to_number="+18005550100",
+                channel="voice",
+                facts=services.CallFacts(status="ringing"),
+            )
+        finally:
+            connection.close()
+
+    def recount() -> None:
+        try:
+            services.customer_counters_recompute(customer_ids={customer_id})
+        finally:
+            connection.close()
+
+    linker = threading.Thread(target=link)
+    linker.start()
+    assert counted.wait(timeout=10)
+    recounter = threading.Thread(target=recount)
+    recounter.start()
+    time.sleep(0.5)  # let the recount reach the profile's row
+    release.set()
+    linker.join(timeout=20)
+    recounter.join(timeout=20)
+
+    assert Customer.objects.get(pk=customer_id).interaction_count == 2
