@@ -1,4 +1,5 @@
-"""REST API: end-of-call reports from voice-assistant platforms, and a customer's calls."""
+"""REST API: calls (listed with filters, and end-of-call reports from voice-assistant
+platforms), and a customer's calls."""
 
 from typing import Any
 
@@ -9,7 +10,6 @@ from rest_framework import generics, serializers, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from crm.phones import InvalidPhoneNumber, normalize
 from crm.selectors import customer_queryset
@@ -91,10 +91,52 @@ class CallReportSerializer(serializers.Serializer):
         return attrs
 
 
-class CallReportView(APIView):
-    """``POST /api/calls/``: link or create the profile; a later report updates the call."""
+class NewestCallsFirst(CursorPagination):
+    ordering = ("-started_at", "-id")
+    page_size_query_param = "page_size"
+    max_page_size = 500
 
-    queryset = Call.objects.none()  # DjangoModelPermissions: posting needs telephony.add_call
+
+class CallFilterSerializer(serializers.Serializer):
+    """``GET /api/calls/`` filters; each is answered by an index of the calls table."""
+
+    customer = serializers.IntegerField(min_value=1, required=False, help_text="Profile id.")
+    caller = serializers.CharField(
+        max_length=64, required=False, help_text="The calling number, in any format."
+    )
+    direction = serializers.ChoiceField(choices=Direction.choices, required=False)
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    status = serializers.ChoiceField(choices=Call.Status.choices, required=False)
+    assistant = serializers.CharField(max_length=100, required=False)
+    reason = serializers.CharField(max_length=200, required=False)
+    since = serializers.DateTimeField(required=False, help_text="Started at or after.")
+    until = serializers.DateTimeField(required=False, help_text="Started before.")
+
+    def validate_caller(self, value: str) -> str:
+        try:
+            return normalize(value)
+        except InvalidPhoneNumber as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+class CallsView(generics.ListAPIView):
+    """``GET /api/calls/``: calls, newest first, with filters. ``POST /api/calls/``: an
+    end-of-call report; links or creates the profile, and a later report updates the
+    call."""
+
+    serializer_class = CallSerializer
+    pagination_class = NewestCallsFirst
+    # DjangoModelPermissions: reading needs telephony.view_call, posting telephony.add_call.
+    queryset = Call.objects.none()
+
+    def get_queryset(self) -> QuerySet[Call]:
+        filters = CallFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.calls_filtered(**filters.validated_data)
+
+    @extend_schema(parameters=[CallFilterSerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         request=CallReportSerializer, responses={200: CallSerializer, 201: CallSerializer}
@@ -125,12 +167,6 @@ class CallReportView(APIView):
             CallSerializer(call).data,
             status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
         )
-
-
-class NewestCallsFirst(CursorPagination):
-    ordering = ("-started_at", "-id")
-    page_size_query_param = "page_size"
-    max_page_size = 500
 
 
 class CustomerCallsView(generics.ListAPIView):

@@ -1,8 +1,8 @@
 from django.urls import path
 
-from telephony.api import CallReportView, CustomerCallsView
+from telephony.api import CallsView, CustomerCallsView
 
 urlpatterns = [
-    path("calls/", CallReportView.as_view(), name="call-report"),
+    path("calls/", CallsView.as_view(), name="calls"),
     path("customers/<int:id>/calls/", CustomerCallsView.as_view(), name="customer-calls"),
 ]

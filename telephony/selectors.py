@@ -30,6 +30,33 @@ def customer_calls(*, customer_id: int) -> QuerySet[Call]:
     return Call.objects.filter(customer_id=customer_id).select_related("assistant")
 
 
+def calls_filtered(
+    *,
+    customer: int | None = None,
+    caller: str | None = None,
+    direction: str | None = None,
+    channel: str | None = None,
+    status: str | None = None,
+    assistant: str | None = None,
+    reason: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[Call]:
+    calls = Call.objects.select_related("assistant")
+    exact = {
+        "customer_id": customer,
+        "from_number": caller,
+        "direction": direction,
+        "channel": channel,
+        "status": status,
+        "assistant__name": assistant,
+        "reason": reason,
+        "started_at__gte": since,
+        "started_at__lt": until,
+    }
+    return calls.filter(**{name: value for name, value in exact.items() if value is not None})
+
+
 def call_list() -> QuerySet[Call]:
     return Call.objects.select_related("customer", "assistant")
 

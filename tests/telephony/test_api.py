@@ -1,4 +1,4 @@
-"""POST /api/calls/ (end-of-call reports) and GET /api/customers/{id}/calls/, per role."""
+"""/api/calls/ (filtered list, end-of-call reports) and /api/customers/{id}/calls/, per role."""
 
 import pytest
 from rest_framework.authtoken.models import Token
@@ -122,3 +122,46 @@ def test_the_customer_routes_of_crm_still_work(api_client, agent):
     response = as_user(api_client, agent).get(f"/api/customers/{customer.pk}/")
     assert response.status_code == 200
     assert response.json()["id"] == customer.pk
+
+
+def test_the_call_list_filters_and_pages_newest_first(api_client, agent):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    ann, bob = CustomerFactory(), CustomerFactory()
+    old = CallFactory(customer=ann, started_at=now - timedelta(days=3), reason="Billing")
+    new = CallFactory(customer=ann, started_at=now - timedelta(hours=1), reason="Billing")
+    other = CallFactory(
+        customer=bob, from_number="+14155550142", started_at=now, direction="inbound"
+    )
+    client = as_user(api_client, agent)
+
+    everything = client.get("/api/calls/").json()
+    assert [c["id"] for c in everything["results"]] == [other.pk, new.pk, old.pk]
+    by_caller = client.get("/api/calls/", {"caller": "(415) 555-0142"}).json()
+    assert [c["id"] for c in by_caller["results"]] == [other.pk]
+    by_customer = client.get("/api/calls/", {"customer": ann.pk, "reason": "Billing"}).json()
+    assert [c["id"] for c in by_customer["results"]] == [new.pk, old.pk]
+    since = (now - timedelta(days=1)).isoformat()
+    recent = client.get("/api/calls/", {"customer": ann.pk, "since": since}).json()
+    assert [c["id"] for c in recent["results"]] == [new.pk]
+    first = client.get("/api/calls/", {"page_size": 2}).json()
+    second = client.get(first["next"]).json()
+    assert [c["id"] for c in first["results"] + second["results"]] == [other.pk, new.pk, old.pk]
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"caller": "not a number"}, "caller"), ({"since": "yesterday"}, "since")],
+)
+def test_a_bad_call_list_filter_is_a_400_naming_it(api_client, agent, params, field):
+    response = as_user(api_client, agent).get("/api/calls/", params)
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+@pytest.mark.parametrize(("role", "status"), [("Agent", 200), ("Caller", 403)])
+def test_the_call_list_per_role(api_client, make_user, role, status):
+    assert as_user(api_client, make_user(role)).get("/api/calls/").status_code == status
