@@ -175,10 +175,6 @@ def campaign_data_quality(*, campaign: Campaign, limit: int = 50) -> DataQuality
     )
 
 
-def account_for(*, campaign: Campaign, account_id: int) -> Account | None:
-    return Account.objects.filter(campaign=campaign, pk=account_id).first()
-
-
 def lead_upload_receipt_lines(upload: LeadUpload) -> list[str]:
     """The receipt as text, for the command line and the admin."""
     if upload.status == LeadUpload.State.FAILED:
