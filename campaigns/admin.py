@@ -22,8 +22,7 @@ from campaigns.models import (
     LeadUpload,
 )
 from campaigns.views import csv_response
-from crm.admin_utils import EstimatedCountAdminMixin, ReadOnlyAdminMixin
-from crm.phones import try_normalize
+from crm.admin_utils import EstimatedCountAdminMixin, NumberSearchMixin, ReadOnlyAdminMixin
 
 
 class LeadUploadForm(forms.Form):
@@ -182,7 +181,7 @@ class LeadUploadAdmin(admin.ModelAdmin):
 
 
 @admin.register(CampaignPhone)
-class CampaignPhoneAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
+class CampaignPhoneAdmin(NumberSearchMixin, EstimatedCountAdminMixin, admin.ModelAdmin):
     list_display = (
         "number",
         "campaign",
@@ -197,14 +196,6 @@ class CampaignPhoneAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
     search_help_text = "A phone number typed any way."
     readonly_fields = [f.name for f in CampaignPhone._meta.fields]
     ordering = ("-contact_count", "id")
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet, search_term: str
-    ) -> tuple[QuerySet, bool]:
-        e164 = try_normalize(search_term)
-        if search_term.strip() and not e164:
-            return queryset.none(), False
-        return (queryset.filter(number=e164) if e164 else queryset), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # numbers come from uploads; the merge owns their ids

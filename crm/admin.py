@@ -14,7 +14,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from crm import selectors, services
-from crm.admin_utils import FastChangeList, FastChangelistMixin, ReadOnlyAdminMixin
+from crm.admin_utils import (
+    FastChangeList,
+    FastChangelistMixin,
+    NumberSearchMixin,
+    ReadOnlyAdminMixin,
+)
 from crm.models import Customer, CustomerMerge, MatchSuggestion, PhoneNumber, PhoneNumberChange
 from crm.phones import national_format, try_normalize
 
@@ -216,7 +221,9 @@ class CustomerAdmin(ConflictRedirectMixin, FastChangelistMixin, admin.ModelAdmin
 
 
 @admin.register(PhoneNumber)
-class PhoneNumberAdmin(ConflictRedirectMixin, FastChangelistMixin, admin.ModelAdmin):
+class PhoneNumberAdmin(
+    NumberSearchMixin, ConflictRedirectMixin, FastChangelistMixin, admin.ModelAdmin
+):
     list_display = ("number", "type", "sms", "customer", "type_source", "updated_at")
     list_filter = ("type", "sms", "type_source")
     list_select_related = ("customer",)
@@ -224,14 +231,6 @@ class PhoneNumberAdmin(ConflictRedirectMixin, FastChangelistMixin, admin.ModelAd
     search_help_text = "A phone number typed any way."
     raw_id_fields = ("customer",)
     readonly_fields = ("type_source", "created_at", "updated_at")
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet, search_term: str
-    ) -> tuple[QuerySet, bool]:
-        e164 = try_normalize(search_term)
-        if search_term.strip() and not e164:
-            return queryset.none(), False
-        return (queryset.filter(number=e164) if e164 else queryset), False
 
     def save_model(self, request: HttpRequest, obj: PhoneNumber, form: Any, change: bool) -> None:
         services.phone_number_save(phone=obj, cause="edited in admin", actor=request.user)

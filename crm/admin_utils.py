@@ -14,6 +14,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from crm.db import is_postgresql
+from crm.phones import try_normalize
 
 # Below this many rows an exact count is cheap, and exactness is worth more than speed.
 EXACT_COUNT_BELOW = 50_000
@@ -148,3 +149,17 @@ class ReadOnlyAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class NumberSearchMixin:
+    """Search a list by a phone number typed any way (``search_fields = ("number",)``):
+    normalised, then one exact match on the indexed E.164 ``number`` column. Text that is
+    no number matches nothing."""
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        e164 = try_normalize(search_term)
+        if search_term.strip() and not e164:
+            return queryset.none(), False
+        return (queryset.filter(number=e164) if e164 else queryset), False
