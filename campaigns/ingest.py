@@ -457,6 +457,8 @@ def discard_staging(upload_id: int) -> None:
 
 @dataclass
 class MergeResult:
+    """The merge's counts for the receipt, each named as the LeadUpload field it fills."""
+
     contacts_created: int = 0
     merged_by_email: int = 0
     duplicate_rows: int = 0

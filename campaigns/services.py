@@ -4,6 +4,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
@@ -175,13 +176,7 @@ def lead_upload_import(
                     bytes_read=upload.size,
                     rows_read=stats.rows_read,
                     rows_rejected=stats.rows_rejected,
-                    contacts_created=result.contacts_created,
-                    merged_by_email=result.merged_by_email,
-                    duplicate_rows=result.duplicate_rows,
-                    accounts_created=result.accounts_created,
-                    numbers_found=result.numbers_found,
-                    numbers_created=result.numbers_created,
-                    numbers_do_not_call=result.numbers_do_not_call,
+                    **asdict(result),  # the receipt's counts, named as on the upload
                     finished_at=timezone.now(),
                 )
         except ingest.CampaignGone:
@@ -304,40 +299,35 @@ def campaign_phone_disqualify(
 
 @transaction.atomic
 def contact_disqualify(*, contact: Contact, by: User | None, reason: str) -> Disposition:
-    reason = _clean_reason(reason)
-    if contact.status == Status.DISQUALIFIED:
-        raise ValidationError(f"{contact} is already disqualified.")
-    # With the campaign, PostgreSQL looks in that campaign's partition only.
-    Contact.objects.filter(campaign_id=contact.campaign_id, pk=contact.pk).update(
-        status=Status.DISQUALIFIED
-    )
-    contact.status = Status.DISQUALIFIED
-    return Disposition.objects.create(
-        campaign_id=contact.campaign_id,
-        outcome=Disposition.Outcome.DISQUALIFIED,
-        target=Disposition.Target.CONTACT,
-        scope=Scope.CAMPAIGN,
-        contact=contact,
-        note=reason,
-        by=_user_or_none(by),
-    )
+    return _disqualify(contact, Disposition.Target.CONTACT, by=by, reason=reason)
 
 
 @transaction.atomic
 def account_disqualify(*, account: Account, by: User | None, reason: str) -> Disposition:
+    return _disqualify(account, Disposition.Target.ACCOUNT, by=by, reason=reason)
+
+
+def _disqualify(
+    row: Contact | Account, target: str, *, by: User | None, reason: str
+) -> Disposition:
+    """Disqualify a contact or an account in its campaign, logged as a disposition whose
+    ``target`` names the field that points at it."""
     reason = _clean_reason(reason)
-    if account.status == Status.DISQUALIFIED:
-        raise ValidationError(f"{account} is already disqualified.")
-    Account.objects.filter(pk=account.pk).update(status=Status.DISQUALIFIED)
-    account.status = Status.DISQUALIFIED
+    if row.status == Status.DISQUALIFIED:
+        raise ValidationError(f"{row} is already disqualified.")
+    # With the campaign, PostgreSQL looks in a contact's campaign partition only.
+    type(row)._default_manager.filter(campaign_id=row.campaign_id, pk=row.pk).update(
+        status=Status.DISQUALIFIED
+    )
+    row.status = Status.DISQUALIFIED
     return Disposition.objects.create(
-        campaign_id=account.campaign_id,
+        campaign_id=row.campaign_id,
         outcome=Disposition.Outcome.DISQUALIFIED,
-        target=Disposition.Target.ACCOUNT,
+        target=target,
         scope=Scope.CAMPAIGN,
-        account=account,
         note=reason,
         by=_user_or_none(by),
+        **{target: row},
     )
 
 
