@@ -17,6 +17,7 @@ from campaigns.models import (
     LeadRejection,
     LeadUpload,
 )
+from crm.db import is_postgresql
 from crm.phones import try_normalize
 from telephony.models import OwnedNumber
 
@@ -87,7 +88,7 @@ def campaign_contents(*, campaign: Campaign) -> dict[str, int]:
 def campaign_contacts_table(*, campaign: Campaign) -> str | None:
     """The campaign's own contacts partition, if an upload made one: its planner
     statistics count the campaign's contacts without reading them."""
-    if connection.vendor != "postgresql":
+    if not is_postgresql():
         return None
     table = contact_partition(campaign.pk)
     with connection.cursor() as cursor:

@@ -2,13 +2,11 @@
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
-from django.contrib.auth.models import AnonymousUser
-from django.contrib.auth.models import User as AuthUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import connection, transaction
@@ -26,17 +24,12 @@ from campaigns.models import (
     Scope,
     Status,
 )
+from crm.actors import Actor, acting_user
+from crm.db import LockNamespace, advisory_try_lock, is_postgresql
 
 logger = logging.getLogger(__name__)
 
-User = AuthUser | AnonymousUser
 UNDO_PERMISSION = "campaigns.undo_disposition"
-# Two-key advisory locks: this namespace plus the upload id.
-_UPLOAD_LOCK_NAMESPACE = 0x4C55
-
-
-def _user_or_none(user: User | None) -> Any:
-    return user if user is not None and user.is_authenticated else None
 
 
 def _clean_reason(reason: str) -> str:
@@ -51,7 +44,7 @@ def _clean_reason(reason: str) -> str:
 
 @transaction.atomic
 def lead_upload_create(
-    *, campaign: Campaign, file: File, uploaded_by: User | None, enqueue: bool = True
+    *, campaign: Campaign, file: File, uploaded_by: Actor, enqueue: bool = True
 ) -> LeadUpload:
     """Store the file and queue its import (after commit, so the worker finds the row)."""
     digest = hashlib.sha256()
@@ -68,7 +61,7 @@ def lead_upload_create(
         original_name=name,
         size=size,
         checksum=digest.hexdigest(),
-        uploaded_by=_user_or_none(uploaded_by),
+        uploaded_by=acting_user(uploaded_by),
         phase="Waiting for a worker",
     )
     upload.file.save(name, file, save=False)
@@ -79,28 +72,6 @@ def lead_upload_create(
         upload_id = upload.pk
         transaction.on_commit(lambda: import_lead_upload.delay(upload_id))
     return upload
-
-
-@contextmanager
-def _import_lock(upload_id: int) -> Iterator[bool]:
-    """Only one worker imports an upload at a time (a re-delivered task finds it taken)."""
-    if connection.vendor != "postgresql":
-        yield True
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_try_advisory_lock(%s, %s)", [_UPLOAD_LOCK_NAMESPACE, int(upload_id)]
-        )
-        row = cursor.fetchone()
-        acquired = bool(row and row[0])
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_advisory_unlock(%s, %s)", [_UPLOAD_LOCK_NAMESPACE, int(upload_id)]
-                )
 
 
 def _mark(upload: LeadUpload, **fields: Any) -> None:
@@ -122,7 +93,8 @@ def lead_upload_import(
     upload = LeadUpload.objects.select_related("campaign").get(pk=upload_id)
     if upload.status in (LeadUpload.State.COMPLETED, LeadUpload.State.FAILED):
         return upload
-    with _import_lock(upload.pk) as acquired:
+    # Only one worker imports an upload at a time (a re-delivered task finds it taken).
+    with advisory_try_lock(LockNamespace.UPLOAD_IMPORT, upload.pk) as acquired:
         if not acquired:
             logger.info("Lead upload %s is being imported by another worker", upload.pk)
             return upload
@@ -215,7 +187,7 @@ def campaign_delete(*, campaign: Campaign) -> dict[str, int]:
     the cascade then deletes what is left (uploads, the log, assignments).
     """
     deleted: dict[str, int] = {}
-    if connection.vendor == "postgresql":
+    if is_postgresql():
         ingest.lock_campaign(campaign.pk)  # not while an upload merges into it
     with connection.cursor() as cursor:
         for label, sql in _CAMPAIGN_ROWS:
@@ -244,7 +216,7 @@ _CAMPAIGN_ROWS = (
 
 @transaction.atomic
 def campaign_phone_disqualify(
-    *, phone: CampaignPhone, by: User | None, reason: str, scope: str = Scope.CAMPAIGN
+    *, phone: CampaignPhone, by: Actor, reason: str, scope: str = Scope.CAMPAIGN
 ) -> Disposition:
     """Disqualify a number on every contact carrying it, in either column.
 
@@ -259,7 +231,7 @@ def campaign_phone_disqualify(
         phone.status_scope == Scope.EVERYWHERE or scope == Scope.CAMPAIGN
     ):
         raise ValidationError(f"{phone.number} is already disqualified.")
-    now, actor = timezone.now(), _user_or_none(by)
+    now, actor = timezone.now(), acting_user(by)
     changes = {
         "status": Status.DISQUALIFIED,
         "status_scope": scope,
@@ -298,18 +270,16 @@ def campaign_phone_disqualify(
 
 
 @transaction.atomic
-def contact_disqualify(*, contact: Contact, by: User | None, reason: str) -> Disposition:
+def contact_disqualify(*, contact: Contact, by: Actor, reason: str) -> Disposition:
     return _disqualify(contact, Disposition.Target.CONTACT, by=by, reason=reason)
 
 
 @transaction.atomic
-def account_disqualify(*, account: Account, by: User | None, reason: str) -> Disposition:
+def account_disqualify(*, account: Account, by: Actor, reason: str) -> Disposition:
     return _disqualify(account, Disposition.Target.ACCOUNT, by=by, reason=reason)
 
 
-def _disqualify(
-    row: Contact | Account, target: str, *, by: User | None, reason: str
-) -> Disposition:
+def _disqualify(row: Contact | Account, target: str, *, by: Actor, reason: str) -> Disposition:
     """Disqualify a contact or an account in its campaign, logged as a disposition whose
     ``target`` names the field that points at it."""
     reason = _clean_reason(reason)
@@ -326,7 +296,7 @@ def _disqualify(
         target=target,
         scope=Scope.CAMPAIGN,
         note=reason,
-        by=_user_or_none(by),
+        by=acting_user(by),
         **{target: row},
     )
 
@@ -338,7 +308,9 @@ def _target_id(value: int | None) -> int:
 
 
 @transaction.atomic
-def disposition_undo(*, disposition: Disposition, by: User, note: str = "") -> Disposition:
+def disposition_undo(
+    *, disposition: Disposition, by: User | AnonymousUser, note: str = ""
+) -> Disposition:
     """An Administrator reverses a disqualification; the undoing is logged too."""
     if not by.has_perm(UNDO_PERMISSION):
         raise PermissionDenied("Only an Administrator can undo a disqualification.")
@@ -352,7 +324,7 @@ def disposition_undo(*, disposition: Disposition, by: User, note: str = "") -> D
         "status_scope": "",
         "status_reason": "",
         "status_changed_at": timezone.now(),
-        "status_changed_by": _user_or_none(by),
+        "status_changed_by": acting_user(by),
     }
     if disposition.target == Disposition.Target.PHONE:
         if disposition.scope == Scope.EVERYWHERE:
@@ -385,14 +357,14 @@ def disposition_undo(*, disposition: Disposition, by: User, note: str = "") -> D
         phone_id=disposition.phone_id,
         number=disposition.number,
         note=(note or "").strip()[:1000],
-        by=_user_or_none(by),
+        by=acting_user(by),
         undoes=disposition,
     )
 
 
 @transaction.atomic
 def disposition_log(
-    *, contact: Contact, by: User | None, outcome: str, note: str = "", number: str = ""
+    *, contact: Contact, by: Actor, outcome: str, note: str = "", number: str = ""
 ) -> Disposition:
     """A caller records how a call went."""
     if outcome not in Disposition.CALL_OUTCOMES:
@@ -404,5 +376,5 @@ def disposition_log(
         contact=contact,
         number=number,
         note=(note or "").strip()[:2000],
-        by=_user_or_none(by),
+        by=acting_user(by),
     )

@@ -3,7 +3,6 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.forms import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -14,6 +13,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from crm import selectors, services
+from crm.admin_extensions import (
+    ExtensibleAdminMixin,
+    customer_admin_extensions,
+    phone_number_admin_extensions,
+)
 from crm.admin_utils import (
     FastChangeList,
     FastChangelistMixin,
@@ -74,7 +78,12 @@ class ConflictRedirectMixin:
 
 
 @admin.register(Customer)
-class CustomerAdmin(ConflictRedirectMixin, FastChangelistMixin, admin.ModelAdmin):
+class CustomerAdmin(
+    ExtensibleAdminMixin, ConflictRedirectMixin, FastChangelistMixin, admin.ModelAdmin
+):
+    # Upper apps add the history, campaign leads, ... (crm/admin_extensions.py).
+    extensions = customer_admin_extensions
+    change_form_template = "admin/extensible_change_form.html"
     list_display = (
         "display_name",
         "email",
@@ -199,13 +208,7 @@ class CustomerAdmin(ConflictRedirectMixin, FastChangelistMixin, admin.ModelAdmin
         self.message_user(request, f"{added} new possible match(es) found.", messages.SUCCESS)
 
     def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
-        obj.save()
-
-    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        # A new number or email may reveal that this profile is someone we already know.
-        pk = form.instance.pk
-        transaction.on_commit(lambda: services.match_suggestions_refresh(customer_ids=[pk]))
+        services.customer_update(customer=obj, actor=request.user)
 
     def save_formset(
         self, request: HttpRequest, form: Any, formset: BaseInlineFormSet, change: bool
@@ -222,8 +225,14 @@ class CustomerAdmin(ConflictRedirectMixin, FastChangelistMixin, admin.ModelAdmin
 
 @admin.register(PhoneNumber)
 class PhoneNumberAdmin(
-    NumberSearchMixin, ConflictRedirectMixin, FastChangelistMixin, admin.ModelAdmin
+    ExtensibleAdminMixin,
+    NumberSearchMixin,
+    ConflictRedirectMixin,
+    FastChangelistMixin,
+    admin.ModelAdmin,
 ):
+    extensions = phone_number_admin_extensions
+    change_form_template = "admin/extensible_change_form.html"
     list_display = ("number", "type", "sms", "customer", "type_source", "updated_at")
     list_filter = ("type", "sms", "type_source")
     list_select_related = ("customer",)

@@ -1,10 +1,66 @@
-"""Database helpers shared by every app: constraint errors as messages, PostgreSQL checks."""
+"""Database helpers shared by every app: the vendor check, advisory locks, constraint errors.
+
+Every app asks :func:`is_postgresql` (never ``connection.vendor`` itself) and takes its
+advisory locks through :class:`LockNamespace`, so that no two features can pick the same
+lock keys by accident and a reader finds every lock the product takes in one list.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import IntEnum
 
 from django.db import IntegrityError, connection, models
 
 
 def is_postgresql() -> bool:
     return connection.vendor == "postgresql"
+
+
+class LockNamespace(IntEnum):
+    """The first key (``classid``) of every two-key PostgreSQL advisory lock we take.
+
+    The second key says which row the lock is about. SQLite needs none of them: its
+    IMMEDIATE transactions already serialise every writer.
+    """
+
+    # One linking decision per phone number at a time (key: a hash of the E.164 number).
+    NUMBER_LINK = 0x5B7E
+    # One worker imports a lead upload at a time (key: the upload id; session lock).
+    UPLOAD_IMPORT = 0x4C55
+    # One merge into a campaign at a time (key: the campaign id).
+    CAMPAIGN_MERGE = 0x4C4D
+    # Attaching a contacts partition locks the default partition: one at a time (key: 0).
+    PARTITION_ATTACH = 0x4C41
+
+
+def advisory_xact_lock(namespace: LockNamespace, key: int) -> None:
+    """Wait for the lock ``(namespace, key)``, held until the transaction ends."""
+    if not is_postgresql():
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [int(namespace), int(key)])
+
+
+@contextmanager
+def advisory_try_lock(namespace: LockNamespace, key: int) -> Iterator[bool]:
+    """Try the session lock ``(namespace, key)`` without waiting; yields whether it is ours.
+
+    Session-level, so it outlives the transactions inside the block (long work that
+    commits as it goes) and is released when the block ends or the connection dies.
+    """
+    if not is_postgresql():
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [int(namespace), int(key)])
+        row = cursor.fetchone()
+    acquired = bool(row and row[0])
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [int(namespace), int(key)])
 
 
 def constraint_violation_message(exc: IntegrityError, model: type[models.Model]) -> str | None:

@@ -4,18 +4,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import cast
 
-from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from crm.actors import Actor, acting_user
 from crm.db import constraint_violation_message
 from crm.models import Customer, CustomerMerge, MatchSuggestion, PhoneNumber, PhoneNumberChange
 from crm.phones import InvalidPhoneNumber, normalize
-
-# Who did it: a person (admin, API) or None for the system (webhooks, tasks, lookups).
-Actor = User | AnonymousUser | None
 
 
 @dataclass(frozen=True)
@@ -57,6 +54,19 @@ def customer_create(
             cause=cause,
             actor=actor,
         )
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, actor: Actor = None) -> Customer:
+    """Save a profile edited by a person (the admin form, before its numbers are saved).
+
+    Once the whole edit commits (numbers included), the profile is re-checked for
+    possible matches: a new number or email may show it is someone we already know.
+    """
+    customer.save()
+    customer_id = customer.pk
+    transaction.on_commit(lambda: match_suggestions_refresh(customer_ids=[customer_id]))
     return customer
 
 
@@ -148,7 +158,7 @@ def phone_number_change_record(
         new_sms=phone.sms if action != PhoneNumberChange.Action.REMOVED else None,
         type_source=phone.type_source,
         cause=cause[:255],
-        actor=actor if isinstance(actor, User) else None,
+        actor=acting_user(actor),
     )
 
 
@@ -275,7 +285,7 @@ def match_suggestion_dismiss(*, suggestion: MatchSuggestion, actor: Actor = None
         raise ValidationError("This suggestion was already resolved.")
     suggestion.status = MatchSuggestion.Status.DISMISSED
     suggestion.resolved_at = timezone.now()
-    suggestion.resolved_by = actor if isinstance(actor, User) else None
+    suggestion.resolved_by = acting_user(actor)
     suggestion.save(update_fields=["status", "resolved_at", "resolved_by"])
 
 
@@ -363,7 +373,7 @@ def customer_merge(*, keep: Customer, merge: Customer, actor: Actor = None) -> C
     MatchSuggestion.objects.filter(customer_id=low, other_id=high).update(
         status=MatchSuggestion.Status.MERGED,
         resolved_at=timezone.now(),
-        resolved_by=actor if isinstance(actor, User) else None,
+        resolved_by=acting_user(actor),
     )
     # The merged profile's other open suggestions are re-derived for the kept profile.
     MatchSuggestion.objects.filter(
@@ -371,5 +381,5 @@ def customer_merge(*, keep: Customer, merge: Customer, actor: Actor = None) -> C
     ).delete()
     transaction.on_commit(lambda: match_suggestions_refresh(customer_ids=[keep.pk]))
     return CustomerMerge.objects.create(
-        kept=keep, merged=merge, merged_by=actor if isinstance(actor, User) else None, moved=moved
+        kept=keep, merged=merge, merged_by=acting_user(actor), moved=moved
     )

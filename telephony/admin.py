@@ -2,18 +2,15 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.options import ShowFacets
-from django.contrib.admin.utils import unquote
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from crm.admin import CustomerAdmin
 from crm.admin_utils import EstimatedCountAdminMixin, ReadOnlyAdminMixin
 from crm.models import Customer, PhoneNumber
 from crm.phones import national_format, try_normalize
-from crm.selectors import customer_queryset
 from telephony import charts, selectors, services
 from telephony.models import (
     Assistant,
@@ -36,31 +33,15 @@ class OwnedNumberAdmin(admin.ModelAdmin):
 
 
 # --- The customer page, with its history ---------------------------------------------------
-# crm must not know about calls, so telephony swaps crm's CustomerAdmin for a subclass that
-# adds the timeline and the analytics panel (read from telephony's selectors).
-admin.site.unregister(Customer)
+# crm must not know about calls: telephony adds the timeline and the analytics panel to
+# crm's customer page through its extension point (telephony/apps.py).
 
 
-@admin.register(Customer)
-class CustomerWithHistoryAdmin(CustomerAdmin):
-    change_form_template = "admin/telephony/customer/change_form.html"
-
-    def change_view(
-        self,
-        request: HttpRequest,
-        object_id: str,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        extra_context = extra_context or {}
-        customer = None
-        if request.user.has_perm("telephony.view_call"):
-            customer = customer_queryset().filter(pk=_int(unquote(object_id))).first()
-        if customer is not None:
-            extra_context["history"] = customer_history_context(
-                customer, page=_int(request.GET.get("timeline", "1")) or 1
-            )
-        return super().change_view(request, object_id, form_url, extra_context)
+def customer_history_panel(request: HttpRequest, customer: Customer) -> dict[str, Any] | None:
+    if not request.user.has_perm("telephony.view_call") or customer.merged_into_id:
+        return None
+    page = _int(request.GET.get("timeline", "1")) or 1
+    return {"history": customer_history_context(customer, page=page)}
 
 
 def _int(value: str | None) -> int:

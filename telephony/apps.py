@@ -7,4 +7,16 @@ class TelephonyConfig(AppConfig):
     verbose_name = "Telephony"
 
     def ready(self) -> None:
+        from crm.admin_extensions import Panel, customer_admin_extensions
         from telephony import checks  # noqa: F401  (registers the system checks)
+        from telephony.admin import customer_history_panel
+
+        customer_admin_extensions.add_panel(
+            Panel(
+                key="telephony-history",
+                template="admin/telephony/customer/_history.html",
+                context=customer_history_panel,
+                media_css=("telephony/history.css",),
+                order=10,
+            )
+        )

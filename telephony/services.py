@@ -19,7 +19,7 @@ from django.db.models import Count, Max, Min, OuterRef, Subquery
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
-from crm.db import is_postgresql
+from crm.db import LockNamespace, is_postgresql
 from crm.models import Customer, PhoneNumber, PhoneNumberChange
 from crm.services import phone_number_change_record, phone_number_set_type
 from telephony.models import (
@@ -31,10 +31,6 @@ from telephony.models import (
     RetentionRun,
     TelephonySettings,
 )
-
-# classid of pg_advisory_xact_lock(classid, objid): keeps our keys apart from any other
-# advisory locks in the database.
-LINK_LOCK_CLASS = 0x5B7E
 
 Medium = str  # "call" or "sms": what reached us, which decides how a new number is filed
 CALL: Medium = "call"
@@ -84,14 +80,15 @@ def _lock_number_and_find(e164: str, model: type[Call] | type[Message], external
     key = int.from_bytes(hashlib.blake2b(e164.encode(), digest_size=4).digest(), "big", signed=True)
     # The table name is our own model's, never input.
     find = f"SELECT id FROM {table} WHERE external_id = %s FOR UPDATE"  # noqa: S608
+    namespace = int(LockNamespace.NUMBER_LINK)
     with connection.cursor() as cursor:
         if connection.settings_dict["OPTIONS"].get("server_side_binding"):
             # Server-side binding cannot carry two statements: two round trips then.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LINK_LOCK_CLASS, key])
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, key])
             cursor.execute(find, [external_id])
         else:
             cursor.execute(
-                f"SELECT pg_advisory_xact_lock(%s, %s); {find}", [LINK_LOCK_CLASS, key, external_id]
+                f"SELECT pg_advisory_xact_lock(%s, %s); {find}", [namespace, key, external_id]
             )
             cursor.nextset()
         row = cursor.fetchone()

@@ -1,0 +1,178 @@
+"""The admin extension point: how an upper app adds to a lower app's admin pages.
+
+The dependency direction (``docs/architecture.md``) forbids crm from importing
+telephony or campaigns, yet the customer page shows calls and campaign leads. So the
+lower app owns an :class:`AdminExtensions` registry per extensible ModelAdmin and renders
+whatever is registered; upper apps register panels, columns, inlines, links and actions
+from their ``AppConfig.ready()``. No ModelAdmin is ever unregistered and re-registered,
+so nothing depends on INSTALLED_APPS order.
+
+Example, in ``telephony/apps.py``::
+
+    def ready(self):
+        from crm.admin_extensions import Panel, customer_admin_extensions
+        customer_admin_extensions.add_panel(
+            Panel(key="history", template="admin/telephony/customer/_history.html",
+                  context=history_panel_context, media_css=("telephony/history.css",))
+        )
+"""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.admin.options import InlineModelAdmin
+from django.db.models import Model
+from django.http import HttpRequest
+
+# (request, obj) -> the panel's context, or None when it has nothing to show this user.
+PanelContext = Callable[[HttpRequest, Any], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A block on a change page, below the form: a template and what it needs."""
+
+    key: str
+    template: str
+    context: PanelContext
+    order: int = 100
+    media_css: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Column:
+    """A changelist column: ``render(obj)`` gives the cell (HTML-safe or text).
+
+    ``prepare(objs)``, when given, is called once with the page's objects before any cell
+    is rendered: the place to load what the column shows in one query for the page.
+    """
+
+    name: str
+    description: str
+    render: Callable[[Any], Any]
+    prepare: Callable[[list[Any]], None] | None = None
+    after: str | None = None  # insert after this column; at the end when None
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link on an object's page (``url(request, obj)`` -> a URL, or None: not shown)."""
+
+    key: str
+    label: str
+    url: Callable[[HttpRequest, Any], str | None]
+
+
+@dataclass
+class AdminExtensions:
+    """What upper apps have added to one ModelAdmin. Filled at start-up, read per request."""
+
+    name: str
+    panels: list[Panel] = field(default_factory=list)
+    columns: list[Column] = field(default_factory=list)
+    inlines: list[type[InlineModelAdmin]] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
+    actions: list[Callable[..., Any]] = field(default_factory=list)
+
+    def _add(self, items: list[Any], item: Any, key: str) -> None:
+        # ready() may run twice (tests, autoreload): registering again replaces.
+        items[:] = [i for i in items if getattr(i, key) != getattr(item, key)]
+        items.append(item)
+
+    def add_panel(self, panel: Panel) -> None:
+        self._add(self.panels, panel, "key")
+        self.panels.sort(key=lambda p: p.order)
+
+    def add_column(self, column: Column) -> None:
+        self._add(self.columns, column, "name")
+
+    def add_inline(self, inline: type[InlineModelAdmin]) -> None:
+        self._add(self.inlines, inline, "__name__")
+
+    def add_link(self, link: Link) -> None:
+        self._add(self.links, link, "key")
+
+    def add_action(self, action: Callable[..., Any]) -> None:
+        self._add(self.actions, action, "__name__")
+
+    def panel_contexts(self, request: HttpRequest, obj: Model) -> list[dict[str, Any]]:
+        shown = []
+        for panel in self.panels:
+            context = panel.context(request, obj)
+            if context is not None:
+                shown.append({"key": panel.key, "template": panel.template, **context})
+        return shown
+
+    def link_items(self, request: HttpRequest, obj: Model) -> list[tuple[str, str]]:
+        return [(link.label, url) for link in self.links if (url := link.url(request, obj))]
+
+    def css(self) -> list[str]:
+        return sorted({path for panel in self.panels for path in panel.media_css})
+
+
+class ExtensibleAdminMixin:
+    """Makes a ModelAdmin render its :class:`AdminExtensions` (``extensions``).
+
+    The change page gets ``extension_panels``, ``extension_links`` and ``extension_css``
+    in its context (``admin/extensible_change_form.html`` renders them); columns join
+    ``list_display``; inlines and actions join the admin's own.
+    """
+
+    extensions: AdminExtensions
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        columns = list(super().get_list_display(request))  # type: ignore[misc]
+        for column in self.extensions.columns:
+            cell = _column_callable(column)
+            position = columns.index(column.after) + 1 if column.after in columns else None
+            if position is None:
+                columns.append(cell)
+            else:
+                columns.insert(position, cell)
+        return columns
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
+        return [*super().get_inlines(request, obj), *self.extensions.inlines]  # type: ignore[misc]
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)  # type: ignore[misc]
+        for action in self.extensions.actions:
+            permissions = getattr(action, "allowed_permissions", ())
+            if all(
+                getattr(self, f"has_{p}_permission")(request)  # the admin's own rule
+                for p in permissions
+            ):
+                name = action.__name__
+                description = getattr(action, "short_description", name.replace("_", " "))
+                actions[name] = (action, name, description)
+        return actions
+
+    def extension_context(self, request: HttpRequest, obj: Model | None) -> dict[str, Any]:
+        if obj is None:
+            return {}
+        return {
+            "extension_panels": self.extensions.panel_contexts(request, obj),
+            "extension_links": self.extensions.link_items(request, obj),
+            "extension_css": self.extensions.css(),
+        }
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        context.update(self.extension_context(request, kwargs.get("obj")))
+        return super().render_change_form(request, context, *args, **kwargs)  # type: ignore[misc]
+
+
+def _column_callable(column: Column) -> Callable[[Any], Any]:
+    def cell(obj: Any) -> Any:
+        return column.render(obj)
+
+    cell.__name__ = column.name
+    cell.short_description = column.description  # type: ignore[attr-defined]
+    return cell
+
+
+# The registries crm's own admin pages offer. Upper apps fill them from AppConfig.ready().
+customer_admin_extensions = AdminExtensions("crm.Customer")
+phone_number_admin_extensions = AdminExtensions("crm.PhoneNumber")
