@@ -8,7 +8,8 @@ from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR, ChangeList
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -163,3 +164,23 @@ class NumberSearchMixin:
         if search_term.strip() and not e164:
             return queryset.none(), False
         return (queryset.filter(number=e164) if e164 else queryset), False
+
+
+class SingletonAdminMixin:
+    """The admin of a :class:`crm.singletons.SingletonSettings` model: its list is the one
+    row's page, which can be neither added to nor deleted."""
+
+    model: Any
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        self.model.load()  # the first visit makes the row with its defaults
+        opts = self.model._meta
+        return HttpResponseRedirect(
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[1])
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

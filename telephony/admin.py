@@ -3,12 +3,12 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin.options import ShowFacets
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from crm.admin_utils import EstimatedCountAdminMixin, ReadOnlyAdminMixin
+from crm.admin_utils import EstimatedCountAdminMixin, ReadOnlyAdminMixin, SingletonAdminMixin
 from crm.models import Customer, PhoneNumber
 from crm.phones import national_format, try_normalize
 from telephony import charts, selectors, services
@@ -291,7 +291,7 @@ class FrequentCallerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(TelephonySettings)
-class TelephonySettingsAdmin(admin.ModelAdmin):
+class TelephonySettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
     fieldsets = (
         ("Voice", {"fields": ("greeting", "forward_to")}),
         ("SMS", {"fields": ("sms_auto_reply",)}),
@@ -307,23 +307,8 @@ class TelephonySettingsAdmin(admin.ModelAdmin):
         ),
     )
 
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        # One row: the list is the settings page.
-        config = TelephonySettings.load()
-        return HttpResponseRedirect(
-            reverse("admin:telephony_telephonysettings_change", args=[config.pk])
-        )
-
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         services.telephony_settings_save(config=obj)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(RetentionRun)

@@ -38,6 +38,16 @@ def pytest_runtest_teardown(item, nextitem):
     return result
 
 
+@pytest.fixture(autouse=True)
+def fresh_settings_cache():
+    # Each test's database starts over; the per-process settings cache must too.
+    from crm import singletons
+
+    singletons.clear_cache()
+    yield
+    singletons.clear_cache()
+
+
 @pytest.fixture
 def role_groups(db):
     # Transactional tests flush the data migration's groups; put them back when missing.
