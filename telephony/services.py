@@ -15,9 +15,10 @@ from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Max, Min, OuterRef, Subquery
+from django.db.models import Count, F, Max, Min, OuterRef, Subquery
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
+from psycopg import sql
 
 from crm.db import LockNamespace, is_postgresql
 from crm.models import Customer, PhoneNumber, PhoneNumberChange
@@ -73,27 +74,31 @@ def _lock_number_and_find(e164: str, model: type[Call] | type[Message], external
     snapshot is taken after the lock is granted): this is the webhook's hot path.
     SQLite needs no lock: its IMMEDIATE transactions already serialise every writer.
     """
-    table = model._meta.db_table
     if not is_postgresql():
         return model.objects.filter(external_id=external_id).first()
     # 32-bit key: a collision only makes two numbers wait for each other, never wrong.
     key = int.from_bytes(hashlib.blake2b(e164.encode(), digest_size=4).digest(), "big", signed=True)
-    # The table name is our own model's, never input.
-    find = f"SELECT id FROM {table} WHERE external_id = %s FOR UPDATE"  # noqa: S608
+    lock, find = _LOCK_SQL, _FIND_SQL[model]
     namespace = int(LockNamespace.NUMBER_LINK)
     with connection.cursor() as cursor:
         if connection.settings_dict["OPTIONS"].get("server_side_binding"):
             # Server-side binding cannot carry two statements: two round trips then.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, key])
+            cursor.execute(lock, [namespace, key])
             cursor.execute(find, [external_id])
         else:
-            cursor.execute(
-                f"SELECT pg_advisory_xact_lock(%s, %s); {find}", [namespace, key, external_id]
-            )
+            cursor.execute(lock + sql.SQL("; ") + find, [namespace, key, external_id])
             cursor.nextset()
         row = cursor.fetchone()
     return model.objects.get(pk=row[0]) if row else None
 
+
+_LOCK_SQL = sql.SQL("SELECT pg_advisory_xact_lock(%s, %s)")
+_FIND_SQL = {
+    model: sql.SQL("SELECT id FROM {} WHERE external_id = %s FOR UPDATE").format(
+        sql.Identifier(model._meta.db_table)
+    )
+    for model in (Call, Message)
+}
 
 _HOLDERS_SQL = """
     SELECT p.id, p.customer_id, p.type, p.sms, c.merged_into_id IS NOT NULL
@@ -472,9 +477,9 @@ def retention_run(
 ) -> RetentionRun:
     """Apply the retention settings: erase old transcripts, delete old calls and messages.
 
-    Each batch commits on its own, so a killed worker loses nothing and the next run
-    continues where this one stopped; running twice deletes nothing twice. The run row
-    records the cutoffs and what went.
+    Each batch commits on its own, together with the run row's count of it, so a killed
+    worker loses nothing, its run row says what it did, and the next run continues where
+    this one stopped; running twice deletes nothing twice.
     """
     settings = TelephonySettings.load()
     now = now or timezone.now()
@@ -483,50 +488,54 @@ def retention_run(
         record_cutoff=_cutoff(now, settings.record_retention_days),
     )
     if run.record_cutoff is not None:
-        run.calls_deleted = _delete_in_batches(
-            Call.objects.filter(started_at__lt=run.record_cutoff), batch_size
-        )
-        run.messages_deleted = _delete_in_batches(
-            Message.objects.filter(sent_at__lt=run.record_cutoff), batch_size
-        )
+        old_calls = Call.objects.filter(started_at__lt=run.record_cutoff)
+        _delete_in_batches(old_calls, batch_size, run=run, counter="calls_deleted")
+        old_messages = Message.objects.filter(sent_at__lt=run.record_cutoff)
+        _delete_in_batches(old_messages, batch_size, run=run, counter="messages_deleted")
     if run.transcript_cutoff is not None:
-        run.transcripts_cleared = _clear_transcripts(run.transcript_cutoff, now, batch_size)
-    run.finished_at = timezone.now()
-    run.save()
+        _clear_transcripts(run.transcript_cutoff, now, batch_size, run=run)
+    RetentionRun.objects.filter(pk=run.pk).update(finished_at=timezone.now())
+    run.refresh_from_db()
     return run
+
+
+def _count_on_run(run: RetentionRun, counter: str, n: int) -> None:
+    # Inside the batch's transaction: the count commits exactly when the batch does.
+    RetentionRun.objects.filter(pk=run.pk).update(**{counter: F(counter) + n})
 
 
 def _cutoff(now: datetime, days: int | None) -> datetime | None:
     return None if days is None else now - timedelta(days=days)
 
 
-def _delete_in_batches(queryset: Any, batch_size: int) -> int:
-    deleted = 0
+def _delete_in_batches(queryset: Any, batch_size: int, *, run: RetentionRun, counter: str) -> None:
     while True:
         with transaction.atomic():
             rows = list(queryset.order_by("id").values_list("id", "customer_id")[:batch_size])
             if not rows:
-                return deleted
+                return
             ids = [pk for pk, _ in rows]
-            deleted += queryset.model.objects.filter(id__in=ids).delete()[0]
+            _count_on_run(run, counter, queryset.model.objects.filter(id__in=ids).delete()[0])
             customer_counters_recompute(customer_ids={c for _, c in rows})
         if len(rows) < batch_size:
-            return deleted
+            return
 
 
-def _clear_transcripts(cutoff: datetime, now: datetime, batch_size: int) -> int:
-    cleared = 0
+def _clear_transcripts(
+    cutoff: datetime, now: datetime, batch_size: int, *, run: RetentionRun
+) -> None:
     pending = Call.objects.filter(started_at__lt=cutoff).exclude(transcript="")
     while True:
         with transaction.atomic():
             ids = list(pending.order_by("id").values_list("id", flat=True)[:batch_size])
             if not ids:
-                return cleared
-            cleared += Call.objects.filter(id__in=ids).update(
+                return
+            cleared = Call.objects.filter(id__in=ids).update(
                 transcript="", transcript_cleared_at=now
             )
+            _count_on_run(run, "transcripts_cleared", cleared)
         if len(ids) < batch_size:
-            return cleared
+            return
 
 
 @transaction.atomic

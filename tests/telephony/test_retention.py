@@ -179,3 +179,25 @@ def test_a_recount_racing_a_new_call_keeps_the_call_counted(monkeypatch):
     recounter.join(timeout=20)
 
     assert Customer.objects.get(pk=customer_id).interaction_count == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_dies_midway_has_recorded_what_its_committed_batches_did(monkeypatch):
+    configure(records=10)
+    CallFactory.create_batch(5, started_at=days_ago(20))
+    real_recompute = services.customer_counters_recompute
+    batches = []
+
+    def dies_on_the_third_batch(**kwargs):
+        batches.append(1)
+        if len(batches) == 3:
+            raise RuntimeError("worker killed")
+        real_recompute(**kwargs)
+
+    monkeypatch.setattr(services, "customer_counters_recompute", dies_on_the_third_batch)
+    with pytest.raises(RuntimeError):
+        services.retention_run(batch_size=2)
+
+    run = RetentionRun.objects.get()
+    assert run.finished_at is None
+    assert run.calls_deleted == 4 == 5 - Call.objects.count()
