@@ -6,6 +6,6 @@ from celery import shared_task
 @shared_task(acks_late=True, ignore_result=True)
 def retention_run() -> int:
     """The daily retention run (beat: ``telephony-retention-daily``). Returns the run id."""
-    from telephony import services
+    from telephony import retention
 
-    return services.retention_run().pk
+    return retention.retention_run().pk
