@@ -306,7 +306,7 @@ class Contact(models.Model):
     mobile_raw = models.CharField(max_length=64, blank=True, help_text="As uploaded.")
     extra = models.JSONField(default=dict, blank=True, help_text="Other columns of the row.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    # 'e:' + lower(email); rows without email: 'r:' + a hash of name, company and numbers,
+    # By email (any case), else a hash of name, company and numbers (campaigns.ingest.rules),
     # so an identical row uploaded again is the same contact.
     dedup_key = models.TextField(editable=False)
     merged_rows = models.PositiveIntegerField(

@@ -7,7 +7,8 @@ from django.contrib.auth.models import User as AuthUser
 from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
-from campaigns.ingest import contact_partition
+from campaigns.ingest import rules
+from campaigns.ingest.partitions import contact_partition
 from campaigns.models import (
     Account,
     Campaign,
@@ -57,7 +58,7 @@ def campaign_contacts(*, campaign: Campaign, search: str = "") -> QuerySet[Conta
         phone_id = by_number.values_list("id", flat=True).first()
         return contacts.filter(Q(phone_id=phone_id) | Q(mobile_id=phone_id)).order_by("id")
     if "@" in search:
-        return contacts.filter(dedup_key="e:" + search.lower()).order_by("id")
+        return contacts.filter(dedup_key=rules.email_key(search)).order_by("id")
     # Prefix matches on the name or the company (both indexed, see migration 0002).
     in_campaign = Contact.objects.filter(campaign=campaign)
     by_name = in_campaign.filter(name__istartswith=search).values("id")
