@@ -19,7 +19,7 @@ from django.db.models import Count, Max, Min, OuterRef, Subquery
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
-from crm.db import LockNamespace, is_postgresql
+from crm.db import LockNamespace, advisory_try_lock, is_postgresql
 from crm.models import Customer, PhoneNumber, PhoneNumberChange
 from crm.services import phone_number_change_record, phone_number_set_type
 from telephony.models import (
@@ -469,15 +469,20 @@ RETENTION_BATCH = 5_000
 
 def retention_run(
     *, now: datetime | None = None, batch_size: int = RETENTION_BATCH
-) -> RetentionRun:
+) -> RetentionRun | None:
     """Apply the retention settings: erase old transcripts, delete old calls and messages.
 
-    Each batch commits on its own, so a killed worker loses nothing and the next run
-    continues where this one stopped; running twice deletes nothing twice. The run row
-    records the cutoffs and what went.
-    """
+    Each batch commits on its own, so a killed worker loses nothing and the next run goes
+    on where it stopped; twice deletes nothing twice; the run row records the cutoffs and
+    what went. While another run is going (a second beat's fire) it returns None."""
+    with advisory_try_lock(LockNamespace.RETENTION_RUN, 0) as acquired:
+        if not acquired:
+            return None
+        return _retention_run(now=now or timezone.now(), batch_size=batch_size)
+
+
+def _retention_run(*, now: datetime, batch_size: int) -> RetentionRun:
     settings = TelephonySettings.load()
-    now = now or timezone.now()
     run = RetentionRun.objects.create(
         transcript_cutoff=_cutoff(now, settings.transcript_retention_days),
         record_cutoff=_cutoff(now, settings.record_retention_days),
