@@ -59,7 +59,7 @@ def leads_of(customer: Customer, numbers: Collection[str]) -> QuerySet[Contact]:
 
 
 def _label(contact: Contact) -> tuple[str, str]:
-    who = " ".join(p for p in (contact.name or contact.first_name, contact.last_name) if p)
+    who = contact.name or " ".join(p for p in (contact.first_name, contact.last_name) if p)
     numbers = ", ".join(str(p.number) for p in (contact.phone, contact.mobile) if p is not None)
     label = f"{contact.campaign.name}: {who or contact.email or f'contact #{contact.pk}'}"
     return label, " · ".join(part for part in (contact.email, numbers) if part)

@@ -107,11 +107,14 @@ class MaskingFilter(logging.Filter):
             record.exc_text = mask(record.exc_text)
         if record.stack_info:
             record.stack_info = mask(record.stack_info)
+        if not getattr(record, "request_id", ""):
+            # django.request logs a 4xx/5xx after the middleware chain has returned: the
+            # id is then on the request it passes along.
+            request = getattr(record, "request", None)
+            record.request_id = request_id_var.get() or getattr(request, "request_id", None) or "-"
         for key, value in list(vars(record).items()):
             if key not in _STANDARD_ATTRS:
                 setattr(record, key, _mask_value(value))
-        if not getattr(record, "request_id", ""):
-            record.request_id = request_id_var.get() or "-"
         return True
 
 

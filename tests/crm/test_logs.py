@@ -146,6 +146,9 @@ def test_an_api_token_never_appears_in_the_logs(api_client, administrator, json_
     assert token not in text
     assert token[:-1] not in text
     assert any(line.get("status") in (401, 403) for line in json_log())
+    # Django's own warning about the refusal carries the request's id too.
+    refusal = next(line for line in json_log() if line["logger"] == "django.request")
+    assert refusal["request_id"] != "-"
 
 
 def _run(tmp_path, code: str, **env) -> subprocess.CompletedProcess:
