@@ -285,15 +285,14 @@ CELERY_TASK_ROUTES = {
     "campaigns.tasks.*import*": {"queue": "long"},
     "*.tasks.*backfill*": {"queue": "long"},
     "*.tasks.*daily*": {"queue": "long"},
-    "reputation.tasks.reputation_check_run": {"queue": "long"},
     "telephony.tasks.retention_run": {"queue": "long"},
-    "crm.tasks.refresh_match_suggestions": {"queue": "long"},
+    "crm.tasks.match_suggestions_refresh": {"queue": "long"},
 }
 # Schedules live in code; django-celery-beat's DatabaseScheduler syncs them into the
 # database at start so admins can see (and pause) them in the admin.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "crm-match-suggestions-nightly": {
-        "task": "crm.tasks.refresh_match_suggestions",
+        "task": "crm.tasks.match_suggestions_refresh",
         "schedule": crontab(hour=2, minute=30),
     },
     "telephony-retention-daily": {

@@ -11,7 +11,7 @@ from django.db import connection
 
 from crm.celery import app
 from crm.db import LockNamespace
-from telephony import services as telephony_services
+from telephony import retention
 from telephony.models import RetentionRun
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,13 +26,13 @@ def _queue(task_name: str) -> str:
     ("task", "queue"),
     [
         # Long work.
-        ("campaigns.tasks.import_lead_upload", "long"),
+        ("campaigns.tasks.lead_upload_import", "long"),
         ("telephony.tasks.identification_backfill_run", "long"),
         ("telephony.tasks.mobile_identification_backfill", "long"),
         ("reputation.tasks.daily_check_run", "long"),
         ("reputation.tasks.reputation_daily_check", "long"),
         ("telephony.tasks.retention_run", "long"),
-        ("crm.tasks.refresh_match_suggestions", "long"),
+        ("crm.tasks.match_suggestions_refresh", "long"),
         # Short work: a new caller's lookup, a pre-screening, anything not named long.
         ("telephony.tasks.line_type_lookup", "default"),
         ("telephony.tasks.phone_number_identify", "default"),
@@ -112,9 +112,9 @@ def test_a_second_retention_run_while_one_is_going_does_nothing(on_postgresql):
     params.pop("context", None)
     with psycopg.connect(**params, autocommit=True) as other:
         other.execute("SELECT pg_advisory_lock(%s, 0)", [int(LockNamespace.RETENTION_RUN)])
-        assert telephony_services.retention_run() is None
+        assert retention.retention_run() is None
         assert not RetentionRun.objects.exists()
         # Released (as the first run's end would): the next fire runs.
         other.execute("SELECT pg_advisory_unlock(%s, 0)", [int(LockNamespace.RETENTION_RUN)])
-    assert telephony_services.retention_run() is not None
+    assert retention.retention_run() is not None
     assert RetentionRun.objects.count() == 1
