@@ -43,7 +43,6 @@ def test_an_administrator_erases_a_customer_and_chooses_the_leads(
         campaign=campaign,
         file=ContentFile(SEED_CSV.encode(), name="leads.csv"),
         uploaded_by=None,
-        enqueue=False,
     )
     campaign_services.lead_upload_import(upload_id=upload.pk)
     john = services.customer_create(
