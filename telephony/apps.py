@@ -8,8 +8,10 @@ class TelephonyConfig(AppConfig):
 
     def ready(self) -> None:
         from crm.admin_extensions import Panel, customer_admin_extensions
+        from crm.erasure import erasure_registry
         from telephony import checks  # noqa: F401  (registers the system checks)
         from telephony.admin import customer_history_panel
+        from telephony.erasure import TelephonyErasure
 
         customer_admin_extensions.add_panel(
             Panel(
@@ -20,3 +22,4 @@ class TelephonyConfig(AppConfig):
                 order=10,
             )
         )
+        erasure_registry.register(TelephonyErasure())
