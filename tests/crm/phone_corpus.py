@@ -21,11 +21,9 @@ EXTENSIONS += [",12", " x", " X 7", "\tx12", " ext.", " Ext: 44", " #", " doorbe
 SUFFIXES = ["", "", "", "", " ", ")", "-", ".", " (mobile)", "\t", " !", "'", "\u200b"]
 PLAIN_SEPARATORS = [" ", "-", ".", "", " - ", "  ", "\t"]
 PLAIN_PREFIXES = ["", "", "1", "1 ", "+1 ", "+1", "1-", "+1-", "+ 1 ", "(+1) "]
+# Fullwidth, Arabic-Indic, Eastern Arabic-Indic and Devanagari digits, 0 to 9.
 UNICODE_DIGITS = [
-    "０１２３４５６７８９",  # fullwidth
-    "٠١٢٣٤٥٦٧٨٩",  # Arabic-Indic
-    "۰۱۲۳۴۵۶۷۸۹",  # Eastern Arabic-Indic
-    "०१२३४५६७८९",  # Devanagari
+    "".join(chr(zero + i) for i in range(10)) for zero in (0xFF10, 0x660, 0x6F0, 0x966)
 ]
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcxyz"
 
@@ -88,8 +86,7 @@ def _mangle(rng: random.Random, text: str) -> str:
     elif roll < 0.16:
         table = rng.choice(UNICODE_DIGITS)
         text = "".join(
-            table[int(c)] if c.isdigit() and c.isascii() and rng.random() < 0.8 else c
-            for c in text
+            table[int(c)] if c.isdigit() and c.isascii() and rng.random() < 0.8 else c for c in text
         )
     elif roll < 0.22:
         i = rng.randrange(len(text) + 1)
