@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -92,7 +92,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def upload_view(self, request: HttpRequest, campaign_id: int) -> HttpResponse:
         if not request.user.has_perm("campaigns.add_leadupload"):
-            raise PermissionDenied
+            raise PermissionDenied("Only Administrators upload leads.")
         campaign = get_object_or_404(Campaign, pk=campaign_id)
         form = LeadUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
@@ -141,6 +141,11 @@ class LeadUploadAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.rejections_csv),
                 name="campaigns_leadupload_rejections",
             ),
+            path(
+                "<int:upload_id>/progress.json",
+                self.admin_site.admin_view(self.progress_json),
+                name="campaigns_leadupload_progress",
+            ),
             *super().get_urls(),
         ]
 
@@ -158,17 +163,42 @@ class LeadUploadAdmin(admin.ModelAdmin):
         if upload is not None:
             extra.update(
                 upload=upload,
+                progress=selectors.lead_upload_progress(upload),
                 receipt=selectors.lead_upload_receipt_lines(upload),
-                progress_url=reverse(
-                    "campaigns-api:upload-detail", args=[upload.campaign_id, upload.pk]
-                ),
+                progress_url=reverse("admin:campaigns_leadupload_progress", args=[upload.pk]),
                 rejections_url=reverse("admin:campaigns_leadupload_rejections", args=[upload.pk]),
             )
         return super().change_view(request, object_id, form_url, extra)
 
+    # The progress box tells the counts; the form below only says what file this is.
+    fieldsets = (
+        (
+            "File",
+            {
+                "fields": (
+                    "campaign",
+                    "original_name",
+                    "size",
+                    "uploaded_by",
+                    "created_at",
+                    "started_at",
+                    "finished_at",
+                    "duplicate_of",
+                    "checksum",
+                )
+            },
+        ),
+    )
+
+    def progress_json(self, request: HttpRequest, upload_id: int) -> JsonResponse:
+        if not request.user.has_perm("campaigns.view_leadupload"):
+            raise PermissionDenied("Only Administrators follow lead uploads.")
+        upload = get_object_or_404(LeadUpload, pk=upload_id)
+        return JsonResponse(selectors.lead_upload_progress(upload))
+
     def rejections_csv(self, request: HttpRequest, upload_id: int) -> HttpResponseBase:
         if not request.user.has_perm("campaigns.view_leadupload"):
-            raise PermissionDenied
+            raise PermissionDenied("Only Administrators download the rejected rows.")
         upload = get_object_or_404(LeadUpload, pk=upload_id)
         rows = upload.rejections.order_by("row_number", "id").values_list(
             "row_number", "column", "value", "reason", "row_kept"

@@ -18,6 +18,7 @@ from campaigns.models import (
     LeadUpload,
 )
 from crm.db import is_postgresql
+from crm.formatting import plural
 from crm.phones import try_normalize
 from telephony.models import OwnedNumber
 
@@ -203,3 +204,53 @@ def lead_upload_receipt_lines(upload: LeadUpload) -> list[str]:
     if more > 0:
         lines.append(f"  … and {more:,} more: download the rejected rows CSV from the admin.")
     return lines
+
+
+def lead_uploads_running() -> list[LeadUpload]:
+    """Uploads queued or importing now, oldest first (the admin home shows them)."""
+    active = (LeadUpload.State.QUEUED, LeadUpload.State.RUNNING)
+    return list(
+        LeadUpload.objects.filter(status__in=active).select_related("campaign").order_by("id")[:20]
+    )
+
+
+def lead_upload_progress(upload: LeadUpload) -> dict[str, object]:
+    """Everything the upload page shows, as one story: the heading, the bar and the counts
+    come from the same row at the same moment, already formatted (the page's script only
+    copies these strings, so every number reads the same, e.g. ``1,946``)."""
+    state = LeadUpload.State
+    percent = upload.percent
+    counts = [("rows_read", "Rows read", upload.rows_read)]
+    counts.append(("rows_rejected", "Rows rejected", upload.rows_rejected))
+    if upload.status == state.QUEUED:
+        heading = "Queued: waiting for a worker to start the import"
+    elif upload.status == state.RUNNING:
+        rows = plural(upload.rows_read, "row", "rows")
+        if upload.phase.startswith("Merging"):
+            heading = f"Importing: {upload.phase[0].lower()}{upload.phase[1:]}"
+        else:
+            heading = f"Importing: reading the file, {rows} so far"
+    elif upload.status == state.FAILED:
+        heading = f"{upload.get_status_display()}: {upload.error or 'nothing was imported.'}"
+    elif upload.duplicate_of_id:
+        heading = f"Completed: {upload.phase}"
+    else:
+        heading = (
+            f"Completed: {plural(upload.rows_read, 'row', 'rows')} read, "
+            f"{plural(upload.contacts_created, 'contact', 'contacts')} created"
+        )
+        counts += [
+            ("contacts_created", "Contacts created", upload.contacts_created),
+            ("numbers_found", "Numbers found", upload.numbers_found),
+        ]
+    return {
+        "status": upload.status,
+        "status_label": (
+            "Importing" if upload.status == state.RUNNING else upload.get_status_display()
+        ),
+        "finished": upload.status in (state.COMPLETED, state.FAILED),
+        "heading": heading,
+        "percent": percent,
+        "percent_text": f"{percent}%",
+        "counts": [{"key": k, "label": label, "value": f"{n:,}"} for k, label, n in counts],
+    }

@@ -339,7 +339,7 @@ class MatchSuggestionAdmin(FastChangelistMixin, admin.ModelAdmin):
             self.has_change_permission(request, suggestion)
             and request.user.has_perm("crm.change_customer")
         ):
-            raise PermissionDenied
+            raise PermissionDenied("Only Administrators and Agents merge customer profiles.")
         profiles = [suggestion.customer, suggestion.other]
         if request.method == "POST":
             choice = request.POST.get("keep")

@@ -67,3 +67,9 @@ def match_suggestions_open(customer: Customer | None = None) -> QuerySet[MatchSu
     if customer is not None:
         queryset = queryset.filter(Q(customer=customer) | Q(other=customer))
     return queryset.select_related("customer", "other")
+
+
+def match_suggestions_open_summary(*, recent: int = 5) -> tuple[int, list[MatchSuggestion]]:
+    """How many suggestions wait for an agent (status-indexed), and the newest few."""
+    queryset = match_suggestions_open()
+    return queryset.count(), list(queryset.order_by("-created_at", "-id")[:recent])

@@ -7,9 +7,11 @@ class TelephonyConfig(AppConfig):
     verbose_name = "Telephony"
 
     def ready(self) -> None:
-        from crm.admin_extensions import Panel, customer_admin_extensions
+        from crm.admin_extensions import Panel, customer_admin_extensions, dashboard_extensions
+        from crm.dashboard import PANEL_TEMPLATE
         from telephony import checks  # noqa: F401  (registers the system checks)
         from telephony.admin import customer_history_panel
+        from telephony.dashboard import today_panel
 
         customer_admin_extensions.add_panel(
             Panel(
@@ -19,4 +21,7 @@ class TelephonyConfig(AppConfig):
                 media_css=("telephony/history.css",),
                 order=10,
             )
+        )
+        dashboard_extensions.add_panel(
+            Panel(key="telephony-today", template=PANEL_TEMPLATE, context=today_panel, order=10)
         )
