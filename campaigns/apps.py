@@ -7,8 +7,18 @@ class CampaignsConfig(AppConfig):
     verbose_name = "Campaigns"
 
     def ready(self) -> None:
+        from campaigns.customer_panel import customer_leads_panel
         from campaigns.dashboard import uploads_panel
-        from crm.admin_extensions import Panel, dashboard_extensions
+        from crm.admin_extensions import Panel, customer_admin_extensions, dashboard_extensions
+
+        customer_admin_extensions.add_panel(
+            Panel(
+                key="campaigns-leads",
+                template="admin/campaigns/customer/_leads.html",
+                context=customer_leads_panel,
+                order=20,
+            )
+        )
 
         dashboard_extensions.add_panel(
             Panel(

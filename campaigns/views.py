@@ -2,6 +2,7 @@
 
 import csv
 from collections.abc import Iterator
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -13,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, Streami
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -26,6 +28,8 @@ from campaigns.models import (
     Scope,
 )
 from crm.admin_utils import EstimatedCountPaginator
+from crm.models import Customer
+from crm.phones import display_number
 
 CONTACTS_PER_PAGE = 50
 EXPORT_PERMISSION = "campaigns.export_campaign"
@@ -92,6 +96,23 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         estimate_table=None if search else selectors.campaign_contacts_table(campaign=campaign),
     )
     page = paginator.get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    show_callbacks = not search and page.number == 1
+    callbacks = (
+        selectors.campaign_callbacks_due(campaign=campaign, until=_end_of_today())
+        if show_callbacks
+        else []
+    )
+    shown = rows + [c.contact for c in callbacks if c.contact is not None]
+    outcomes = selectors.contacts_last_outcomes(
+        campaign=campaign, contact_ids=[c.pk for c in shown]
+    )
+    customers = selectors.customers_for_numbers(
+        p.number for c in shown for p in (c.phone, c.mobile) if p is not None
+    )
+    for contact in shown:
+        contact.last_outcome = outcomes.get(contact.pk)
+        contact.customers = _customers_of(contact, customers)
     return render(
         request,
         "campaigns/campaign_detail.html",
@@ -100,12 +121,32 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             campaign,
             "contacts",
             page=page,
+            rows=rows,
+            callbacks=callbacks,
+            show_callbacks=show_callbacks,
+            now=timezone.now(),
+            can_open_customers=request.user.has_perm("crm.view_customer"),
             search=search,
             search_cap=f"{selectors.SEARCH_MATCH_CAP:,}",
             search_capped=bool(search) and page.paginator.count >= selectors.SEARCH_MATCH_CAP,
             dialing_numbers=selectors.campaign_dialing_numbers(campaign=campaign),
         ),
     )
+
+
+def _end_of_today() -> datetime:
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    return timezone.make_aware(datetime.combine(tomorrow, time.min))
+
+
+def _customers_of(contact: Contact, customers: dict[str, Customer]) -> list[Customer]:
+    """The customer profiles behind a lead's numbers (one per profile)."""
+    found: list[Customer] = []
+    for phone in (contact.phone, contact.mobile):
+        customer = customers.get(phone.number) if phone is not None else None
+        if customer is not None and customer not in found:
+            found.append(customer)
+    return found
 
 
 @login_required(login_url="campaigns:login")
@@ -162,13 +203,28 @@ def phone_disqualify(request: HttpRequest, campaign_id: int, phone_id: int) -> H
     campaign = _campaign(request, campaign_id)
     phone = get_object_or_404(CampaignPhone, campaign=campaign, pk=phone_id)
     scope = request.POST.get("scope", Scope.CAMPAIGN)
+    if scope == Scope.EVERYWHERE and request.POST.get("confirm") != "yes":
+        # Do-not-call everywhere reaches every campaign and every upload to come: the
+        # caller says so twice (the page's script asks in place; without it, this page).
+        return render(
+            request,
+            "campaigns/confirm_everywhere.html",
+            _context(
+                request,
+                campaign,
+                "contacts",
+                phone=phone,
+                reason=request.POST.get("reason", ""),
+                next=_back(request, campaign).url,
+            ),
+        )
     where = "in every campaign" if scope == Scope.EVERYWHERE else "on every contact carrying it"
     _run(
         request,
         lambda: services.campaign_phone_disqualify(
             phone=phone, by=request.user, reason=request.POST.get("reason", ""), scope=scope
         ),
-        f"{phone.number} is disqualified {where}.",
+        f"{display_number(phone.number)} is disqualified {where}.",
     )
     return _back(request, campaign)
 
@@ -208,17 +264,39 @@ def account_disqualify(request: HttpRequest, campaign_id: int, account_id: int) 
 def contact_log(request: HttpRequest, campaign_id: int, contact_id: int) -> HttpResponse:
     campaign = _campaign(request, campaign_id)
     contact = get_object_or_404(Contact, campaign=campaign, pk=contact_id)
+    outcome = request.POST.get("outcome", "")
+    try:
+        callback_at = _callback_time(request.POST.get("callback_at", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return _back(request, campaign)
+    when = ""
+    if outcome == Disposition.Outcome.CALLBACK and callback_at is not None:
+        when = f": call back {timezone.localtime(callback_at):%a %b %-d, %H:%M}"
     _run(
         request,
         lambda: services.disposition_log(
             contact=contact,
             by=request.user,
-            outcome=request.POST.get("outcome", ""),
+            outcome=outcome,
             note=request.POST.get("note", ""),
+            callback_at=callback_at,
         ),
-        f"Outcome logged for {contact}.",
+        f"Outcome logged for {contact}{when}.",
     )
     return _back(request, campaign)
+
+
+def _callback_time(value: str) -> datetime | None:
+    """The form's local date and time (``2026-12-01T15:30``) as an aware datetime."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(f"“{value[:40]}” is not a date and time.") from None
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
 
 
 @require_POST

@@ -73,3 +73,22 @@ def match_suggestions_open_summary(*, recent: int = 5) -> tuple[int, list[MatchS
     """How many suggestions wait for an agent (status-indexed), and the newest few."""
     queryset = match_suggestions_open()
     return queryset.count(), list(queryset.order_by("-created_at", "-id")[:recent])
+
+
+def customers_holding(numbers: Iterable[str]) -> dict[str, Customer]:
+    """``{e164: customer}`` for the numbers a live profile holds: the profile holding it
+    as Mobile, else the most recently active one (the linking rule). One indexed query."""
+    wanted = sorted({n for n in numbers if n})
+    if not wanted:
+        return {}
+    rows = (
+        PhoneNumber.objects.filter(number__in=wanted, customer__merged_into__isnull=True)
+        .select_related("customer")
+        .order_by("number", F("customer__last_interaction_at").desc(nulls_last=True), "id")
+    )
+    result: dict[str, Customer] = {}
+    for phone in rows:
+        e164 = str(phone.number)
+        if e164 not in result or phone.type == PhoneNumber.Type.MOBILE:
+            result[e164] = phone.customer
+    return result

@@ -6,11 +6,17 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from crm.admin_utils import EstimatedCountAdminMixin, ReadOnlyAdminMixin, SingletonAdminMixin
+from crm.admin_utils import (
+    EstimatedCountAdminMixin,
+    ReadOnlyAdminMixin,
+    SingletonAdminMixin,
+    phone_column,
+)
+from crm.formatting import datetime_cell
 from crm.models import Customer, PhoneNumber
-from crm.phones import national_format, try_normalize
+from crm.phones import phone_link, try_normalize
 from telephony import charts, selectors, services
 from telephony.models import (
     Assistant,
@@ -25,7 +31,14 @@ from telephony.models import (
 
 @admin.register(OwnedNumber)
 class OwnedNumberAdmin(admin.ModelAdmin):
-    list_display = ("number", "label", "status", "provider_id", "acquired_at", "replaced_by")
+    list_display = (
+        phone_column("number", "Number"),
+        "label",
+        "status",
+        "provider_id",
+        "acquired_at",
+        "replaced_by",
+    )
     list_filter = ("status",)
     search_fields = ("number", "label")
     list_select_related = ("replaced_by",)
@@ -160,15 +173,16 @@ class _InteractionAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
 
 @admin.register(Call)
 class CallAdmin(_InteractionAdmin):
+    # Short cells so every column fits a 1366 px laptop beside the filters.
     list_display = (
-        "started_at",
+        "started",
         "customer_link",
         "direction",
-        "from_number",
+        phone_column("from_number", "From"),
         "assistant",
         "status",
-        "duration_seconds",
-        "satisfaction",
+        "duration",
+        "rating",
         "reason",
     )
     list_filter = (
@@ -198,6 +212,25 @@ class CallAdmin(_InteractionAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Call]:
         return selectors.call_list()
 
+    @admin.display(description="Started", ordering="started_at")
+    def started(self, obj: Call) -> str:
+        return datetime_cell(obj.started_at)
+
+    @admin.display(description="Duration", ordering="duration_seconds")
+    def duration(self, obj: Call) -> str:
+        if obj.duration_seconds is None:
+            return "-"
+        minutes, seconds = divmod(obj.duration_seconds, 60)
+        return f"{minutes}:{seconds:02d}"
+
+    @admin.display(description="Satisfaction", ordering="satisfaction")
+    def rating(self, obj: Call) -> str:
+        if obj.satisfaction is None:
+            return "-"
+        return format_html(
+            '<span title="{} of 5">{}</span>', obj.satisfaction, "★" * obj.satisfaction
+        )
+
     def delete_model(self, request: HttpRequest, obj: Call) -> None:
         services.calls_delete(call_ids=[obj.pk])
 
@@ -207,7 +240,14 @@ class CallAdmin(_InteractionAdmin):
 
 @admin.register(Message)
 class MessageAdmin(_InteractionAdmin):
-    list_display = ("sent_at", "customer_link", "direction", "from_number", "status", "short_body")
+    list_display = (
+        "sent",
+        "customer_link",
+        "direction",
+        phone_column("from_number", "From"),
+        "status",
+        "short_body",
+    )
     list_filter = (CustomerIdFilter, "sent_at", "direction", "status")
     list_select_related = ("customer",)
     search_fields = ("from_number",)
@@ -217,6 +257,10 @@ class MessageAdmin(_InteractionAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
         return selectors.message_list()
+
+    @admin.display(description="Sent", ordering="sent_at")
+    def sent(self, obj: Message) -> str:
+        return datetime_cell(obj.sent_at)
 
     @admin.display(description="Text")
     def short_body(self, obj: Message) -> str:
@@ -247,9 +291,9 @@ class FrequentCallerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "profile",
         "numbers",
-        "interaction_count",
-        "first_interaction_at",
-        "last_interaction_at",
+        "interactions",
+        "first_seen",
+        "last_seen",
         "calls_link",
     )
     list_filter = ("last_interaction_at",)
@@ -279,7 +323,19 @@ class FrequentCallerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Numbers")
     def numbers(self, obj: Customer) -> str:
         phones: list[PhoneNumber] = list(obj.phone_numbers.all())
-        return ", ".join(national_format(str(p.number)) for p in phones)
+        return format_html_join(", ", "{}", ((phone_link(str(p.number)),) for p in phones))
+
+    @admin.display(description="Interactions", ordering="interaction_count")
+    def interactions(self, obj: Customer) -> str:
+        return f"{obj.interaction_count:,}"
+
+    @admin.display(description="First interaction", ordering="first_interaction_at")
+    def first_seen(self, obj: Customer) -> str:
+        return datetime_cell(obj.first_interaction_at)
+
+    @admin.display(description="Last interaction", ordering="last_interaction_at")
+    def last_seen(self, obj: Customer) -> str:
+        return datetime_cell(obj.last_interaction_at)
 
     @admin.display(description="History")
     def calls_link(self, obj: Customer) -> str:
