@@ -340,3 +340,24 @@ def customer_leads(*, numbers: list[str], limit: int = CUSTOMER_LEADS_SHOWN) -> 
     for contact in leads:
         contact.last_outcome = outcomes.get(contact.pk)  # type: ignore[attr-defined]
     return leads
+
+
+def campaign_extra_keys(*, campaign: Campaign) -> list[str]:
+    """Every extra column any contact of the campaign carries, in first-seen order where
+    the database can tell (PostgreSQL reads the keys in one pass over the partition)."""
+    contacts = Contact.objects.filter(campaign=campaign)
+    if is_postgresql():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT k FROM (SELECT k, min(c.id) AS first FROM campaigns_contact c, "
+                "jsonb_object_keys(CASE WHEN jsonb_typeof(c.extra) = 'object' THEN c.extra "
+                "ELSE '{}'::jsonb END) AS k WHERE c.campaign_id = %s GROUP BY k) keys "
+                "ORDER BY first, k",
+                [campaign.pk],
+            )
+            return [row[0] for row in cursor.fetchall()]
+    keys: dict[str, None] = {}
+    for extra in contacts.order_by("id").values_list("extra", flat=True).iterator():
+        if isinstance(extra, dict):
+            keys.update(dict.fromkeys(extra))
+    return list(keys)

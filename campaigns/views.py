@@ -1,7 +1,5 @@
 """The caller workspace (/campaigns/): thin views over selectors and services."""
 
-import csv
-from collections.abc import Iterator
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -10,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -19,6 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from campaigns import selectors, services
+from campaigns.export import contacts_csv, csv_response, spreadsheet_safe
 from campaigns.models import (
     Account,
     Campaign,
@@ -33,6 +32,8 @@ from crm.phones import display_number
 
 CONTACTS_PER_PAGE = 50
 EXPORT_PERMISSION = "campaigns.export_campaign"
+# The admin and older callers import these from here.
+__all__ = ["csv_response", "spreadsheet_safe"]
 
 
 class WorkspaceLoginView(LoginView):
@@ -316,69 +317,8 @@ def disposition_undo(request: HttpRequest, campaign_id: int, disposition_id: int
     return _back(request, campaign)
 
 
-# OWASP CSV injection: a cell starting with one of these is a formula to a spreadsheet.
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_response(
-    filename: str, header: list[str], rows: Iterator[list[object]]
-) -> StreamingHttpResponse:
-    """A streamed CSV whose cells a spreadsheet will never run as formulas."""
-    writer = csv.writer(_Echo())
-
-    def lines() -> Iterator[str]:
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow([spreadsheet_safe(cell) for cell in row])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 @login_required(login_url="campaigns:login")
 def campaign_export(request: HttpRequest, campaign_id: int) -> HttpResponseBase:
     if not request.user.has_perm(EXPORT_PERMISSION):
         raise PermissionDenied("Only Administrators export campaigns.")
-    campaign = _campaign(request, campaign_id)
-    contacts = selectors.campaign_contacts(campaign=campaign).iterator(chunk_size=2_000)
-    return csv_response(
-        f"campaign-{campaign.pk}-contacts.csv",
-        [
-            "name",
-            "email",
-            "company",
-            "title",
-            "phone",
-            "phone_status",
-            "mobile",
-            "mobile_status",
-            "contact_status",
-            "account_status",
-        ],
-        (
-            [
-                c.name,
-                c.email,
-                c.account.name if c.account else "",
-                c.title,
-                c.phone.number if c.phone else "",
-                c.phone.status if c.phone else "",
-                c.mobile.number if c.mobile else "",
-                c.mobile.status if c.mobile else "",
-                c.status,
-                c.account.status if c.account else "",
-            ]
-            for c in contacts
-        ),
-    )
+    return contacts_csv(_campaign(request, campaign_id))
