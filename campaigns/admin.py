@@ -2,6 +2,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -22,7 +23,14 @@ from campaigns.models import (
     LeadUpload,
 )
 from campaigns.views import csv_response
-from crm.admin_utils import EstimatedCountAdminMixin, NumberSearchMixin, ReadOnlyAdminMixin
+from crm import roles
+from crm.admin_utils import (
+    EstimatedCountAdminMixin,
+    NumberSearchMixin,
+    ReadOnlyAdminMixin,
+    phone_column,
+)
+from crm.phones import try_normalize
 
 
 class LeadUploadForm(forms.Form):
@@ -38,6 +46,17 @@ class CampaignAdmin(admin.ModelAdmin):
     list_display = ("name", "created_at", "links")
     search_fields = ("name",)
     filter_horizontal = ("callers", "caller_ids")
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "callers":
+            # Only people who work in the caller workspace can be assigned to call.
+            kwargs["queryset"] = (
+                get_user_model()
+                .objects.filter(groups__name=roles.CALLER, is_active=True)
+                .order_by("username")
+                .distinct()
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_urls(self) -> list[Any]:
         return [
@@ -213,7 +232,7 @@ class LeadUploadAdmin(admin.ModelAdmin):
 @admin.register(CampaignPhone)
 class CampaignPhoneAdmin(NumberSearchMixin, EstimatedCountAdminMixin, admin.ModelAdmin):
     list_display = (
-        "number",
+        phone_column("number", "Number"),
         "campaign",
         "contact_count",
         "status",
@@ -245,10 +264,35 @@ class AccountAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
 
 @admin.register(Contact)
 class ContactAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
-    list_display = ("__str__", "email", "account", "phone", "mobile", "status", "campaign")
+    list_display = (
+        "__str__",
+        "email",
+        "account",
+        phone_column("phone__number", "Phone", ordering="phone"),
+        phone_column("mobile__number", "Mobile", ordering="mobile"),
+        "status",
+        "campaign",
+    )
     list_filter = ("status",)
     list_select_related = ("campaign", "account", "phone", "mobile")
     search_fields = ("=email", "name")
+    search_help_text = "A phone number typed any way, an email, or a name."
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        # A number typed any way is its campaigns' CampaignPhone rows, then the contacts
+        # carrying one in either column: two index lookups, never a scan of the numbers.
+        e164 = try_normalize(search_term)
+        if e164 is None:
+            return super().get_search_results(request, queryset, search_term)
+        phones = CampaignPhone.objects.filter(number=e164).values_list("id", flat=True)
+        ids = [
+            *Contact.objects.filter(phone_id__in=phones).values_list("id", flat=True)[:5_000],
+            *Contact.objects.filter(mobile_id__in=phones).values_list("id", flat=True)[:5_000],
+        ]
+        return queryset.filter(pk__in=ids), False
+
     raw_id_fields = ("campaign", "account", "phone", "mobile", "upload")
     readonly_fields = ("dedup_key", "merged_rows", "upload", "row_number", "created_at")
 

@@ -1,8 +1,9 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef, QuerySet
 from django.forms import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -25,13 +26,53 @@ from crm.admin_utils import (
     ReadOnlyAdminMixin,
     phone_column,
 )
-from crm.formatting import datetime_cell
+from crm.formatting import counted_kinds, datetime_cell, plural
 from crm.models import Customer, CustomerMerge, MatchSuggestion, PhoneNumber, PhoneNumberChange
-from crm.phones import phone_link, try_normalize
+from crm.phones import display_number, phone_link, try_normalize
+
+
+class PhoneNumberForm(forms.ModelForm):
+    """Says *whose* Mobile number it already is, with a link, instead of the database
+    constraint's generic message."""
+
+    def _post_clean(self) -> None:
+        # Model validation (constraints included) runs here; then its message is replaced.
+        super()._post_clean()  # type: ignore[misc]
+        number, type_ = self.cleaned_data.get("number"), self.cleaned_data.get("type")
+        if not number or type_ != PhoneNumber.Type.MOBILE:
+            return
+        holder = selectors.mobile_holder(str(number), exclude_pk=self.instance.pk)
+        if holder is None or holder.customer_id == self.instance.customer_id:
+            return
+        generic = next(
+            c.violation_error_message
+            for c in PhoneNumber._meta.constraints
+            if c.name == "crm_phone_mobile_single_owner"
+        )
+        errors = self.errors.get(NON_FIELD_ERRORS)
+        if errors:
+            remaining = [str(message) for message in errors if message != generic]
+            if remaining:
+                self.errors[NON_FIELD_ERRORS] = self.error_class(remaining, error_class="nonfield")
+            else:
+                del self.errors[NON_FIELD_ERRORS]
+        url = reverse("admin:crm_customer_change", args=[holder.customer_id])
+        self.add_error(
+            "number",
+            format_html(
+                '{} is already the Mobile number of <a href="{}">{}</a>; a Mobile number '
+                "belongs to one customer only. Make it Home, Office or Other here, or merge "
+                "the two profiles.",
+                display_number(str(number)),
+                url,
+                holder.customer,
+            ),
+        )
 
 
 class PhoneNumberInline(admin.TabularInline):
     model = PhoneNumber
+    form = PhoneNumberForm
     fields = ("number", "type", "sms", "type_source", "updated_at")
     readonly_fields = ("type_source", "updated_at")
     extra = 1
@@ -137,6 +178,25 @@ class CustomerAdmin(
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return CustomerChangeList
 
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        # Merged profiles are hidden, yet old links and bookmarks still point at them.
+        successor = selectors.customer_merge_successor(object_id)
+        if successor is not None:
+            merged, kept = successor
+            self.message_user(
+                request,
+                format_html(
+                    "{} was merged into {}: this is the kept profile.",
+                    f"{merged} (#{merged.pk})",
+                    f"{kept} (#{kept.pk})",
+                ),
+                messages.INFO,
+            )
+            return HttpResponseRedirect(reverse("admin:crm_customer_change", args=[kept.pk]))
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple[QuerySet, bool]:
@@ -215,7 +275,8 @@ class CustomerAdmin(
     def find_matches(self, request: HttpRequest, queryset: QuerySet) -> None:
         ids = list(queryset.values_list("pk", flat=True)[:1000])
         added = services.match_suggestions_refresh(customer_ids=ids)
-        self.message_user(request, f"{added} new possible match(es) found.", messages.SUCCESS)
+        found = plural(added, "new possible match", "new possible matches")
+        self.message_user(request, f"{found} found.", messages.SUCCESS)
 
     def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
         services.customer_update(customer=obj, actor=request.user)
@@ -242,6 +303,7 @@ class PhoneNumberAdmin(
     admin.ModelAdmin,
 ):
     extensions = phone_number_admin_extensions
+    form = PhoneNumberForm
     change_form_template = "admin/extensible_change_form.html"
     list_display = (
         phone_column("number", "Number"),
@@ -336,7 +398,11 @@ class MatchSuggestionAdmin(FastChangelistMixin, admin.ModelAdmin):
         for suggestion in queryset.filter(status=MatchSuggestion.Status.OPEN):
             services.match_suggestion_dismiss(suggestion=suggestion, actor=request.user)
             dismissed += 1
-        self.message_user(request, f"{dismissed} suggestion(s) dismissed.", messages.SUCCESS)
+        self.message_user(
+            request,
+            f"{plural(dismissed, 'suggestion', 'suggestions')} dismissed.",
+            messages.SUCCESS,
+        )
 
     def get_urls(self) -> list:
         return [
@@ -374,7 +440,7 @@ class MatchSuggestionAdmin(FastChangelistMixin, admin.ModelAdmin):
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
                 return HttpResponseRedirect(request.get_full_path())
-            moved = ", ".join(f"{n} {kind}" for kind, n in result.moved.items()) or "nothing"
+            moved = counted_kinds(result.moved)
             self.message_user(
                 request, f"Merged {merge} into {keep} (moved {moved}).", messages.SUCCESS
             )
@@ -398,6 +464,12 @@ class MatchSuggestionAdmin(FastChangelistMixin, admin.ModelAdmin):
 
 @admin.register(CustomerMerge)
 class CustomerMergeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "kept", "merged", "merged_by", "moved")
+    list_display = ("created_at", "kept", "merged", "merged_by", "what_moved")
+    readonly_fields = ("kept", "merged", "merged_by", "what_moved", "created_at")
+    exclude = ("moved",)
     list_select_related = ("kept", "merged", "merged_by")
     raw_id_fields = ("kept", "merged")
+
+    @admin.display(description="Moved to the kept profile")
+    def what_moved(self, obj: CustomerMerge) -> str:
+        return counted_kinds(obj.moved if isinstance(obj.moved, dict) else {})

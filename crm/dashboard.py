@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from crm import selectors
 from crm.formatting import noun
+from crm.phones import display_number
 
 PANEL_TEMPLATE = "admin/dashboard/_panel.html"
 
@@ -56,9 +57,15 @@ def match_suggestions_panel(request: HttpRequest, obj: None) -> dict[str, Any] |
             (
                 f"{s.customer} / {s.other}",
                 reverse("admin:crm_matchsuggestion_merge", args=[s.pk]),
-                f"{s.get_reason_display().lower()}: {s.detail}",
+                f"{s.get_reason_display().lower()}: {_detail(s)}",
             )
             for s in newest
         ],
         empty="Nothing to review.",
     )
+
+
+def _detail(suggestion: Any) -> str:
+    if suggestion.reason == suggestion.Reason.SHARED_NUMBER:
+        return display_number(suggestion.detail)
+    return str(suggestion.detail)

@@ -37,3 +37,14 @@ def datetime_cell(moment: datetime | None) -> SafeString | str:
     return format_html(
         '<time datetime="{}" title="{}">{}</time>', moment.isoformat(), full, short_datetime(moment)
     )
+
+
+def counted_kinds(counts: dict[str, int]) -> str:
+    """``{"phone numbers": 1, "calls": 3}`` -> ``"1 phone number, 3 calls"`` (the kinds
+    are plural names, e.g. a model's verbose_name_plural); ``"nothing"`` when empty."""
+    parts = [
+        plural(n, kind[:-1] if kind.endswith("s") else kind, kind)
+        for kind, n in counts.items()
+        if isinstance(n, int)
+    ]
+    return ", ".join(parts) or "nothing"

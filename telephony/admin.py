@@ -1,5 +1,6 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import ShowFacets
 from django.db.models import QuerySet
@@ -346,15 +347,63 @@ class FrequentCallerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # --- Administrator settings ---------------------------------------------------------------
 
 
+class TelephonySettingsForm(forms.ModelForm):
+    """Multi-line texts, and a second "yes" before a retention of 0 erases everything."""
+
+    confirm_erase = forms.BooleanField(
+        required=False,
+        label="Yes, erase everything older than 0 days at the next run",
+        help_text="Needed when a retention is set to 0: the daily run then erases every "
+        "transcript (or every record) there is.",
+    )
+
+    class Meta:
+        model = TelephonySettings
+        fields = [
+            "greeting",
+            "forward_to",
+            "sms_auto_reply",
+            "transcript_retention_days",
+            "record_retention_days",
+        ]
+        widgets = {
+            "greeting": forms.Textarea(attrs={"rows": 3, "cols": 60}),
+            "sms_auto_reply": forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        }
+        labels = {"sms_auto_reply": "SMS auto-reply"}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        zeroed = [
+            label
+            for name, label in (
+                ("transcript_retention_days", "every call transcript"),
+                ("record_retention_days", "every call and SMS record"),
+            )
+            if cleaned.get(name) == 0 and self.initial.get(name) != 0
+        ]
+        if zeroed and not cleaned.get("confirm_erase"):
+            raise forms.ValidationError(
+                f"A retention of 0 days erases {' and '.join(zeroed)} at the next daily run. "
+                "Tick the confirmation below to do so, or choose more days."
+            )
+        return cleaned
+
+
 @admin.register(TelephonySettings)
 class TelephonySettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
+    form = TelephonySettingsForm
     fieldsets = (
         ("Voice", {"fields": ("greeting", "forward_to")}),
         ("SMS", {"fields": ("sms_auto_reply",)}),
         (
             "Data retention",
             {
-                "fields": ("transcript_retention_days", "record_retention_days"),
+                "fields": (
+                    "transcript_retention_days",
+                    "record_retention_days",
+                    "confirm_erase",
+                ),
                 "description": (
                     "A daily task erases what is older and records what it deleted "
                     "(see Retention runs). Empty keeps forever."
