@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -151,7 +152,11 @@ class LeadUploadAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     list_select_related = ("campaign",)
     change_form_template = "admin/campaigns/leadupload/change_form.html"
-    readonly_fields = [f.name for f in LeadUpload._meta.fields]
+    readonly_fields = [*(f.name for f in LeadUpload._meta.fields), "file_size"]
+
+    @admin.display(description="Size")
+    def file_size(self, obj: LeadUpload) -> str:
+        return filesizeformat(obj.size)
 
     def get_urls(self) -> list[Any]:
         return [
@@ -197,7 +202,7 @@ class LeadUploadAdmin(admin.ModelAdmin):
                 "fields": (
                     "campaign",
                     "original_name",
-                    "size",
+                    "file_size",
                     "uploaded_by",
                     "created_at",
                     "started_at",

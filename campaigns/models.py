@@ -413,6 +413,9 @@ class Disposition(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(F("campaign"), F("created_at").desc(), name="campaigns_disp_log"),
+            # A contact's outcomes newest first: its last outcome, and whether a callback
+            # was settled by a later call (the workspace asks both for every row it shows).
+            models.Index(F("contact"), F("created_at").desc(), name="campaigns_disp_contact"),
             # The workspace's callbacks due today: a range per campaign, only rows that have one.
             models.Index(
                 fields=["campaign", "callback_at"],

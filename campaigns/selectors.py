@@ -287,9 +287,8 @@ def campaign_callbacks_due(
     """
     superseded = Disposition.objects.filter(
         contact_id=OuterRef("contact_id"),
-        campaign_id=OuterRef("campaign_id"),
-        outcome__in=Disposition.CALL_OUTCOMES,
         created_at__gt=OuterRef("created_at"),
+        outcome__in=Disposition.CALL_OUTCOMES,
     )
     return list(
         Disposition.objects.filter(
@@ -299,7 +298,7 @@ def campaign_callbacks_due(
             callback_at__lt=until,
         )
         .filter(~Exists(superseded))
-        .select_related("contact__account", "contact__phone", "contact__mobile", "by")
+        .select_related("contact__account", "contact__phone", "contact__mobile")
         .order_by("callback_at", "id")[:limit]
     )
 

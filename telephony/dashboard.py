@@ -1,6 +1,7 @@
 """Telephony's section of the admin home (registered in telephony/apps.py)."""
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.http import HttpRequest
 from django.urls import reverse
@@ -17,15 +18,14 @@ def today_panel(request: HttpRequest, obj: None) -> dict[str, Any] | None:
     if not (user.has_perm("telephony.view_call") or user.has_perm("telephony.view_message")):
         return None
     day = selectors.day_activity()
-    today = "started_at__gte=" + timezone.localdate().isoformat()
+    # The same aware midnight the admin's own "Today" date filter passes.
+    midnight = str(timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0))
+    today = urlencode({"started_at__gte": midnight})
     calls_url = reverse("admin:telephony_call_changelist")
-    missed_url = f"{calls_url}?{today}&direction__exact=inbound&status__in=" + ",".join(
-        selectors.MISSED_STATUSES
-    )
+    missed = {"direction__exact": "inbound", "status__in": ",".join(selectors.MISSED_STATUSES)}
+    missed_url = f"{calls_url}?{today}&{urlencode(missed)}"
     messages_url = (
-        reverse("admin:telephony_message_changelist")
-        + "?sent_at__gte="
-        + (timezone.localdate().isoformat())
+        reverse("admin:telephony_message_changelist") + "?" + urlencode({"sent_at__gte": midnight})
     )
     return section(
         "Today",
