@@ -31,6 +31,7 @@ from crm.models import Customer
 from crm.phones import display_number
 
 CONTACTS_PER_PAGE = 50
+CALLBACKS_SHOWN = 20
 EXPORT_PERMISSION = "campaigns.export_campaign"
 # The admin and older callers import these from here.
 __all__ = ["csv_response", "spreadsheet_safe"]
@@ -99,11 +100,17 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     page = paginator.get_page(request.GET.get("page"))
     rows = list(page.object_list)
     show_callbacks = not search and page.number == 1
+    # The soonest callbacks lead the page; more than a screenful goes to the caller's
+    # search or the next visit (each settled callback leaves the list).
     callbacks = (
-        selectors.campaign_callbacks_due(campaign=campaign, until=_end_of_today())
+        selectors.campaign_callbacks_due(
+            campaign=campaign, until=_end_of_today(), limit=CALLBACKS_SHOWN + 1
+        )
         if show_callbacks
         else []
     )
+    more_callbacks = len(callbacks) > CALLBACKS_SHOWN
+    callbacks = callbacks[:CALLBACKS_SHOWN]
     shown = rows + [c.contact for c in callbacks if c.contact is not None]
     outcomes = selectors.contacts_last_outcomes(
         campaign=campaign, contact_ids=[c.pk for c in shown]
@@ -124,6 +131,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             page=page,
             rows=rows,
             callbacks=callbacks,
+            more_callbacks=more_callbacks,
             show_callbacks=show_callbacks,
             now=timezone.now(),
             can_open_customers=request.user.has_perm("crm.view_customer"),
