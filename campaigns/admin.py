@@ -31,7 +31,7 @@ from crm.admin_utils import (
     ReadOnlyAdminMixin,
     phone_column,
 )
-from crm.phones import try_normalize
+from crm.selectors import number_search
 
 
 class LeadUploadForm(forms.Form):
@@ -117,7 +117,7 @@ class CampaignAdmin(admin.ModelAdmin):
         form = LeadUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                upload = services.lead_upload_create(
+                upload = services.lead_upload_submit(
                     campaign=campaign, file=form.cleaned_data["file"], uploaded_by=request.user
                 )
             except ValidationError as exc:
@@ -288,10 +288,10 @@ class ContactAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
     ) -> tuple[QuerySet, bool]:
         # A number typed any way is its campaigns' CampaignPhone rows, then the contacts
         # carrying one in either column: two index lookups, never a scan of the numbers.
-        e164 = try_normalize(search_term)
-        if e164 is None:
+        found = number_search(CampaignPhone.objects.all(), search_term)
+        if found is None:
             return super().get_search_results(request, queryset, search_term)
-        phones = CampaignPhone.objects.filter(number=e164).values_list("id", flat=True)
+        phones = found.values_list("id", flat=True)
         ids = [
             *Contact.objects.filter(phone_id__in=phones).values_list("id", flat=True)[:5_000],
             *Contact.objects.filter(mobile_id__in=phones).values_list("id", flat=True)[:5_000],

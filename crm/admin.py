@@ -28,7 +28,7 @@ from crm.admin_utils import (
 )
 from crm.formatting import counted_kinds, datetime_cell, plural
 from crm.models import Customer, CustomerMerge, MatchSuggestion, PhoneNumber, PhoneNumberChange
-from crm.phones import display_number, phone_link, try_normalize
+from crm.phones import display_number, phone_link
 
 
 class PhoneNumberForm(forms.ModelForm):
@@ -349,12 +349,10 @@ class PhoneNumberChangeAdmin(ReadOnlyAdminMixin, FastChangelistMixin, admin.Mode
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple[QuerySet, bool]:
-        e164 = try_normalize(search_term)
-        return (
-            queryset.filter(number=e164)
-            if e164
-            else queryset.filter(cause__icontains=search_term.strip())
-        ), False
+        found = selectors.number_search(queryset, search_term)
+        if found is None:
+            found = queryset.filter(cause__icontains=search_term.strip())
+        return found, False
 
 
 @admin.register(MatchSuggestion)

@@ -17,7 +17,8 @@ from crm.admin_utils import (
 )
 from crm.formatting import datetime_cell
 from crm.models import Customer, PhoneNumber
-from crm.phones import phone_link, try_normalize
+from crm.phones import phone_link
+from crm.selectors import number_search
 from telephony import charts, selectors, services
 from telephony.models import (
     Assistant,
@@ -150,9 +151,9 @@ def _number_search(queryset: QuerySet, term: str) -> QuerySet:
     term = term.strip()
     if not term:
         return queryset
-    e164 = try_normalize(term)
-    if e164:
-        return queryset.filter(from_number=e164) | queryset.filter(to_number=e164)
+    by_number = number_search(queryset, term, fields=("from_number", "to_number"))
+    if by_number is not None:
+        return by_number
     if term[:2] in {"CA", "SM", "MM"} and len(term) == 34:
         return queryset.filter(external_id=term)
     return queryset.filter(customer__name__istartswith=term)
