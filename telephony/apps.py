@@ -7,10 +7,12 @@ class TelephonyConfig(AppConfig):
     verbose_name = "Telephony"
 
     def ready(self) -> None:
-        from crm.admin_extensions import Panel, customer_admin_extensions
+        from crm.admin_extensions import Panel, customer_admin_extensions, dashboard_extensions
+        from crm.dashboard import PANEL_TEMPLATE
         from crm.erasure import erasure_registry
         from telephony import checks  # noqa: F401  (registers the system checks)
         from telephony.admin import customer_history_panel
+        from telephony.dashboard import today_panel
         from telephony.erasure import TelephonyErasure
 
         customer_admin_extensions.add_panel(
@@ -23,3 +25,6 @@ class TelephonyConfig(AppConfig):
             )
         )
         erasure_registry.register(TelephonyErasure())
+        dashboard_extensions.add_panel(
+            Panel(key="telephony-today", template=PANEL_TEMPLATE, context=today_panel, order=10)
+        )
