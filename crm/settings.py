@@ -88,6 +88,8 @@ MIDDLEWARE = [
     "crm.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads input: no NUL reaches a view or the database (docs/input.md).
+    "crm.inputs.CleanInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -222,6 +224,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["crm.permissions.DjangoModelPermissionsWithView"],
+    # The parsers clean what DRF parses itself, as the middleware does for forms.
+    "DEFAULT_PARSER_CLASSES": [
+        "crm.inputs.JSONParser",
+        "crm.inputs.FormParser",
+        "crm.inputs.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "crm.pagination.NewestFirstCursorPagination",
     "PAGE_SIZE": 50,

@@ -68,7 +68,7 @@ def _delete_in_batches(queryset: Any, batch_size: int, *, run: RetentionRun, cou
                 return
             ids = [pk for pk, _ in rows]
             _count_on_run(run, counter, queryset.model.objects.filter(id__in=ids).delete()[0])
-            customer_counters_recompute(customer_ids={c for _, c in rows})
+            customer_counters_recompute(customer_ids={c for _, c in rows if c is not None})
         if len(rows) < batch_size:
             return
 
