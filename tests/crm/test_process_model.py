@@ -118,3 +118,17 @@ def test_a_second_retention_run_while_one_is_going_does_nothing(on_postgresql):
         other.execute("SELECT pg_advisory_unlock(%s, 0)", [int(LockNamespace.RETENTION_RUN)])
     assert retention.retention_run() is not None
     assert RetentionRun.objects.count() == 1
+
+
+def test_seed_demo_prints_the_address_served(role_groups, tmp_path, settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    settings.VAR_DIR = tmp_path
+    settings.PORT = 8123
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    assert "Log in at http://127.0.0.1:8123/admin/ as:" in out.getvalue()
+    assert "http://127.0.0.1:8123/campaigns/login/" in out.getvalue()
+    assert ":8000" not in out.getvalue()
