@@ -8,6 +8,8 @@ from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
 from campaigns.ingest import rules
+from campaigns.ingest.headers import DELIMITERS as DELIMITER_NAMES
+from campaigns.ingest.headers import EXTRA
 from campaigns.ingest.partitions import contact_partition
 from campaigns.models import (
     Account,
@@ -177,13 +179,33 @@ def campaign_data_quality(*, campaign: Campaign, limit: int = 50) -> DataQuality
     )
 
 
+def lead_upload_reading_lines(upload: LeadUpload) -> list[str]:
+    """How the file was read: its encoding, delimiter and each column's meaning."""
+    if not upload.encoding:
+        return []
+    delimiter = DELIMITER_NAMES.get(upload.delimiter, repr(upload.delimiter))
+    lines = [f"Read as:              {upload.encoding}, {delimiter}-separated"]
+    if upload.encoding_note:
+        lines.append(f"  {upload.encoding_note}")
+    read = [c for c in upload.columns if c.get("read_as") != EXTRA]
+    extra = [c["header"] for c in upload.columns if c.get("read_as") == EXTRA]
+    if read:
+        lines.append(
+            "Columns read:         " + ", ".join(f"{c['header']} → {c['read_as']}" for c in read)
+        )
+    if extra:
+        lines.append("Kept as extra data:   " + ", ".join(extra))
+    return lines
+
+
 def lead_upload_receipt_lines(upload: LeadUpload) -> list[str]:
     """The receipt as text, for the command line and the admin."""
     if upload.status == LeadUpload.State.FAILED:
         return [f"Refused: {upload.error}"]
     if upload.duplicate_of_id:
         return [upload.phase]
-    lines = [
+    lines = [*lead_upload_reading_lines(upload)]
+    lines += [
         f"Rows read:            {upload.rows_read:,}",
         f"Rows rejected:        {upload.rows_rejected:,}",
         f"Contacts created:     {upload.contacts_created:,}",

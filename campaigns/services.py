@@ -171,6 +171,9 @@ def lead_upload_import(
                 status=LeadUpload.State.FAILED,
                 error=f"{exc} Nothing was imported.",
                 phase="Refused",
+                # Nothing of the file counts: its rows were read, but none was kept.
+                rows_read=0,
+                rows_rejected=0,
                 finished_at=timezone.now(),
             )
         except Exception:

@@ -1,12 +1,12 @@
-"""Reading a leads file: encoding, CSV shape, header mapping, and each row's cells.
+"""Reading a leads file: encoding, delimiter, header mapping, and each row's cells.
 
 No database here: the reader turns bytes into staged rows (tuples in ``STAGED_FIELDS``
 order) and rejections, and the staging module writes them wherever the database wants.
 """
 
-import codecs
 import csv
 import io
+from collections import deque
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -16,15 +16,19 @@ from typing import IO, Any
 
 from django.conf import settings
 
+import campaigns.ingest.encoding as encoding
 import campaigns.ingest.rules as rules
+from campaigns.ingest.errors import FileRefused
+from campaigns.ingest.headers import detect_delimiter, layout
 from crm.phones import InvalidPhoneNumber, normalize_stripped
+
+__all__ = ["STAGED_FIELDS", "FileRefused", "LeadFileReader", "ReadStats"]
 
 # A CSV line longer than this is not a lead: it is a binary file or a broken export, and
 # refusing it keeps one "line" from filling memory.
 MAX_LINE_CHARS = 64 * 1024
-KNOWN_COLUMNS = ("first_name", "last_name", "name", "email", "company", "title", "phone", "mobile")
-NUMBER_COLUMNS = ("phone", "mobile")
 MAX_TEXT = 255
+UNCLOSED_QUOTE = "unclosed quote: a cell opens a quote that no later cell closes"
 
 # The order of a staged row's values: the staging table's columns (``LeadRow``'s fields).
 STAGED_FIELDS = (
@@ -46,36 +50,17 @@ STAGED_FIELDS = (
 REJECTION_FIELDS = ("upload_id", "row_number", "column", "value", "reason", "row_kept")
 
 
-class FileRefused(Exception):
-    """The file as a whole cannot be imported; the message tells the uploader what to do."""
-
-
 @dataclass
 class ReadStats:
     rows_read: int = 0
     rows_rejected: int = 0
     bytes_read: int = 0
     rejections: list[tuple[Any, ...]] = field(default_factory=list)
-
-
-# Spellings spreadsheets commonly use for the known columns.
-HEADER_ALIASES = {
-    "e_mail": "email",
-    "email_address": "email",
-    "firstname": "first_name",
-    "lastname": "last_name",
-    "full_name": "name",
-    "company_name": "company",
-    "phone_number": "phone",
-    "mobile_phone": "mobile",
-    "mobile_number": "mobile",
-    "cell": "mobile",
-}
-
-
-def header_key(cell: str) -> str:
-    key = "_".join(cell.strip().lower().replace("-", " ").split())
-    return HEADER_ALIASES.get(key, key)
+    # How the file was read, for the receipt.
+    encoding: str = ""
+    encoding_note: str = ""
+    delimiter: str = ""
+    columns: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _extra_json(labels: list[str], values: tuple[str, ...]) -> str:
@@ -85,35 +70,64 @@ def _extra_json(labels: list[str], values: tuple[str, ...]) -> str:
     return "{" + ", ".join(f"{_json_str(k)}: {_json_str(v)}" for k, v in extra.items()) + "}"
 
 
-@dataclass
-class _Layout:
-    """Where each known column sits in a row; missing ones point at a padding cell."""
+class _Lines:
+    """The file's lines for the CSV parser, checked one by one, remembering the lines of
+    the record being parsed so that a record swallowed by an unclosed quote can be
+    parsed again from its second line."""
 
-    width: int
-    index: dict[str, int]
-    extras: list[tuple[int, str]]
+    def __init__(self, text: IO[str]) -> None:
+        self.readline = text.readline
+        self.number = 0  # the physical line last handed out
+        self.record: list[tuple[int, str]] = []
+        self.replay: deque[tuple[int, str]] = deque()
+        self.exhausted = False
 
-    def at(self, column: str) -> int:
-        return self.index.get(column, self.width)
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> str:
+        if self.replay:
+            self.number, line = self.replay.popleft()
+        else:
+            line = self._read()
+        self.record.append((self.number, line))
+        return line
+
+    def _read(self) -> str:
+        line = self.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            self.exhausted = True
+            raise StopIteration
+        self.number += 1
+        if len(line) > MAX_LINE_CHARS:
+            raise FileRefused(
+                f"Line {self.number} is longer than {MAX_LINE_CHARS:,} characters: "
+                "this does not look like a leads CSV."
+            )
+        if "\x00" in line:  # text never holds one, and PostgreSQL text cannot
+            raise FileRefused(
+                f"Line {self.number} contains a NUL character: this is not a "
+                f"text CSV. {encoding.SAVE_AS}"
+            )
+        return line
+
+    def parse_again_after_first(self) -> None:
+        """Hand out the current record's lines again, all but its first."""
+        self.replay.extendleft(reversed(self.record[1:]))
+        self.record.clear()
 
 
-def _layout(header: list[str]) -> _Layout:
-    keys = [header_key(cell) for cell in header]
-    index: dict[str, int] = {}
-    for position, key in enumerate(keys):
-        if key in KNOWN_COLUMNS:
-            if key in index:
-                raise FileRefused(f"The column “{key}” appears twice in the header.")
-            index[key] = position
-    if not any(column in index for column in NUMBER_COLUMNS):
-        found = ", ".join(cell.strip() for cell in header if cell.strip())[:200]
-        raise FileRefused(f"The file has no “phone” or “mobile” column (the header has: {found}).")
-    extras = [
-        (position, header[position].strip())
-        for position, key in enumerate(keys)
-        if key and key not in index
-    ]
-    return _Layout(width=len(header), index=index, extras=extras)
+_UNCLOSED: list[str] = []  # a marker, compared by identity
+
+
+def _quote_left_open(lines: list[tuple[int, str]], delimiter: str) -> bool:
+    text = "".join(line for _, line in lines)
+    try:
+        for _ in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True):
+            pass
+    except csv.Error:
+        return True
+    return False
 
 
 class LeadFileReader:
@@ -124,58 +138,40 @@ class LeadFileReader:
         self.upload_id = upload_id
         self.stats = ReadStats()
         self.region = settings.PHONENUMBER_DEFAULT_REGION
-        self._physical_line = 0
-
-    def _lines(self, text: IO[str]) -> Iterator[str]:
-        readline = text.readline
-        while True:
-            try:
-                line = readline(MAX_LINE_CHARS + 1)
-            except UnicodeDecodeError:
-                raise FileRefused(
-                    f"The file is not UTF-8 text (near line {self._physical_line + 1}). "
-                    "Save it as “CSV UTF-8” and upload it again."
-                ) from None
-            if not line:
-                return
-            self._physical_line += 1
-            if len(line) > MAX_LINE_CHARS:
-                raise FileRefused(
-                    f"Line {self._physical_line} is longer than {MAX_LINE_CHARS:,} characters: "
-                    "this does not look like a leads CSV."
-                )
-            if "\x00" in line:  # text never holds one, and PostgreSQL text cannot
-                raise FileRefused(
-                    f"Line {self._physical_line} contains a NUL character: this is not a "
-                    "text CSV. Save it as “CSV UTF-8” and upload it again."
-                )
-            yield line
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        head = self.binary.read(4)
-        self.binary.seek(0)
-        if head.startswith(b"PK\x03\x04"):
-            raise FileRefused("This is an Excel workbook, not a CSV: save it as “CSV UTF-8”.")
-        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-            raise FileRefused("The file is UTF-16 text: save it as “CSV UTF-8” and upload again.")
-        # utf-8-sig drops the BOM Excel writes; strict errors refuse other encodings.
-        text = io.TextIOWrapper(self.binary, encoding="utf-8-sig", errors="strict", newline="")
-        reader = csv.reader(self._lines(text))
+        found = encoding.detect(self.binary)
+        self.stats.encoding, self.stats.encoding_note = found.label, found.note
+        text = io.TextIOWrapper(self.binary, encoding=found.codec, errors="strict", newline="")
+        lines = _Lines(text)
         try:
-            yield from self._rows(reader)
-        except csv.Error as exc:
-            raise FileRefused(f"Line {self._physical_line} is not valid CSV: {exc}.") from None
+            yield from self._rows(lines)
+        except UnicodeDecodeError:  # only UTF-16 is decoded unchecked
+            raise FileRefused(
+                f"The file is not {found.label} text (near line {lines.number + 1}). "
+                f"{encoding.SAVE_AS}"
+            ) from None
         finally:
             with suppress(ValueError):  # already closed
                 text.detach()  # the caller owns (and closes) the binary file
 
-    def _header(self, reader: Any) -> list[str]:
-        header = next(reader, None)
-        while header is not None and not any(cell.strip() for cell in header):
-            header = next(reader, None)
-        if header is None:
+    def _header(self, lines: _Lines) -> tuple[Any, list[str], int]:
+        """The CSV parser, the header's cells and the header's row in a spreadsheet
+        (blank lines before it are rows too)."""
+        for line in lines:
+            if line.strip(" \t\r\n\ufeff,;|"):
+                break
+        else:
             raise FileRefused("The file is empty.")
-        return list(header)
+        header_row = lines.number
+        delimiter = detect_delimiter(line)
+        self.stats.delimiter = delimiter
+        lines.replay.append((lines.number, line))
+        lines.record.clear()
+        reader = csv.reader(lines, delimiter=delimiter)
+        header = next(reader)
+        lines.record.clear()
+        return reader, header, header_row
 
     def _reject(self, row_number: int, column: str, value: str, reason: str, kept: bool) -> None:
         self.stats.rejections.append((self.upload_id, row_number, column, value, reason, kept))
@@ -203,26 +199,41 @@ class LeadFileReader:
             self._reject(row_number, "phone, mobile", "", "no phone number", False)
         return (phone, mobile) if kept else None
 
-    def _rows(self, reader: Any) -> Iterator[tuple[Any, ...]]:
-        header = self._header(reader)
-        layout = _layout(header)
-        width = layout.width
+    def _rows(self, lines: _Lines) -> Iterator[tuple[Any, ...]]:
+        reader, header, header_row = self._header(lines)
+        columns = layout(header)
+        self.stats.columns = columns.columns
+        width = columns.width
         stats, upload_id = self.stats, self.upload_id
         # Missing columns read from one padding cell past the row's end, so the loop
         # below indexes without checks (this loop runs once per row of big files).
-        i_first, i_last, i_name = map(layout.at, ("first_name", "last_name", "name"))
-        i_email, i_company, i_title = map(layout.at, ("email", "company", "title"))
-        i_phone, i_mobile = layout.at("phone"), layout.at("mobile")
+        i_first, i_last, i_name = map(columns.at, ("first_name", "last_name", "name"))
+        i_email, i_company, i_title = map(columns.at, ("email", "company", "title"))
+        i_phone, i_mobile = columns.at("phone"), columns.at("mobile")
         padding = [""] * (width + 1)
-        labels = [label for _, label in layout.extras]
+        labels = [label for _, label in columns.extras]
         # With the padding cell last, a row's extra cells come as a tuple even for one
         # extra column; a cheap any() over them skips the dict and JSON for most rows.
-        extra_cells = itemgetter(*(p for p, _ in layout.extras), width)
+        extra_cells = itemgetter(*(p for p, _ in columns.extras), width)
         email_key, row_key = rules.email_key, rules.row_key
+        record = lines.record
 
-        row_number = 1  # as a spreadsheet shows it: the header is row 1
-        for cells in reader:
+        next_record = reader.__next__
+        row_number = header_row  # as a spreadsheet shows it
+        while True:
+            try:
+                cells = next_record()
+            except StopIteration:
+                break
+            except csv.Error as exc:  # a quoted cell past the parser's size limit
+                if len(record) < 2:
+                    raise FileRefused(f"Line {lines.number} is not valid CSV: {exc}.") from None
+                cells = _UNCLOSED
             row_number += 1
+            if len(record) > 1 and self._swallowed(cells, lines, width):
+                self._reject_unclosed(row_number, lines)
+                continue
+            record.clear()
             length = len(cells)
             if length == width and any(cells):
                 cells.append("")
@@ -273,3 +284,25 @@ class LeadFileReader:
             )
         if stats.rows_read == 0:
             raise FileRefused("The file has a header but no rows.")
+
+    def _swallowed(self, cells: list[str], lines: _Lines, width: int) -> bool:
+        """Whether a record of several lines is an unclosed quote that swallowed the
+        lines after it (rather than a cell with line breaks, as notes have): its cells do
+        not fit the header, a line inside it looks like a row, or it ends the file inside
+        the quote."""
+        if cells is _UNCLOSED or len(cells) < width:
+            return True
+        if any(cell.strip() for cell in cells[width:]):
+            return True
+        delimiter = self.stats.delimiter
+        # A line inside the cell with as many delimiters as a row has is a row.
+        if width > 1 and any(line.count(delimiter) >= width - 1 for _, line in lines.record[1:]):
+            return True
+        return lines.exhausted and _quote_left_open(lines.record, delimiter)
+
+    def _reject_unclosed(self, row_number: int, lines: _Lines) -> None:
+        self.stats.rows_read += 1
+        self.stats.rows_rejected += 1
+        first_line = lines.record[0][1].rstrip("\r\n")[:100]
+        self._reject(row_number, "(row)", first_line, UNCLOSED_QUOTE, False)
+        lines.parse_again_after_first()

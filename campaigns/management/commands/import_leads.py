@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -32,9 +33,12 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError(f"There is no user {options['user']}.")
         with path.open("rb") as handle:
-            upload = services.lead_upload_create(
-                campaign=campaign, file=File(handle, name=path.name), uploaded_by=user
-            )
+            try:
+                upload = services.lead_upload_create(
+                    campaign=campaign, file=File(handle, name=path.name), uploaded_by=user
+                )
+            except ValidationError as exc:
+                raise CommandError(" ".join(exc.messages)) from None
         self.stdout.write(f"Upload #{upload.pk}: {path.name} ({upload.size:,} bytes)")
 
         def progress(current: LeadUpload) -> None:
