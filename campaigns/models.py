@@ -1,9 +1,9 @@
 """Campaigns: who callers phone (accounts, contacts), from which numbers, and what they said.
 
-The shape follows PRODUCT.md's rule that disqualifying a number reaches every contact that
-carries it "in one statement, whatever the campaign's size": a number is a row of its
-campaign (``CampaignPhone``) and contacts point at it, so a number's status is stored
-once and every contact reads it through the join.
+The shape follows the rule (docs/product.md, "Campaigns") that disqualifying a number
+reaches every contact that carries it in one statement, whatever the campaign's size: a
+number is a row of its campaign (``CampaignPhone``) and contacts point at it, so a
+number's status is stored once and every contact reads it through the join.
 """
 
 from django.conf import settings

@@ -8,13 +8,14 @@ from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR, ChangeList
 from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from crm.db import is_postgresql
-from crm.phones import try_normalize
+from crm.selectors import number_search
 
 # Below this many rows an exact count is cheap, and exactness is worth more than speed.
 EXACT_COUNT_BELOW = 50_000
@@ -159,7 +160,27 @@ class NumberSearchMixin:
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple[QuerySet, bool]:
-        e164 = try_normalize(search_term)
-        if search_term.strip() and not e164:
-            return queryset.none(), False
-        return (queryset.filter(number=e164) if e164 else queryset), False
+        if not search_term.strip():
+            return queryset, False
+        found = number_search(queryset, search_term)
+        return (queryset.none() if found is None else found), False
+
+
+class SingletonAdminMixin:
+    """The admin of a :class:`crm.singletons.SingletonSettings` model: its list is the one
+    row's page, which can be neither added to nor deleted."""
+
+    model: Any
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        self.model.load()  # the first visit makes the row with its defaults
+        opts = self.model._meta
+        return HttpResponseRedirect(
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[1])
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

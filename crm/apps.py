@@ -10,3 +10,6 @@ class CrmConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "crm"
     verbose_name = "Customers"
+
+    def ready(self) -> None:
+        from crm import providers  # noqa: F401  (registers the provider settings check)

@@ -3,14 +3,15 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin.options import ShowFacets
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from crm.admin_utils import EstimatedCountAdminMixin, ReadOnlyAdminMixin
+from crm.admin_utils import EstimatedCountAdminMixin, ReadOnlyAdminMixin, SingletonAdminMixin
 from crm.models import Customer, PhoneNumber
-from crm.phones import national_format, try_normalize
+from crm.phones import national_format
+from crm.selectors import number_search
 from telephony import charts, selectors, services
 from telephony.models import (
     Assistant,
@@ -136,9 +137,9 @@ def _number_search(queryset: QuerySet, term: str) -> QuerySet:
     term = term.strip()
     if not term:
         return queryset
-    e164 = try_normalize(term)
-    if e164:
-        return queryset.filter(from_number=e164) | queryset.filter(to_number=e164)
+    by_number = number_search(queryset, term, fields=("from_number", "to_number"))
+    if by_number is not None:
+        return by_number
     if term[:2] in {"CA", "SM", "MM"} and len(term) == 34:
         return queryset.filter(external_id=term)
     return queryset.filter(customer__name__istartswith=term)
@@ -291,7 +292,7 @@ class FrequentCallerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(TelephonySettings)
-class TelephonySettingsAdmin(admin.ModelAdmin):
+class TelephonySettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
     fieldsets = (
         ("Voice", {"fields": ("greeting", "forward_to")}),
         ("SMS", {"fields": ("sms_auto_reply",)}),
@@ -307,23 +308,8 @@ class TelephonySettingsAdmin(admin.ModelAdmin):
         ),
     )
 
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        # One row: the list is the settings page.
-        config = TelephonySettings.load()
-        return HttpResponseRedirect(
-            reverse("admin:telephony_telephonysettings_change", args=[config.pk])
-        )
-
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         services.telephony_settings_save(config=obj)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(RetentionRun)

@@ -1,6 +1,3 @@
-import time
-from typing import Any
-
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -8,6 +5,7 @@ from django.db.models import Q
 from phonenumber_field.modelfields import PhoneNumberField
 
 from crm.models import Customer
+from crm.singletons import SingletonSettings, singleton_constraint
 
 
 class OwnedNumber(models.Model):
@@ -176,11 +174,7 @@ class Message(models.Model):
         return f"SMS {self.from_number} {self.sent_at:%Y-%m-%d %H:%M}"
 
 
-SETTINGS_CACHE_SECONDS = 5.0
-_settings_cache: dict[str, Any] = {}
-
-
-class TelephonySettings(models.Model):
+class TelephonySettings(SingletonSettings):
     """Administrator settings for the phone lines and data retention (one row, ``load()``)."""
 
     greeting = models.CharField(
@@ -220,13 +214,12 @@ class TelephonySettings(models.Model):
             "run. Empty: keep forever."
         ),
     )
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = "telephony settings"
         verbose_name_plural = "telephony settings"
         constraints = [
-            models.CheckConstraint(condition=Q(pk=1), name="telephony_settings_singleton"),
+            singleton_constraint("telephony_settings_singleton"),
             models.CheckConstraint(
                 condition=Q(transcript_retention_days__lte=1095),
                 name="telephony_settings_transcript_days_range",
@@ -240,11 +233,6 @@ class TelephonySettings(models.Model):
     def __str__(self) -> str:
         return "Telephony settings"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        self.pk = 1
-        super().save(*args, **kwargs)
-        _settings_cache.clear()
-
     def clean(self) -> None:
         if self.forward_to:
             from crm.phones import InvalidPhoneNumber, normalize
@@ -253,25 +241,6 @@ class TelephonySettings(models.Model):
                 self.forward_to = normalize(self.forward_to)
             except InvalidPhoneNumber as exc:
                 raise ValidationError({"forward_to": str(exc)}) from exc
-
-    @classmethod
-    def load(cls) -> "TelephonySettings":
-        obj, _ = cls.objects.get_or_create(pk=1)
-        return obj
-
-    @classmethod
-    def cached(cls) -> "TelephonySettings":
-        """``load()`` for the webhooks' hot path: read at most every few seconds per process.
-
-        A change made in the admin reaches every web process within
-        ``SETTINGS_CACHE_SECONDS``; the process that saved it sees it at once.
-        """
-        now = time.monotonic()
-        cached = _settings_cache.get("value")
-        if cached is None or now - _settings_cache["at"] > SETTINGS_CACHE_SECONDS:
-            cached = cls.load()
-            _settings_cache.update(value=cached, at=now)
-        return cached
 
 
 class RetentionRun(models.Model):

@@ -4,11 +4,11 @@ import pytest
 from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.db import connection
 from pytest_django.plugin import blocking_manager_key
 from rest_framework.test import APIClient
 
 from crm import roles
+from crm.db import is_postgresql
 
 
 def pytest_collection_modifyitems(config, items):
@@ -36,6 +36,16 @@ def pytest_runtest_teardown(item, nextitem):
         with item.config.stash[blocking_manager_key].unblock():
             roles.sync_roles(django_apps)
     return result
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings_cache():
+    # Each test's database starts over; the per-process settings cache must too.
+    from crm import singletons
+
+    singletons.clear_cache()
+    yield
+    singletons.clear_cache()
 
 
 @pytest.fixture
@@ -85,7 +95,7 @@ def api_client():
 
 @pytest.fixture
 def on_postgresql():
-    assert connection.vendor == "postgresql", "this test needs PostgreSQL"
+    assert is_postgresql(), "this test needs PostgreSQL"
 
 
 @pytest.fixture

@@ -27,13 +27,3 @@ def twilio_post(client, twilio_token):
         return client.post(path, params, HTTP_X_TWILIO_SIGNATURE=signature, **extra)
 
     return post
-
-
-@pytest.fixture(autouse=True)
-def fresh_settings_cache():
-    # Each test's database starts over; the webhooks' per-process settings cache must too.
-    from telephony import models
-
-    models._settings_cache.clear()
-    yield
-    models._settings_cache.clear()
