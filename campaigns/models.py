@@ -47,6 +47,11 @@ class Campaign(models.Model):
         help_text="Our numbers this campaign dials from. A replaced number dials from its "
         "replacement.",
     )
+    column_mapping = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="How its last upload's columns were read (header: field), for the next.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -178,6 +183,9 @@ class LeadUpload(models.Model):
     delimiter = models.CharField(max_length=8, blank=True)
     columns = models.JSONField(
         default=list, blank=True, help_text="Each column's header and how it was read."
+    )
+    mapping = models.JSONField(
+        default=dict, blank=True, help_text="Header: field, as chosen (the others detected)."
     )
     # The receipt.
     rows_read = models.PositiveIntegerField(default=0)

@@ -11,6 +11,7 @@ from campaigns.ingest import rules
 from campaigns.ingest.headers import DELIMITERS as DELIMITER_NAMES
 from campaigns.ingest.headers import EXTRA
 from campaigns.ingest.partitions import contact_partition
+from campaigns.ingest.preview import Preview, preview
 from campaigns.models import (
     Account,
     Campaign,
@@ -171,6 +172,14 @@ def campaign_data_quality(*, campaign: Campaign, limit: int = 50) -> DataQuality
         merged_rows=sum(uploads.values_list("merged_by_email", flat=True)),
         uploads=uploads,
     )
+
+
+def lead_upload_preview(*, upload: LeadUpload) -> Preview:
+    """The stored file's first rows, each column with how the import would read it (as
+    the campaign's last upload read that header, else by its spelling). Raises
+    ``ingest.FileRefused`` for a file the import would refuse."""
+    with upload.file.storage.open(upload.file.name, "rb") as handle:
+        return preview(handle, remembered=upload.campaign.column_mapping)
 
 
 def lead_upload_reading_lines(upload: LeadUpload) -> list[str]:

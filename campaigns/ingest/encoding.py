@@ -23,7 +23,11 @@ SAVE_AS = "Save it as “CSV UTF-8” and upload it again."
 class Encoding:
     codec: str  # the Python codec that reads it
     label: str  # as the receipt names it
-    note: str = ""  # why it was read so, when that is worth saying
+    reason: str = ""  # why it was read so, when that is worth saying
+
+    @property
+    def note(self) -> str:
+        return f"Read as {self.label}: {self.reason}." if self.reason else ""
 
 
 UTF8 = Encoding("utf-8", "UTF-8")
@@ -45,9 +49,7 @@ def detect(binary: IO[bytes]) -> Encoding:
     line = _line_of(binary, bad_at)
     if bom or _first_non_cp1252(binary) is not None:
         raise FileRefused(f"The file is not UTF-8 text (line {line} is not). {SAVE_AS}")
-    return Encoding(
-        "cp1252", "Windows-1252", f"Read as Windows-1252: line {line} is not UTF-8 text."
-    )
+    return Encoding("cp1252", "Windows-1252", f"line {line} is not UTF-8 text")
 
 
 def _refuse_documents(head: bytes, binary: IO[bytes]) -> None:

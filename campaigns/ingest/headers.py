@@ -13,7 +13,24 @@ from campaigns.ingest.errors import FileRefused
 
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 NUMBER_FIELDS = ("phone", "mobile")
+# How the receipt says a column was read, beside the field names.
 EXTRA = "extra data"
+IGNORED = "ignored"
+# What a person may map a column to (``--map``, the admin's preview).
+IGNORE = "ignore"
+CHOICES = (
+    ("phone", "Phone"),
+    ("mobile", "Mobile"),
+    ("email", "Email"),
+    ("first_name", "First name"),
+    ("last_name", "Last name"),
+    ("name", "Full name"),
+    ("company", "Company"),
+    ("title", "Title"),
+    ("extra", "Extra data"),
+    (IGNORE, "Ignore"),
+)
+_NAMES = ", ".join(value for value, _ in CHOICES)
 
 # Spellings of each field, best first: ours, then Outlook's, HubSpot's, Salesforce's and
 # other common exports'.
@@ -98,11 +115,34 @@ def _label(header: str, position: int, taken: set[str]) -> str:
     return unique
 
 
-def layout(header: list[str]) -> Layout:
-    cells = [cell.strip() for cell in header]
-    chosen: dict[str, tuple[int, int]] = {}  # field: (rank, position)
+def mapping_errors(mapping: dict[str, str]) -> list[str]:
+    """What is wrong with a mapping of headers to ``CHOICES`` (empty when nothing is)."""
+    errors = []
+    by_field: dict[str, list[str]] = {}
+    for header, target in mapping.items():
+        if target not in dict(CHOICES):
+            errors.append(f"“{header}”: there is no field “{target}” (choose one of {_NAMES}).")
+        elif target in FIELD_HEADERS:
+            by_field.setdefault(target, []).append(header)
+    for target, headers in by_field.items():
+        if len(headers) > 1:
+            listed = " and ".join(f"“{h}”" for h in headers)
+            errors.append(f"{listed} are all read as {target}: choose one.")
+    return errors
+
+
+def _chosen(cells: list[str], explicit: dict[str, str]) -> dict[str, tuple[int, int]]:
+    """field: (rank, position) of the column read as it. A column named in ``explicit``
+    is read as said there (rank -1, before any spelling); the others by their spelling."""
+    chosen: dict[str, tuple[int, int]] = {}
     for position, cell in enumerate(cells):
-        match = _SPELLINGS.get(header_key(cell))
+        key = header_key(cell)
+        if key in explicit:
+            target = explicit[key]
+            if target in FIELD_HEADERS and target not in chosen:
+                chosen[target] = (-1, position)
+            continue
+        match = _SPELLINGS.get(key)
         if match is None:
             continue
         name, rank = match
@@ -110,7 +150,15 @@ def layout(header: list[str]) -> Layout:
             raise FileRefused(f"The column “{cell}” appears twice in the header.")
         if name not in chosen or rank < chosen[name][0]:
             chosen[name] = (rank, position)
-    index = {name: position for name, (_, position) in chosen.items()}
+    return chosen
+
+
+def layout(header: list[str], mapping: dict[str, str] | None = None) -> Layout:
+    """Where each field is in the rows; ``mapping`` (header: one of ``CHOICES``) says how
+    to read the columns it names, the others are read by their header's spelling."""
+    cells = [cell.strip() for cell in header]
+    explicit = {header_key(h): target for h, target in (mapping or {}).items()}
+    index = {name: position for name, (_, position) in _chosen(cells, explicit).items()}
     if not any(name in index for name in NUMBER_FIELDS):
         found = ", ".join(cell for cell in cells if cell)[:200]
         raise FileRefused(f"The file has no “phone” or “mobile” column (the header has: {found}).")
@@ -119,9 +167,12 @@ def layout(header: list[str]) -> Layout:
     taken: set[str] = set()
     columns = []
     for position, cell in enumerate(cells):
+        shown = cell or f"Column {position + 1}"
         if position in read_as:
-            columns.append((cell, read_as[position]))
+            columns.append((shown, read_as[position]))
+        elif explicit.get(header_key(cell)) == IGNORE:
+            columns.append((shown, IGNORED))
         else:
             extras.append((position, _label(cell, position, taken)))
-            columns.append((cell or f"Column {position + 1}", EXTRA))
+            columns.append((shown, EXTRA))
     return Layout(width=len(cells), index=index, extras=extras, columns=columns)

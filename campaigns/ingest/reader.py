@@ -6,8 +6,7 @@ order) and rejections, and the staging module writes them wherever the database 
 
 import csv
 import io
-from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _json_str
@@ -19,7 +18,7 @@ from django.conf import settings
 import campaigns.ingest.encoding as encoding
 import campaigns.ingest.rules as rules
 from campaigns.ingest.errors import FileRefused
-from campaigns.ingest.headers import detect_delimiter, layout
+from campaigns.ingest.headers import Layout, detect_delimiter, layout
 from crm.phones import InvalidPhoneNumber, normalize_stripped
 
 __all__ = ["STAGED_FIELDS", "FileRefused", "LeadFileReader", "ReadStats"]
@@ -71,53 +70,53 @@ def _extra_json(labels: list[str], values: tuple[str, ...]) -> str:
 
 
 class _Lines:
-    """The file's lines for the CSV parser, checked one by one, remembering the lines of
-    the record being parsed so that a record swallowed by an unclosed quote can be
-    parsed again from its second line."""
+    """The file's lines for the CSV parser, checked one by one. The lines since the last
+    ``forget()`` stay at hand (with their numbers), so that a record an unclosed quote
+    made of several lines can be parsed again from its second line."""
 
     def __init__(self, text: IO[str]) -> None:
-        self.readline = text.readline
-        self.number = 0  # the physical line last handed out
-        self.record: list[tuple[int, str]] = []
-        self.replay: deque[tuple[int, str]] = deque()
+        self.recent: list[tuple[int, str]] = []
         self.exhausted = False
+        self.source = self._read(text)
 
-    def __iter__(self) -> "_Lines":
-        return self
+    @property
+    def number(self) -> int:
+        """The physical line last read (0 before the first)."""
+        return self.recent[-1][0] if self.recent else self._forgotten
 
-    def __next__(self) -> str:
-        if self.replay:
-            self.number, line = self.replay.popleft()
-        else:
-            line = self._read()
-        self.record.append((self.number, line))
-        return line
+    _forgotten = 0
 
-    def _read(self) -> str:
-        line = self.readline(MAX_LINE_CHARS + 1)
-        if not line:
-            self.exhausted = True
-            raise StopIteration
-        self.number += 1
-        if len(line) > MAX_LINE_CHARS:
-            raise FileRefused(
-                f"Line {self.number} is longer than {MAX_LINE_CHARS:,} characters: "
-                "this does not look like a leads CSV."
-            )
-        if "\x00" in line:  # text never holds one, and PostgreSQL text cannot
-            raise FileRefused(
-                f"Line {self.number} contains a NUL character: this is not a "
-                f"text CSV. {encoding.SAVE_AS}"
-            )
-        return line
+    def forget(self) -> None:
+        if self.recent:
+            self._forgotten = self.recent[-1][0]
+        self.recent.clear()
 
-    def parse_again_after_first(self) -> None:
-        """Hand out the current record's lines again, all but its first."""
-        self.replay.extendleft(reversed(self.record[1:]))
-        self.record.clear()
+    def _read(self, text: IO[str]) -> Iterator[str]:
+        readline, keep = text.readline, self.recent.append
+        number = 0
+        while line := readline(MAX_LINE_CHARS + 1):
+            number += 1
+            if len(line) > MAX_LINE_CHARS:
+                raise FileRefused(
+                    f"Line {number} is longer than {MAX_LINE_CHARS:,} characters: "
+                    "this does not look like a leads CSV."
+                )
+            if "\x00" in line:  # text never holds one, and PostgreSQL text cannot
+                raise FileRefused(
+                    f"Line {number} contains a NUL character: this is not a "
+                    f"text CSV. {encoding.SAVE_AS}"
+                )
+            keep((number, line))
+            yield line
+        self.exhausted = True
 
-
-_UNCLOSED: list[str] = []  # a marker, compared by identity
+    def again(self, lines: list[tuple[int, str]]) -> Iterator[str]:
+        """``lines`` once more, then the rest of the file."""
+        keep = self.recent.append
+        for number, line in lines:
+            keep((number, line))
+            yield line
+        yield from self.source
 
 
 def _quote_left_open(lines: list[tuple[int, str]], delimiter: str) -> bool:
@@ -133,9 +132,12 @@ def _quote_left_open(lines: list[tuple[int, str]], delimiter: str) -> bool:
 class LeadFileReader:
     """Iterates the valid rows of a leads file as staging tuples; collects rejections."""
 
-    def __init__(self, binary: IO[bytes], *, upload_id: int) -> None:
+    def __init__(
+        self, binary: IO[bytes], *, upload_id: int, mapping: dict[str, str] | None = None
+    ) -> None:
         self.binary = binary
         self.upload_id = upload_id
+        self.mapping = mapping or {}
         self.stats = ReadStats()
         self.region = settings.PHONENUMBER_DEFAULT_REGION
 
@@ -158,7 +160,7 @@ class LeadFileReader:
     def _header(self, lines: _Lines) -> tuple[Any, list[str], int]:
         """The CSV parser, the header's cells and the header's row in a spreadsheet
         (blank lines before it are rows too)."""
-        for line in lines:
+        for line in lines.source:
             if line.strip(" \t\r\n\ufeff,;|"):
                 break
         else:
@@ -166,11 +168,11 @@ class LeadFileReader:
         header_row = lines.number
         delimiter = detect_delimiter(line)
         self.stats.delimiter = delimiter
-        lines.replay.append((lines.number, line))
-        lines.record.clear()
-        reader = csv.reader(lines, delimiter=delimiter)
+        read_again = lines.recent[-1:]
+        lines.forget()
+        reader = csv.reader(lines.again(read_again), delimiter=delimiter)
         header = next(reader)
-        lines.record.clear()
+        lines.forget()
         return reader, header, header_row
 
     def _reject(self, row_number: int, column: str, value: str, reason: str, kept: bool) -> None:
@@ -200,9 +202,20 @@ class LeadFileReader:
         return (phone, mobile) if kept else None
 
     def _rows(self, lines: _Lines) -> Iterator[tuple[Any, ...]]:
-        reader, header, header_row = self._header(lines)
-        columns = layout(header)
+        reader, header, row_number = self._header(lines)
+        columns = layout(header, self.mapping)
         self.stats.columns = columns.columns
+        while reader is not None:
+            # Only after an unclosed quote does this go round again, with a new parser.
+            reader, row_number = yield from self._parse(reader, lines, columns, row_number)
+        if self.stats.rows_read == 0:
+            raise FileRefused("The file has a header but no rows.")
+
+    def _parse(
+        self, reader: Any, lines: _Lines, columns: Layout, row_number: int
+    ) -> Generator[tuple[Any, ...], None, tuple[Any, int]]:
+        """The rows the parser gives, staged. Returns at the end of the file, or with a
+        new parser and the row reached when an unclosed quote swallowed lines."""
         width = columns.width
         stats, upload_id = self.stats, self.upload_id
         # Missing columns read from one padding cell past the row's end, so the loop
@@ -215,94 +228,107 @@ class LeadFileReader:
         # With the padding cell last, a row's extra cells come as a tuple even for one
         # extra column; a cheap any() over them skips the dict and JSON for most rows.
         extra_cells = itemgetter(*(p for p, _ in columns.extras), width)
-        email_key, row_key = rules.email_key, rules.row_key
-        record = lines.record
-
-        next_record = reader.__next__
-        row_number = header_row  # as a spreadsheet shows it
-        while True:
-            try:
-                cells = next_record()
-            except StopIteration:
-                break
-            except csv.Error as exc:  # a quoted cell past the parser's size limit
-                if len(record) < 2:
-                    raise FileRefused(f"Line {lines.number} is not valid CSV: {exc}.") from None
-                cells = _UNCLOSED
-            row_number += 1
-            if len(record) > 1 and self._swallowed(cells, lines, width):
-                self._reject_unclosed(row_number, lines)
-                continue
-            record.clear()
-            length = len(cells)
-            if length == width and any(cells):
-                cells.append("")
-            elif length <= width:
-                if not any(cells):
+        email_prefix, row_key = rules.EMAIL_KEY, rules.row_key
+        normalize, region = normalize_stripped, self.region
+        recent, forget = lines.recent, lines.forget
+        last_line = reader.line_num
+        try:
+            for cells in reader:
+                row_number += 1
+                # A record of several lines is a cell with line breaks, or an unclosed quote.
+                consumed = reader.line_num - last_line
+                if consumed > 1 and self._swallowed(
+                    cells, recent[-consumed:], width, lines.exhausted
+                ):
+                    return self._read_again_after(row_number, recent[-consumed:], lines), row_number
+                last_line = reader.line_num
+                if len(recent) > 1024:
+                    forget()
+                length = len(cells)
+                if length == width and any(cells):
+                    cells.append("")
+                elif length <= width:
+                    if not any(cells):
+                        continue
+                    cells += padding[length:]
+                elif any(c.strip() for c in cells[width:]):
+                    stats.rows_read += 1
+                    stats.rows_rejected += 1
+                    reason = f"the row has {length} cells but the header has {width}"
+                    self._reject(row_number, "(row)", "", reason, False)
                     continue
-                cells += padding[length:]
-            elif any(c.strip() for c in cells[width:]):
+                else:
+                    cells = [*cells[:width], ""]
                 stats.rows_read += 1
-                stats.rows_rejected += 1
-                reason = f"the row has {length} cells but the header has {width}"
-                self._reject(row_number, "(row)", "", reason, False)
-                continue
-            else:
-                cells = [*cells[:width], ""]
-            stats.rows_read += 1
-            phone_raw, mobile_raw = cells[i_phone].strip(), cells[i_mobile].strip()
-            numbers = self._numbers(row_number, phone_raw, mobile_raw)
-            if numbers is None:
-                stats.rows_rejected += 1
-                continue
-            phone, mobile = numbers
-            email = cells[i_email].strip()
-            if email and ("@" not in email or len(email) > 254 or " " in email):
-                self._reject(row_number, "email", email[:100], "not an email address", True)
-                email = ""
-            first, last = cells[i_first].strip()[:MAX_TEXT], cells[i_last].strip()[:MAX_TEXT]
-            name = (cells[i_name].strip() or f"{first} {last}".strip())[:MAX_TEXT]
-            company = cells[i_company].strip()[:MAX_TEXT]
-            values = extra_cells(cells)
-            yield (
-                upload_id,
-                row_number,
-                first,
-                last,
-                name,
-                email,
-                company,
-                cells[i_title].strip()[:MAX_TEXT],
-                phone,
-                mobile,
-                phone_raw[:64],
-                mobile_raw[:64],
-                _extra_json(labels, values) if any(values) else "{}",
-                email_key(email)
-                if email
-                else row_key(name=name, company=company, phone=phone, mobile=mobile),
-            )
-        if stats.rows_read == 0:
-            raise FileRefused("The file has a header but no rows.")
+                phone_raw, mobile_raw = cells[i_phone].strip(), cells[i_mobile].strip()
+                try:
+                    phone = normalize(phone_raw, region) if phone_raw else ""
+                    mobile = normalize(mobile_raw, region) if mobile_raw else ""
+                    numbers: tuple[str, str] | None = (phone, mobile) if phone or mobile else None
+                except InvalidPhoneNumber:
+                    numbers = None
+                if numbers is None:  # the rare row with a bad or no number
+                    numbers = self._numbers(row_number, phone_raw, mobile_raw)
+                    if numbers is None:
+                        stats.rows_rejected += 1
+                        continue
+                    phone, mobile = numbers
+                email = cells[i_email].strip()
+                if email and ("@" not in email or len(email) > 254 or " " in email):
+                    self._reject(row_number, "email", email[:100], "not an email address", True)
+                    email = ""
+                first, last = cells[i_first].strip()[:MAX_TEXT], cells[i_last].strip()[:MAX_TEXT]
+                name = (cells[i_name].strip() or f"{first} {last}".strip())[:MAX_TEXT]
+                company = cells[i_company].strip()[:MAX_TEXT]
+                values = extra_cells(cells)
+                yield (
+                    upload_id,
+                    row_number,
+                    first,
+                    last,
+                    name,
+                    email,
+                    company,
+                    cells[i_title].strip()[:MAX_TEXT],
+                    phone,
+                    mobile,
+                    phone_raw[:64],
+                    mobile_raw[:64],
+                    _extra_json(labels, values) if any(values) else "{}",
+                    email_prefix + email.lower()
+                    if email
+                    else row_key(name=name, company=company, phone=phone, mobile=mobile),
+                )
+        except csv.Error as exc:  # a quoted cell past the parser's size limit
+            consumed = reader.line_num - last_line
+            if consumed < 2:
+                raise FileRefused(f"Line {lines.number} is not valid CSV: {exc}.") from None
+            record = recent[-consumed:]
+            return self._read_again_after(row_number + 1, record, lines), row_number + 1
+        return None, row_number
 
-    def _swallowed(self, cells: list[str], lines: _Lines, width: int) -> bool:
+    def _swallowed(
+        self, cells: list[str], record: list[tuple[int, str]], width: int, at_end: bool
+    ) -> bool:
         """Whether a record of several lines is an unclosed quote that swallowed the
         lines after it (rather than a cell with line breaks, as notes have): its cells do
         not fit the header, a line inside it looks like a row, or it ends the file inside
         the quote."""
-        if cells is _UNCLOSED or len(cells) < width:
-            return True
-        if any(cell.strip() for cell in cells[width:]):
+        if len(cells) < width or any(cell.strip() for cell in cells[width:]):
             return True
         delimiter = self.stats.delimiter
         # A line inside the cell with as many delimiters as a row has is a row.
-        if width > 1 and any(line.count(delimiter) >= width - 1 for _, line in lines.record[1:]):
+        if width > 1 and any(line.count(delimiter) >= width - 1 for _, line in record[1:]):
             return True
-        return lines.exhausted and _quote_left_open(lines.record, delimiter)
+        return at_end and _quote_left_open(record, delimiter)
 
-    def _reject_unclosed(self, row_number: int, lines: _Lines) -> None:
+    def _read_again_after(
+        self, row_number: int, record: list[tuple[int, str]], lines: _Lines
+    ) -> Any:
+        """Reject the unclosed quote's row; a new parser reads the lines after its first."""
         self.stats.rows_read += 1
         self.stats.rows_rejected += 1
-        first_line = lines.record[0][1].rstrip("\r\n")[:100]
+        first_line = record[0][1].rstrip("\r\n")[:100]
         self._reject(row_number, "(row)", first_line, UNCLOSED_QUOTE, False)
-        lines.parse_again_after_first()
+        lines.forget()
+        return csv.reader(lines.again(record[1:]), delimiter=self.stats.delimiter)

@@ -65,7 +65,7 @@ def stage(
 ) -> ReadStats:
     """Write the file's valid rows to the staging table (COPY when ``copy``, else the ORM)
     in committed chunks, each with the upload's progress so the admin's bar moves."""
-    reader = LeadFileReader(binary, upload_id=upload.pk)
+    reader = LeadFileReader(binary, upload_id=upload.pk, mapping=upload.mapping)
     rows = iter(reader)
     if copy:
         create_staging_table(upload.pk)
