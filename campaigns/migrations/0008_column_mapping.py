@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0006_upload_reading_receipt'),
+        ('campaigns', '0007_upload_reading_receipt'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0005_phone_changed_by_partial_index'),
+        ('campaigns', '0006_disposition_callback_at'),
     ]
 
     operations = [
