@@ -14,6 +14,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from campaigns import selectors, services
+from campaigns.ingest import FileRefused, headers
+from campaigns.ingest.preview import Preview
 from campaigns.models import (
     Account,
     Campaign,
@@ -37,9 +39,34 @@ from crm.selectors import number_search
 class LeadUploadForm(forms.Form):
     file = forms.FileField(
         label="Leads CSV",
-        help_text="UTF-8 CSV (with or without BOM). Columns, any case: first_name, last_name "
-        "or name, email, company, title, phone, mobile; other columns are kept as extra data.",
+        help_text="A CSV as Excel, Outlook, HubSpot or Salesforce export it (comma, semicolon, "
+        "tab or pipe; UTF-8, UTF-16 or Windows-1252). Next you check how each column is read.",
     )
+
+
+class ColumnMappingForm(forms.Form):
+    """One choice per column of the previewed file, named by the column's position."""
+
+    def __init__(self, *args: Any, preview: Preview, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.preview = preview
+        for i, column in enumerate(preview.columns):
+            self.fields[f"col_{i}"] = forms.ChoiceField(
+                label=column.label, choices=headers.CHOICES, initial=column.choice
+            )
+
+    def mapping(self) -> dict[str, str]:
+        return {
+            column.header: self.cleaned_data[f"col_{i}"]
+            for i, column in enumerate(self.preview.columns)
+        }
+
+    def columns(self) -> list[tuple[forms.BoundField, list[str]]]:
+        """Each column's choice with its first non-empty values."""
+        return [
+            (self[f"col_{i}"], [value for value in column.samples if value])
+            for i, column in enumerate(self.preview.columns)
+        ]
 
 
 @admin.register(Campaign)
@@ -65,6 +92,11 @@ class CampaignAdmin(admin.ModelAdmin):
                 "<int:campaign_id>/upload/",
                 self.admin_site.admin_view(self.upload_view),
                 name="campaigns_campaign_upload",
+            ),
+            path(
+                "<int:campaign_id>/upload/<int:upload_id>/columns/",
+                self.admin_site.admin_view(self.columns_view),
+                name="campaigns_campaign_upload_columns",
             ),
             *super().get_urls(),
         ]
@@ -117,15 +149,16 @@ class CampaignAdmin(admin.ModelAdmin):
         form = LeadUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                upload = services.lead_upload_submit(
+                upload = services.lead_upload_create(
                     campaign=campaign, file=form.cleaned_data["file"], uploaded_by=request.user
                 )
             except ValidationError as exc:
                 form.add_error("file", exc)
             else:
-                self.message_user(request, "Uploaded: the import runs in the background.")
                 return HttpResponseRedirect(
-                    reverse("admin:campaigns_leadupload_change", args=[upload.pk])
+                    reverse(
+                        "admin:campaigns_campaign_upload_columns", args=[campaign.pk, upload.pk]
+                    )
                 )
         context = {
             **self.admin_site.each_context(request),
@@ -136,6 +169,44 @@ class CampaignAdmin(admin.ModelAdmin):
             "recent": campaign.uploads.all()[:10],
         }
         return TemplateResponse(request, "admin/campaigns/campaign/upload.html", context)
+
+    def columns_view(self, request: HttpRequest, campaign_id: int, upload_id: int) -> HttpResponse:
+        """The uploaded file's first rows with each column's reading, editable; on
+        confirmation the import runs as any upload's."""
+        if not request.user.has_perm("campaigns.add_leadupload"):
+            raise PermissionDenied
+        upload = get_object_or_404(
+            LeadUpload.objects.select_related("campaign"), pk=upload_id, campaign_id=campaign_id
+        )
+        receipt = HttpResponseRedirect(
+            reverse("admin:campaigns_leadupload_change", args=[upload.pk])
+        )
+        if upload.status != LeadUpload.State.QUEUED or upload.started_at is not None:
+            return receipt
+        try:
+            preview = selectors.lead_upload_preview(upload=upload)
+        except FileRefused:
+            services.lead_upload_queue(upload=upload)  # refused by the import, on its receipt
+            return receipt
+        form = ColumnMappingForm(request.POST or None, preview=preview)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.lead_upload_start(upload=upload, mapping=form.mapping())
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                self.message_user(request, "Importing: the import runs in the background.")
+                return receipt
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Check the columns of {upload.original_name}",
+            "campaign": upload.campaign,
+            "upload": upload,
+            "preview": preview,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/campaigns/campaign/upload_columns.html", context)
 
 
 @admin.register(LeadUpload)

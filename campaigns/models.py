@@ -47,6 +47,11 @@ class Campaign(models.Model):
         help_text="Our numbers this campaign dials from. A replaced number dials from its "
         "replacement.",
     )
+    column_mapping = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="How its last upload's columns were read (header: field), for the next.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -165,11 +170,22 @@ class LeadUpload(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     status = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
-    phase = models.CharField(max_length=64, blank=True)
+    # Sized for the longest message: "already imported as upload #<19 digits>" and kin.
+    phase = models.CharField(max_length=200, blank=True)
     bytes_read = models.BigIntegerField(default=0)
     error = models.TextField(blank=True, help_text="Why the file was refused.")
     duplicate_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # How the file was read (the receipt explains its choices).
+    encoding = models.CharField(max_length=32, blank=True, help_text="As the file was read.")
+    encoding_note = models.CharField(max_length=200, blank=True)
+    delimiter = models.CharField(max_length=8, blank=True)
+    columns = models.JSONField(
+        default=list, blank=True, help_text="Each column's header and how it was read."
+    )
+    mapping = models.JSONField(
+        default=dict, blank=True, help_text="Header: field, as chosen (the others detected)."
     )
     # The receipt.
     rows_read = models.PositiveIntegerField(default=0)

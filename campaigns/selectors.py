@@ -10,7 +10,10 @@ from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
 from campaigns.ingest import rules
+from campaigns.ingest.headers import DELIMITERS as DELIMITER_NAMES
+from campaigns.ingest.headers import EXTRA
 from campaigns.ingest.partitions import contact_partition
+from campaigns.ingest.preview import Preview, preview
 from campaigns.models import (
     Account,
     Campaign,
@@ -175,13 +178,41 @@ def campaign_data_quality(*, campaign: Campaign, limit: int = 50) -> DataQuality
     )
 
 
+def lead_upload_preview(*, upload: LeadUpload) -> Preview:
+    """The stored file's first rows, each column with how the import would read it (as
+    the campaign's last upload read that header, else by its spelling). Raises
+    ``ingest.FileRefused`` for a file the import would refuse."""
+    with upload.file.storage.open(upload.file.name, "rb") as handle:
+        return preview(handle, remembered=upload.campaign.column_mapping)
+
+
+def lead_upload_reading_lines(upload: LeadUpload) -> list[str]:
+    """How the file was read: its encoding, delimiter and each column's meaning."""
+    if not upload.encoding:
+        return []
+    delimiter = DELIMITER_NAMES.get(upload.delimiter, repr(upload.delimiter))
+    lines = [f"Read as:              {upload.encoding}, {delimiter}-separated"]
+    if upload.encoding_note:
+        lines.append(f"  {upload.encoding_note}")
+    read = [c for c in upload.columns if c.get("read_as") != EXTRA]
+    extra = [c["header"] for c in upload.columns if c.get("read_as") == EXTRA]
+    if read:
+        lines.append(
+            "Columns read:         " + ", ".join(f"{c['header']} → {c['read_as']}" for c in read)
+        )
+    if extra:
+        lines.append("Kept as extra data:   " + ", ".join(extra))
+    return lines
+
+
 def lead_upload_receipt_lines(upload: LeadUpload) -> list[str]:
     """The receipt as text, for the command line and the admin."""
     if upload.status == LeadUpload.State.FAILED:
         return [f"Refused: {upload.error}"]
     if upload.duplicate_of_id:
         return [upload.phase]
-    lines = [
+    lines = [*lead_upload_reading_lines(upload)]
+    lines += [
         f"Rows read:            {upload.rows_read:,}",
         f"Rows rejected:        {upload.rows_rejected:,}",
         f"Contacts created:     {upload.contacts_created:,}",

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from campaigns import ingest, tasks
+from campaigns.ingest import headers
 from campaigns.ingest.partitions import lock_campaign
 from campaigns.models import (
     Account,
@@ -45,9 +46,13 @@ def _clean_reason(reason: str) -> str:
 
 
 @transaction.atomic
-def lead_upload_create(*, campaign: Campaign, file: File, uploaded_by: Actor) -> LeadUpload:
+def lead_upload_create(
+    *, campaign: Campaign, file: File, uploaded_by: Actor, mapping: dict[str, str] | None = None
+) -> LeadUpload:
     """Store an uploaded leads file; ``lead_upload_import`` (now, or queued by
-    ``lead_upload_queue``) imports it."""
+    ``lead_upload_queue``) imports it, reading the columns ``mapping`` names as it says
+    (header: one of ``headers.CHOICES``) and the others by their header."""
+    mapping = _clean_mapping(mapping or {})
     digest = hashlib.sha256()
     size = 0
     for chunk in file.chunks():
@@ -64,6 +69,7 @@ def lead_upload_create(*, campaign: Campaign, file: File, uploaded_by: Actor) ->
         checksum=digest.hexdigest(),
         uploaded_by=acting_user(uploaded_by),
         phase="Waiting for a worker",
+        mapping=mapping,
     )
     upload.file.save(name, file, save=False)
     upload.save()
@@ -75,6 +81,38 @@ def lead_upload_queue(*, upload: LeadUpload) -> None:
     """Queue a stored upload's import for a worker (after commit, so it finds the row)."""
     upload_id = upload.pk
     transaction.on_commit(lambda: tasks.lead_upload_import.delay(upload_id))
+
+
+def _clean_mapping(mapping: dict[str, str]) -> dict[str, str]:
+    mapping = {str(header).strip(): str(target).strip() for header, target in mapping.items()}
+    errors = headers.mapping_errors(mapping)
+    if errors:
+        raise ValidationError(errors)
+    return mapping
+
+
+@transaction.atomic
+def lead_upload_start(*, upload: LeadUpload, mapping: dict[str, str]) -> LeadUpload:
+    """Import a stored upload with the columns read as a person chose in its preview,
+    and remember the choices for the campaign's next upload."""
+    mapping = _clean_mapping(mapping)
+    if not any(target in headers.NUMBER_FIELDS for target in mapping.values()):
+        raise ValidationError("Choose the column that holds the phone or the mobile number.")
+    upload = LeadUpload.objects.select_for_update().select_related("campaign").get(pk=upload.pk)
+    if upload.status != LeadUpload.State.QUEUED or upload.started_at is not None:
+        raise ValidationError("This upload's import has already started.")
+    upload.mapping = mapping
+    upload.save(update_fields=["mapping"])
+    campaign = upload.campaign
+    remembered = {
+        header: target
+        for header, target in campaign.column_mapping.items()
+        if headers.header_key(header) not in {headers.header_key(h) for h in mapping}
+    }
+    campaign.column_mapping = {**remembered, **mapping}
+    campaign.save(update_fields=["column_mapping"])
+    lead_upload_queue(upload=upload)
+    return upload
 
 
 @transaction.atomic
@@ -172,6 +210,9 @@ def lead_upload_import(
                 status=LeadUpload.State.FAILED,
                 error=f"{exc} Nothing was imported.",
                 phase="Refused",
+                # Nothing of the file counts: its rows were read, but none was kept.
+                rows_read=0,
+                rows_rejected=0,
                 finished_at=timezone.now(),
             )
         except Exception:

@@ -65,7 +65,7 @@ def stage(
 ) -> ReadStats:
     """Write the file's valid rows to the staging table (COPY when ``copy``, else the ORM)
     in committed chunks, each with the upload's progress so the admin's bar moves."""
-    reader = LeadFileReader(binary, upload_id=upload.pk)
+    reader = LeadFileReader(binary, upload_id=upload.pk, mapping=upload.mapping)
     rows = iter(reader)
     if copy:
         create_staging_table(upload.pk)
@@ -82,15 +82,19 @@ def stage(
 
 def _save_progress(upload: LeadUpload, stats: ReadStats, bytes_read: int) -> None:
     stats.bytes_read = bytes_read
-    upload.bytes_read, upload.rows_read = stats.bytes_read, stats.rows_read
-    upload.rows_rejected = stats.rows_rejected
-    upload.phase = f"Reading: {stats.rows_read:,} rows"
-    LeadUpload.objects.filter(pk=upload.pk).update(
-        bytes_read=upload.bytes_read,
-        rows_read=upload.rows_read,
-        rows_rejected=upload.rows_rejected,
-        phase=upload.phase,
-    )
+    fields = {
+        "bytes_read": bytes_read,
+        "rows_read": stats.rows_read,
+        "rows_rejected": stats.rows_rejected,
+        "phase": f"Reading: {stats.rows_read:,} rows",
+        "encoding": stats.encoding,
+        "encoding_note": stats.encoding_note,
+        "delimiter": stats.delimiter,
+        "columns": [{"header": header, "read_as": read_as} for header, read_as in stats.columns],
+    }
+    for name, value in fields.items():
+        setattr(upload, name, value)
+    LeadUpload.objects.filter(pk=upload.pk).update(**fields)
 
 
 def _copy_staged(rows: Iterator[tuple[Any, ...]], upload_id: int) -> int:

@@ -135,9 +135,9 @@ def test_rows_without_email_are_contacts_of_their_own_but_identical_rows_are_one
         (b"\n\n", "The file is empty."),
         (b"name,email\nAl,al@example.com\n", "no \u201cphone\u201d or \u201cmobile\u201d column"),
         (b"name,phone\n", "header but no rows"),
-        ("name,phone\nJos\u00e9,678 999 8212\n".encode("latin-1"), "not UTF-8"),
+        (b"name,phone\nJo\x81e,678 999 8212\n", "not UTF-8 text (line 2 is not)"),
         (b"name,phone\n" + b"x" * (ingest.MAX_LINE_CHARS + 10) + b",678 999 8212\n", "longer than"),
-        (b"PK\x03\x04rest of a zip", "Excel workbook"),
+        (b"PK\x03\x04rest of a zip", "ZIP archive"),
         (b"name,phone\nAl,678 999 8212\nB\x00b,678 999 8213\n", "Line 3 contains a NUL"),
     ],
 )
@@ -163,13 +163,12 @@ def test_a_bad_encoding_late_in_the_file_leaves_nothing_half_written(
     campaign, upload_csv, settings
 ):
     good = "".join(f"P{i},p{i}@example.com,404 555 {i:04d}\n" for i in range(120))
-    content = ("name,email,phone\n" + good).encode() + "Jos\u00e9,j@example.com,,\n".encode(
-        "latin-1"
-    )
+    content = ("name,email,phone\n" + good).encode() + b"Jo\x81e,j@example.com,,\n"
     upload = upload_csv(campaign, content)
     assert upload.status == LeadUpload.State.FAILED
     assert not Contact.objects.filter(campaign=campaign).exists()
     assert not LeadRejection.objects.filter(upload=upload).exists()
+    assert "line 122 is not" in upload.error
 
 
 def test_utf8_bom_and_header_case_are_accepted(campaign, upload_csv):
@@ -404,3 +403,56 @@ def test_first_uploads_of_two_campaigns_at_once_both_complete(monkeypatch):
     assert results == {u.pk: LeadUpload.State.COMPLETED for u in uploads}
     for upload in uploads:
         assert Contact.objects.filter(campaign_id=upload.campaign_id).count() == 5
+
+
+def test_a_file_refused_after_rows_were_read_reports_no_rows(campaign, upload_csv):
+    good = "".join(f"P{i},404 555 {i:04d}\n" for i in range(50))
+    upload = upload_csv(campaign, "name,phone\n" + good + "B\x00b,404 555 9999\n")
+    assert upload.status == LeadUpload.State.FAILED
+    assert "Line 52 contains a NUL" in upload.error
+    upload.refresh_from_db()
+    assert (upload.rows_read, upload.rows_rejected) == (0, 0)
+    assert not LeadRejection.objects.filter(upload=upload).exists()
+
+
+def test_the_receipt_says_how_the_file_was_read(campaign, upload_csv):
+    from campaigns import selectors
+
+    data = (
+        "First Name;Company;Business Phone;Home Phone;E-mail Address;Notes;Notes\n"
+        "Jos\u00e9;Caf\u00e9 SA;404 555 0100;404 555 0111;jose@example.com;a;b\n"
+    ).encode("cp1252")
+    upload = upload_csv(campaign, data)
+    assert upload.status == LeadUpload.State.COMPLETED
+    assert (upload.encoding, upload.delimiter) == ("Windows-1252", ";")
+    lines = selectors.lead_upload_receipt_lines(upload)
+    assert lines[:4] == [
+        "Read as:              Windows-1252, semicolon-separated",
+        "  Read as Windows-1252: line 2 is not UTF-8 text.",
+        "Columns read:         First Name \u2192 first_name, Company \u2192 company, "
+        "Business Phone \u2192 phone, E-mail Address \u2192 email",
+        "Kept as extra data:   Home Phone, Notes, Notes",
+    ]
+    contact = Contact.objects.get(campaign=campaign)
+    assert (contact.first_name, contact.extra) == (
+        "Jos\u00e9",
+        {"Home Phone": "404 555 0111", "Notes": "a", "Notes (2)": "b"},
+    )
+
+
+def test_the_phase_holds_its_longest_message(seeded, upload_csv):
+    first = LeadUpload.objects.get(campaign=seeded)
+    LeadUpload.objects.filter(pk=first.pk).update(id=10**18)
+    again = upload_csv(seeded, SEED_CSV)
+    again.refresh_from_db()
+    assert again.phase == (f"This file was already imported as upload #{10**18}: nothing added.")
+
+
+def test_import_leads_on_an_empty_file_is_a_clean_error(campaign, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(CommandError, match=r"The file is empty\."):
+        call_command("import_leads", str(campaign.pk), str(empty))
+    assert not LeadUpload.objects.filter(campaign=campaign).exists()

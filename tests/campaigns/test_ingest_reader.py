@@ -1,10 +1,14 @@
 """The file reader alone: bytes in, staged rows and rejections out, no database."""
 
+import codecs
 import io
 import json
+import re
+import zipfile
 
 import pytest
 
+import campaigns.ingest.reader as reader_module
 from campaigns.ingest import rules
 from campaigns.ingest.reader import STAGED_FIELDS, FileRefused, LeadFileReader
 
@@ -80,3 +84,185 @@ def test_bad_cells_are_rejected_and_rows_with_a_good_number_kept():
 def test_files_that_cannot_be_leads_are_refused(content, message):
     with pytest.raises(FileRefused, match=message):
         read(content)
+
+
+# --- Files as people export them --------------------------------------------------------
+
+PLAIN = "name,email,phone\nAnn,ann@example.com,678 999 8212\nBo,bo@example.com,678 999 8213\n"
+
+
+@pytest.mark.parametrize(
+    "delimiter", [",", ";", "\t", "|"], ids=["comma", "semicolon", "tab", "pipe"]
+)
+def test_the_delimiter_is_detected(delimiter):
+    rows, reader = read(PLAIN.replace(",", delimiter))
+    assert [(r["name"], r["phone"]) for r in rows] == [
+        ("Ann", "+16789998212"),
+        ("Bo", "+16789998213"),
+    ]
+    assert reader.stats.delimiter == delimiter
+
+
+def test_a_semicolon_file_with_commas_inside_cells_is_read_by_semicolons():
+    rows, reader = read('name;company;phone\n"Lee, Ann";Acme, Inc.;678 999 8212\n')
+    assert (rows[0]["name"], rows[0]["company"]) == ("Lee, Ann", "Acme, Inc.")
+    assert reader.stats.delimiter == ";"
+
+
+@pytest.mark.parametrize(
+    ("data", "label"),
+    [
+        (PLAIN.encode(), "UTF-8"),
+        (PLAIN.encode("utf-8-sig"), "UTF-8 with BOM"),
+        (PLAIN.encode("utf-16"), "UTF-16"),  # with its BOM, little-endian here
+        (codecs.BOM_UTF16_BE + PLAIN.encode("utf-16-be"), "UTF-16"),
+    ],
+    ids=["utf8", "utf8-bom", "utf16-le", "utf16-be"],
+)
+def test_unicode_encodings_are_read(data, label):
+    rows, reader = read(data)
+    assert [r["name"] for r in rows] == ["Ann", "Bo"]
+    assert (reader.stats.encoding, reader.stats.encoding_note) == (label, "")
+
+
+def test_bytes_that_are_not_utf8_are_read_as_windows_1252_and_the_receipt_says_why():
+    lines = [f"P{i},p{i}@example.com,404 555 {i:04d}" for i in range(500)]
+    lines[397] = "Jos\u00e9 \u2013 caf\u00e9,jose@example.com,404 555 9999"  # line 399
+    rows, reader = read(("name,email,phone\n" + "\n".join(lines) + "\n").encode("cp1252"))
+    assert rows[397]["name"] == "Jos\u00e9 \u2013 caf\u00e9"
+    assert reader.stats.encoding == "Windows-1252"
+    assert reader.stats.encoding_note == "Read as Windows-1252: line 399 is not UTF-8 text."
+
+
+def test_bytes_neither_utf8_nor_windows_1252_are_refused_naming_the_line():
+    data = b"name,phone\n" + b"Al,678 999 8212\n" * 300 + b"B\x81b,678 999 8213\n"
+    with pytest.raises(FileRefused, match=r"not UTF-8 text \(line 302 is not\)"):
+        read(data)
+
+
+def test_a_bom_file_that_breaks_utf8_later_is_refused_naming_the_line():
+    data = codecs.BOM_UTF8 + b"name,phone\nAl,678 999 8212\nJos\xe9,678 999 8213\n"
+    with pytest.raises(FileRefused, match=r"line 3 is not"):
+        read(data)
+
+
+OUTLOOK = (
+    "First Name,Last Name,Company,Job Title,Business Phone,Home Phone,Mobile Phone,"
+    "E-mail Address,Notes\n"
+    "Ann,Lee,Acme,CEO,404 555 0100,404 555 0111,678 999 8212,ann@example.com,hi\n"
+)
+
+
+def test_outlook_headers_are_read_and_the_other_columns_kept_as_extra_data():
+    rows, reader = read(OUTLOOK)
+    row = rows[0]
+    assert (row["first_name"], row["last_name"], row["company"], row["title"]) == (
+        "Ann",
+        "Lee",
+        "Acme",
+        "CEO",
+    )
+    assert (row["phone"], row["mobile"], row["email"]) == (
+        "+14045550100",
+        "+16789998212",
+        "ann@example.com",
+    )
+    # Business Phone is the phone; the Home Phone is kept, not dropped.
+    assert json.loads(row["extra"]) == {"Home Phone": "404 555 0111", "Notes": "hi"}
+    assert reader.stats.columns == [
+        ("First Name", "first_name"),
+        ("Last Name", "last_name"),
+        ("Company", "company"),
+        ("Job Title", "title"),
+        ("Business Phone", "phone"),
+        ("Home Phone", "extra data"),
+        ("Mobile Phone", "mobile"),
+        ("E-mail Address", "email"),
+        ("Notes", "extra data"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "First Name,Last Name,Company Name,Phone Number,Mobile Phone Number,Email",  # HubSpot
+        "First Name,Last Name,Account Name,Phone,Mobile,Email",  # Salesforce
+    ],
+    ids=["hubspot", "salesforce"],
+)
+def test_hubspot_and_salesforce_headers_are_read(header):
+    rows, reader = read(f"{header}\nAnn,Lee,Acme,404 555 0100,678 999 8212,a@example.com\n")
+    row = rows[0]
+    assert (row["company"], row["phone"], row["mobile"]) == (
+        "Acme",
+        "+14045550100",
+        "+16789998212",
+    )
+    assert "extra data" not in dict(reader.stats.columns).values()
+
+
+def test_salesforce_title_is_the_title():
+    rows, _ = read("Name,Title,Phone\nAnn Lee,Broker,404 555 0100\n")
+    assert rows[0]["title"] == "Broker"
+
+
+def test_an_unclosed_quote_rejects_its_row_and_the_next_lines_are_read():
+    rows, reader = read(
+        'name,phone,notes\nAl,678 999 8212,"oops\nBo,678 999 8213,fine\nCy,678 999 8214,"ok"\n'
+    )
+    assert [(r["row_number"], r["name"]) for r in rows] == [(3, "Bo"), (4, "Cy")]
+    assert rejections(reader) == [
+        (2, "(row)", 'Al,678 999 8212,"oops', reader_module.UNCLOSED_QUOTE, False)
+    ]
+
+
+def test_an_unclosed_quote_at_the_end_of_the_file_rejects_only_its_row():
+    rows, reader = read('name,phone\nAl,"678 999 8212\nBo,678 999 8213\nCy,678 999 8214\n')
+    assert [r["name"] for r in rows] == ["Bo", "Cy"]
+    assert [r[:2] for r in rejections(reader)] == [(2, "(row)")]
+    assert (reader.stats.rows_read, reader.stats.rows_rejected) == (3, 1)
+
+
+def test_cells_with_line_breaks_are_still_one_row():
+    rows, reader = read('name,phone,notes\nAl,678 999 8212,"called twice\nleft a message"\n')
+    assert json.loads(rows[0]["extra"]) == {"notes": "called twice\nleft a message"}
+    assert not reader.stats.rejections
+
+
+def test_row_numbers_are_the_spreadsheets_after_blank_lines_before_the_header():
+    rows, reader = read("\n,,\n\nname,phone\nAl,678 999 8212\n,\nBo,12345\n")
+    assert [r["row_number"] for r in rows] == [5]
+    assert [r[:2] for r in rejections(reader)] == [(7, "phone")]
+
+
+def test_duplicate_extra_headers_keep_every_value():
+    rows, _ = read("phone,notes,notes,NOTES,\n678 999 8212,a,b,c,d\n")
+    assert json.loads(rows[0]["extra"]) == {
+        "notes": "a",
+        "notes (2)": "b",
+        "NOTES (3)": "c",
+        "Column 5": "d",
+    }
+
+
+def _zip(*names: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in names:
+            archive.writestr(name, "x")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (_zip("[Content_Types].xml", "xl/workbook.xml"), "Excel workbook (.xlsx)"),
+        (_zip("leads.csv"), "This is a ZIP archive, not a CSV"),
+        (b"PK\x03\x04not really a zip", "This is a ZIP archive, not a CSV"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 50, "Excel 97-2003 workbook"),
+    ],
+    ids=["xlsx", "zip", "broken-zip", "xls"],
+)
+def test_documents_are_refused_for_what_they_are(data, message):
+    with pytest.raises(FileRefused, match=re.escape(message)):
+        read(data)

@@ -1,10 +1,12 @@
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from campaigns import selectors, services
+from campaigns.ingest import headers
 from campaigns.models import Campaign, LeadUpload
 
 
@@ -18,6 +20,15 @@ class Command(BaseCommand):
         parser.add_argument("campaign_id", type=int)
         parser.add_argument("path", type=Path)
         parser.add_argument("--user", help="Username recorded as the uploader.")
+        parser.add_argument(
+            "--map",
+            action="append",
+            default=[],
+            metavar="HEADER=FIELD",
+            help="Read the column HEADER as FIELD (one of: "
+            + ", ".join(value for value, _ in headers.CHOICES)
+            + "); repeatable. Other columns are read by their header.",
+        )
 
     def handle(self, *args: object, **options: object) -> None:
         campaign = Campaign.objects.filter(pk=int(str(options["campaign_id"]))).first()
@@ -31,10 +42,17 @@ class Command(BaseCommand):
             user = get_user_model().objects.filter(username=options["user"]).first()
             if user is None:
                 raise CommandError(f"There is no user {options['user']}.")
+        mapping = _mapping(list(options["map"]))  # type: ignore[call-overload]
         with path.open("rb") as handle:
-            upload = services.lead_upload_create(
-                campaign=campaign, file=File(handle, name=path.name), uploaded_by=user
-            )
+            try:
+                upload = services.lead_upload_create(
+                    campaign=campaign,
+                    file=File(handle, name=path.name),
+                    uploaded_by=user,
+                    mapping=mapping,
+                )
+            except ValidationError as exc:
+                raise CommandError(" ".join(exc.messages)) from None
         self.stdout.write(f"Upload #{upload.pk}: {path.name} ({upload.size:,} bytes)")
 
         def progress(current: LeadUpload) -> None:
@@ -48,3 +66,15 @@ class Command(BaseCommand):
             self.stdout.write(line)
         if upload.status == LeadUpload.State.FAILED:
             raise CommandError(upload.error)
+
+
+def _mapping(pairs: list[str]) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        header, equals, target = pair.rpartition("=")
+        if not equals or not header.strip():
+            raise CommandError(
+                f"--map {pair!r}: write it as HEADER=FIELD, e.g. 'Business Phone=phone'."
+            )
+        mapping[header.strip()] = target.strip()
+    return mapping
