@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install run serve test lint pytest browser bench format
+.PHONY: install run serve test lint pytest pytest-sqlite browser bench format
 
 PORT ?= 8000
 export PORT
@@ -53,12 +53,25 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
+# The whole suite on PostgreSQL with a real broker: browser tests and the schemathesis run
+# over the served OpenAPI schema (tests/api/) included.
 pytest: install
+	@echo "== pytest on PostgreSQL"
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test: install browser lint pytest
+# The whole suite again on the embedded default `make run` serves: SQLite in a temporary
+# directory and kombu's filesystem broker. Only tests marked `postgresql` skip here, and
+# .ci/run fails on any other skip.
+pytest-sqlite: install
+	@echo "== pytest on SQLite"
+	@dir=$$(mktemp -d); \
+	SWITCHBOARD_VAR_DIR=$$dir DATABASE_URL=sqlite:///$$dir/switchboard.sqlite3 \
+	CELERY_BROKER_URL=filesystem:// $(BIN)/pytest -rs $(PYTEST_ARGS); \
+	status=$$?; rm -rf "$$dir"; exit $$status
+
+test: install browser lint pytest pytest-sqlite
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -10,7 +10,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +18,7 @@ from rest_framework.views import APIView
 from campaigns import selectors, services
 from campaigns.models import Campaign, CampaignPhone, Disposition, LeadUpload, Scope
 from crm.inputs import FormParser, MultiPartParser
+from crm.pagination import BoundedCursorPagination
 from crm.phones import InvalidPhoneNumber, normalize
 
 
@@ -58,6 +58,13 @@ class DispositionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Disposition
         fields = ["id", "outcome", "target", "scope", "number", "note", "by", "created_at"]
+
+
+class DisqualifyResultSerializer(serializers.Serializer):
+    """What a disqualification answers: the number's row and the logged disposition."""
+
+    phone = CampaignPhoneSerializer()
+    disposition = DispositionSerializer()
 
 
 class DisqualifySerializer(serializers.Serializer):
@@ -105,11 +112,9 @@ class LeadUploadSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(url) if request else url
 
 
-class PhoneCountsPagination(CursorPagination):
+class PhoneCountsPagination(BoundedCursorPagination):
     ordering = ("-contact_count", "id")
     page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
 
 
 @extend_schema(
@@ -120,7 +125,7 @@ class PhoneCountsPagination(CursorPagination):
         OpenApiParameter("number", OpenApiTypes.STR, description="A number in any format."),
     ]
 )
-class CampaignPhoneList(generics.ListAPIView):
+class CampaignPhoneListApi(generics.ListAPIView):
     """Campaign Phone Counts: each distinct number of the campaign and its contacts."""
 
     serializer_class = CampaignPhoneSerializer
@@ -142,7 +147,7 @@ class CampaignPhoneList(generics.ListAPIView):
         return phones
 
 
-class CampaignPhoneDisqualify(APIView):
+class CampaignPhoneDisqualifyApi(APIView):
     """Disqualify a number on every contact of the campaign carrying it.
 
     ``scope`` ``everywhere`` also puts it on the do-not-call list: every campaign, and
@@ -152,7 +157,7 @@ class CampaignPhoneDisqualify(APIView):
     permission_classes = [IsAuthenticated, HasPerm]
     required_permission = "campaigns.add_disposition"
 
-    @extend_schema(request=DisqualifySerializer, responses={201: DispositionSerializer})
+    @extend_schema(request=DisqualifySerializer, responses={201: DisqualifyResultSerializer})
     def post(self, request: Request, campaign_id: int, number: str) -> Response:
         campaign = _campaign(request, campaign_id)
         try:
@@ -182,7 +187,7 @@ class CampaignPhoneDisqualify(APIView):
         )
 
 
-class LeadUploadCreate(APIView):
+class LeadUploadCreateApi(APIView):
     """Upload a leads CSV (multipart ``file``); the import runs in the background."""
 
     permission_classes = [IsAuthenticated, HasPerm]
@@ -190,7 +195,15 @@ class LeadUploadCreate(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(
-        request={"multipart/form-data": {"type": "object", "properties": {"file": {}}}},
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "string", "format": "binary", "description": "The CSV."}
+                },
+                "required": ["file"],
+            }
+        },
         responses={202: LeadUploadSerializer},
     )
     def post(self, request: Request, campaign_id: int) -> Response:
@@ -208,7 +221,7 @@ class LeadUploadCreate(APIView):
         return Response(data, status=status.HTTP_202_ACCEPTED)
 
 
-class LeadUploadDetail(APIView):
+class LeadUploadDetailApi(APIView):
     """An upload's progress while it runs, and its receipt after."""
 
     permission_classes = [IsAuthenticated, HasPerm]

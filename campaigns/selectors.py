@@ -68,10 +68,15 @@ def campaign_contacts(*, campaign: Campaign, search: str = "") -> QuerySet[Conta
         return contacts.filter(dedup_key=rules.email_key(search)).order_by("id")
     # Prefix matches on the name or the company (both indexed, see migration 0002).
     in_campaign = Contact.objects.filter(campaign=campaign)
-    by_name = in_campaign.filter(name__istartswith=search).values("id")
-    by_company = in_campaign.filter(
-        account__in=Account.objects.filter(campaign=campaign, name__istartswith=search)
-    ).values("id")
+    # No ORDER BY inside the union's parts: SQLite refuses one in a compound statement.
+    by_name = in_campaign.filter(name__istartswith=search).order_by().values("id")
+    by_company = (
+        in_campaign.filter(
+            account__in=Account.objects.filter(campaign=campaign, name__istartswith=search)
+        )
+        .order_by()
+        .values("id")
+    )
     # The ids are fetched first: given the union as a subquery, the planner misjudges
     # how many rows match and walks the campaign in id order instead.
     ids = by_name.union(by_company).order_by("id").values_list("id", flat=True)

@@ -48,7 +48,7 @@ class CustomerSerializer(serializers.ModelSerializer):
         ]
     )
 )
-class CustomerViewSet(viewsets.ReadOnlyModelViewSet):
+class CustomerListDetailApi(viewsets.ReadOnlyModelViewSet):
     serializer_class = CustomerSerializer
     queryset = Customer.objects.none()  # for DjangoModelPermissions; real one below
 

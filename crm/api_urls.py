@@ -1,8 +1,8 @@
 from rest_framework.routers import DefaultRouter
 
-from crm.api import CustomerViewSet
+from crm.api import CustomerListDetailApi
 
 router = DefaultRouter()
-router.register("customers", CustomerViewSet, basename="customer")
+router.register("customers", CustomerListDetailApi, basename="customer")
 
 urlpatterns = router.urls

@@ -230,7 +230,7 @@ REST_FRAMEWORK = {
         "crm.inputs.FormParser",
         "crm.inputs.MultiPartParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "crm.api_schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "crm.pagination.NewestFirstCursorPagination",
     "PAGE_SIZE": 50,
     # Per user (a token is a user's): a leaked or runaway token cannot flood the API.

@@ -108,7 +108,7 @@ class CustomerIdFilter(admin.SimpleListFilter):
         value = _int(self.value())
         customer = Customer.objects.filter(pk=value).first() if value else None
         found = [(str(customer.pk), str(customer))] if customer else []
-        return [*found, (NO_PROFILE, "No profile (withheld, client, SIP)")]
+        return [*found, (NO_PROFILE, "No profile (not a phone number)")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() == NO_PROFILE:

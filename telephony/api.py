@@ -8,11 +8,11 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from crm.inputs import MomentField, moment_problem
+from crm.pagination import BoundedCursorPagination
 from crm.phones import InvalidPhoneNumber, normalize
 from crm.selectors import customer_queryset
 from telephony import selectors, services
@@ -26,7 +26,9 @@ from telephony.parties import (
 
 
 class CallSerializer(serializers.ModelSerializer):
-    assistant = serializers.CharField(source="assistant.name", default=None, read_only=True)
+    assistant = serializers.CharField(
+        source="assistant.name", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Call
@@ -110,10 +112,8 @@ class CallReportSerializer(serializers.Serializer):
         return attrs
 
 
-class NewestCallsFirst(CursorPagination):
+class NewestCallsFirst(BoundedCursorPagination):
     ordering = ("-started_at", "-id")
-    page_size_query_param = "page_size"
-    max_page_size = 500
 
 
 class CallFilterSerializer(serializers.Serializer):
@@ -138,7 +138,7 @@ class CallFilterSerializer(serializers.Serializer):
             raise serializers.ValidationError(str(exc)) from exc
 
 
-class CallsView(generics.ListAPIView):
+class CallListCreateApi(generics.ListAPIView):
     """``GET /api/calls/``: calls, newest first, with filters. ``POST /api/calls/``: an
     end-of-call report; links or creates the profile, and a later report updates the
     call."""
@@ -188,7 +188,7 @@ class CallsView(generics.ListAPIView):
         )
 
 
-class CustomerCallsView(generics.ListAPIView):
+class CustomerCallListApi(generics.ListAPIView):
     """``GET /api/customers/{id}/calls/``: the profile's calls, newest first."""
 
     serializer_class = CallSerializer

@@ -1,8 +1,8 @@
 from django.urls import path
 
-from telephony.api import CallsView, CustomerCallsView
+from telephony.api import CallListCreateApi, CustomerCallListApi
 
 urlpatterns = [
-    path("calls/", CallsView.as_view(), name="calls"),
-    path("customers/<int:id>/calls/", CustomerCallsView.as_view(), name="customer-calls"),
+    path("calls/", CallListCreateApi.as_view(), name="calls"),
+    path("customers/<int:id>/calls/", CustomerCallListApi.as_view(), name="customer-calls"),
 ]
