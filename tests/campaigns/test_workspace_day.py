@@ -162,7 +162,6 @@ def test_the_upload_page_tells_one_story(client, campaign, administrator):
         campaign=campaign,
         file=ContentFile(b"name,email,phone\nA,a@example.com,6789998212\n", name="a.csv"),
         uploaded_by=None,
-        enqueue=False,
     )
     client.force_login(administrator)
     progress_url = reverse("admin:campaigns_leadupload_progress", args=[upload.pk])
@@ -190,7 +189,6 @@ def test_a_refused_upload_is_headed_with_what_happened_and_why(client, campaign,
         campaign=campaign,
         file=ContentFile(b"PK\x03\x04 an excel workbook", name="leads.xlsx"),
         uploaded_by=None,
-        enqueue=False,
     )
     upload = services.lead_upload_import(upload_id=upload.pk)
     assert upload.status == "failed"

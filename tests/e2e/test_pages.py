@@ -26,7 +26,6 @@ def seeded_campaign(caller) -> Campaign:
         campaign=campaign,
         file=ContentFile(SEED_CSV.encode(), name="leads.csv"),
         uploaded_by=None,
-        enqueue=False,
     )
     services.lead_upload_import(upload_id=upload.pk)
     return campaign
