@@ -7,6 +7,10 @@ class CampaignsConfig(AppConfig):
     verbose_name = "Campaigns"
 
     def ready(self) -> None:
+        from campaigns.erasure import CampaignsErasure
+        from crm.erasure import erasure_registry
+
+        erasure_registry.register(CampaignsErasure())
         from campaigns.customer_panel import customer_leads_panel
         from campaigns.dashboard import uploads_panel
         from crm.admin_extensions import Panel, customer_admin_extensions, dashboard_extensions

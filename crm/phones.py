@@ -139,7 +139,7 @@ def phone_link(e164: str) -> SafeString:
 # same region order. Anything else, and every number this path would reject, goes
 # through the full parser, which also gives the precise reason.
 
-_FORMATTING = b" ()-.\t"
+_FORMATTING = b" ()-."
 _NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
 
 

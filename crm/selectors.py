@@ -1,12 +1,12 @@
 """Reads of customers and their numbers for the admin, the API and other apps."""
 
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db.models import CharField, F, Model, Prefetch, Q, QuerySet
 from django.db.models.functions import Cast
 
-from crm.models import Customer, MatchSuggestion, PhoneNumber
+from crm.models import Customer, MatchSuggestion, PhoneNumber, PhoneNumberChange
 from crm.phones import try_normalize
 
 _M = TypeVar("_M", bound=Model)
@@ -85,6 +85,104 @@ def match_suggestions_open(customer: Customer | None = None) -> QuerySet[MatchSu
     if customer is not None:
         queryset = queryset.filter(Q(customer=customer) | Q(other=customer))
     return queryset.select_related("customer", "other")
+
+
+def customer_erasure_subject(
+    customer: Customer, *, lock: bool = False
+) -> tuple[Customer, list[Customer], list[str]]:
+    """Whom an erasure or export is about: the live profile, every profile merged into it
+    (the same person), and every number they hold or held (their number history too, as
+    old calls and leads may carry a number since removed). ``lock`` serialises erasures
+    of one person (inside a transaction)."""
+    customer = Customer.objects.get(pk=customer.pk)  # merged_into as stored now
+    while customer.merged_into_id is not None:
+        customer = Customer.objects.get(pk=customer.merged_into_id)
+    if lock:
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    profiles, frontier = [customer], [customer.pk]
+    while frontier:
+        merged = list(Customer.objects.filter(merged_into_id__in=frontier).order_by("id"))
+        profiles += merged
+        frontier = [p.pk for p in merged]
+    ids = [p.pk for p in profiles]
+    numbers = {
+        str(n)
+        for n in PhoneNumber.objects.filter(customer_id__in=ids).values_list("number", flat=True)
+    }
+    numbers |= set(
+        PhoneNumberChange.objects.filter(customer_id__in=ids)
+        .exclude(number="")
+        .values_list("number", flat=True)
+    )
+    return customer, profiles, sorted(numbers)
+
+
+def customer_erasure_plan(customer: Customer) -> tuple[Customer, list[str], list[Any]]:
+    """What erasing ``customer`` would do, by app, for the confirmation page."""
+    from crm.erasure import ErasurePart, erasure_registry
+
+    customer, profiles, numbers = customer_erasure_subject(customer)
+    ids = [p.pk for p in profiles]
+    parts = [
+        ErasurePart(
+            contributor="crm",
+            kind="profile names and emails",
+            count=Customer.objects.filter(id__in=ids).exclude(name="", email="").count(),
+            keeps="The profile itself stays, empty, with its call counts (analytics).",
+        ),
+        ErasurePart(
+            contributor="crm",
+            kind="phone numbers",
+            count=PhoneNumber.objects.filter(customer_id__in=ids).count(),
+            keeps="The number history of the profile goes with them.",
+        ),
+    ]
+    for contributor in erasure_registry:
+        parts += contributor.describe(customer, numbers)
+    return customer, numbers, parts
+
+
+def customer_export(customer: Customer) -> dict[str, Any]:
+    """Everything held about one person (the right of access), each app its own part."""
+    from crm.erasure import erasure_registry
+
+    customer, profiles, numbers = customer_erasure_subject(customer)
+    ids = [p.pk for p in profiles]
+
+    def profile(p: Customer) -> dict[str, Any]:
+        return {
+            "id": p.pk,
+            "name": p.name,
+            "email": p.email,
+            "source": p.source,
+            "merged_into": p.merged_into_id,
+            "interaction_count": p.interaction_count,
+            "first_interaction_at": p.first_interaction_at,
+            "last_interaction_at": p.last_interaction_at,
+            "created_at": p.created_at,
+            "updated_at": p.updated_at,
+        }
+
+    data: dict[str, Any] = {
+        "customer": profile(customer),
+        "merged_profiles": [profile(p) for p in profiles[1:]],
+        "phone_numbers": list(
+            PhoneNumber.objects.filter(customer_id__in=ids)
+            .order_by("id")
+            .values("number", "type", "sms", "type_source", "customer_id", "created_at")
+        ),
+        "phone_number_changes": list(
+            PhoneNumberChange.objects.filter(customer_id__in=ids)
+            .order_by("created_at", "id")
+            .values("number", "action", "old_type", "new_type", "cause", "created_at")
+        ),
+        "erasures": list(
+            customer.erasures.order_by("created_at").values("created_at", "reference", "erased")
+        ),
+    }
+    for contributor in erasure_registry:
+        data[contributor.key] = contributor.export(customer, numbers)
+    return data
 
 
 def match_suggestions_open_summary(*, recent: int = 5) -> tuple[int, list[MatchSuggestion]]:

@@ -107,11 +107,17 @@ class CustomerIdFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         value = _int(self.value())
         customer = Customer.objects.filter(pk=value).first() if value else None
-        return [(str(customer.pk), str(customer))] if customer else []
+        found = [(str(customer.pk), str(customer))] if customer else []
+        return [*found, (NO_PROFILE, "No profile (withheld, client, SIP)")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == NO_PROFILE:
+            return queryset.filter(customer__isnull=True)
         value = _int(self.value())
         return queryset.filter(customer_id=value) if value else queryset
+
+
+NO_PROFILE = "none"
 
 
 class ReasonFilter(admin.SimpleListFilter):
@@ -169,8 +175,16 @@ class _InteractionAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Customer", ordering="customer__name")
     def customer_link(self, obj: Call | Message) -> str:
+        if obj.customer_id is None:
+            return "No profile"  # withheld or non-phone (telephony/parties.py)
         url = reverse("admin:crm_customer_change", args=[obj.customer_id])
         return format_html('<a href="{}">{}</a>', url, obj.customer)
+
+    @admin.display(description="From", ordering="from_number")
+    def caller(self, obj: Call | Message) -> str:
+        # A number dials from the list; a withheld caller or SDK client is named instead.
+        label = obj.caller_label
+        return phone_link(obj.from_number) if label == obj.from_number else label
 
 
 @admin.register(Call)
@@ -180,7 +194,7 @@ class CallAdmin(_InteractionAdmin):
         "started",
         "customer_link",
         "direction",
-        phone_column("from_number", "From"),
+        "caller",
         "assistant",
         "status",
         "duration",
@@ -242,14 +256,7 @@ class CallAdmin(_InteractionAdmin):
 
 @admin.register(Message)
 class MessageAdmin(_InteractionAdmin):
-    list_display = (
-        "sent",
-        "customer_link",
-        "direction",
-        phone_column("from_number", "From"),
-        "status",
-        "short_body",
-    )
+    list_display = ("sent_at", "customer_link", "direction", "caller", "status", "short_body")
     list_filter = (CustomerIdFilter, "sent_at", "direction", "status")
     list_select_related = ("customer",)
     search_fields = ("from_number",)
