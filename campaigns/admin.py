@@ -33,6 +33,7 @@ from crm.admin_utils import (
     ReadOnlyAdminMixin,
     phone_column,
 )
+from crm.formatting import plural
 from crm.selectors import number_search
 
 
@@ -400,7 +401,8 @@ class DispositionAdmin(ReadOnlyAdminMixin, EstimatedCountAdminMixin, admin.Model
                     request, f"{disposition}: {' '.join(exc.messages)}", messages.ERROR
                 )
         if done:
-            self.message_user(request, f"{done} disqualification(s) undone.")
+            undone = plural(done, "disqualification", "disqualifications")
+            self.message_user(request, f"{undone} undone.")
 
 
 @admin.register(DoNotCallNumber)

@@ -6,7 +6,7 @@
 
 ``context(request, None)`` returns the section (see :func:`section`), or None to hide it
 from this user. ``PANEL_TEMPLATE`` renders a title, big numbers and a short list; a
-section with other needs names its own template.
+section with other needs names its own template (``docs/pages.md``).
 """
 
 from collections.abc import Sequence

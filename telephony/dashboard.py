@@ -11,6 +11,7 @@ from crm.dashboard import section
 from crm.formatting import noun
 from crm.phones import display_number
 from telephony import selectors
+from telephony.models import Call
 
 
 def today_panel(request: HttpRequest, obj: None) -> dict[str, Any] | None:
@@ -38,14 +39,15 @@ def today_panel(request: HttpRequest, obj: None) -> dict[str, Any] | None:
                 missed_url,
             ),
         ],
-        rows=[
-            (
-                f"{call.customer} · {display_number(call.from_number)}",
-                reverse("admin:crm_customer_change", args=[call.customer_id]),
-                f"{call.get_status_display().lower()} at "
-                f"{timezone.localtime(call.started_at):%H:%M}",
-            )
-            for call in day.recent_missed
-        ],
+        rows=[_missed_row(call) for call in day.recent_missed],
         empty="No missed calls today.",
     )
+
+
+def _missed_row(call: Call) -> tuple[str, str, str]:
+    when = f"{call.get_status_display().lower()} at {timezone.localtime(call.started_at):%H:%M}"
+    if call.customer_id is None:  # a withheld caller: nobody to open, the call itself
+        url = reverse("admin:telephony_call_change", args=[call.pk])
+        return f"Withheld caller · {display_number(call.from_number)}", url, when
+    url = reverse("admin:crm_customer_change", args=[call.customer_id])
+    return f"{call.customer} · {display_number(call.from_number)}", url, when

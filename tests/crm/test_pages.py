@@ -187,3 +187,11 @@ def test_the_customer_list_shows_numbers_as_tel_links(client, agent):
         in page
     )
     assert Customer.objects.count() == 1
+
+
+def test_a_missed_call_from_a_withheld_number_is_listed_without_a_profile(client, agent):
+    call = CallFactory(customer=None, from_number="anonymous", status="no-answer")
+    client.force_login(agent)
+    page = client.get(reverse("admin:index")).content.decode()
+    assert "Withheld caller · anonymous" in page
+    assert reverse("admin:telephony_call_change", args=[call.pk]) in page

@@ -23,7 +23,9 @@ def seeded_campaign(caller) -> Campaign:
     campaign = Campaign.objects.create(name="Atlanta realtors")
     campaign.callers.add(caller)
     upload = services.lead_upload_create(
-        campaign=campaign, file=ContentFile(SEED_CSV.encode(), name="leads.csv"), uploaded_by=None
+        campaign=campaign,
+        file=ContentFile(SEED_CSV.encode(), name="leads.csv"),
+        uploaded_by=None,
     )
     services.lead_upload_import(upload_id=upload.pk)
     return campaign
