@@ -16,6 +16,7 @@ from crm import selectors, services
 from crm.admin_extensions import (
     ExtensibleAdminMixin,
     customer_admin_extensions,
+    number_links,
     phone_number_admin_extensions,
 )
 from crm.admin_utils import (
@@ -30,13 +31,24 @@ from crm.phones import national_format, try_normalize
 
 class PhoneNumberInline(admin.TabularInline):
     model = PhoneNumber
-    fields = ("number", "type", "sms", "type_source", "updated_at")
-    readonly_fields = ("type_source", "updated_at")
+    fields = ("number", "type", "sms", "type_source", "updated_at", "view")
+    readonly_fields = ("type_source", "updated_at", "view")
     extra = 1
+
+    @admin.display(description="Number view")
+    def view(self, obj: PhoneNumber) -> str:
+        return number_link(str(obj.number), "Profiles, lookups, calls") if obj.pk else ""
 
 
 TYPE_LABELS = dict(PhoneNumber.Type.choices)
 SMS_BADGE = mark_safe('<span class="sb-sms">SMS</span>')
+
+
+def number_link(e164: str, text: str | None = None) -> str:
+    """A number as the admin shows it: a link to its number view when an app offers one."""
+    url = number_links.url(e164)
+    text = text or national_format(e164)
+    return format_html('<a href="{}">{}</a>', url, text) if url else text
 
 
 class CustomerChangeList(FastChangeList):
@@ -157,7 +169,7 @@ class CustomerAdmin(
             (
                 (
                     e164,
-                    national_format(e164),
+                    number_link(e164),
                     TYPE_LABELS[type_],
                     SMS_BADGE if sms else "",
                 )
@@ -233,13 +245,17 @@ class PhoneNumberAdmin(
 ):
     extensions = phone_number_admin_extensions
     change_form_template = "admin/extensible_change_form.html"
-    list_display = ("number", "type", "sms", "customer", "type_source", "updated_at")
+    list_display = ("number", "type", "sms", "customer", "type_source", "updated_at", "view")
     list_filter = ("type", "sms", "type_source")
     list_select_related = ("customer",)
     search_fields = ("number",)
     search_help_text = "A phone number typed any way."
     raw_id_fields = ("customer",)
     readonly_fields = ("type_source", "created_at", "updated_at")
+
+    @admin.display(description="Number view")
+    def view(self, obj: PhoneNumber) -> str:
+        return number_link(str(obj.number), "Profiles, lookups, calls")
 
     def save_model(self, request: HttpRequest, obj: PhoneNumber, form: Any, change: bool) -> None:
         services.phone_number_save(phone=obj, cause="edited in admin", actor=request.user)
@@ -252,7 +268,7 @@ class PhoneNumberAdmin(
 class PhoneNumberChangeAdmin(ReadOnlyAdminMixin, FastChangelistMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
-        "number",
+        "number_view",
         "customer",
         "action",
         "old_type",
@@ -266,6 +282,10 @@ class PhoneNumberChangeAdmin(ReadOnlyAdminMixin, FastChangelistMixin, admin.Mode
     list_select_related = ("customer", "actor")
     search_fields = ("number",)
     raw_id_fields = ("customer", "phone_number")
+
+    @admin.display(description="Number", ordering="number")
+    def number_view(self, obj: PhoneNumberChange) -> str:
+        return number_link(obj.number, obj.number)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str

@@ -322,3 +322,7 @@ class RetentionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "calls_deleted",
         "messages_deleted",
     )
+
+
+# Registered with the rest of telephony's admin (Django imports only admin.py).
+from telephony import admin_numbers, admin_orchestration  # noqa: E402, F401

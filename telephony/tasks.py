@@ -1,9 +1,49 @@
+"""Celery tasks: thin, each named after the service it runs.
+
+The backfill's tasks have "backfill" in their names, so one route
+(``telephony.tasks.*backfill*``) can send the long work to its own queue.
+"""
+
 from celery import shared_task
 
-from telephony import services
+from telephony.providers.base import LineTypeLookupFailed
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def retention_run() -> int:
     """The daily retention run (beat: ``telephony-retention-daily``). Returns the run id."""
+    from telephony import services
+
     return services.retention_run().pk
+
+
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(LineTypeLookupFailed,),
+    retry_backoff=2,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def caller_number_identify(phone_id: int) -> str:
+    """Look up a new caller's number (queued when the linking transaction commits)."""
+    from telephony import identification
+
+    return identification.caller_number_identify(phone_id=phone_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def backfill_run(run_id: int) -> None:
+    """Run or resume an identification backfill (long: route it to its own queue)."""
+    from telephony import identification
+
+    identification.backfill_run(run_id=run_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def backfill_resume_stalled() -> int:
+    """Every few minutes (beat): restart backfills whose worker died."""
+    from telephony import identification
+
+    return identification.backfill_resume_stalled()
