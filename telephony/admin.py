@@ -157,6 +157,13 @@ class _InteractionAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
         url = reverse("admin:crm_customer_change", args=[obj.customer_id])
         return format_html('<a href="{}">{}</a>', url, obj.customer)
 
+    @admin.display(description="From", ordering="from_number")
+    def from_link(self, obj: Call | Message) -> str:
+        if not obj.from_number.startswith("+"):  # withheld callers have no number view
+            return obj.from_number
+        url = reverse("admin:telephony_number", args=[obj.from_number])
+        return format_html('<a href="{}">{}</a>', url, obj.from_number)
+
 
 @admin.register(Call)
 class CallAdmin(_InteractionAdmin):
@@ -164,7 +171,7 @@ class CallAdmin(_InteractionAdmin):
         "started_at",
         "customer_link",
         "direction",
-        "from_number",
+        "from_link",
         "assistant",
         "status",
         "duration_seconds",
@@ -207,7 +214,7 @@ class CallAdmin(_InteractionAdmin):
 
 @admin.register(Message)
 class MessageAdmin(_InteractionAdmin):
-    list_display = ("sent_at", "customer_link", "direction", "from_number", "status", "short_body")
+    list_display = ("sent_at", "customer_link", "direction", "from_link", "status", "short_body")
     list_filter = (CustomerIdFilter, "sent_at", "direction", "status")
     list_select_related = ("customer",)
     search_fields = ("from_number",)

@@ -73,7 +73,9 @@ class TwilioLineTypeProvider:
         )
 
     def lookup(self, e164: str) -> LineTypeAnswer:
-        url = f"{self.base_url}/v2/PhoneNumbers/{quote(e164)}?Fields=line_type_intelligence"
+        # The path carries the number as Twilio documents it: "+" and digits.
+        number = quote(e164, safe="+")
+        url = f"{self.base_url}/v2/PhoneNumbers/{number}?Fields=line_type_intelligence"
         try:
             response = self.http.request("GET", url, headers=self.headers)
         except urllib3.exceptions.HTTPError as exc:  # timeouts, refused connections, ...
