@@ -83,7 +83,13 @@ class OrchestrationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
     def progress_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        return JsonResponse({"run": run_progress(selectors.backfill_current())})
+        return JsonResponse(
+            {
+                "run": run_progress(selectors.backfill_current()),
+                # Money committed this month: the ledger's spend plus lookups in flight.
+                "month_committed": f"{selectors.month_committed():.2f}",
+            }
+        )
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None

@@ -15,6 +15,8 @@
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (data) {
           if (!data || !data.run) { return; }
+          var month = document.getElementById("month-spent");
+          if (month && data.month_committed) { month.textContent = "$" + data.month_committed; }
           var run = data.run;
           section.setAttribute("data-status", run.status);
           section.querySelector("progress").value = run.percent;
@@ -26,6 +28,14 @@
           put("failed", run.failed.toLocaleString());
           put("time_left", run.time_left);
           put("message", run.message);
+          var row = document.querySelector('tr[data-run="' + run.id + '"]');
+          if (row) {
+            ["status_label", "done", "lookups", "turned_mobile", "spent"].forEach(function (name) {
+              var cell = row.querySelector('[data-run-field="' + name + '"]');
+              var value = run[name];
+              if (cell) { cell.textContent = typeof value === "number" ? value.toLocaleString() : value; }
+            });
+          }
           if (run.running) { window.setTimeout(poll, 1500); }
         })
         .catch(function () { window.setTimeout(poll, 5000); });
