@@ -52,7 +52,7 @@ def test_callers_and_strangers_may_not_merge(api_client, pair, caller):
 
 
 def test_a_refused_merge_is_a_409_with_the_reason(api_client, pair, agent):
-    kept, merged = pair
+    kept, _merged = pair
     api_client.force_authenticate(agent)
 
     itself = merge(api_client, kept, kept.pk)

@@ -26,7 +26,8 @@ def numbers(count: int, prefix: str = "+1470555") -> list[str]:
     customers = CustomerFactory.create_batch(count)
     e164s = [f"{prefix}{i:04d}" for i in range(count)]
     PhoneNumber.objects.bulk_create(
-        PhoneNumber(customer=c, number=n, type="other") for c, n in zip(customers, e164s)
+        PhoneNumber(customer=c, number=n, type="other")
+        for c, n in zip(customers, e164s, strict=False)
     )
     return e164s
 

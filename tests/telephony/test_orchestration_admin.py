@@ -177,9 +177,12 @@ def test_the_number_view_shows_profiles_lookups_calls_messages_and_leads(
 ):
     client.force_login(administrator)
     html = client.get(number_url()).content.decode()
-    assert "Ada Lovelace" in html and "Charles Babbage" in html
-    assert 'data-type="other"' in html and 'data-type="home"' in html
-    assert "Verizon" in html and "0.00800" in html
+    assert "Ada Lovelace" in html
+    assert "Charles Babbage" in html
+    assert 'data-type="other"' in html
+    assert 'data-type="home"' in html
+    assert "Verizon" in html
+    assert "0.00800" in html
     assert "Billing question" in html
     assert "Hello from Ada" in html
     assert 'id="number-leads"' in html
@@ -199,7 +202,9 @@ def test_agents_see_the_number_view_without_costs_or_leads(client, agent, busy_n
     response = client.get(number_url())
     html = response.content.decode()
     assert response.status_code == 200
-    assert "Ada Lovelace" in html and "Verizon" in html and "Billing question" in html
+    assert "Ada Lovelace" in html
+    assert "Verizon" in html
+    assert "Billing question" in html
     assert "0.00800" not in html
     assert 'id="number-leads"' not in html
 
