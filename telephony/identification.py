@@ -6,8 +6,6 @@ then apply it in a short transaction under the number's linking lock.
 """
 
 import logging
-import time
-from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,16 +16,15 @@ from django.db.models import F
 from django.utils import timezone
 
 from crm.actors import Actor, acting_user
-from crm.db import LockNamespace, advisory_try_lock, number_locks
+from crm.db import number_locks
 from crm.models import PhoneNumber
 from crm.providers import get_provider
 from crm.services import (
     match_suggestions_refresh,
     phone_number_set_type,
-    phone_numbers_identify_mobile,
 )
 from telephony import identification_selectors as selectors
-from telephony.lookups import Job, LookupPool, Outcome
+from telephony.lookups import Job, Outcome
 from telephony.models import (
     BackfillRun,
     LineTypeLookup,
@@ -44,8 +41,7 @@ from telephony.ratelimit import SharedRateLimit
 
 logger = logging.getLogger(__name__)
 
-# Numbers taken per chunk: the cursor and the counters move together once per chunk.
-BACKFILL_CHUNK = 500
+
 # A running backfill writes a heartbeat this often; one silent for STALLED_AFTER is dead.
 HEARTBEAT_SECONDS = 2.0
 STALLED_AFTER = timedelta(minutes=2)
@@ -62,7 +58,7 @@ def provider_price(provider: Any) -> Decimal:
     return Decimal(str(getattr(provider, "price", settings.LINE_TYPE_LOOKUP_PRICE)))
 
 
-def _outside_transaction() -> None:
+def require_outside_transaction() -> None:
     # A slow provider must never hold a transaction (and the locks in it) open.
     if connection.in_atomic_block:
         raise RuntimeError("line-type lookups are made outside any database transaction")
@@ -184,7 +180,7 @@ def lookups_record(
         outcome.lookup_id = row.pk
 
 
-def _cause(lookup_id: int | None, carrier: str | None) -> str:
+def mobile_cause(lookup_id: int | None, carrier: str | None) -> str:
     return f"carrier lookup #{lookup_id}: mobile" + (f" ({carrier})" if carrier else "")
 
 
@@ -204,7 +200,7 @@ def new_caller_filed(*, phone_id: int) -> None:
 def caller_number_identify(*, phone_id: int) -> str:
     """Look up a new caller's number and, if mobile, make it Mobile + SMS. Says what
     happened. Raises ``LineTypeLookupFailed`` for the task to retry later."""
-    _outside_transaction()
+    require_outside_transaction()
     config = OrchestrationSettings.load()
     if not config.mobile_identification:
         return "off"
@@ -266,7 +262,7 @@ def _new_caller_apply(
         type=PhoneNumber.Type.MOBILE,
         sms=True,
         type_source=PhoneNumber.TypeSource.LOOKUP,
-        cause=_cause(lookup_id, carrier),
+        cause=mobile_cause(lookup_id, carrier),
     )
     return LineType.MOBILE
 
@@ -339,203 +335,3 @@ def _queue_now(run_id: int) -> None:
     from telephony import tasks
 
     tasks.backfill_run.delay(run_id)
-
-
-Progress = Callable[[BackfillRun], None]
-
-
-def backfill_run(
-    *, run_id: int, concurrency: int | None = None, progress: Progress | None = None
-) -> BackfillRun:
-    """Run (or resume) backfill ``run_id`` until it is done, paused by the cap, stopped
-    by the provider or switched off. Returns the run as it was left.
-
-    One worker at a time (a session lock on the run); another worker given the same run
-    returns at once.
-    """
-    _outside_transaction()
-    with advisory_try_lock(LockNamespace.IDENTIFICATION_BACKFILL, run_id) as mine:
-        run = BackfillRun.objects.get(pk=run_id)
-        if not mine or run.status != BackfillRun.Status.RUNNING:
-            return run
-        return _Backfill(run, concurrency, progress).run()
-
-
-class _Backfill:
-    def __init__(self, run: BackfillRun, concurrency: int | None, progress: Progress | None):
-        self.run_row = run
-        self.concurrency = concurrency or int(settings.LINE_TYPE_LOOKUP_CONCURRENCY)
-        self.progress = progress
-        self.provider = line_type_provider()
-        self.price = provider_price(self.provider)
-        # Moved with the cursor, once per whole chunk.
-        self.counts = {"numbers_done": 0, "lookups": 0, "answered_from_cache": 0, "failed": 0}
-        self.spent = Decimal(0)
-        self.turned = 0  # moved with every heartbeat: turning Mobile is never redone
-        self.message = ""
-        self.beat = time.monotonic()
-        self.stop_status = ""
-
-    def run(self) -> BackfillRun:
-        run = self.run_row
-        with LookupPool(
-            provider=self.provider, concurrency=self.concurrency, record=self._record
-        ) as pool:
-            while not self.stop_status:
-                config = OrchestrationSettings.load()
-                if not config.mobile_identification:
-                    self.stop_status = BackfillRun.Status.STOPPED
-                    break
-                if config.lookups_stopped_reason:
-                    self._halt(config.lookups_stopped_reason)
-                    break
-                chunk = selectors.backfill_chunk(after=run.cursor, limit=BACKFILL_CHUNK)
-                if not chunk:
-                    break
-                finished = self._chunk(pool, config, chunk)
-                if not self._save(cursor=chunk[-1].number if finished else None):
-                    break
-        return self._finish()
-
-    def _chunk(self, pool: LookupPool, config: OrchestrationSettings, chunk: list[Any]) -> bool:
-        """Decide every number of ``chunk``; says whether all were (not paused or stopped).
-
-        Counters change only for a whole chunk, with the cursor: a chunk left half-done
-        (killed, paused) is taken again from its start, when the numbers this run already
-        paid for are found in the ledger and counted as its lookups, once.
-        """
-        cached = selectors.cached_answers(
-            numbers=[c.number for c in chunk], since=selectors.cache_cutoff(config)
-        )
-        self._apply(
-            [
-                (c.phone_id, a.pk, a.line_type, a.carrier)
-                for c in chunk
-                if (a := cached.get(c.number)) is not None
-            ]
-        )
-        for c in chunk:
-            if c.number in cached:
-                own = cached[c.number].backfill_id == self.run_row.pk
-                self.counts["lookups" if own else "answered_from_cache"] += 1
-                self.spent += cached[c.number].cost if own else 0
-                self.counts["numbers_done"] += 1
-        todo = [Job(c.number, c.phone_id) for c in chunk if c.number not in cached]
-        budget = 0
-        complete = True
-        for job in todo:
-            if pool.refused is not None or self.stop_status:
-                complete = False
-                break
-            if budget == 0:
-                budget = lookup_budget_reserve(
-                    lookups=min(self.concurrency, len(todo)), price=self.price
-                )
-                if budget == 0:
-                    self._pause(config)
-                    complete = False
-                    break
-            while not pool.submit(job, timeout=0.05):
-                self._collect(pool.finished())
-            budget -= 1
-        while pool.in_flight:
-            self._collect(pool.finished(timeout=0.05))
-        self._collect(pool.finished())
-        lookup_budget_release(lookups=budget, price=self.price)
-        if pool.refused is not None:
-            lookups_stop(reason=pool.refused.message)
-            self._halt(pool.refused.message)
-            complete = False
-        return complete and not self.stop_status
-
-    def _record(self, outcomes: list[Outcome]) -> None:
-        lookups_record(
-            outcomes=outcomes,
-            provider=self.provider.name,
-            purpose=LineTypeLookup.Purpose.BACKFILL,
-            backfill_id=self.run_row.pk,
-        )
-
-    def _collect(self, outcomes: list[Outcome]) -> None:
-        answered = [(o, o.answer) for o in outcomes if o.answer is not None]
-        failed = len(outcomes) - len(answered)
-        lookup_budget_release(lookups=failed, price=self.price)
-        self.counts["failed"] += failed
-        self.counts["lookups"] += len(answered)
-        self.counts["numbers_done"] += len(outcomes)
-        self.spent += sum((a.cost for _, a in answered), Decimal(0))
-        self._apply([(o.job.phone_id, o.lookup_id, a.line_type, a.carrier) for o, a in answered])
-        if time.monotonic() - self.beat > HEARTBEAT_SECONDS:
-            self.beat = time.monotonic()
-            turned, self.turned = self.turned, 0
-            if not BackfillRun.objects.filter(
-                pk=self.run_row.pk, status=BackfillRun.Status.RUNNING
-            ).update(heartbeat_at=timezone.now(), turned_mobile=F("turned_mobile") + turned):
-                self.stop_status = BackfillRun.Status.STOPPED
-
-    def _apply(self, answers: list[tuple[int, int | None, str, str | None]]) -> None:
-        """Turn Mobile the numbers answered mobile: (phone id, ledger id, line type,
-        carrier). Counted at once: a number turned Mobile is never redone."""
-        causes = {
-            phone_id: _cause(lookup_id, carrier or None)
-            for phone_id, lookup_id, line_type, carrier in answers
-            if line_type == LineType.MOBILE
-        }
-        if causes:
-            changed = phone_numbers_identify_mobile(
-                causes=causes, sms=False, type_source=PhoneNumber.TypeSource.BACKFILL
-            )
-            self.turned += len(changed)
-
-    def _pause(self, config: OrchestrationSettings) -> None:
-        self.stop_status = BackfillRun.Status.PAUSED
-        self.message = (
-            f"Paused: this month's lookups reached the cap of ${config.lookup_monthly_cap}. "
-            "Raise the cap to resume."
-        )
-
-    def _halt(self, reason: str) -> None:
-        self.stop_status = BackfillRun.Status.HALTED
-        self.message = reason
-
-    def _save(self, *, cursor: str | None) -> bool:
-        """After a whole chunk (``cursor``: its last number) move the counters and the
-        cursor together, only while the run is still running; after a partial one only
-        what is never redone. Says whether the run goes on."""
-        changes: dict[str, Any] = {"turned_mobile": F("turned_mobile") + self.turned}
-        changes["heartbeat_at"] = timezone.now()
-        if cursor is not None:
-            changes |= {k: F(k) + v for k, v in self.counts.items()}
-            changes |= {"spent": F("spent") + self.spent, "cursor": cursor}
-        updated = BackfillRun.objects.filter(
-            pk=self.run_row.pk, status=BackfillRun.Status.RUNNING
-        ).update(**changes)
-        self.counts = dict.fromkeys(self.counts, 0)
-        self.spent, self.turned = Decimal(0), 0
-        self.run_row.refresh_from_db()
-        if self.progress is not None:
-            self.progress(self.run_row)
-        if not updated and not self.stop_status:
-            self.stop_status = BackfillRun.Status.STOPPED
-        return bool(updated) and not self.stop_status
-
-    def _finish(self) -> BackfillRun:
-        run = self.run_row
-        if self.stop_status in (BackfillRun.Status.PAUSED, BackfillRun.Status.HALTED):
-            BackfillRun.objects.filter(pk=run.pk, status=BackfillRun.Status.RUNNING).update(
-                status=self.stop_status, message=self.message[:255]
-            )
-        elif not self.stop_status:
-            BackfillRun.objects.filter(pk=run.pk, status=BackfillRun.Status.RUNNING).update(
-                status=BackfillRun.Status.COMPLETED, finished_at=timezone.now()
-            )
-        run.refresh_from_db()
-        if run.status == BackfillRun.Status.COMPLETED and run.failed and run.attempt < RETRY_PASSES:
-            backfill_start(
-                trigger=BackfillRun.Trigger.RETRY,
-                attempt=run.attempt + 1,
-                countdown=RETRY_DELAY_SECONDS,
-            )
-        if self.progress is not None:
-            self.progress(run)
-        return run

@@ -4,9 +4,10 @@ frees.
 Threads, because a lookup is an HTTP request that spends its time waiting: N worker
 threads talk to the provider (never to the database, never inside a transaction), and
 one recorder thread writes each batch of answers to the ledger in its own commit. A
-slot is taken when a number is handed out and given back only after its answer is
-committed, so at any instant at most N lookups are sent-but-unrecorded: that is all a
-killed worker can ever pay for twice.
+worker takes a slot before it sends and the recorder gives it back only once the answer
+is committed, so at any instant at most N lookups are sent-but-unrecorded: that is all a
+killed worker can ever pay for twice. Numbers wait in a queue ahead of the workers, so
+the caller's own database work never leaves a slot idle.
 """
 
 import logging
@@ -40,6 +41,7 @@ BACKOFF_SECONDS = 0.5
 class Job:
     number: str
     phone_id: int
+    batch: int = 0  # the caller's own grouping (the backfill's chunk)
 
 
 @dataclass
@@ -73,7 +75,7 @@ class LookupPool:
         self._work: queue.Queue[Job | None] = queue.Queue()
         self._answers: queue.Queue[Outcome | None] = queue.Queue()
         self._done: queue.Queue[Outcome] = queue.Queue()
-        self._in_flight = 0
+        self._pending = 0
         self._count_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
 
@@ -95,17 +97,34 @@ class LookupPool:
         self._recorder.join()
 
     @property
-    def in_flight(self) -> int:
-        return self._in_flight
+    def pending(self) -> int:
+        """Numbers handed to the pool whose outcome has not been collected yet."""
+        return self._pending
 
-    def submit(self, job: Job, timeout: float) -> bool:
-        """Hand ``job`` to a thread if a slot frees within ``timeout``; says whether it did."""
-        if not self._slots.acquire(timeout=timeout):
-            return False
+    @property
+    def queued(self) -> int:
+        return self._work.qsize()
+
+    def submit(self, job: Job) -> None:
         with self._count_lock:
-            self._in_flight += 1
+            self._pending += 1
         self._work.put(job)
-        return True
+
+    def cancel_queued(self) -> list[Job]:
+        """Take back the numbers no worker has started on."""
+        jobs: list[Job] = []
+        while True:
+            try:
+                job = self._work.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:  # closing: put it back for the worker it was meant for
+                self._work.put(None)
+                break
+            jobs.append(job)
+        with self._count_lock:
+            self._pending -= len(jobs)
+        return jobs
 
     def finished(self, timeout: float = 0.0) -> list[Outcome]:
         """Outcomes recorded since the last call (waiting up to ``timeout`` for one)."""
@@ -116,12 +135,15 @@ class LookupPool:
                 outcomes.append(self._done.get_nowait())
         except queue.Empty:
             pass
+        with self._count_lock:
+            self._pending -= len(outcomes)
         if self.fatal is not None:
             raise self.fatal
         return outcomes
 
     def _lookups(self) -> None:
         while (job := self._work.get()) is not None:
+            self._slots.acquire()  # given back by the recorder, once the answer is committed
             self._answers.put(self._look_up(job))
 
     def _look_up(self, job: Job) -> Outcome:
@@ -167,8 +189,6 @@ class LookupPool:
                 if answered:
                     self.record(answered)
                 for outcome in batch:
-                    with self._count_lock:
-                        self._in_flight -= 1
                     self._slots.release()
                     self._done.put(outcome)
                 if stop:
@@ -177,9 +197,8 @@ class LookupPool:
             self.fatal = exc
             self.refused = self.refused or LineTypeRefused("ledger", "the ledger is unreachable")
             logger.exception("recording line-type answers failed")
-            while self._answers.get() is not None:
-                with self._count_lock:
-                    self._in_flight -= 1
+            while (left := self._answers.get()) is not None:
                 self._slots.release()
+                self._done.put(left)
         finally:
             connection.close()

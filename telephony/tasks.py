@@ -36,9 +36,9 @@ def caller_number_identify(phone_id: int) -> str:
 @shared_task(acks_late=True, ignore_result=True)
 def backfill_run(run_id: int) -> None:
     """Run or resume an identification backfill (long: route it to its own queue)."""
-    from telephony import identification
+    from telephony import backfill
 
-    identification.backfill_run(run_id=run_id)
+    backfill.backfill_run(run_id=run_id)
 
 
 @shared_task(acks_late=True, ignore_result=True)

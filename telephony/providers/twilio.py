@@ -66,7 +66,9 @@ class TwilioLineTypeProvider:
         }
         timeout = float(settings.PROVIDER_TIMEOUT_SECONDS)
         self.http = urllib3.PoolManager(
-            maxsize=max(int(settings.LINE_TYPE_LOOKUP_CONCURRENCY), 10),
+            # Keeps up to this many idle connections (made only as needed): enough for any
+            # --concurrency, so no lookup pays for a new TLS connection.
+            maxsize=500,
             block=False,
             timeout=urllib3.Timeout(connect=timeout, read=timeout),
             retries=False,  # retrying is the caller's decision (rate limit, backoff)

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 
 from crm.models import PhoneNumber
-from telephony import identification, lookups
+from telephony import backfill, identification, lookups
 from telephony.models import BackfillRun, LineTypeLookup
 from tests.crm.factories import CustomerFactory
 from tests.telephony.twilio_lookup_server import FakeTwilioLookup
@@ -59,7 +59,7 @@ def test_the_backfill_through_twilio_slows_down_retries_and_records_each_answer_
     twilio.answers[e164s[5]] = "tollFree"
 
     run = identification.backfill_start(trigger=BackfillRun.Trigger.COMMAND)
-    run = identification.backfill_run(run_id=run.pk, concurrency=3)
+    run = backfill.backfill_run(run_id=run.pk, concurrency=3)
 
     assert run.status == "completed"
     assert run.failed == 0

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from crm.models import Customer, MatchSuggestion, PhoneNumber, PhoneNumberChange
 from telephony import identification, lookups, services
+from telephony.backfill import backfill_run
 from telephony.models import (
     BackfillRun,
     LineTypeLookup,
@@ -35,7 +36,7 @@ def hold(number: str, type_: str, customer: Customer | None = None) -> PhoneNumb
 
 def backfill(concurrency: int = 4) -> BackfillRun:
     run = identification.backfill_start(trigger=BackfillRun.Trigger.COMMAND)
-    return identification.backfill_run(run_id=run.pk, concurrency=concurrency)
+    return backfill_run(run_id=run.pk, concurrency=concurrency)
 
 
 def types(number: str) -> list[tuple[str, bool, str]]:
@@ -268,7 +269,7 @@ def test_switching_off_stops_a_running_backfill_at_its_next_chunk(scripted, admi
     config.mobile_identification = False
     identification.orchestration_settings_save(config=config, actor=administrator)
 
-    left = identification.backfill_run(run_id=run.pk)
+    left = backfill_run(run_id=run.pk)
 
     assert left.status == "stopped"
     assert scripted.calls == []

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from telephony import identification
+from telephony import backfill, identification
 from telephony import identification_selectors as selectors
 from telephony.models import BackfillRun, OrchestrationSettings
 
@@ -56,7 +56,7 @@ class Command(BaseCommand):
             f"{concurrency or 'the default number of'} lookups in flight."
         )
         bar = ProgressBar(self.stderr)
-        run = identification.backfill_run(run_id=run.pk, concurrency=concurrency, progress=bar)
+        run = backfill.backfill_run(run_id=run.pk, concurrency=concurrency, progress=bar)
         bar.close()
         self.stdout.write(
             f"{run.get_status_display()}: {run.numbers_done:,} numbers, {run.lookups:,} "
