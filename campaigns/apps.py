@@ -8,8 +8,12 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         from campaigns.admin import number_leads_panel
+        from campaigns.erasure import CampaignsErasure
         from crm.admin_extensions import Panel
+        from crm.erasure import erasure_registry
         from telephony.admin_numbers import number_view_extensions
+
+        erasure_registry.register(CampaignsErasure())
 
         # Telephony's number view shows the campaign leads carrying the number; telephony
         # never imports campaigns, so campaigns adds the panel.

@@ -33,6 +33,8 @@ EXPORT_PERMISSION = "campaigns.export_campaign"
 
 class WorkspaceLoginView(LoginView):
     template_name = "campaigns/login.html"
+    # The page django-axes shows after repeated failures (crm/lockout.py).
+    lockout_template = "campaigns/locked_out.html"
     redirect_authenticated_user = True
 
     def get_default_redirect_url(self) -> str:

@@ -25,8 +25,16 @@ from crm.admin_utils import (
     NumberSearchMixin,
     ReadOnlyAdminMixin,
 )
-from crm.models import Customer, CustomerMerge, MatchSuggestion, PhoneNumber, PhoneNumberChange
-from crm.phones import national_format, try_normalize
+from crm.erasure import choice_key
+from crm.models import (
+    Customer,
+    CustomerErasure,
+    CustomerMerge,
+    MatchSuggestion,
+    PhoneNumber,
+    PhoneNumberChange,
+)
+from crm.phones import national_format
 
 
 class PhoneNumberInline(admin.TabularInline):
@@ -41,6 +49,8 @@ class PhoneNumberInline(admin.TabularInline):
 
 
 TYPE_LABELS = dict(PhoneNumber.Type.choices)
+# Erasing is an Administrator's act: the permission to record an erasure is the right to make one.
+ERASE_PERMISSION = "crm.add_customererasure"
 SMS_BADGE = mark_safe('<span class="sb-sms">SMS</span>')
 
 
@@ -222,6 +232,64 @@ class CustomerAdmin(
     def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
         services.customer_update(customer=obj, actor=request.user)
 
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(ERASE_PERMISSION)
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        response = super().render_change_form(request, context, *args, **kwargs)
+        obj = kwargs.get("obj")
+        if obj is not None and self.has_erase_permission(request):
+            url = reverse("admin:crm_customer_erase", args=[obj.pk])
+            response.context_data["extension_links"] = [
+                *response.context_data.get("extension_links", []),
+                ("Erase on request…", url),
+            ]
+        return response
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "<int:pk>/erase/",
+                self.admin_site.admin_view(self.erase_view),
+                name="crm_customer_erase",
+            ),
+            *super().get_urls(),
+        ]
+
+    def erase_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Erasure on request: what would go, each optional item ticked, then erase."""
+        if not self.has_erase_permission(request):
+            raise PermissionDenied
+        customer = get_object_or_404(Customer, pk=pk)
+        customer, numbers, parts = selectors.customer_erasure_plan(customer)
+        if request.method == "POST":
+            erasure = services.customer_erase(
+                customer=customer,
+                actor=request.user,
+                chosen=request.POST.getlist("choice"),
+                reference=request.POST.get("reference", "").strip(),
+            )
+            erased = ", ".join(f"{n} {kind}" for kind, n in erasure.erased.items()) or "nothing"
+            self.message_user(
+                request, f"Customer #{customer.pk} erased: {erased}.", messages.SUCCESS
+            )
+            return HttpResponseRedirect(reverse("admin:crm_customer_change", args=[customer.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Erase customer #{customer.pk} on request",
+            "opts": self.opts,
+            "original": customer,
+            "numbers": [national_format(n) for n in numbers],
+            "parts": [
+                (part, [(choice_key(part.contributor, c.key), c) for c in part.choices])
+                for part in parts
+            ],
+            "erasures": customer.erasures.select_related("erased_by")[:5],
+        }
+        return TemplateResponse(request, "admin/crm/customer/erase.html", context)
+
     def save_formset(
         self, request: HttpRequest, form: Any, formset: BaseInlineFormSet, change: bool
     ) -> None:
@@ -290,12 +358,10 @@ class PhoneNumberChangeAdmin(ReadOnlyAdminMixin, FastChangelistMixin, admin.Mode
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple[QuerySet, bool]:
-        e164 = try_normalize(search_term)
-        return (
-            queryset.filter(number=e164)
-            if e164
-            else queryset.filter(cause__icontains=search_term.strip())
-        ), False
+        found = selectors.number_search(queryset, search_term)
+        if found is None:
+            found = queryset.filter(cause__icontains=search_term.strip())
+        return found, False
 
 
 @admin.register(MatchSuggestion)
@@ -407,3 +473,10 @@ class CustomerMergeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "kept", "merged", "merged_by", "moved")
     list_select_related = ("kept", "merged", "merged_by")
     raw_id_fields = ("kept", "merged")
+
+
+@admin.register(CustomerErasure)
+class CustomerErasureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "customer", "erased_by", "reference", "erased")
+    list_select_related = ("customer", "erased_by")
+    raw_id_fields = ("customer",)

@@ -32,6 +32,8 @@ class LockNamespace(IntEnum):
     CAMPAIGN_MERGE = 0x4C4D
     # Attaching a contacts partition locks the default partition: one at a time (key: 0).
     PARTITION_ATTACH = 0x4C41
+    # One retention run at a time, whatever the beats fire (key: 0; session lock).
+    RETENTION_RUN = 0x5245
     # One worker runs an identification backfill at a time (key: the run id; session lock).
     IDENTIFICATION_BACKFILL = 0x4942
 

@@ -107,7 +107,7 @@ def national_format(e164: str) -> str:
 # same region order. Anything else, and every number this path would reject, goes
 # through the full parser, which also gives the precise reason.
 
-_FORMATTING = b" ()-.\t"
+_FORMATTING = b" ()-."
 _NANP_REGIONS = frozenset(phonenumbers.COUNTRY_CODE_TO_REGION_CODE[1])
 
 

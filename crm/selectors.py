@@ -1,12 +1,15 @@
 """Reads of customers and their numbers for the admin, the API and other apps."""
 
 from collections.abc import Iterable
+from typing import Any, TypeVar
 
-from django.db.models import CharField, F, Prefetch, Q, QuerySet
+from django.db.models import CharField, F, Model, Prefetch, Q, QuerySet
 from django.db.models.functions import Cast
 
-from crm.models import Customer, MatchSuggestion, PhoneNumber
+from crm.models import Customer, MatchSuggestion, PhoneNumber, PhoneNumberChange
 from crm.phones import try_normalize
+
+_M = TypeVar("_M", bound=Model)
 
 
 def customer_queryset() -> QuerySet[Customer]:
@@ -21,6 +24,25 @@ def customer_with_numbers(queryset: QuerySet[Customer] | None = None) -> QuerySe
     )
 
 
+def number_search(
+    queryset: QuerySet[_M], term: str, *, fields: Iterable[str] = ("number",)
+) -> QuerySet[_M] | None:
+    """The rows whose ``fields`` hold ``term`` read as a phone number typed any way.
+
+    ``None`` when ``term`` is no phone number, so the caller decides what else the text
+    may mean (a name, an email, a CallSid). Every list that can be searched by a number
+    comes through here: the term is normalised once by ``crm/phones.py`` and each field
+    is an exact match on the indexed E.164 column, never a text scan.
+    """
+    e164 = try_normalize(term)
+    if e164 is None:
+        return None
+    condition = Q()
+    for field in fields:
+        condition |= Q(**{field: e164})
+    return queryset.filter(condition)
+
+
 def customer_filter_by_phone(queryset: QuerySet[Customer], e164: str) -> QuerySet[Customer]:
     # An indexed equality on the normalised number: a subquery keeps it one index probe
     # and cannot duplicate rows.
@@ -33,16 +55,12 @@ def customer_search(queryset: QuerySet[Customer], term: str) -> QuerySet[Custome
     term = term.strip()
     if not term:
         return queryset
-    e164 = try_normalize(term)
-    if e164:
-        return customer_filter_by_phone(queryset, e164)
+    holders = number_search(PhoneNumber.objects.all(), term)
+    if holders is not None:
+        return queryset.filter(id__in=holders.values("customer_id"))
     if "@" in term:
         return queryset.filter(email__istartswith=term)
     return queryset.filter(name__istartswith=term) | queryset.filter(email__istartswith=term)
-
-
-def phone_holders(e164: str) -> QuerySet[PhoneNumber]:
-    return PhoneNumber.objects.filter(number=e164, customer__merged_into__isnull=True)
 
 
 def numbers_by_customer(customer_ids: Iterable[int]) -> dict[int, list[tuple[str, str, bool]]]:
@@ -67,3 +85,101 @@ def match_suggestions_open(customer: Customer | None = None) -> QuerySet[MatchSu
     if customer is not None:
         queryset = queryset.filter(Q(customer=customer) | Q(other=customer))
     return queryset.select_related("customer", "other")
+
+
+def customer_erasure_subject(
+    customer: Customer, *, lock: bool = False
+) -> tuple[Customer, list[Customer], list[str]]:
+    """Whom an erasure or export is about: the live profile, every profile merged into it
+    (the same person), and every number they hold or held (their number history too, as
+    old calls and leads may carry a number since removed). ``lock`` serialises erasures
+    of one person (inside a transaction)."""
+    customer = Customer.objects.get(pk=customer.pk)  # merged_into as stored now
+    while customer.merged_into_id is not None:
+        customer = Customer.objects.get(pk=customer.merged_into_id)
+    if lock:
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    profiles, frontier = [customer], [customer.pk]
+    while frontier:
+        merged = list(Customer.objects.filter(merged_into_id__in=frontier).order_by("id"))
+        profiles += merged
+        frontier = [p.pk for p in merged]
+    ids = [p.pk for p in profiles]
+    numbers = {
+        str(n)
+        for n in PhoneNumber.objects.filter(customer_id__in=ids).values_list("number", flat=True)
+    }
+    numbers |= set(
+        PhoneNumberChange.objects.filter(customer_id__in=ids)
+        .exclude(number="")
+        .values_list("number", flat=True)
+    )
+    return customer, profiles, sorted(numbers)
+
+
+def customer_erasure_plan(customer: Customer) -> tuple[Customer, list[str], list[Any]]:
+    """What erasing ``customer`` would do, by app, for the confirmation page."""
+    from crm.erasure import ErasurePart, erasure_registry
+
+    customer, profiles, numbers = customer_erasure_subject(customer)
+    ids = [p.pk for p in profiles]
+    parts = [
+        ErasurePart(
+            contributor="crm",
+            kind="profile names and emails",
+            count=Customer.objects.filter(id__in=ids).exclude(name="", email="").count(),
+            keeps="The profile itself stays, empty, with its call counts (analytics).",
+        ),
+        ErasurePart(
+            contributor="crm",
+            kind="phone numbers",
+            count=PhoneNumber.objects.filter(customer_id__in=ids).count(),
+            keeps="The number history of the profile goes with them.",
+        ),
+    ]
+    for contributor in erasure_registry:
+        parts += contributor.describe(customer, numbers)
+    return customer, numbers, parts
+
+
+def customer_export(customer: Customer) -> dict[str, Any]:
+    """Everything held about one person (the right of access), each app its own part."""
+    from crm.erasure import erasure_registry
+
+    customer, profiles, numbers = customer_erasure_subject(customer)
+    ids = [p.pk for p in profiles]
+
+    def profile(p: Customer) -> dict[str, Any]:
+        return {
+            "id": p.pk,
+            "name": p.name,
+            "email": p.email,
+            "source": p.source,
+            "merged_into": p.merged_into_id,
+            "interaction_count": p.interaction_count,
+            "first_interaction_at": p.first_interaction_at,
+            "last_interaction_at": p.last_interaction_at,
+            "created_at": p.created_at,
+            "updated_at": p.updated_at,
+        }
+
+    data: dict[str, Any] = {
+        "customer": profile(customer),
+        "merged_profiles": [profile(p) for p in profiles[1:]],
+        "phone_numbers": list(
+            PhoneNumber.objects.filter(customer_id__in=ids)
+            .order_by("id")
+            .values("number", "type", "sms", "type_source", "customer_id", "created_at")
+        ),
+        "phone_number_changes": list(
+            PhoneNumberChange.objects.filter(customer_id__in=ids)
+            .order_by("created_at", "id")
+            .values("number", "action", "old_type", "new_type", "cause", "created_at")
+        ),
+        "erasures": list(
+            customer.erasures.order_by("created_at").values("created_at", "reference", "erased")
+        ),
+    }
+    for contributor in erasure_registry:
+        data[contributor.key] = contributor.export(customer, numbers)
+    return data

@@ -10,7 +10,8 @@ from django.utils.html import format_html
 
 from crm.admin_utils import EstimatedCountAdminMixin, ReadOnlyAdminMixin, SingletonAdminMixin
 from crm.models import Customer, PhoneNumber
-from crm.phones import national_format, try_normalize
+from crm.phones import national_format
+from crm.selectors import number_search
 from telephony import charts, selectors, services
 from telephony.models import (
     Assistant,
@@ -92,11 +93,17 @@ class CustomerIdFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         value = _int(self.value())
         customer = Customer.objects.filter(pk=value).first() if value else None
-        return [(str(customer.pk), str(customer))] if customer else []
+        found = [(str(customer.pk), str(customer))] if customer else []
+        return [*found, (NO_PROFILE, "No profile (withheld, client, SIP)")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == NO_PROFILE:
+            return queryset.filter(customer__isnull=True)
         value = _int(self.value())
         return queryset.filter(customer_id=value) if value else queryset
+
+
+NO_PROFILE = "none"
 
 
 class ReasonFilter(admin.SimpleListFilter):
@@ -136,9 +143,9 @@ def _number_search(queryset: QuerySet, term: str) -> QuerySet:
     term = term.strip()
     if not term:
         return queryset
-    e164 = try_normalize(term)
-    if e164:
-        return queryset.filter(from_number=e164) | queryset.filter(to_number=e164)
+    by_number = number_search(queryset, term, fields=("from_number", "to_number"))
+    if by_number is not None:
+        return by_number
     if term[:2] in {"CA", "SM", "MM"} and len(term) == 34:
         return queryset.filter(external_id=term)
     return queryset.filter(customer__name__istartswith=term)
@@ -154,15 +161,18 @@ class _InteractionAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Customer", ordering="customer__name")
     def customer_link(self, obj: Call | Message) -> str:
+        if obj.customer_id is None:
+            return "No profile"  # withheld or non-phone (telephony/parties.py)
         url = reverse("admin:crm_customer_change", args=[obj.customer_id])
         return format_html('<a href="{}">{}</a>', url, obj.customer)
 
     @admin.display(description="From", ordering="from_number")
-    def from_link(self, obj: Call | Message) -> str:
-        if not obj.from_number.startswith("+"):  # withheld callers have no number view
-            return obj.from_number
+    def caller(self, obj: Call | Message) -> str:
+        # A customer's number links to its number view; a withheld or SIP caller has none.
+        if obj.customer_id is None or not obj.from_number.startswith("+"):
+            return obj.caller_label
         url = reverse("admin:telephony_number", args=[obj.from_number])
-        return format_html('<a href="{}">{}</a>', url, obj.from_number)
+        return format_html('<a href="{}">{}</a>', url, obj.caller_label)
 
 
 @admin.register(Call)
@@ -171,7 +181,7 @@ class CallAdmin(_InteractionAdmin):
         "started_at",
         "customer_link",
         "direction",
-        "from_link",
+        "caller",
         "assistant",
         "status",
         "duration_seconds",
@@ -214,7 +224,7 @@ class CallAdmin(_InteractionAdmin):
 
 @admin.register(Message)
 class MessageAdmin(_InteractionAdmin):
-    list_display = ("sent_at", "customer_link", "direction", "from_link", "status", "short_body")
+    list_display = ("sent_at", "customer_link", "direction", "caller", "status", "short_body")
     list_filter = (CustomerIdFilter, "sent_at", "direction", "status")
     list_select_related = ("customer",)
     search_fields = ("from_number",)

@@ -14,9 +14,11 @@ class TelephonyConfig(AppConfig):
 
     def ready(self) -> None:
         from crm.admin_extensions import Panel, customer_admin_extensions, number_links
+        from crm.erasure import erasure_registry
         from crm.providers import register_provider_setting
         from telephony import checks  # noqa: F401  (registers the system checks)
         from telephony.admin import customer_history_panel
+        from telephony.erasure import TelephonyErasure
 
         register_provider_setting(
             "LINE_TYPE_PROVIDER", check_id="telephony.E001", what="carrier line-type lookups"
@@ -33,3 +35,4 @@ class TelephonyConfig(AppConfig):
                 order=10,
             )
         )
+        erasure_registry.register(TelephonyErasure())

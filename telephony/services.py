@@ -1,6 +1,6 @@
 """Every write to calls and messages; the one place an interaction is linked to a customer.
 
-Linking (PRODUCT.md, "Contact-Call Relationships"): an inbound call or SMS is identified
+Linking (docs/product.md, "Linking calls and messages"): an inbound call or SMS is identified
 only by the caller's number. The profile holding that number gets the interaction (the
 one holding it as Mobile, else the most recently active one), or a profile is created.
 The profile's counters move in the same transaction, so lists and analytics never scan
@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Max, Min, OuterRef, Subquery
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
+from psycopg import sql
 
 from crm.db import LockNamespace, is_postgresql, number_lock_key
 from crm.models import Customer, PhoneNumber, PhoneNumberChange
@@ -28,9 +29,9 @@ from telephony.models import (
     Channel,
     Direction,
     Message,
-    RetentionRun,
     TelephonySettings,
 )
+from telephony.parties import party_identify
 
 Medium = str  # "call" or "sms": what reached us, which decides how a new number is filed
 CALL: Medium = "call"
@@ -56,7 +57,9 @@ def new_caller_number_filing(*, e164: str, medium: Medium) -> NumberFiling:
     return NumberFiling(PhoneNumber.Type.OTHER, False, PhoneNumber.TypeSource.INBOUND_CALL)
 
 
-def _lock_number_and_find(e164: str, model: type[Call] | type[Message], external_id: str) -> Any:
+def _lock_number_and_find(
+    e164: str | None, model: type[Call] | type[Message], external_id: str
+) -> Any:
     """Serialise every linking decision about one number until this transaction ends,
     then return the ``model`` row already recorded under ``external_id`` (or ``None``).
 
@@ -73,26 +76,33 @@ def _lock_number_and_find(e164: str, model: type[Call] | type[Message], external
     snapshot is taken after the lock is granted): this is the webhook's hot path.
     SQLite needs no lock: its IMMEDIATE transactions already serialise every writer.
     """
-    table = model._meta.db_table
+    if e164 is None:
+        # No number, no profile to decide about: the unique external id settles a retry.
+        return model.objects.select_for_update().filter(external_id=external_id).first()
     if not is_postgresql():
         return model.objects.filter(external_id=external_id).first()
     key = number_lock_key(e164)
-    # The table name is our own model's, never input.
-    find = f"SELECT id FROM {table} WHERE external_id = %s FOR UPDATE"  # noqa: S608
+    lock, find = _LOCK_SQL, _FIND_SQL[model]
     namespace = int(LockNamespace.NUMBER_LINK)
     with connection.cursor() as cursor:
         if connection.settings_dict["OPTIONS"].get("server_side_binding"):
             # Server-side binding cannot carry two statements: two round trips then.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, key])
+            cursor.execute(lock, [namespace, key])
             cursor.execute(find, [external_id])
         else:
-            cursor.execute(
-                f"SELECT pg_advisory_xact_lock(%s, %s); {find}", [namespace, key, external_id]
-            )
+            cursor.execute(lock + sql.SQL("; ") + find, [namespace, key, external_id])
             cursor.nextset()
         row = cursor.fetchone()
     return model.objects.get(pk=row[0]) if row else None
 
+
+_LOCK_SQL = sql.SQL("SELECT pg_advisory_xact_lock(%s, %s)")
+_FIND_SQL = {
+    model: sql.SQL("SELECT id FROM {} WHERE external_id = %s FOR UPDATE").format(
+        sql.Identifier(model._meta.db_table)
+    )
+    for model in (Call, Message)
+}
 
 _HOLDERS_SQL = """
     SELECT p.id, p.customer_id, p.type, p.sms, c.merged_into_id IS NOT NULL
@@ -303,8 +313,9 @@ def call_record(
 
     Idempotent on ``external_id``: a retried webhook or a later report updates the call
     it already made, and the customer's counters move only when the call is new.
-    ``from_number``/``to_number`` are E.164; the customer is the far end (the caller of
-    an inbound call, the callee of an outbound one).
+    ``from_number``/``to_number`` are as sent; the customer is the far end (the caller of
+    an inbound call, the callee of an outbound one), and only a phone number there links
+    a profile (:func:`telephony.parties.party_identify`).
     """
     return _retry_once_on_conflict(
         lambda: _call_record(
@@ -330,7 +341,8 @@ def _call_record(
     facts: CallFacts,
     caller_name: str,
 ) -> Recorded:
-    e164 = from_number if direction == Direction.INBOUND else to_number
+    caller, callee = party_identify(from_number), party_identify(to_number)
+    e164 = (caller if direction == Direction.INBOUND else callee).e164
     existing = _lock_number_and_find(e164, Call, external_id)
     if existing is not None:
         _apply_facts(existing, facts)
@@ -338,19 +350,19 @@ def _call_record(
 
     kind = f"{direction} {'call' if channel == Channel.TWILIO else 'assistant report'}"
     started_at = facts.started_at or _start_from_end(facts) or timezone.now()
-    customer_id = customer_for_number(
-        e164=e164,
-        medium=CALL,
-        cause=f"{kind} {external_id}",
-        at=started_at,
-        name=caller_name,
+    customer_id = (
+        None
+        if e164 is None
+        else customer_for_number(
+            e164=e164, medium=CALL, cause=f"{kind} {external_id}", at=started_at, name=caller_name
+        )
     )
     call = Call(
         customer_id=customer_id,
         direction=direction,
         channel=channel,
-        from_number=from_number,
-        to_number=to_number,
+        from_number=caller.address,
+        to_number=callee.address,
         external_id=external_id,
         started_at=started_at,
     )
@@ -439,19 +451,24 @@ def _message_record(
     status: str,
     sent_at: datetime | None,
 ) -> Recorded:
-    e164 = from_number if direction == Direction.INBOUND else to_number
+    sender, recipient = party_identify(from_number), party_identify(to_number)
+    e164 = (sender if direction == Direction.INBOUND else recipient).e164
     existing = _lock_number_and_find(e164, Message, external_id)
     if existing is not None:
         return Recorded(existing, False)
     sent_at = sent_at or timezone.now()
-    customer_id = customer_for_number(
-        e164=e164, medium=SMS, cause=f"inbound SMS {external_id}", at=sent_at
+    customer_id = (
+        None
+        if e164 is None
+        else customer_for_number(
+            e164=e164, medium=SMS, cause=f"inbound SMS {external_id}", at=sent_at
+        )
     )
     message = Message(
         customer_id=customer_id,
         direction=direction,
-        from_number=from_number,
-        to_number=to_number,
+        from_number=sender.address,
+        to_number=recipient.address,
         external_id=external_id,
         status=status,
         body=body,
@@ -459,75 +476,6 @@ def _message_record(
     )
     message.save(force_insert=True)
     return Recorded(message, True)
-
-
-# --- Data retention ------------------------------------------------------------------------
-
-# Rows per statement: big enough to be quick, small enough that no statement holds locks
-# (or a huge transaction) long while webhooks keep writing.
-RETENTION_BATCH = 5_000
-
-
-def retention_run(
-    *, now: datetime | None = None, batch_size: int = RETENTION_BATCH
-) -> RetentionRun:
-    """Apply the retention settings: erase old transcripts, delete old calls and messages.
-
-    Each batch commits on its own, so a killed worker loses nothing and the next run
-    continues where this one stopped; running twice deletes nothing twice. The run row
-    records the cutoffs and what went.
-    """
-    settings = TelephonySettings.load()
-    now = now or timezone.now()
-    run = RetentionRun.objects.create(
-        transcript_cutoff=_cutoff(now, settings.transcript_retention_days),
-        record_cutoff=_cutoff(now, settings.record_retention_days),
-    )
-    if run.record_cutoff is not None:
-        run.calls_deleted = _delete_in_batches(
-            Call.objects.filter(started_at__lt=run.record_cutoff), batch_size
-        )
-        run.messages_deleted = _delete_in_batches(
-            Message.objects.filter(sent_at__lt=run.record_cutoff), batch_size
-        )
-    if run.transcript_cutoff is not None:
-        run.transcripts_cleared = _clear_transcripts(run.transcript_cutoff, now, batch_size)
-    run.finished_at = timezone.now()
-    run.save()
-    return run
-
-
-def _cutoff(now: datetime, days: int | None) -> datetime | None:
-    return None if days is None else now - timedelta(days=days)
-
-
-def _delete_in_batches(queryset: Any, batch_size: int) -> int:
-    deleted = 0
-    while True:
-        with transaction.atomic():
-            rows = list(queryset.order_by("id").values_list("id", "customer_id")[:batch_size])
-            if not rows:
-                return deleted
-            ids = [pk for pk, _ in rows]
-            deleted += queryset.model.objects.filter(id__in=ids).delete()[0]
-            customer_counters_recompute(customer_ids={c for _, c in rows})
-        if len(rows) < batch_size:
-            return deleted
-
-
-def _clear_transcripts(cutoff: datetime, now: datetime, batch_size: int) -> int:
-    cleared = 0
-    pending = Call.objects.filter(started_at__lt=cutoff).exclude(transcript="")
-    while True:
-        with transaction.atomic():
-            ids = list(pending.order_by("id").values_list("id", flat=True)[:batch_size])
-            if not ids:
-                return cleared
-            cleared += Call.objects.filter(id__in=ids).update(
-                transcript="", transcript_cleared_at=now
-            )
-        if len(ids) < batch_size:
-            return cleared
 
 
 @transaction.atomic
@@ -573,7 +521,8 @@ def _either(function: Any, a: Any, b: Any) -> Any:
 @transaction.atomic
 def calls_delete(*, call_ids: list[int]) -> int:
     """Delete calls (an Administrator in the admin) and keep the profiles' counters true."""
-    customer_ids = set(Call.objects.filter(id__in=call_ids).values_list("customer_id", flat=True))
+    calls = Call.objects.filter(id__in=call_ids, customer__isnull=False)
+    customer_ids = set(calls.values_list("customer_id", flat=True))
     deleted = Call.objects.filter(id__in=call_ids).delete()[0]
     customer_counters_recompute(customer_ids=customer_ids)
     return deleted
@@ -581,9 +530,8 @@ def calls_delete(*, call_ids: list[int]) -> int:
 
 @transaction.atomic
 def messages_delete(*, message_ids: list[int]) -> int:
-    customer_ids = set(
-        Message.objects.filter(id__in=message_ids).values_list("customer_id", flat=True)
-    )
+    messages = Message.objects.filter(id__in=message_ids, customer__isnull=False)
+    customer_ids = set(messages.values_list("customer_id", flat=True))
     deleted = Message.objects.filter(id__in=message_ids).delete()[0]
     customer_counters_recompute(customer_ids=customer_ids)
     return deleted

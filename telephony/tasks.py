@@ -1,4 +1,4 @@
-"""Celery tasks: thin, each named after the service it runs.
+"""Celery tasks of telephony: each takes ids, runs the one service it is named after.
 
 The backfill's tasks have "backfill" in their names, so one route
 (``telephony.tasks.*backfill*``) can send the long work to its own queue.
@@ -10,11 +10,13 @@ from telephony.providers.base import LineTypeLookupFailed
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def retention_run() -> int:
-    """The daily retention run (beat: ``telephony-retention-daily``). Returns the run id."""
-    from telephony import services
+def retention_run() -> int | None:
+    """The daily retention run (beat: ``telephony-retention-daily``). Returns the run id,
+    or None when another run was going (a second beat's fire)."""
+    from telephony import retention
 
-    return services.retention_run().pk
+    run = retention.retention_run()
+    return run.pk if run is not None else None
 
 
 @shared_task(
