@@ -18,7 +18,7 @@ class TelephonyConfig(AppConfig):
         from crm.providers import register_provider_setting
         from telephony import checks  # noqa: F401  (registers the system checks)
         from telephony.admin import customer_history_panel
-        from telephony.erasure import TelephonyErasure
+        from telephony.erasure import LookupLedgerErasure, TelephonyErasure
 
         register_provider_setting(
             "LINE_TYPE_PROVIDER", check_id="telephony.E001", what="carrier line-type lookups"
@@ -36,3 +36,4 @@ class TelephonyConfig(AppConfig):
             )
         )
         erasure_registry.register(TelephonyErasure())
+        erasure_registry.register(LookupLedgerErasure())

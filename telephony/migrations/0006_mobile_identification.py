@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('telephony', '0004_timeline_covering_index'),
+        ('telephony', '0005_calls_and_messages_without_a_profile'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
