@@ -10,11 +10,13 @@ from playwright.sync_api import expect
 
 from crm.models import PhoneNumber
 from telephony.models import BackfillRun, OrchestrationSettings
+from tests.campaigns.factories import CampaignPhoneFactory, ContactFactory
 from tests.crm.factories import CustomerFactory
+from tests.telephony.factories import CallFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
-SHOTS = os.environ.get("SCREENSHOTS_DIR")
+SHOTS = os.environ.get("SCREENSHOT_DIR")
 
 
 def slow_mobile(e164: str) -> str:
@@ -72,7 +74,19 @@ def test_an_administrator_switches_identification_on_and_watches_the_backfill_fi
     assert BackfillRun.objects.get().status == "completed"
     assert PhoneNumber.objects.filter(type="mobile").count() == 72
 
-    page.goto(f"{live_server.url}/admin/telephony/linetypelookup/number/+14705550001/")
+    # The number view of a number with a history: another holder, a call, a lead.
+    number = "+14705550001"
+    holder = PhoneNumber.objects.get(number=number)
+    PhoneNumber.objects.create(
+        customer=CustomerFactory(name="Office line"), number=number, type="office"
+    )
+    CallFactory(customer=holder.customer, from_number=number, reason="Delivery date")
+    contact = ContactFactory(name="Lead at Acme")
+    contact.mobile = CampaignPhoneFactory(campaign=contact.campaign, number=number)
+    contact.save()
+    page.goto(f"{live_server.url}/admin/telephony/linetypelookup/number/{number}/")
     expect(page.locator("#number-profiles")).to_contain_text("Mobile")
+    expect(page.locator("#number-calls")).to_contain_text("Delivery date")
+    expect(page.locator("#number-leads")).to_contain_text("Lead at Acme")
     expect(page.locator("#number-lookups")).to_contain_text("Scripted Wireless")
     shoot(page, "number-view")
