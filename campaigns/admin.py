@@ -315,9 +315,16 @@ class CampaignPhoneAdmin(NumberSearchMixin, EstimatedCountAdminMixin, admin.Mode
         "status",
         "status_scope",
         "status_reason",
+        "number_view",
     )
     list_filter = ("status", "status_scope")
     list_select_related = ("campaign",)
+
+    @admin.display(description="Number view")
+    def number_view(self, obj: CampaignPhone) -> str:
+        url = reverse("admin:telephony_number", args=[obj.number])
+        return format_html('<a href="{}">Profiles, lookups, leads</a>', url)
+
     search_fields = ("number",)
     search_help_text = "A phone number typed any way."
     readonly_fields = [f.name for f in CampaignPhone._meta.fields]
@@ -416,3 +423,11 @@ class DoNotCallNumberAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def number_leads_panel(request: HttpRequest, e164: str) -> dict[str, Any] | None:
+    """The number view's campaign leads (telephony's number view; campaigns/apps.py)."""
+    if not request.user.has_perm("campaigns.view_contact"):
+        return None
+    leads, more = selectors.number_leads(e164=e164)
+    return {"leads": leads, "more": more}

@@ -7,13 +7,16 @@ class CampaignsConfig(AppConfig):
     verbose_name = "Campaigns"
 
     def ready(self) -> None:
+        from campaigns.admin import number_leads_panel
         from campaigns.erasure import CampaignsErasure
+        from crm.admin_extensions import Panel
         from crm.erasure import erasure_registry
+        from telephony.admin_numbers import number_view_extensions
 
         erasure_registry.register(CampaignsErasure())
         from campaigns.customer_panel import customer_leads_panel
         from campaigns.dashboard import uploads_panel
-        from crm.admin_extensions import Panel, customer_admin_extensions, dashboard_extensions
+        from crm.admin_extensions import customer_admin_extensions, dashboard_extensions
 
         customer_admin_extensions.add_panel(
             Panel(
@@ -30,5 +33,16 @@ class CampaignsConfig(AppConfig):
                 template="admin/campaigns/_dashboard_uploads.html",
                 context=uploads_panel,
                 order=30,
+            )
+        )
+
+        # Telephony's number view shows the campaign leads carrying the number; telephony
+        # never imports campaigns, so campaigns adds the panel.
+        number_view_extensions.add_panel(
+            Panel(
+                key="campaign-leads",
+                template="admin/campaigns/number/_leads.html",
+                context=number_leads_panel,
+                order=50,
             )
         )

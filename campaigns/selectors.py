@@ -20,8 +20,11 @@ from campaigns.models import (
     CampaignPhone,
     Contact,
     Disposition,
+    DoNotCallNumber,
     LeadRejection,
     LeadUpload,
+    Scope,
+    Status,
 )
 from crm.db import is_postgresql
 from crm.formatting import plural
@@ -390,3 +393,56 @@ def campaign_extra_keys(*, campaign: Campaign) -> list[str]:
         if isinstance(extra, dict):
             keys.update(dict.fromkeys(extra))
     return list(keys)
+
+
+@dataclass(frozen=True)
+class NumberLead:
+    contact: Contact
+    campaign: Campaign
+    column: str  # "phone" or "mobile"
+    status: str  # "active", "disqualified" or "do-not-call"
+
+
+def number_leads(*, e164: str, limit: int = 50) -> tuple[list[NumberLead], bool]:
+    """The campaign leads carrying ``e164`` in either column, and whether there are more.
+
+    A number is one row per campaign: on PostgreSQL each campaign's row is one probe of
+    the (campaign, number) unique index, so no index on the number alone is needed
+    (the lead merge writes millions of these rows).
+    """
+    if is_postgresql():
+        phones = list(
+            CampaignPhone.objects.raw(
+                "SELECT p.* FROM campaigns_campaign c CROSS JOIN LATERAL ("
+                " SELECT * FROM campaigns_campaignphone"
+                " WHERE campaign_id = c.id AND number = %s) p",
+                [e164],
+            )
+        )
+    else:
+        phones = list(CampaignPhone.objects.filter(number=e164))
+    if not phones:
+        return [], False
+    by_id = {p.pk: p for p in phones}
+    do_not_call = DoNotCallNumber.objects.filter(number=e164).exists()
+    contacts = list(
+        Contact.objects.filter(Q(phone_id__in=by_id) | Q(mobile_id__in=by_id))
+        .select_related("campaign", "account")
+        .order_by("campaign_id", "id")[: limit + 1]
+    )
+    leads = []
+    for contact in contacts[:limit]:
+        column = "phone" if contact.phone_id in by_id else "mobile"
+        phone = by_id[contact.phone_id if column == "phone" else contact.mobile_id]  # type: ignore[index]
+        if do_not_call or phone.status_scope == Scope.EVERYWHERE:
+            status = "do-not-call"
+        elif Status.DISQUALIFIED in (
+            phone.status,
+            contact.status,
+            contact.account.status if contact.account else None,
+        ):
+            status = "disqualified"
+        else:
+            status = "active"
+        leads.append(NumberLead(contact, contact.campaign, column, status))
+    return leads, len(contacts) > limit

@@ -17,6 +17,7 @@ from crm import selectors, services
 from crm.admin_extensions import (
     ExtensibleAdminMixin,
     customer_admin_extensions,
+    number_links,
     phone_number_admin_extensions,
 )
 from crm.admin_utils import (
@@ -81,15 +82,37 @@ class PhoneNumberForm(forms.ModelForm):
 class PhoneNumberInline(admin.TabularInline):
     model = PhoneNumber
     form = PhoneNumberForm
-    fields = ("number", "type", "sms", "type_source", "updated_at")
-    readonly_fields = ("type_source", "updated_at")
+    fields = ("number", "type", "sms", "type_source", "updated_at", "view")
+    readonly_fields = ("type_source", "updated_at", "view")
     extra = 1
+
+    @admin.display(description="Number view")
+    def view(self, obj: PhoneNumber) -> str:
+        return number_link(str(obj.number), "Profiles, lookups, calls") if obj.pk else ""
 
 
 TYPE_LABELS = dict(PhoneNumber.Type.choices)
 # Erasing is an Administrator's act: the permission to record an erasure is the right to make one.
 ERASE_PERMISSION = "crm.add_customererasure"
 SMS_BADGE = mark_safe('<span class="sb-sms">SMS</span>')
+
+
+def number_link(e164: str, text: str | None = None) -> str:
+    """A number as the admin shows it: a ``tel:`` link (crm/phones.py) and beside it a link
+    to its number view when an app offers one. With ``text``: that link alone, so named."""
+    url = number_links.url(e164)
+    if text is not None:
+        return format_html('<a href="{}">{}</a>', url, text) if url else ""
+    tel = phone_link(e164)
+    if not url:
+        return tel
+    return format_html(
+        '{} <a class="sb-numview" href="{}" title="Profiles, lookups, calls and leads of this '
+        'number" aria-label="Number view of {}">&#9432;</a>',
+        tel,
+        url,
+        e164,
+    )
 
 
 class CustomerChangeList(FastChangeList):
@@ -240,7 +263,7 @@ class CustomerAdmin(
             "",
             '<span class="sb-number">{}<small>{}</small>{}</span>',
             (
-                (phone_link(e164), TYPE_LABELS[type_], SMS_BADGE if sms else "")
+                (number_link(e164), TYPE_LABELS[type_], SMS_BADGE if sms else "")
                 for e164, type_, sms in numbers
             ),
         )
@@ -380,6 +403,7 @@ class PhoneNumberAdmin(
         "customer",
         "type_source",
         "updated_at",
+        "view",
     )
     list_filter = ("type", "sms", "type_source")
     list_select_related = ("customer",)
@@ -387,6 +411,10 @@ class PhoneNumberAdmin(
     search_help_text = "A phone number typed any way."
     raw_id_fields = ("customer",)
     readonly_fields = ("type_source", "created_at", "updated_at")
+
+    @admin.display(description="Number view")
+    def view(self, obj: PhoneNumber) -> str:
+        return number_link(str(obj.number), "Profiles, lookups, calls")
 
     def save_model(self, request: HttpRequest, obj: PhoneNumber, form: Any, change: bool) -> None:
         services.phone_number_save(phone=obj, cause="edited in admin", actor=request.user)
@@ -399,7 +427,7 @@ class PhoneNumberAdmin(
 class PhoneNumberChangeAdmin(ReadOnlyAdminMixin, FastChangelistMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
-        "number",
+        "number_view",
         "customer",
         "action",
         "old_type",
@@ -413,6 +441,10 @@ class PhoneNumberChangeAdmin(ReadOnlyAdminMixin, FastChangelistMixin, admin.Mode
     list_select_related = ("customer", "actor")
     search_fields = ("number",)
     raw_id_fields = ("customer", "phone_number")
+
+    @admin.display(description="Number", ordering="number")
+    def number_view(self, obj: PhoneNumberChange) -> str:
+        return number_link(obj.number, obj.number)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str

@@ -173,6 +173,19 @@ def _column_callable(column: Column) -> Callable[[Any], Any]:
     return cell
 
 
+@dataclass
+class NumberLinks:
+    """Where the admin links a phone number: an upper app's page about one number (the
+    number view telephony registers). Unset, numbers show as plain text."""
+
+    url_for: Callable[[str], str] | None = None
+
+    def url(self, e164: str) -> str | None:
+        return self.url_for(e164) if self.url_for is not None else None
+
+
+number_links = NumberLinks()
+
 # The registries crm's own admin pages offer. Upper apps fill them from AppConfig.ready().
 customer_admin_extensions = AdminExtensions("crm.Customer")
 phone_number_admin_extensions = AdminExtensions("crm.PhoneNumber")

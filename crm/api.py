@@ -1,11 +1,24 @@
+from django.core.exceptions import ValidationError as DomainError
+from django.db import IntegrityError
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import serializers, viewsets
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+from rest_framework.response import Response
 
-from crm import selectors
-from crm.models import Customer, PhoneNumber
+from crm import selectors, services
+from crm.db import constraint_violation_message
+from crm.models import Customer, CustomerMerge, PhoneNumber
 from crm.phones import InvalidPhoneNumber, normalize
 
 
@@ -34,6 +47,29 @@ class CustomerSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+
+class MergeRequestSerializer(serializers.Serializer):
+    into = serializers.IntegerField(min_value=1, help_text="The id of the profile to keep.")
+
+
+class CustomerMergeSerializer(serializers.ModelSerializer):
+    customer = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CustomerMerge
+        fields = ["id", "kept", "merged", "moved", "created_at", "customer"]
+
+    def get_customer(self, obj: CustomerMerge) -> dict:
+        kept = selectors.customer_with_numbers().get(pk=obj.kept_id)
+        return dict(CustomerSerializer(kept).data)
+
+
+class CanMerge(BasePermission):
+    """Merging is Administrators' and Agents': whoever may change customers."""
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        return bool(request.user and request.user.has_perm("crm.change_customer"))
 
 
 @extend_schema_view(
@@ -66,3 +102,31 @@ class CustomerListDetailApi(viewsets.ReadOnlyModelViewSet):
         if search:
             queryset = selectors.customer_search(queryset, search)
         return queryset
+
+    @extend_schema(
+        request=MergeRequestSerializer,
+        responses={
+            200: CustomerMergeSerializer,
+            400: OpenApiResponse(description="No such profile to merge into."),
+            409: inline_serializer("MergeRefused", {"detail": serializers.CharField()}),
+        },
+        description="Merge this profile into `into` (kept): numbers, calls and messages "
+        "move there; this profile is hidden with merged_into set. 409 with the reason when "
+        "a rule forbids it.",
+    )
+    @action(detail=True, methods=["post"], permission_classes=[CanMerge])
+    def merge(self, request: Request, pk: str | None = None) -> Response:
+        merge = self.get_object()
+        body = MergeRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        keep = selectors.customer_queryset().filter(pk=body.validated_data["into"]).first()
+        if keep is None:
+            raise ValidationError({"into": ["No profile with this id (or it was merged away)."]})
+        try:
+            result = services.customer_merge(keep=keep, merge=merge, actor=request.user)
+        except DomainError as exc:
+            return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
+        except IntegrityError as exc:
+            reason = constraint_violation_message(exc, PhoneNumber) or "A rule forbids this merge."
+            return Response({"detail": reason}, status=status.HTTP_409_CONFLICT)
+        return Response(CustomerMergeSerializer(result).data)

@@ -5,7 +5,8 @@ advisory locks through :class:`LockNamespace`, so that no two features can pick 
 lock keys by accident and a reader finds every lock the product takes in one list.
 """
 
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import IntEnum
 
@@ -33,6 +34,29 @@ class LockNamespace(IntEnum):
     PARTITION_ATTACH = 0x4C41
     # One retention run at a time, whatever the beats fire (key: 0; session lock).
     RETENTION_RUN = 0x5245
+    # One worker runs an identification backfill at a time (key: the run id; session lock).
+    IDENTIFICATION_BACKFILL = 0x4942
+
+
+def number_lock_key(e164: str) -> int:
+    """The second key of a ``NUMBER_LINK`` lock: 32 bits of a hash of the number (a
+    collision only makes two numbers wait for each other, never a wrong decision)."""
+    return int.from_bytes(
+        hashlib.blake2b(e164.encode(), digest_size=4).digest(), "big", signed=True
+    )
+
+
+def number_locks(e164s: Iterable[str]) -> None:
+    """Take the ``NUMBER_LINK`` lock of each number until the transaction ends, in key
+    order (two batches sharing numbers then wait for each other instead of deadlocking)."""
+    keys = sorted({number_lock_key(e164) for e164 in e164s})
+    if not keys or not is_postgresql():
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(%s, k)) FROM unnest(%s::int[]) AS k",
+            [int(LockNamespace.NUMBER_LINK), keys],
+        )
 
 
 def advisory_xact_lock(namespace: LockNamespace, key: int) -> None:

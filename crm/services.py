@@ -6,11 +6,11 @@ from typing import cast
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from crm.actors import Actor, acting_user
-from crm.db import constraint_violation_message
+from crm.db import constraint_violation_message, number_locks
 from crm.models import (
     Customer,
     CustomerErasure,
@@ -143,6 +143,78 @@ def phone_number_set_type(
         old_sms=old_sms,
     )
     return phone
+
+
+@transaction.atomic
+def phone_numbers_identify_mobile(
+    *, causes: dict[int, str], sms: bool, type_source: str
+) -> list[int]:
+    """Make Mobile each of these numbers (``{phone id: cause}``) that is still the only
+    profile's Other for its number, nobody holding it as Mobile; audited. Set-based, for
+    the identification backfill. Returns the ids changed.
+
+    The rule is checked again here, under each number's linking lock, because anything may
+    have happened since the lookup was sent: an SMS made it someone's Mobile, a person
+    added it to a second profile, a merge moved it.
+    """
+    if not causes:
+        return []
+    ids = sorted(causes)
+    number_locks(
+        str(n) for n in PhoneNumber.objects.filter(id__in=ids).values_list("number", flat=True)
+    )
+    rivals = PhoneNumber.objects.filter(
+        number=OuterRef("number"), type__in=[PhoneNumber.Type.MOBILE, PhoneNumber.Type.OTHER]
+    ).exclude(pk=OuterRef("pk"))
+    phones = list(
+        PhoneNumber.objects.select_for_update(of=("self",))
+        .filter(id__in=ids, type=PhoneNumber.Type.OTHER, customer__merged_into__isnull=True)
+        .exclude(Exists(rivals))
+        .order_by("id")
+    )
+    if not phones:
+        return []
+    try:
+        with transaction.atomic():
+            PhoneNumber.objects.filter(id__in=[p.pk for p in phones]).update(
+                type=PhoneNumber.Type.MOBILE,
+                sms=sms,
+                type_source=type_source,
+                updated_at=timezone.now(),
+            )
+    except IntegrityError:
+        # A person made one of them another profile's Mobile this instant (the admin
+        # takes no number lock): one at a time, the refused one left as it is.
+        changed = []
+        for phone in phones:
+            try:
+                phone_number_set_type(
+                    phone=phone,
+                    type=PhoneNumber.Type.MOBILE,
+                    sms=sms,
+                    type_source=type_source,
+                    cause=causes[phone.pk],
+                )
+                changed.append(phone.pk)
+            except ValidationError:
+                continue
+        return changed
+    PhoneNumberChange.objects.bulk_create(
+        PhoneNumberChange(
+            customer_id=phone.customer_id,
+            phone_number=phone,
+            number=str(phone.number),
+            action=PhoneNumberChange.Action.TYPE_CHANGED,
+            old_type=PhoneNumber.Type.OTHER,
+            new_type=PhoneNumber.Type.MOBILE,
+            old_sms=phone.sms,
+            new_sms=sms,
+            type_source=type_source,
+            cause=causes[phone.pk][:255],
+        )
+        for phone in phones
+    )
+    return [phone.pk for phone in phones]
 
 
 def phone_number_change_record(

@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -307,6 +308,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "telephony.tasks.retention_run",
         "schedule": crontab(hour=3, minute=17),
     },
+    # A backfill whose worker died (no heartbeat for a while) is started again from its
+    # cursor (docs/identification.md).
+    "telephony-backfill-resume-stalled": {
+        "task": "telephony.tasks.backfill_resume_stalled",
+        "schedule": crontab(minute="*/5"),
+    },
 }
 
 # --- Telephony and providers -----------------------------------------------------------
@@ -330,6 +337,18 @@ NUMBER_INVENTORY_PROVIDER = os.environ.get(
 REPUTATION_FEED_URL = os.environ.get("REPUTATION_FEED_URL", "")
 REPUTATION_FEED_TOKEN = os.environ.get("REPUTATION_FEED_TOKEN", "")
 PROVIDER_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "10"))
+# Mobile identification (docs/identification.md). USD per line-type lookup, recorded with
+# each one; Twilio publishes its Lookup price on its pricing page.
+LINE_TYPE_LOOKUP_PRICE = Decimal(os.environ.get("LINE_TYPE_LOOKUP_PRICE", "0.008"))
+# Lookups one backfill keeps in flight (identify_mobile_numbers --concurrency overrides).
+LINE_TYPE_LOOKUP_CONCURRENCY = int(os.environ.get("LINE_TYPE_LOOKUP_CONCURRENCY", "20"))
+# Lookups per second across every worker and process: one limit, kept in Redis.
+LINE_TYPE_LOOKUP_RATE = float(os.environ.get("LINE_TYPE_LOOKUP_RATE", "100"))
+# Where that shared limit lives: the Celery broker when it is Redis. Without Redis (the
+# embedded default: one worker) each process keeps the limit itself.
+LOOKUP_RATE_LIMIT_REDIS_URL = os.environ.get("LOOKUP_RATE_LIMIT_REDIS_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
 
 # --- Security ---------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

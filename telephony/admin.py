@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from crm.admin import number_link
 from crm.admin_utils import (
     EstimatedCountAdminMixin,
     ReadOnlyAdminMixin,
@@ -182,9 +183,12 @@ class _InteractionAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="From", ordering="from_number")
     def caller(self, obj: Call | Message) -> str:
-        # A number dials from the list; a withheld caller or SDK client is named instead.
+        # A number dials from the list (and opens its number view); a withheld caller or an
+        # SDK client is named instead.
         label = obj.caller_label
-        return phone_link(obj.from_number) if label == obj.from_number else label
+        if label != obj.from_number:
+            return label
+        return number_link(obj.from_number)
 
 
 @admin.register(Call)
@@ -435,3 +439,7 @@ class RetentionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "calls_deleted",
         "messages_deleted",
     )
+
+
+# Registered with the rest of telephony's admin (Django imports only admin.py).
+from telephony import admin_numbers, admin_orchestration  # noqa: E402, F401

@@ -1,19 +1,37 @@
 from django.apps import AppConfig
 
 
+def number_view_url(e164: str) -> str:
+    from django.urls import reverse
+
+    return reverse("admin:telephony_number", args=[e164])
+
+
 class TelephonyConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "telephony"
     verbose_name = "Telephony"
 
     def ready(self) -> None:
-        from crm.admin_extensions import Panel, customer_admin_extensions, dashboard_extensions
+        from crm.admin_extensions import (
+            Panel,
+            customer_admin_extensions,
+            dashboard_extensions,
+            number_links,
+        )
         from crm.dashboard import PANEL_TEMPLATE
         from crm.erasure import erasure_registry
+        from crm.providers import register_provider_setting
         from telephony import checks  # noqa: F401  (registers the system checks)
         from telephony.admin import customer_history_panel
         from telephony.dashboard import today_panel
-        from telephony.erasure import TelephonyErasure
+        from telephony.erasure import LookupLedgerErasure, TelephonyErasure
+
+        register_provider_setting(
+            "LINE_TYPE_PROVIDER", check_id="telephony.E001", what="carrier line-type lookups"
+        )
+        # Wherever crm's admin shows a number, it links to the number view.
+        number_links.url_for = number_view_url
 
         customer_admin_extensions.add_panel(
             Panel(
@@ -28,3 +46,4 @@ class TelephonyConfig(AppConfig):
         dashboard_extensions.add_panel(
             Panel(key="telephony-today", template=PANEL_TEMPLATE, context=today_panel, order=10)
         )
+        erasure_registry.register(LookupLedgerErasure())

@@ -11,8 +11,8 @@ from typing import Any
 from django.db.models import Q
 
 from crm.erasure import ErasurePart
-from crm.models import Customer
-from telephony.models import Call, Direction, Message
+from crm.models import Customer, PhoneNumber
+from telephony.models import Call, Direction, LineTypeLookup, Message
 
 CALL_EXPORT_FIELDS = (
     "external_id",
@@ -102,4 +102,42 @@ class TelephonyErasure:
                 .order_by("sent_at", "id")
                 .values(*MESSAGE_EXPORT_FIELDS)
             ),
+        }
+
+
+class LookupLedgerErasure:
+    """The carrier lookups of the person's numbers. What each cost, when and from whom
+    stays (it is money spent); the number and carrier go, unless another profile holds the
+    number too (a shared line is not this person's alone, and its answer still serves)."""
+
+    key = "telephony-lookups"
+
+    def _theirs(self, customer: Customer, numbers: Collection[str]) -> list[str]:
+        shared = set(
+            PhoneNumber.objects.filter(number__in=list(numbers))
+            .exclude(customer=customer)
+            .values_list("number", flat=True)
+        )
+        return [n for n in numbers if n not in {str(s) for s in shared}]
+
+    def describe(self, customer: Customer, numbers: Collection[str]) -> list[ErasurePart]:
+        count = LineTypeLookup.objects.filter(number__in=self._theirs(customer, numbers)).count()
+        keeps = "What each lookup cost, when and from which provider stays (money spent)."
+        return [ErasurePart(self.key, "numbers in the carrier lookup ledger", count, keeps=keeps)]
+
+    def erase(
+        self, customer: Customer, numbers: Collection[str], chosen: Collection[str]
+    ) -> dict[str, int]:
+        erased = LineTypeLookup.objects.filter(number__in=self._theirs(customer, numbers)).update(
+            number="", carrier=""
+        )
+        return {"numbers in the carrier lookup ledger": erased}
+
+    def export(self, customer: Customer, numbers: Collection[str]) -> dict[str, Any]:
+        return {
+            "carrier lookups": list(
+                LineTypeLookup.objects.filter(number__in=list(numbers))
+                .order_by("looked_up_at", "id")
+                .values("number", "line_type", "carrier", "cost", "provider", "looked_up_at")
+            )
         }

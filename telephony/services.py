@@ -8,7 +8,6 @@ the history.
 """
 
 import contextlib
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
@@ -20,9 +19,10 @@ from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 from psycopg import sql
 
-from crm.db import LockNamespace, is_postgresql
+from crm.db import LockNamespace, is_postgresql, number_lock_key
 from crm.models import Customer, PhoneNumber, PhoneNumberChange
 from crm.services import phone_number_change_record, phone_number_set_type
+from telephony import identification
 from telephony.models import (
     Assistant,
     Call,
@@ -49,8 +49,8 @@ def new_caller_number_filing(*, e164: str, medium: Medium) -> NumberFiling:
     """How a number we have never seen is filed on the profile it creates.
 
     An SMS proves the number takes texts: Mobile + SMS. A voice call proves nothing, so
-    the number is Other until mobile identification (a later issue: a carrier line-type
-    lookup) decides here instead.
+    the number is Other, and mobile identification looks it up once the linking
+    transaction commits (``identification.new_caller_filed``; docs/identification.md).
     """
     if medium == SMS:
         return NumberFiling(PhoneNumber.Type.MOBILE, True, PhoneNumber.TypeSource.INBOUND_SMS)
@@ -81,8 +81,7 @@ def _lock_number_and_find(
         return model.objects.select_for_update().filter(external_id=external_id).first()
     if not is_postgresql():
         return model.objects.filter(external_id=external_id).first()
-    # 32-bit key: a collision only makes two numbers wait for each other, never wrong.
-    key = int.from_bytes(hashlib.blake2b(e164.encode(), digest_size=4).digest(), "big", signed=True)
+    key = number_lock_key(e164)
     lock, find = _LOCK_SQL, _FIND_SQL[model]
     namespace = int(LockNamespace.NUMBER_LINK)
     with connection.cursor() as cursor:
@@ -220,6 +219,8 @@ def _file_new_caller(
         customer=customer, number=e164, type=type_, sms=sms, type_source=filing.type_source
     )
     phone_number_change_record(phone=phone, action=PhoneNumberChange.Action.ADDED, cause=cause)
+    if type_ == PhoneNumber.Type.OTHER:
+        identification.new_caller_filed(phone_id=phone.pk)
     return customer
 
 

@@ -1,6 +1,12 @@
-"""Celery tasks of telephony: each takes ids, runs the one service it is named after."""
+"""Celery tasks of telephony: each takes ids, runs the one service it is named after.
+
+The backfill's tasks have "backfill" in their names, so one route
+(``telephony.tasks.*backfill*``) can send the long work to its own queue.
+"""
 
 from celery import shared_task
+
+from telephony.providers.base import LineTypeLookupFailed
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -11,3 +17,35 @@ def retention_run() -> int | None:
 
     run = retention.retention_run()
     return run.pk if run is not None else None
+
+
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(LineTypeLookupFailed,),
+    retry_backoff=2,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def caller_number_identify(phone_id: int) -> str:
+    """Look up a new caller's number (queued when the linking transaction commits)."""
+    from telephony import identification
+
+    return identification.caller_number_identify(phone_id=phone_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def backfill_run(run_id: int) -> None:
+    """Run or resume an identification backfill (long: route it to its own queue)."""
+    from telephony import backfill
+
+    backfill.backfill_run(run_id=run_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def backfill_resume_stalled() -> int:
+    """Every few minutes (beat): restart backfills whose worker died."""
+    from telephony import identification
+
+    return identification.backfill_resume_stalled()

@@ -131,3 +131,28 @@ def _fresh_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture
+def scripted(settings):
+    """Backfills and new-caller lookups answered by tests.telephony.fakes.ScriptedProvider."""
+    from crm import providers
+    from tests.telephony.fakes import ScriptedProvider
+
+    settings.LINE_TYPE_PROVIDER = "tests.telephony.fakes.ScriptedProvider"
+    settings.LINE_TYPE_LOOKUP_RATE = 100_000
+    ScriptedProvider.reset()
+    providers.clear_providers()
+    yield ScriptedProvider
+    providers.clear_providers()
+    ScriptedProvider.reset()
+
+
+@pytest.fixture
+def eager_tasks():
+    """Tasks queued on commit run there and then, in this thread."""
+    from crm.celery import app
+
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = False

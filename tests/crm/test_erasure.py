@@ -220,3 +220,29 @@ def test_customer_shell_still_shows(client, person, administrator):
     client.force_login(administrator)
     assert client.get(reverse("admin:crm_customer_change", args=[person.pk])).status_code == 200
     assert Customer.objects.filter(pk=person.pk).exists()
+
+
+def test_erase_keeps_the_money_in_the_lookup_ledger_but_not_the_persons_number(
+    person, administrator
+):
+    from decimal import Decimal
+
+    from telephony.models import LineTypeLookup
+
+    family = CustomerFactory(name="Byron")
+    services.phone_number_add(customer=family, number=OTHER, type=PhoneNumber.Type.HOME)
+    for number in (NUMBER, OTHER):
+        LineTypeLookup.objects.create(
+            number=number,
+            line_type="mobile",
+            carrier="Verizon",
+            cost=Decimal("0.008"),
+            provider="twilio",
+            purpose="backfill",
+        )
+
+    services.customer_erase(customer=person, actor=administrator)
+
+    rows = sorted(LineTypeLookup.objects.values_list("number", "carrier", "cost"))
+    # The shared line's answer still serves Byron; the person's own number is gone.
+    assert rows == [("", "", Decimal("0.00800")), (OTHER, "Verizon", Decimal("0.00800"))]

@@ -1,0 +1,243 @@
+"""The mobile identification backfill at scale, against a provider with a rate limit.
+
+Builds NUMBERS distinct numbers on PostgreSQL in a realistic mix (80% held as Other by
+one profile; 5% shared landlines held Home by one profile and Other by another; 3% Other
+on two profiles; 2% Mobile on one profile and Other on another; 10% already Mobile,
+Home or Office: 85% need a lookup), starts a loopback Twilio Lookup stand-in with 50 ms
+latency and a limit of 50 concurrent requests (so it allows 1,000 lookups/s), runs
+``identify_mobile_numbers --concurrency 50`` through the real Twilio adapter, SIGKILLs it
+at 30% and runs it again to the end. Prints the lookup rate against the provider's,
+lookups against eligible numbers, the peak RSS, and what the kill repeated.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/switchboard_bench \\
+        .venv/bin/python bench/backfill.py [--numbers 1000000]
+"""
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import ROOT, setup_django
+
+setup_django()  # Django on PostgreSQL, migrated
+
+from django.db import connection  # noqa: E402
+
+TABLES = [
+    "telephony_linetypelookup",
+    "telephony_backfillrun",
+    "telephony_lookupspend",
+    "telephony_orchestrationswitch",
+    "crm_phonenumberchange",
+    "crm_matchsuggestion",
+    "crm_phonenumber",
+    "crm_customer",
+]
+
+
+def build(numbers: int) -> int:
+    """The mix described above; returns how many numbers are eligible for a lookup."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+        cursor.execute(
+            """
+            CREATE TEMP TABLE bench_rows AS
+            SELECT g, 'other' AS type FROM generate_series(0, %(n)s - 1) g
+              WHERE g %% 100 < 88
+            UNION ALL SELECT g, 'home' FROM generate_series(0, %(n)s - 1) g
+              WHERE g %% 100 BETWEEN 80 AND 84
+            UNION ALL SELECT g, 'other' FROM generate_series(0, %(n)s - 1) g
+              WHERE g %% 100 BETWEEN 85 AND 87
+            UNION ALL SELECT g, 'mobile' FROM generate_series(0, %(n)s - 1) g
+              WHERE g %% 100 BETWEEN 88 AND 89
+            UNION ALL SELECT g, 'other' FROM generate_series(0, %(n)s - 1) g
+              WHERE g %% 100 BETWEEN 88 AND 89
+            UNION ALL SELECT g, (ARRAY['mobile', 'home', 'office'])[g %% 3 + 1]
+              FROM generate_series(0, %(n)s - 1) g WHERE g %% 100 >= 90
+            """,
+            {"n": numbers},
+        )
+        cursor.execute("SELECT count(*) FROM bench_rows")
+        rows = cursor.fetchone()[0]
+        cursor.execute(
+            "INSERT INTO crm_customer (name, email, source, interaction_count, created_at,"
+            " updated_at) SELECT 'Bench ' || i, '', 'call', 0, now(), now()"
+            " FROM generate_series(1, %s) i",
+            [rows],
+        )
+        cursor.execute(
+            "INSERT INTO crm_phonenumber (customer_id, number, type, sms, type_source,"
+            " created_at, updated_at)"
+            " SELECT row_number() OVER (), '+1470' || lpad(g::text, 7, '0'), type, false,"
+            " 'manual', now(), now() FROM bench_rows"
+        )
+        cursor.execute("DROP TABLE bench_rows")
+        cursor.execute("ANALYZE crm_customer")
+        cursor.execute("ANALYZE crm_phonenumber")
+    return sum(1 for g in range(100) if g < 85) * (numbers // 100) + sum(
+        1 for g in range(numbers % 100) if g < 85
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stats(url: str) -> dict:
+    with urllib.request.urlopen(f"{url}/stats", timeout=5) as response:  # noqa: S310
+        return json.load(response)
+
+
+def ledger() -> tuple[int, int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), coalesce(max(id), 0) FROM telephony_linetypelookup")
+        return cursor.fetchone()
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def run_backfill(env: dict, *, kill_at: int | None) -> tuple[float, int]:
+    """Run the command; SIGKILL it once the ledger holds ``kill_at`` rows. Returns the peak
+    RSS (MB) and the exit code."""
+    command = [sys.executable, "manage.py", "identify_mobile_numbers", "--concurrency", "50"]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    peak = 0.0
+    while process.poll() is None:
+        peak = max(peak, rss_mb(process.pid))
+        if kill_at is not None and ledger()[0] >= kill_at:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            return peak, -9
+        time.sleep(0.2)
+    out = process.stdout.read() if process.stdout else ""
+    print("   ", out.strip().splitlines()[-1] if out.strip() else "(no output)")
+    return peak, process.returncode
+
+
+def window_rates(after_id: int, seconds: int = 5) -> list[float]:
+    """Lookups per second in each full ``seconds`` window of the rows after ``after_id``."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT floor(extract(epoch FROM looked_up_at) / %s) w, count(*)"
+            " FROM telephony_linetypelookup WHERE id > %s GROUP BY w ORDER BY w",
+            [seconds, after_id],
+        )
+        counts = [n for _, n in cursor.fetchall()]
+    return [n / seconds for n in counts[1:-1]]  # the first and last windows are partial
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--numbers", type=int, default=1_000_000)
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--provider-concurrency", type=int, default=50)
+    parser.add_argument("--kill-at", type=float, default=0.3)
+    args = parser.parse_args()
+    allowed = args.provider_concurrency / args.latency
+
+    started = time.monotonic()
+    eligible = build(args.numbers)
+    print(
+        f"built {args.numbers:,} numbers ({eligible:,} eligible) in "
+        f"{time.monotonic() - started:.0f} s"
+    )
+
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "fake_lookup.py"),
+            str(port),
+            "--latency",
+            str(args.latency),
+            "--concurrency",
+            str(args.provider_concurrency),
+        ]
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(50):
+        try:
+            stats(url)
+            break
+        except OSError:
+            time.sleep(0.1)
+    env = {
+        **os.environ,
+        "LINE_TYPE_PROVIDER": "telephony.providers.twilio.TwilioLineTypeProvider",
+        "TWILIO_LOOKUP_BASE_URL": url,
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "bench",
+        # The shared limit sits above the provider's, so the provider's concurrency governs.
+        "LINE_TYPE_LOOKUP_RATE": str(allowed * 5),
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14"),
+    }
+    try:
+        print(f"run 1: killed at {args.kill_at:.0%} of the eligible numbers")
+        peak1, _ = run_backfill(env, kill_at=int(eligible * args.kill_at))
+        recorded_at_kill, last_id = ledger()
+        answered_at_kill = stats(url)["answered"]
+        in_flight_at_kill = answered_at_kill - recorded_at_kill
+        rates1 = window_rates(0)
+        print("run 2: resumed to the end")
+        peak2, code = run_backfill(env, kill_at=None)
+        rates2 = window_rates(last_id)
+        final = stats(url)
+    finally:
+        server.terminate()
+    rows, _ = ledger()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(DISTINCT number) FROM telephony_linetypelookup")
+        distinct = cursor.fetchone()[0]
+        cursor.execute("SELECT status FROM telephony_backfillrun")
+        status = [r[0] for r in cursor.fetchall()]
+    repeats = final["answered"] - eligible
+    rate = statistics.median(rates1 + rates2) if rates1 + rates2 else 0.0
+    print(
+        f"provider allows {allowed:,.0f} lookups/s ({args.provider_concurrency} concurrent x "
+        f"{args.latency * 1000:.0f} ms); 429s answered: {final['rejected']:,}; "
+        f"most in flight at the provider: {final['most_in_flight']}"
+    )
+    print(
+        f"lookups/s, median of 5 s windows: run 1 {statistics.median(rates1) if rates1 else 0:,.0f}"
+        f", run 2 {statistics.median(rates2) if rates2 else 0:,.0f}"
+    )
+    print(
+        f"eligible distinct numbers {eligible:,}; ledger rows {rows:,}; distinct numbers "
+        f"looked up {distinct:,}; provider answered {final['answered']:,} "
+        f"(exit {code}, runs {status})"
+    )
+    print(
+        f"kill at {recorded_at_kill:,} recorded: {in_flight_at_kill} were in flight; the "
+        f"rerun repeated {repeats} lookup(s) (limit: 50 in flight)"
+    )
+    print(f"peak RSS of the backfill process: {max(peak1, peak2):.0f} MB")
+    print(
+        f"HEADLINE: {rate:,.0f} lookups/s = {rate / allowed:.0%} of the provider's "
+        f"{allowed:,.0f}/s; lookups {rows:,} == eligible {eligible:,}: {rows == eligible}; "
+        f"kill repeated {repeats}; peak RSS {max(peak1, peak2):.0f} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""A loopback stand-in for Twilio Lookup v2 with a latency and a concurrency limit.
+
+    python bench/fake_lookup.py PORT [--latency 0.05] [--concurrency 50]
+
+Each request is answered after ``latency`` seconds; a request arriving while
+``concurrency`` are already being served gets Twilio's 429 (code 20429, "too many
+concurrent requests") at once. So it allows concurrency / latency lookups a second.
+``GET /stats`` answers the counts as JSON. About 60% of numbers are mobile.
+"""
+
+import argparse
+import asyncio
+import json
+import zlib
+
+STATS = {"answered": 0, "rejected": 0, "in_flight": 0, "most_in_flight": 0}
+
+
+def answer(e164: str) -> bytes:
+    mobile = zlib.crc32(e164.encode()) % 10 < 6
+    return json.dumps(
+        {
+            "phone_number": e164,
+            "valid": True,
+            "calling_country_code": "1",
+            "country_code": "US",
+            "line_type_intelligence": {
+                "type": "mobile" if mobile else "landline",
+                "carrier_name": "Bench Wireless" if mobile else "Bench Telco",
+                "mobile_country_code": "310",
+                "mobile_network_code": "410",
+                "error_code": None,
+            },
+        }
+    ).encode()
+
+
+TOO_MANY = json.dumps(
+    {"code": 20429, "message": "Too Many Requests", "more_info": "", "status": 429}
+).encode()
+
+
+def response(status: str, body: bytes) -> bytes:
+    head = (
+        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def serve(reader, writer, latency: float, limit: int) -> None:
+    try:
+        while True:
+            request = await reader.readuntil(b"\r\n\r\n")
+            target = request.split(b" ", 2)[1].decode()
+            path = target.split("?", 1)[0]
+            if path == "/stats":
+                writer.write(response("200 OK", json.dumps(STATS).encode()))
+                await writer.drain()
+                continue
+            if STATS["in_flight"] >= limit:
+                STATS["rejected"] += 1
+                writer.write(response("429 Too Many Requests", TOO_MANY))
+                await writer.drain()
+                continue
+            STATS["in_flight"] += 1
+            STATS["most_in_flight"] = max(STATS["most_in_flight"], STATS["in_flight"])
+            try:
+                await asyncio.sleep(latency)
+            finally:
+                STATS["in_flight"] -= 1
+            STATS["answered"] += 1
+            writer.write(response("200 OK", answer(path.rsplit("/", 1)[-1])))
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError):
+        pass
+    finally:
+        writer.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("port", type=int)
+    parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--concurrency", type=int, default=50)
+    args = parser.parse_args()
+    server = await asyncio.start_server(
+        lambda r, w: serve(r, w, args.latency, args.concurrency),
+        "127.0.0.1",
+        args.port,
+        backlog=1024,
+    )
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,154 @@
+"""Orchestration: the Mobile Phone Number Identification settings page (Administrators).
+
+The page explains the switch and its cost, previews what switching on would look up
+and spend, shows the running backfill's progress (``progress/`` as JSON, polled by
+``telephony/orchestration.js``) and the history of switches and runs.
+"""
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from crm.admin_utils import ReadOnlyAdminMixin, SingletonAdminMixin
+from telephony import identification
+from telephony import identification_selectors as selectors
+from telephony.models import BackfillRun, OrchestrationSettings, OrchestrationSwitch
+
+
+def run_progress(run: BackfillRun | None) -> dict[str, Any] | None:
+    """What the progress bar shows: done / total, turned Mobile, spent, time left."""
+    if run is None:
+        return None
+    total = max(run.planned_numbers, run.numbers_done)
+    running = run.status == BackfillRun.Status.RUNNING
+    elapsed = (timezone.now() - run.started_at).total_seconds()
+    left = None
+    if running and run.numbers_done and elapsed > 0:
+        left = int((total - run.numbers_done) / (run.numbers_done / elapsed))
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "running": running,
+        "done": run.numbers_done,
+        "total": total,
+        "percent": 100
+        if run.status == BackfillRun.Status.COMPLETED or not total
+        else min(100, int(100 * run.numbers_done / total)),
+        "turned_mobile": run.turned_mobile,
+        "lookups": run.lookups,
+        "from_cache": run.answered_from_cache,
+        "failed": run.failed,
+        "spent": f"{run.spent:.2f}",
+        "planned_cost": f"{run.planned_cost:.2f}",
+        "time_left": _duration(left) if left is not None else ("-" if not running else "..."),
+        "message": run.message,
+    }
+
+
+def _duration(seconds: int) -> str:
+    return str(timedelta(seconds=max(0, seconds)))
+
+
+@admin.register(OrchestrationSettings)
+class OrchestrationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
+    change_form_template = "admin/telephony/orchestrationsettings/change_form.html"
+    fieldsets = (
+        (
+            "Mobile Phone Number Identification",
+            {"fields": ("mobile_identification", "lookup_monthly_cap", "lookup_cache_days")},
+        ),
+    )
+
+    class Media:
+        css = {"all": ("telephony/identification.css",)}
+        js = ("telephony/orchestration.js",)
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "progress/",
+                self.admin_site.admin_view(self.progress_view),
+                name="telephony_orchestration_progress",
+            ),
+            *super().get_urls(),
+        ]
+
+    def progress_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return JsonResponse(
+            {
+                "run": run_progress(selectors.backfill_current()),
+                # Money committed this month: the ledger's spend plus lookups in flight.
+                "month_committed": f"{selectors.month_committed():.2f}",
+            }
+        )
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), **self._page_context()}
+        )
+
+    def _page_context(self) -> dict[str, Any]:
+        config = OrchestrationSettings.load()
+        price = identification.provider_price(identification.line_type_provider())
+        committed = selectors.month_committed()
+        cap = config.lookup_monthly_cap
+        allows = selectors.lookups_the_cap_allows(config=config, price=price)
+        run = selectors.backfill_current()
+        plan = (
+            None
+            if config.mobile_identification
+            else selectors.backfill_plan(config=config, price=price)
+        )
+        return {
+            "price": price,
+            "plan": plan,
+            "cap": cap,
+            "cap_allows": allows,
+            "cap_stops_plan": plan is not None and allows is not None and allows < plan.lookups,
+            "capped": cap is not None and price > 0 and committed + price > cap,
+            "month_spent": selectors.month_spent(),
+            "month_committed": committed,
+            "stopped_reason": config.lookups_stopped_reason,
+            "stopped_at": config.lookups_stopped_at,
+            "progress": run_progress(run),
+            "progress_url": reverse("admin:telephony_orchestration_progress"),
+            "switches": OrchestrationSwitch.objects.select_related("by")[:10],
+            "runs": BackfillRun.objects.select_related("started_by")[:10],
+            "runs_url": reverse("admin:telephony_backfillrun_changelist"),
+            "zero": Decimal(0),
+        }
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        identification.orchestration_settings_save(config=obj, actor=request.user)
+
+
+@admin.register(BackfillRun)
+class BackfillRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "started_at",
+        "trigger",
+        "status",
+        "started_by",
+        "planned_numbers",
+        "planned_cost",
+        "numbers_done",
+        "lookups",
+        "answered_from_cache",
+        "turned_mobile",
+        "failed",
+        "spent",
+        "finished_at",
+    )
+    list_filter = ("status", "trigger")
+    list_select_related = ("started_by",)

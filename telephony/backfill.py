@@ -1,0 +1,301 @@
+"""The identification backfill: one pass over the numbers whose type could change.
+
+Numbers are taken in E.164 order, in chunks, from the cursor the run row keeps; their
+lookups go through :class:`telephony.lookups.LookupPool` (at most N in flight, each
+answer in the ledger before its slot frees), and a chunk's mobile answers are applied in
+one set-based change. The rules are in docs/identification.md.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from crm.db import LockNamespace, advisory_try_lock
+from crm.models import PhoneNumber
+from crm.services import phone_numbers_identify_mobile
+from telephony import identification_selectors as selectors
+from telephony.identification import (
+    HEARTBEAT_SECONDS,
+    RETRY_DELAY_SECONDS,
+    RETRY_PASSES,
+    backfill_start,
+    line_type_provider,
+    lookup_budget_release,
+    lookup_budget_reserve,
+    lookups_record,
+    lookups_stop,
+    mobile_cause,
+    provider_price,
+    require_outside_transaction,
+)
+from telephony.lookups import Job, LookupPool, Outcome
+from telephony.models import BackfillRun, LineTypeLookup, OrchestrationSettings
+from telephony.providers.base import LineType
+
+# Numbers taken per chunk: the cursor and the counters move together once per chunk.
+BACKFILL_CHUNK = 500
+
+
+Progress = Callable[[BackfillRun], None]
+
+
+def backfill_run(
+    *, run_id: int, concurrency: int | None = None, progress: Progress | None = None
+) -> BackfillRun:
+    """Run (or resume) backfill ``run_id`` until it is done, paused by the cap, stopped
+    by the provider or switched off. Returns the run as it was left.
+
+    One worker at a time (a session lock on the run); another worker given the same run
+    returns at once.
+    """
+    require_outside_transaction()
+    with advisory_try_lock(LockNamespace.IDENTIFICATION_BACKFILL, run_id) as mine:
+        run = BackfillRun.objects.get(pk=run_id)
+        if not mine or run.status != BackfillRun.Status.RUNNING:
+            return run
+        return _Backfill(run, concurrency, progress).run()
+
+
+@dataclass
+class _Chunk:
+    """Numbers taken together: the cursor passes them only once every one is decided."""
+
+    last: str  # its last number: the cursor after it
+    pending: int = 0  # sent to the pool, outcome not collected yet
+    whole: bool = True  # False: some numbers were held back (cap, stop): taken again later
+    mobiles: list[tuple[int, int | None, str, str | None]] = field(default_factory=list)
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("numbers_done", "lookups", "answered_from_cache", "failed"), 0
+        )
+    )
+    spent: Decimal = Decimal(0)
+
+
+# Chunks fetched ahead of the oldest one still in flight, so the workers never wait for
+# the next chunk's query or the last one's bookkeeping.
+CHUNKS_AHEAD = 3
+
+
+class _Backfill:
+    """One worker's pass: chunks are fetched ahead, their numbers wait in the pool's
+    queue, and a chunk is closed (numbers turned Mobile, counters and cursor saved) once
+    all its outcomes are in. Counters move only with the cursor: a chunk left half-done
+    (killed, paused) is taken again from its start, when the numbers this run already
+    paid for are found in the ledger and counted as its lookups, once."""
+
+    def __init__(self, run: BackfillRun, concurrency: int | None, progress: Progress | None):
+        self.run_row = run
+        self.concurrency = concurrency or int(settings.LINE_TYPE_LOOKUP_CONCURRENCY)
+        self.progress = progress
+        self.provider = line_type_provider()
+        self.price = provider_price(self.provider)
+        self.turned = 0  # saved with every heartbeat: turning Mobile is never redone
+        self.message = ""
+        self.beat = time.monotonic()
+        self.stop_status = ""
+        self.chunks: dict[int, _Chunk] = {}
+        self.order: list[int] = []
+
+    def run(self) -> BackfillRun:
+        fetch_after = self.run_row.cursor
+        exhausted = False
+        serial = 0
+        with LookupPool(
+            provider=self.provider, concurrency=self.concurrency, record=self._record
+        ) as pool:
+            while True:
+                if (
+                    not self.stop_status
+                    and not exhausted
+                    and len(self.order) < CHUNKS_AHEAD
+                    and pool.queued < self.concurrency * 4
+                ):
+                    chunk = self._next_chunk(fetch_after)
+                    if chunk is None:
+                        exhausted = True
+                    elif chunk:
+                        serial += 1
+                        fetch_after = chunk[-1].number
+                        self._open(pool, serial, chunk)
+                self._collect(pool.finished(timeout=0.02 if pool.pending else 0))
+                if pool.refused is not None and not self.stop_status:
+                    lookups_stop(reason=pool.refused.message)
+                    self._halt(pool.refused.message)
+                if self.stop_status:
+                    self._hold_back(pool.cancel_queued())
+                self._close_finished()
+                self._heartbeat()
+                if (exhausted or self.stop_status) and not pool.pending:
+                    self._collect(pool.finished())
+                    self._close_finished()
+                    break
+        self._save_what_is_never_redone()
+        return self._finish()
+
+    def _next_chunk(self, after: str) -> list[Any] | None:
+        """The next chunk ([] when stopping instead), or None past the last number."""
+        config = OrchestrationSettings.load()
+        if not config.mobile_identification:
+            self.stop_status = BackfillRun.Status.STOPPED
+            return []
+        if config.lookups_stopped_reason:
+            self._halt(config.lookups_stopped_reason)
+            return []
+        self.config = config
+        return selectors.backfill_chunk(after=after, limit=BACKFILL_CHUNK) or None
+
+    def _open(self, pool: LookupPool, serial: int, candidates: list[Any]) -> None:
+        state = self.chunks[serial] = _Chunk(last=candidates[-1].number)
+        self.order.append(serial)
+        cached = selectors.cached_answers(
+            numbers=[c.number for c in candidates], since=selectors.cache_cutoff(self.config)
+        )
+        for c in candidates:
+            answer = cached.get(c.number)
+            if answer is None:
+                continue
+            own = answer.backfill_id == self.run_row.pk
+            state.counts["lookups" if own else "answered_from_cache"] += 1
+            state.counts["numbers_done"] += 1
+            state.spent += answer.cost if own else Decimal(0)
+            state.mobiles.append((c.phone_id, answer.pk, answer.line_type, answer.carrier))
+        jobs = [Job(c.number, c.phone_id, serial) for c in candidates if c.number not in cached]
+        allowed = lookup_budget_reserve(lookups=len(jobs), price=self.price)
+        if allowed < len(jobs):
+            state.whole = False
+            self._pause()
+        for job in jobs[:allowed]:
+            pool.submit(job)
+        state.pending = allowed
+
+    def _record(self, outcomes: list[Outcome]) -> None:
+        lookups_record(
+            outcomes=outcomes,
+            provider=self.provider.name,
+            purpose=LineTypeLookup.Purpose.BACKFILL,
+            backfill_id=self.run_row.pk,
+        )
+
+    def _collect(self, outcomes: list[Outcome]) -> None:
+        failed = 0
+        for outcome in outcomes:
+            state = self.chunks[outcome.job.batch]
+            state.pending -= 1
+            state.counts["numbers_done"] += 1
+            answer = outcome.answer
+            if answer is None:
+                failed += 1
+                state.counts["failed"] += 1
+                continue
+            state.counts["lookups"] += 1
+            state.spent += answer.cost
+            state.mobiles.append(
+                (outcome.job.phone_id, outcome.lookup_id, answer.line_type, answer.carrier)
+            )
+        lookup_budget_release(lookups=failed, price=self.price)
+
+    def _hold_back(self, jobs: list[Job]) -> None:
+        """Numbers taken back from the queue (stopping): not sent, not paid, done later."""
+        for job in jobs:
+            state = self.chunks[job.batch]
+            state.pending -= 1
+            state.whole = False
+        lookup_budget_release(lookups=len(jobs), price=self.price)
+
+    def _close_finished(self) -> None:
+        """Close, oldest first, every chunk whose outcomes are all in."""
+        while self.order and self.chunks[self.order[0]].pending == 0:
+            key = self.order[0]
+            state = self.chunks[key]
+            self._apply(state)
+            if not state.whole:
+                return  # the cursor stays before it: it is taken again
+            self.order.pop(0)
+            del self.chunks[key]
+            self._save(state)
+
+    def _apply(self, state: _Chunk) -> None:
+        """Turn Mobile the chunk's numbers answered mobile, in one set-based change."""
+        causes = {
+            phone_id: mobile_cause(lookup_id, carrier or None)
+            for phone_id, lookup_id, line_type, carrier in state.mobiles
+            if line_type == LineType.MOBILE
+        }
+        state.mobiles = []
+        if causes:
+            changed = phone_numbers_identify_mobile(
+                causes=causes, sms=False, type_source=PhoneNumber.TypeSource.BACKFILL
+            )
+            self.turned += len(changed)
+
+    def _heartbeat(self) -> None:
+        if time.monotonic() - self.beat < HEARTBEAT_SECONDS:
+            return
+        self.beat = time.monotonic()
+        turned, self.turned = self.turned, 0
+        if not BackfillRun.objects.filter(
+            pk=self.run_row.pk, status=BackfillRun.Status.RUNNING
+        ).update(heartbeat_at=timezone.now(), turned_mobile=F("turned_mobile") + turned):
+            self.stop_status = self.stop_status or BackfillRun.Status.STOPPED
+
+    def _save(self, state: _Chunk) -> None:
+        """A whole chunk: its counters and the cursor past it, together, while running."""
+        changes: dict[str, Any] = {k: F(k) + v for k, v in state.counts.items()}
+        changes |= {"spent": F("spent") + state.spent, "cursor": state.last}
+        changes |= {"turned_mobile": F("turned_mobile") + self.turned}
+        changes["heartbeat_at"] = timezone.now()
+        self.turned = 0
+        if not BackfillRun.objects.filter(
+            pk=self.run_row.pk, status=BackfillRun.Status.RUNNING
+        ).update(**changes):
+            self.stop_status = self.stop_status or BackfillRun.Status.STOPPED
+        self.run_row.refresh_from_db()
+        if self.progress is not None:
+            self.progress(self.run_row)
+
+    def _save_what_is_never_redone(self) -> None:
+        for state in self.chunks.values():
+            self._apply(state)
+        BackfillRun.objects.filter(pk=self.run_row.pk).update(
+            turned_mobile=F("turned_mobile") + self.turned, heartbeat_at=timezone.now()
+        )
+        self.turned = 0
+
+    def _pause(self) -> None:
+        self.stop_status = BackfillRun.Status.PAUSED
+        self.message = (
+            f"Paused: this month's lookups reached the cap of "
+            f"${self.config.lookup_monthly_cap}. Raise the cap to resume."
+        )
+
+    def _halt(self, reason: str) -> None:
+        self.stop_status = BackfillRun.Status.HALTED
+        self.message = reason
+
+    def _finish(self) -> BackfillRun:
+        run = self.run_row
+        if self.stop_status in (BackfillRun.Status.PAUSED, BackfillRun.Status.HALTED):
+            BackfillRun.objects.filter(pk=run.pk, status=BackfillRun.Status.RUNNING).update(
+                status=self.stop_status, message=self.message[:255]
+            )
+        elif not self.stop_status:
+            BackfillRun.objects.filter(pk=run.pk, status=BackfillRun.Status.RUNNING).update(
+                status=BackfillRun.Status.COMPLETED, finished_at=timezone.now()
+            )
+        run.refresh_from_db()
+        if run.status == BackfillRun.Status.COMPLETED and run.failed and run.attempt < RETRY_PASSES:
+            backfill_start(
+                trigger=BackfillRun.Trigger.RETRY,
+                attempt=run.attempt + 1,
+                countdown=RETRY_DELAY_SECONDS,
+            )
+        if self.progress is not None:
+            self.progress(run)
+        return run

@@ -1,0 +1,337 @@
+"""Mobile Phone Number Identification: every write (docs/identification.md).
+
+Money and outside calls follow one order: reserve the spend under the cap, call the
+provider outside any transaction, record the answer in the ledger in its own commit,
+then apply it in a short transaction under the number's linking lock.
+"""
+
+import logging
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from crm.actors import Actor, acting_user
+from crm.db import number_locks
+from crm.models import PhoneNumber
+from crm.providers import get_provider
+from crm.services import (
+    match_suggestions_refresh,
+    phone_number_set_type,
+)
+from telephony import identification_selectors as selectors
+from telephony.lookups import Job, Outcome
+from telephony.models import (
+    BackfillRun,
+    LineTypeLookup,
+    LookupSpend,
+    OrchestrationSettings,
+    OrchestrationSwitch,
+)
+from telephony.providers.base import (
+    LineType,
+    LineTypeProvider,
+    LineTypeRefused,
+)
+from telephony.ratelimit import SharedRateLimit
+
+logger = logging.getLogger(__name__)
+
+
+# A running backfill writes a heartbeat this often; one silent for STALLED_AFTER is dead.
+HEARTBEAT_SECONDS = 2.0
+STALLED_AFTER = timedelta(minutes=2)
+# Failed numbers get this many more passes, this far apart.
+RETRY_PASSES = 3
+RETRY_DELAY_SECONDS = 300
+
+
+def line_type_provider() -> LineTypeProvider:
+    return get_provider("LINE_TYPE_PROVIDER")
+
+
+def provider_price(provider: Any) -> Decimal:
+    return Decimal(str(getattr(provider, "price", settings.LINE_TYPE_LOOKUP_PRICE)))
+
+
+def require_outside_transaction() -> None:
+    # A slow provider must never hold a transaction (and the locks in it) open.
+    if connection.in_atomic_block:
+        raise RuntimeError("line-type lookups are made outside any database transaction")
+
+
+# --- Settings --------------------------------------------------------------------------
+
+
+@transaction.atomic
+def orchestration_settings_save(
+    *, config: OrchestrationSettings, actor: Actor = None
+) -> OrchestrationSettings:
+    """Save the Orchestration page. Switching on starts the backfill once this commits;
+    switching off stops a running one at its next chunk. Any save clears a provider
+    refusal (the Administrator has fixed it) and resumes a paused or stopped run."""
+    config.full_clean()
+    before = OrchestrationSettings.objects.select_for_update().filter(pk=1).first()
+    was_on = before.mobile_identification if before else True
+    config.lookups_stopped_reason, config.lookups_stopped_at = "", None
+    config.save()
+    if config.mobile_identification != was_on:
+        OrchestrationSwitch.objects.create(
+            enabled=config.mobile_identification, by=acting_user(actor)
+        )
+    if not config.mobile_identification:
+        BackfillRun.objects.filter(status__in=BackfillRun.OPEN_STATUSES).update(
+            status=BackfillRun.Status.STOPPED,
+            message="Switched off.",
+            finished_at=timezone.now(),
+        )
+    elif not was_on:
+        backfill_start(trigger=BackfillRun.Trigger.SWITCHED_ON, actor=actor)
+    else:
+        _resume_open_run()
+    return config
+
+
+def _resume_open_run() -> None:
+    run = BackfillRun.objects.filter(
+        status__in=[BackfillRun.Status.PAUSED, BackfillRun.Status.HALTED]
+    ).first()
+    if run is not None:
+        BackfillRun.objects.filter(pk=run.pk).update(status=BackfillRun.Status.RUNNING, message="")
+        _queue_backfill(run.pk)
+
+
+def lookups_stop(*, reason: str) -> None:
+    """The provider refuses every lookup: stop them all until an Administrator acts."""
+    OrchestrationSettings.objects.filter(pk=1).update(
+        lookups_stopped_reason=reason[:255], lookups_stopped_at=timezone.now()
+    )
+    from crm import singletons
+
+    singletons.clear_cache()
+
+
+# --- The monthly cap ---------------------------------------------------------------------
+
+
+def lookup_budget_reserve(*, lookups: int, price: Decimal) -> int:
+    """Commit this month's money for up to ``lookups`` lookups at ``price``, never past
+    the cap: returns how many may be sent (0 when the next one would pass it)."""
+    if lookups <= 0:
+        return 0
+    month = selectors.month_start()
+    LookupSpend.objects.get_or_create(month=month)
+    cap = OrchestrationSettings.load().lookup_monthly_cap
+    spend = LookupSpend.objects.filter(month=month)
+    if cap is None or price <= 0:
+        spend.update(committed=F("committed") + price * lookups)
+        return lookups
+    for _attempt in range(10):
+        committed = spend.values_list("committed", flat=True).get()
+        allowed = min(lookups, int(max(cap - committed, Decimal(0)) // price))
+        if allowed <= 0:
+            return 0
+        amount = price * allowed
+        # Conditional: of two workers racing for the cap's last dollars, one wins.
+        if spend.filter(committed__lte=cap - amount).update(committed=F("committed") + amount):
+            return allowed
+    return 0
+
+
+def lookup_budget_release(*, lookups: int, price: Decimal) -> None:
+    """Give back money committed for lookups that were never sent or failed."""
+    if lookups > 0 and price > 0:
+        LookupSpend.objects.filter(month=selectors.month_start()).update(
+            committed=F("committed") - price * lookups
+        )
+
+
+# --- The ledger --------------------------------------------------------------------------
+
+
+def lookups_record(
+    *, outcomes: list[Outcome], provider: str, purpose: str, backfill_id: int | None = None
+) -> None:
+    """Write answers to the ledger in one commit of their own, the moment they arrive."""
+    now = timezone.now()
+    rows = [
+        LineTypeLookup(
+            number=o.job.number,
+            line_type=o.answer.line_type,
+            carrier=o.answer.carrier or "",
+            valid=o.answer.valid,
+            error=o.answer.error,
+            cost=o.answer.cost,
+            provider=provider,
+            purpose=purpose,
+            backfill_id=backfill_id,
+            looked_up_at=now,
+        )
+        for o in outcomes
+        if o.answer is not None
+    ]
+    with transaction.atomic():
+        LineTypeLookup.objects.bulk_create(rows)
+    for outcome, row in zip((o for o in outcomes if o.answer is not None), rows, strict=True):
+        outcome.lookup_id = row.pk
+
+
+def mobile_cause(lookup_id: int | None, carrier: str | None) -> str:
+    return f"carrier lookup #{lookup_id}: mobile" + (f" ({carrier})" if carrier else "")
+
+
+# --- New callers -------------------------------------------------------------------------
+
+
+def new_caller_filed(*, phone_id: int) -> None:
+    """A voice caller's number was just filed as Other: once the linking transaction
+    commits, look it up (never inside it: a slow provider must not hold the webhook)."""
+    if not OrchestrationSettings.cached().mobile_identification:
+        return
+    from telephony import tasks
+
+    transaction.on_commit(lambda: tasks.caller_number_identify.delay(phone_id))
+
+
+def caller_number_identify(*, phone_id: int) -> str:
+    """Look up a new caller's number and, if mobile, make it Mobile + SMS. Says what
+    happened. Raises ``LineTypeLookupFailed`` for the task to retry later."""
+    require_outside_transaction()
+    config = OrchestrationSettings.load()
+    if not config.mobile_identification:
+        return "off"
+    row = PhoneNumber.objects.filter(pk=phone_id, type=PhoneNumber.Type.OTHER).first()
+    if row is None:
+        return "nothing to identify"
+    e164 = str(row.number)
+    cached = selectors.cached_answers(numbers=[e164], since=selectors.cache_cutoff(config))
+    if e164 in cached:
+        lookup = cached[e164]
+        return _new_caller_apply(phone_id, lookup.line_type, lookup.pk, lookup.carrier)
+    if config.lookups_stopped_reason:
+        return "stopped"
+    provider = line_type_provider()
+    price = provider_price(provider)
+    if not lookup_budget_reserve(lookups=1, price=price):
+        return "capped"
+    try:
+        SharedRateLimit().wait()
+        answer = provider.lookup(e164)
+    except LineTypeRefused as exc:
+        lookup_budget_release(lookups=1, price=price)
+        lookups_stop(reason=exc.message)
+        return "refused"
+    except BaseException:
+        lookup_budget_release(lookups=1, price=price)
+        raise
+    outcome = Outcome(Job(e164, phone_id), answer=answer)
+    lookups_record(
+        outcomes=[outcome], provider=provider.name, purpose=LineTypeLookup.Purpose.NEW_CALLER
+    )
+    return _new_caller_apply(phone_id, answer.line_type, outcome.lookup_id, answer.carrier)
+
+
+@transaction.atomic
+def _new_caller_apply(
+    phone_id: int, line_type: str, lookup_id: int | None, carrier: str | None
+) -> str:
+    if line_type != LineType.MOBILE:
+        return line_type
+    phone = PhoneNumber.objects.filter(pk=phone_id).first()
+    if phone is None:
+        return "gone"
+    number_locks([str(phone.number)])
+    phone = PhoneNumber.objects.select_for_update().filter(pk=phone_id).first()
+    if phone is None or phone.type != PhoneNumber.Type.OTHER:
+        return "changed meanwhile"
+    others = PhoneNumber.objects.filter(number=phone.number).exclude(pk=phone.pk)
+    if others.filter(type=PhoneNumber.Type.MOBILE).exists():
+        # A Mobile has one owner: this profile may be the same person, so an agent
+        # is asked instead.
+        customer_id = phone.customer_id
+        transaction.on_commit(lambda: match_suggestions_refresh(customer_ids=[customer_id]))
+        return "mobile elsewhere"
+    if others.filter(type=PhoneNumber.Type.OTHER).exists():
+        return "shared"
+    phone_number_set_type(
+        phone=phone,
+        type=PhoneNumber.Type.MOBILE,
+        sms=True,
+        type_source=PhoneNumber.TypeSource.LOOKUP,
+        cause=mobile_cause(lookup_id, carrier),
+    )
+    return LineType.MOBILE
+
+
+# --- The backfill ------------------------------------------------------------------------
+
+
+@transaction.atomic
+def backfill_start(
+    *, trigger: str, actor: Actor = None, attempt: int = 1, countdown: int = 0
+) -> BackfillRun:
+    """Plan a backfill (numbers, lookups, cost) and queue it once this commits. An open
+    run is resumed instead: there is only ever one."""
+    OrchestrationSettings.objects.select_for_update().filter(pk=1).first()
+    run = BackfillRun.objects.filter(status__in=BackfillRun.OPEN_STATUSES).first()
+    if run is None:
+        config = OrchestrationSettings.load()
+        price = provider_price(line_type_provider())
+        plan = selectors.backfill_plan(config=config, price=price)
+        run = BackfillRun.objects.create(
+            trigger=trigger,
+            started_by=acting_user(actor),
+            attempt=attempt,
+            price=price,
+            planned_numbers=plan.numbers,
+            planned_lookups=plan.lookups,
+            planned_cost=plan.cost,
+        )
+    elif run.status != BackfillRun.Status.RUNNING:
+        run.status, run.message = BackfillRun.Status.RUNNING, ""
+        run.save(update_fields=["status", "message"])
+    _queue_backfill(run.pk, countdown=countdown)
+    return run
+
+
+def _queue_backfill(run_id: int, countdown: int = 0) -> None:
+    from telephony import tasks
+
+    transaction.on_commit(
+        lambda: tasks.backfill_run.apply_async(args=[run_id], countdown=countdown or None)
+    )
+
+
+def backfill_resume_stalled() -> int:
+    """Queue again each running backfill whose worker stopped beating (killed), and each
+    paused one the cap now allows (a new month). Returns how many were queued."""
+    queued = 0
+    config = OrchestrationSettings.load()
+    if config.mobile_identification and not BackfillRun.objects.exists():
+        # First install: the setting is on by default, so its backfill runs once.
+        backfill_start(trigger=BackfillRun.Trigger.INSTALL)
+        return 1
+    stale = timezone.now() - STALLED_AFTER
+    for run in BackfillRun.objects.filter(
+        status=BackfillRun.Status.RUNNING, heartbeat_at__lt=stale
+    ):
+        _queue_now(run.pk)
+        queued += 1
+    for run in BackfillRun.objects.filter(status=BackfillRun.Status.PAUSED):
+        if selectors.lookups_the_cap_allows(config=config, price=run.price) != 0:
+            BackfillRun.objects.filter(pk=run.pk, status=BackfillRun.Status.PAUSED).update(
+                status=BackfillRun.Status.RUNNING, message=""
+            )
+            _queue_now(run.pk)
+            queued += 1
+    return queued
+
+
+def _queue_now(run_id: int) -> None:
+    from telephony import tasks
+
+    tasks.backfill_run.delay(run_id)

@@ -1,0 +1,124 @@
+"""Twilio adapters. Line type: Lookup v2 with the ``line_type_intelligence`` package.
+
+``GET {TWILIO_LOOKUP_BASE_URL}/v2/PhoneNumbers/{E164}?Fields=line_type_intelligence``,
+HTTP Basic with the account SID and auth token. One instance serves every thread of a
+worker: urllib3's pool is thread-safe and keeps connections open between lookups.
+"""
+
+import base64
+import json
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+import urllib3
+from django.conf import settings
+
+from telephony.providers.base import (
+    LineType,
+    LineTypeAnswer,
+    LineTypeRateLimited,
+    LineTypeRefused,
+    LineTypeUnavailable,
+)
+
+# line_type_intelligence.type -> ours. Types that say nothing about reaching a person's
+# handset (pager, premium, shared cost, ...) are unknown, which leaves a number Other.
+TWILIO_LINE_TYPES = {
+    "mobile": LineType.MOBILE,
+    "landline": LineType.LANDLINE,
+    "fixedVoip": LineType.VOIP,
+    "nonFixedVoip": LineType.VOIP,
+    "tollFree": LineType.TOLL_FREE,
+    "personal": LineType.UNKNOWN,
+    "premium": LineType.UNKNOWN,
+    "sharedCost": LineType.UNKNOWN,
+    "uan": LineType.UNKNOWN,
+    "voicemail": LineType.UNKNOWN,
+    "pager": LineType.UNKNOWN,
+    "unknown": LineType.UNKNOWN,
+}
+
+# Safe to retry after slowing down: too many concurrent requests, or the rate limit.
+RATE_LIMIT_CODES = {20429, 60616}
+# Retrying cannot help until a person acts; the message says what to do.
+REFUSAL_CODES = {
+    20003: "Twilio refused the credentials (authentication failed): check "
+    "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN.",
+    60606: "The Line Type Intelligence package is not enabled on this Twilio account: "
+    "enable it in the Twilio console (Lookup).",
+    60607: "Twilio does not support line type lookups for this country.",
+    60601: "Twilio needs approval before it looks up Canadian numbers: request it in the "
+    "Twilio console.",
+}
+
+
+class TwilioLineTypeProvider:
+    name = "twilio"
+
+    def __init__(self) -> None:
+        self.base_url = settings.TWILIO_LOOKUP_BASE_URL.rstrip("/")
+        self.price = Decimal(str(settings.LINE_TYPE_LOOKUP_PRICE))
+        credentials = f"{settings.TWILIO_ACCOUNT_SID}:{settings.TWILIO_AUTH_TOKEN}"
+        self.headers = {
+            "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode(),
+            "Accept": "application/json",
+        }
+        timeout = float(settings.PROVIDER_TIMEOUT_SECONDS)
+        self.http = urllib3.PoolManager(
+            # Keeps up to this many idle connections (made only as needed): enough for any
+            # --concurrency, so no lookup pays for a new TLS connection.
+            maxsize=500,
+            block=False,
+            timeout=urllib3.Timeout(connect=timeout, read=timeout),
+            retries=False,  # retrying is the caller's decision (rate limit, backoff)
+        )
+
+    def lookup(self, e164: str) -> LineTypeAnswer:
+        # The path carries the number as Twilio documents it: "+" and digits.
+        number = quote(e164, safe="+")
+        url = f"{self.base_url}/v2/PhoneNumbers/{number}?Fields=line_type_intelligence"
+        try:
+            response = self.http.request("GET", url, headers=self.headers)
+        except urllib3.exceptions.HTTPError as exc:  # timeouts, refused connections, ...
+            raise LineTypeUnavailable(f"Twilio Lookup unreachable: {exc}") from exc
+        body = _json(response.data)
+        code = body.get("code") if isinstance(body, dict) else None
+        if response.status == 429 or code in RATE_LIMIT_CODES:
+            raise LineTypeRateLimited(
+                f"Twilio Lookup rate limited ({code or 429})",
+                retry_after=_seconds(response.headers.get("Retry-After")),
+            )
+        if code in REFUSAL_CODES:
+            raise LineTypeRefused(str(code), REFUSAL_CODES[code])
+        if response.status != 200 or not isinstance(body, dict):
+            raise LineTypeUnavailable(f"Twilio Lookup answered {response.status} ({code})")
+        return self._answer(body)
+
+    def _answer(self, body: dict[str, Any]) -> LineTypeAnswer:
+        if body.get("valid") is False:
+            return LineTypeAnswer(LineType.UNKNOWN, None, self.price, valid=False)
+        info = body.get("line_type_intelligence")
+        if not isinstance(info, dict):
+            raise LineTypeUnavailable("Twilio Lookup answered without line_type_intelligence")
+        carrier = info.get("carrier_name") or None
+        if info.get("error_code") is not None:
+            return LineTypeAnswer(
+                LineType.UNKNOWN, carrier, self.price, error=str(info["error_code"])[:16]
+            )
+        line_type = TWILIO_LINE_TYPES.get(str(info.get("type")), LineType.UNKNOWN)
+        return LineTypeAnswer(line_type, carrier[:100] if carrier else None, self.price)
+
+
+def _json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None

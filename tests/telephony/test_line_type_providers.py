@@ -1,0 +1,165 @@
+"""The line-type adapters: Twilio Lookup v2 against a loopback server, and the offline one."""
+
+import base64
+from decimal import Decimal
+
+import pytest
+
+from telephony.providers.base import (
+    LineTypeRateLimited,
+    LineTypeRefused,
+    LineTypeUnavailable,
+)
+from telephony.providers.offline import OfflineLineTypeProvider
+from telephony.providers.twilio import TwilioLineTypeProvider
+from tests.telephony.twilio_lookup_server import FakeTwilioLookup
+
+NUMBER = "+14155550100"
+
+
+@pytest.fixture
+def twilio(settings):
+    with FakeTwilioLookup() as server:
+        settings.TWILIO_LOOKUP_BASE_URL = server.url
+        settings.TWILIO_ACCOUNT_SID = "AC" + "0" * 32
+        settings.TWILIO_AUTH_TOKEN = "secret-token"
+        settings.LINE_TYPE_LOOKUP_PRICE = Decimal("0.008")
+        settings.PROVIDER_TIMEOUT_SECONDS = 0.5
+        yield server, TwilioLineTypeProvider()
+
+
+def test_the_documented_answer_is_read_and_the_request_is_as_twilio_documents(twilio):
+    server, provider = twilio
+    server.answers[NUMBER] = {
+        "phone_number": NUMBER,
+        "valid": True,
+        "calling_country_code": "1",
+        "country_code": "US",
+        "line_type_intelligence": {
+            "type": "nonFixedVoip",
+            "carrier_name": "Twilio - SMS/MMS-SVR",
+            "mobile_country_code": "240",
+            "mobile_network_code": "38",
+            "error_code": None,
+        },
+    }
+
+    answer = provider.lookup(NUMBER)
+
+    assert (answer.line_type, answer.carrier, answer.cost, answer.valid, answer.error) == (
+        "voip",
+        "Twilio - SMS/MMS-SVR",
+        Decimal("0.008"),
+        True,
+        "",
+    )
+    request = server.requests[0]
+    assert request["path"] == "/v2/PhoneNumbers/+14155550100"
+    assert request["query"] == {"Fields": ["line_type_intelligence"]}
+    expected = base64.b64encode(f"AC{'0' * 32}:secret-token".encode()).decode()
+    assert request["authorization"] == f"Basic {expected}"
+
+
+@pytest.mark.parametrize(
+    ("twilio_type", "ours"),
+    [
+        ("mobile", "mobile"),
+        ("landline", "landline"),
+        ("fixedVoip", "voip"),
+        ("nonFixedVoip", "voip"),
+        ("tollFree", "toll_free"),
+        ("personal", "unknown"),
+        ("premium", "unknown"),
+        ("sharedCost", "unknown"),
+        ("uan", "unknown"),
+        ("voicemail", "unknown"),
+        ("pager", "unknown"),
+        ("unknown", "unknown"),
+        ("somethingNew", "unknown"),
+    ],
+)
+def test_each_documented_type_maps_to_ours(twilio, twilio_type, ours):
+    server, provider = twilio
+    server.answers[NUMBER] = twilio_type
+    assert provider.lookup(NUMBER).line_type == ours
+
+
+def test_an_invalid_number_is_an_answer_not_mobile_and_paid(twilio):
+    server, provider = twilio
+    server.answers[NUMBER] = "invalid"
+    answer = provider.lookup(NUMBER)
+    assert (answer.line_type, answer.valid, answer.cost) == ("unknown", False, Decimal("0.008"))
+
+
+def test_a_line_type_error_code_is_an_unknown_answer_with_the_code(twilio):
+    server, provider = twilio
+    body = {"valid": True, "line_type_intelligence": {"type": None, "error_code": 60600}}
+    server.answers[NUMBER] = body
+    answer = provider.lookup(NUMBER)
+    assert (answer.line_type, answer.error) == ("unknown", "60600")
+
+
+@pytest.mark.parametrize("code", [20429, 60616])
+def test_too_many_requests_says_slow_down(twilio, code):
+    server, provider = twilio
+    server.answers[NUMBER] = code
+    with pytest.raises(LineTypeRateLimited):
+        provider.lookup(NUMBER)
+
+
+def test_a_plain_429_says_slow_down_too(twilio):
+    server, provider = twilio
+    server.answers[NUMBER] = (429, "")
+    with pytest.raises(LineTypeRateLimited):
+        provider.lookup(NUMBER)
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        (20003, "TWILIO_AUTH_TOKEN"),
+        (60606, "not enabled"),
+        (60607, "country"),
+        (60601, "Canadian"),
+    ],
+)
+def test_refusals_stop_lookups_with_a_clear_message(twilio, code, words):
+    server, provider = twilio
+    server.answers[NUMBER] = code
+    with pytest.raises(LineTypeRefused) as refused:
+        provider.lookup(NUMBER)
+    assert refused.value.code == str(code)
+    assert words in refused.value.message
+
+
+@pytest.mark.parametrize("answer", [(500, "oops"), (503, ""), (200, "not json"), (200, "[]")])
+def test_server_errors_and_garbage_are_failed_calls(twilio, answer):
+    server, provider = twilio
+    server.answers[NUMBER] = answer
+    with pytest.raises(LineTypeUnavailable):
+        provider.lookup(NUMBER)
+
+
+def test_a_timeout_is_a_failed_call(twilio):
+    server, provider = twilio
+    server.answers[NUMBER] = "timeout"
+    server.timeout_seconds = 1.5
+    with pytest.raises(LineTypeUnavailable):
+        provider.lookup(NUMBER)
+
+
+def test_a_refused_connection_is_a_failed_call(settings):
+    settings.TWILIO_LOOKUP_BASE_URL = "http://127.0.0.1:9"  # discard: nothing listens
+    with pytest.raises(LineTypeUnavailable):
+        TwilioLineTypeProvider().lookup(NUMBER)
+
+
+def test_the_offline_provider_reads_the_numbering_plan_and_costs_nothing():
+    provider = OfflineLineTypeProvider()
+    assert provider.lookup("+447911123456").line_type == "mobile"  # a UK mobile range
+    assert provider.lookup("+442079460000").line_type == "landline"  # London
+    # North America: mobiles and landlines share area codes, so it cannot tell.
+    assert provider.lookup("+16789998212").line_type == "unknown"
+    assert provider.lookup("+18005550100").line_type == "toll_free"
+    assert provider.lookup("+1555").valid is False
+    assert provider.lookup("+447911123456").cost == Decimal(0)
