@@ -31,6 +31,12 @@ class LockNamespace(IntEnum):
     CAMPAIGN_MERGE = 0x4C4D
     # Attaching a contacts partition locks the default partition: one at a time (key: 0).
     PARTITION_ATTACH = 0x4C41
+    # Monitoring claims a reputation slot: one claim decision at a time (key: 0).
+    REPUTATION_SLOTS = 0x5253
+    # One worker runs the day's reputation check at a time (key: the day's ordinal; session).
+    REPUTATION_DAILY_CHECK = 0x5244
+    # One replacement of an owned number at a time (key: the number's id; session lock).
+    NUMBER_REPLACEMENT = 0x5250
 
 
 def advisory_xact_lock(namespace: LockNamespace, key: int) -> None:

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from crm.admin_extensions import AdminExtensions, ExtensibleAdminMixin
 from crm.admin_utils import EstimatedCountAdminMixin, ReadOnlyAdminMixin, SingletonAdminMixin
 from crm.models import Customer, PhoneNumber
 from crm.phones import national_format, try_normalize
@@ -22,9 +23,17 @@ from telephony.models import (
     TelephonySettings,
 )
 
+# Upper apps (reputation) add columns, actions, a dashboard and warnings to "Phone system >
+# Phone numbers" from their AppConfig.ready(); telephony never imports them.
+owned_number_admin_extensions = AdminExtensions("telephony.OwnedNumber")
+
 
 @admin.register(OwnedNumber)
-class OwnedNumberAdmin(admin.ModelAdmin):
+class OwnedNumberAdmin(ExtensibleAdminMixin, admin.ModelAdmin):
+    extensions = owned_number_admin_extensions
+    change_form_template = "admin/extensible_change_form.html"
+    change_list_template = "admin/extensible_change_list.html"
+    delete_confirmation_template = "admin/extensible_delete_confirmation.html"
     list_display = ("number", "label", "status", "provider_id", "acquired_at", "replaced_by")
     list_filter = ("status",)
     search_fields = ("number", "label")
