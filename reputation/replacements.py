@@ -98,7 +98,7 @@ def number_replace(
             ) from exc
         _buy(replacement)
         if replacement.state == State.BOUGHT:
-            _activate(replacement)
+            _activate_or_undo(replacement)
         if replacement.state == State.ACTIVATED:
             _release_old(replacement)
     return replacement
@@ -158,8 +158,14 @@ def _set(replacement: NumberReplacement, state: str, *, reason: str = "") -> Non
     replacement.save()
 
 
+def _activate_or_undo(replacement: NumberReplacement) -> None:
+    if not _activate(replacement):
+        _undo(replacement.pk)
+        replacement.refresh_from_db()
+
+
 @transaction.atomic
-def _activate(replacement: NumberReplacement) -> None:
+def _activate(replacement: NumberReplacement) -> bool:
     """The new number becomes active and takes over monitoring and the slot; campaigns
     dialling from the old one resolve to it through ``replaced_by``."""
     old = (
@@ -168,8 +174,7 @@ def _activate(replacement: NumberReplacement) -> None:
         else None
     )
     if old is None or old.status != OwnedNumber.Status.ACTIVE or old.replaced_by_id:
-        transaction.on_commit(lambda: _undo(replacement.pk))
-        return
+        return False  # the caller gives the bought number back, outside this transaction
     new = OwnedNumber.objects.create(
         number=replacement.new_number,
         label=old.label,
@@ -196,6 +201,7 @@ def _activate(replacement: NumberReplacement) -> None:
     replacement.new = new
     replacement.state = State.ACTIVATED
     replacement.save()
+    return True
 
 
 def _undo(replacement_id: int) -> None:
@@ -241,7 +247,7 @@ def replacement_resume(*, replacement: NumberReplacement) -> NumberReplacement:
             # Stopped before a purchase was recorded: nothing of ours to finish or undo.
             _set(replacement, State.FAILED, reason="Interrupted before a number was bought.")
         elif replacement.state == State.BOUGHT:
-            _activate(replacement)
+            _activate_or_undo(replacement)
         if replacement.state == State.ACTIVATED:
             _release_old(replacement)
     return replacement
