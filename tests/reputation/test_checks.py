@@ -29,7 +29,9 @@ def test_prescreening_gives_the_verdict_at_once_and_spam_needs_the_threshold(add
     }
     a, b, c = monitor(one, two, three)
     assert (a.status, b.status, c.status) == ("safe", "spam", "spam")  # majority of 3 = 2
-    assert b.flagged_sources == 2 and b.sources == 3 and b.flagged_at is not None
+    assert b.flagged_sources == 2
+    assert b.sources == 3
+    assert b.flagged_at is not None
     assert [r["carrier"] for r in b.results] == ["AT&T", "Verizon", "T-Mobile"]
     addon.spam_threshold = 3
     addon.save()
@@ -61,7 +63,8 @@ def test_force_checks_again_today_asking_for_fresh_data(addon, owned, capsys):
     assert ScriptedReputation.calls == []
     assert "already ran" in capsys.readouterr().out
     call_command("check_reputation", "--force")
-    assert len(ScriptedReputation.calls) == 1 and ScriptedReputation.calls[0][1] is True
+    assert len(ScriptedReputation.calls) == 1
+    assert ScriptedReputation.calls[0][1] is True
     assert DailyCheckRun.objects.filter(forced=True).count() == 1
 
 
@@ -91,13 +94,17 @@ def test_an_outage_changes_no_verdict_and_triggers_no_replacement(addon, owned):
     addon.save()
     run = services.daily_check_run()
     spam.refresh_from_db()
-    assert spam.status == "spam" and spam.results and "outage" in spam.last_error
-    assert run.state == "incomplete" and run.numbers_failed == 1
+    assert spam.status == "spam"
+    assert spam.results
+    assert "outage" in spam.last_error
+    assert run.state == "incomplete"
+    assert run.numbers_failed == 1
     # A later fire the same day finishes what the outage left, and only that.
     ScriptedReputation.down = False
     ScriptedReputation.answers = {}
     again = services.daily_check_run()
-    assert again.pk == run.pk and again.state == "done"
+    assert again.pk == run.pk
+    assert again.state == "done"
     spam.refresh_from_db()
     assert spam.status == "safe"
 
@@ -133,8 +140,10 @@ def test_a_falling_answer_rate_marks_a_number_at_risk_before_any_carrier(addon, 
     _calls(steady, days_ago=1, answered=7, missed=3)  # 70%: above 48%
     assert services.monitored_risk_refresh() == 1
     risky = MonitoredNumber.objects.get(owned_number=falling)
-    assert risky.at_risk and risky.status == "safe"
-    assert round(risky.answer_rate_recent, 2) == 0.3 and round(risky.answer_rate_before, 2) == 0.8
+    assert risky.at_risk
+    assert risky.status == "safe"
+    assert round(risky.answer_rate_recent, 2) == 0.3
+    assert round(risky.answer_rate_before, 2) == 0.8
     assert not MonitoredNumber.objects.get(owned_number=steady).at_risk
     addon.at_risk_fraction = "0.30"
     addon.save()

@@ -23,7 +23,8 @@ def spam_number(addon, owned):
 def test_nothing_is_replaced_while_auto_replacement_is_off(spam_number):
     ScriptedInventory.stock = {"415": ["+14155559001"]}
     services.daily_check_run()
-    assert ScriptedInventory.calls == [] and NumberReplacement.objects.count() == 0
+    assert ScriptedInventory.calls == []
+    assert NumberReplacement.objects.count() == 0
     spam_number.refresh_from_db()
     assert spam_number.status == "active"
 
@@ -37,11 +38,14 @@ def test_a_spam_number_is_replaced_in_its_area_code_and_released_only_after(addo
     services.daily_check_run()
     done = NumberReplacement.objects.get()
     assert (done.state, done.new_number, done.automatic) == ("done", "+14155559001", True)
-    assert done.verdict["status"] == "spam" and done.verdict["flagged_sources"] == 2
+    assert done.verdict["status"] == "spam"
+    assert done.verdict["flagged_sources"] == 2
     assert ScriptedInventory.calls == ["415"]
     old = OwnedNumber.objects.get(pk=spam_number.pk)
     new = OwnedNumber.objects.get(number="+14155559001")
-    assert old.status == "released" and old.replaced_by == new and new.status == "active"
+    assert old.status == "released"
+    assert old.replaced_by == new
+    assert new.status == "active"
     assert new.label == "Outbound A"
     assert ScriptedInventory.released == [spam_number.provider_id]
     assert MonitoredNumber.objects.get().owned_number == new  # pre-screened: safe
@@ -56,7 +60,8 @@ def test_without_one_in_the_area_code_it_buys_in_the_same_state(addon, spam_numb
     ScriptedInventory.stock = {"310": ["+13105559001"], "212": ["+12125559001"]}
     replacements.replacements_run()
     assert NumberReplacement.objects.get().new_number == "+13105559001"
-    assert ScriptedInventory.calls[0] == "415" and "212" not in ScriptedInventory.calls
+    assert ScriptedInventory.calls[0] == "415"
+    assert "212" not in ScriptedInventory.calls
 
 
 def test_with_none_in_the_state_nothing_is_bought_and_the_administrator_is_told(
@@ -67,7 +72,8 @@ def test_with_none_in_the_state_nothing_is_bought_and_the_administrator_is_told(
     ScriptedInventory.stock = {"212": ["+12125559001"]}
     replacements.replacements_run()
     refused = NumberReplacement.objects.get()
-    assert refused.state == "refused" and "California" in refused.reason
+    assert refused.state == "refused"
+    assert "California" in refused.reason
     assert OwnedNumber.objects.filter(status="active").count() == 1
     page = admin_client.get("/admin/telephony/ownednumber/")
     assert "No number available in area code 415 or elsewhere in California" in page.text
