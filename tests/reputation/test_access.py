@@ -120,7 +120,7 @@ def test_the_phone_numbers_page_shows_the_dashboard_column_and_actions(administr
     assert 'data-figure="clean" class="sb-good">1<' in page
     assert page.count('data-status="safe"') == 1
     assert page.count('data-status="spam"') == 1
-    assert 'title="Not monitored">–<' in page
+    assert 'title="Not monitored">\u2013<' in page
     assert "Stop monitoring" in page
     assert "Monitor reputation" in page
     # The row action (the ⋯ menu) posts to the reputation endpoint.
