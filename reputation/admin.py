@@ -227,9 +227,9 @@ SHIELD = mark_safe(
     '<path d="M8 1 2 3.5v4C2 11 4.6 14 8 15c3.4-1 6-4 6-7.5v-4z" fill="currentColor"/></svg>'
 )
 REPUTATION_HEADER = mark_safe(
-    'Reputation <span class="sb-rep-help" tabindex="0" title="SAFE (green): fewer than the '
+    'Reputation <b class="sb-rep-help" tabindex="0" title="SAFE (green): fewer than the '
     "threshold of carriers flag the number. SPAM (red): at least the threshold (by default "
-    "most of the carriers checked) flag it. Hover a badge for each carrier's result.\">?</span>"
+    "most of the carriers checked) flag it. Hover a badge for each carrier's result.\">?</b>"
 )
 
 
@@ -326,8 +326,9 @@ def register_admin_extensions() -> None:
     extensions.add_column(
         Column(
             name="row_menu",
-            description=mark_safe('<span class="sb-sr">Actions</span>'),
+            description=mark_safe('<b class="sb-sr">Actions</b>'),
             render=render_row_menu,
+            after="number",
         )
     )
     for action in (monitor_reputation, stop_monitoring, replace_number):
