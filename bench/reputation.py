@@ -5,7 +5,7 @@ Prints the check's duration against the sequential floor (requests x latency), t
 requests made (= numbers / batch size), queries per number, and the Phone numbers page's
 p95 and query count at 1k and 10k numbers (the count must not grow with the table).
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/sb_rep_bench .venv/bin/python bench/reputation.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python bench/reputation.py
 """
 
 import json
@@ -30,7 +30,12 @@ class Feed(BaseHTTPRequestHandler):
         answer = {
             "results": {
                 n: [
-                    {"carrier": c, "label": "", "score": 10, "flagged": n.endswith("7") and c != "T-Mobile"}
+                    {
+                        "carrier": c,
+                        "label": "",
+                        "score": 10,
+                        "flagged": n.endswith("7") and c != "T-Mobile",
+                    }
                     for c in ("AT&T", "Verizon", "T-Mobile")
                 ]
                 for n in body["numbers"]
@@ -65,7 +70,12 @@ def build(count: int) -> None:
     services.reputation_settings_save(config=config)
     start, _ = services.current_cycle(config)
     numbers = OwnedNumber.objects.bulk_create(
-        [OwnedNumber(number=f"+1{415 + i // 10_000 * 1}{5550000 + i % 10_000:07d}", label=f"Line {i}") for i in range(count)],
+        [
+            OwnedNumber(
+                number=f"+1{415 + i // 10_000 * 1}{5550000 + i % 10_000:07d}", label=f"Line {i}"
+            )
+            for i in range(count)
+        ],
         batch_size=2000,
     )
     MonitoredNumber.objects.bulk_create(
@@ -135,18 +145,29 @@ def main() -> None:
     t = time.perf_counter()
     again = services.daily_check_run()
     second = time.perf_counter() - t
-    print(f"daily check, {NUMBERS:,} monitored numbers, feed latency {LATENCY * 1000:.0f} ms, {concurrency} requests in flight")
-    print(f"  duration                {duration:7.2f} s  (sequential floor: {REQUESTS['n']} x {LATENCY:.1f} s = {floor:.1f} s; ratio {duration / floor:.2f})")
+    print(
+        f"daily check, {NUMBERS:,} monitored numbers, feed latency {LATENCY * 1000:.0f} ms, "
+        f"{concurrency} requests in flight"
+    )
+    print(
+        f"  duration                {duration:7.2f} s  (sequential floor: {REQUESTS['n']} x "
+        f"{LATENCY:.1f} s = {floor:.1f} s; ratio {duration / floor:.2f})"
+    )
     print(f"  requests                {REQUESTS['n']}  (numbers / batch size = {NUMBERS // 100})")
     print(f"  checked                 {run.numbers_checked:,}  (state {run.state})")
     print(f"  queries                 {queries}  ({queries / NUMBERS:.3f} per number)")
-    print(f"  second fire same day    {second * 1000:.0f} ms, requests after it: {REQUESTS['n']}  (run {again.pk == run.pk and 'reused' or 'new'})")
+    reused = "reused" if again is not None and again.pk == run.pk else "new"
+    print(
+        f"  second fire same day    {second * 1000:.0f} ms, requests after it: "
+        f"{REQUESTS['n']}  (run {reused})"
+    )
     print(f"phone numbers page, 1,000 numbers:  {describe(small_samples)}  queries {small_queries}")
     print(f"phone numbers page, 10,000 numbers: {describe(big_samples)}  queries {big_queries}")
     print(
         f"headline: 10k numbers checked in {duration:.2f} s with {REQUESTS['n']} requests, "
         f"{queries / NUMBERS:.3f} queries/number; page p95 {percentile(big_samples, 95):.1f} ms "
-        f"at 10k (median {statistics.median(big_samples):.1f}), {big_queries} queries at 10k vs {small_queries} at 1k"
+        f"at 10k (median {statistics.median(big_samples):.1f}), {big_queries} queries at 10k "
+        f"vs {small_queries} at 1k"
     )
     server.shutdown()
 

@@ -12,7 +12,6 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -20,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from crm.admin_extensions import Column, Panel
 from crm.admin_utils import ReadOnlyAdminMixin, SingletonAdminMixin
-from reputation import charts, replacements, selectors, services
+from reputation import cells, charts, replacements, selectors, services
 from reputation.models import (
     NUMBERS_PER_BLOCK,
     DailyCheckRun,
@@ -222,10 +221,7 @@ ROW_VERBS = {"monitor": monitor_reputation, "unmonitor": stop_monitoring, "repla
 
 # --- The Phone numbers page: column, dashboard, number page, delete warning ---------------
 
-SHIELD = mark_safe(
-    '<svg class="sb-shield" viewBox="0 0 16 16" width="14" height="14" aria-hidden="true">'
-    '<path d="M8 1 2 3.5v4C2 11 4.6 14 8 15c3.4-1 6-4 6-7.5v-4z" fill="currentColor"/></svg>'
-)
+SHIELD = cells.SHIELD
 REPUTATION_HEADER = mark_safe(
     'Reputation <b class="sb-rep-help" tabindex="0" title="SAFE (green): fewer than the '
     "threshold of carriers flag the number. SPAM (red): at least the threshold (by default "
@@ -243,29 +239,11 @@ def render_reputation(number: OwnedNumber) -> SafeString:
     row = getattr(number, "page_reputation", None)
     if row is None:  # not prepared (another page reused the admin): one row's query
         row = selectors.page_reputation([number])[number.pk]
-    return mark_safe(  # noqa: S308 (a template with autoescaping)
-        render_to_string("admin/reputation/_cell.html", {"row": row, "shield": SHIELD})
-    )
+    return cells.reputation_cell(row)
 
 
 def render_row_menu(number: OwnedNumber) -> SafeString:
-    row = getattr(number, "page_reputation", None)
-    monitored = bool(row and row.monitored)
-    return mark_safe(  # noqa: S308 (a template with autoescaping)
-        render_to_string(
-            "admin/reputation/_row_menu.html",
-            {
-                "number": number,
-                "monitored": monitored,
-                "active": number.status == OwnedNumber.Status.ACTIVE,
-                "monitor_url": reverse("admin:reputation_row_action", args=[number.pk, "monitor"]),
-                "unmonitor_url": reverse(
-                    "admin:reputation_row_action", args=[number.pk, "unmonitor"]
-                ),
-                "replace_url": reverse("admin:reputation_row_action", args=[number.pk, "replace"]),
-            },
-        )
-    )
+    return cells.row_menu(number, getattr(number, "page_reputation", None))
 
 
 def dashboard_panel(request: HttpRequest, obj: Any) -> dict[str, Any] | None:
