@@ -1,8 +1,10 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from reputation import services
+from reputation.models import DailyCheckRun
 
 
 class Command(BaseCommand):
@@ -17,23 +19,18 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
-        started = None
-        from reputation.models import DailyCheckRun
-
-        existing = DailyCheckRun.objects.filter(
-            day=services.timezone.localdate(), forced=False
+        done_before = DailyCheckRun.objects.filter(
+            day=timezone.localdate(), forced=False, state=DailyCheckRun.State.DONE
         ).first()
-        if existing and existing.state == DailyCheckRun.State.DONE:
-            started = existing.finished_at
         run = services.daily_check_run(force=force)
         if run is None:
             raise CommandError(
                 "Nothing checked: the add-on is off, or another worker is running today's check."
             )
-        if started and not force:
+        if done_before is not None and not force:
             self.stdout.write(
-                f"Today's check already ran ({run.numbers_checked} numbers checked, finished "
-                f"{started:%H:%M}); nothing checked now. Use --force to check again."
+                f"Today's check already ran ({run.numbers_checked} numbers checked); nothing "
+                "checked now. Use --force to check again."
             )
             return
         self.stdout.write(
