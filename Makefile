@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-# Tests and benchmarks run on the real services (ENGINEERING.md §2); override to point elsewhere.
+# Tests and benchmarks run on the real PostgreSQL and Redis; override to point elsewhere.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 

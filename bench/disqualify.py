@@ -25,6 +25,7 @@ from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from campaigns import selectors, services  # noqa: E402
+from campaigns.ingest import rules  # noqa: E402
 from campaigns.models import Campaign, CampaignPhone, Disposition  # noqa: E402
 
 
@@ -33,16 +34,11 @@ def build(name: str, leads: int) -> Campaign:
     if campaign and campaign.contacts.count() == leads:
         return campaign
     if campaign:
-        with connection.cursor() as cursor:
-            for table in ("contact", "campaignphone", "account", "disposition"):
-                cursor.execute(
-                    f"DELETE FROM campaigns_{table} WHERE campaign_id = %s", [campaign.pk]
-                )
-        campaign.delete()
+        services.campaign_delete(campaign=campaign)
     campaign = Campaign.objects.create(name=name)
     companies = max(1, leads // 25)
     with transaction.atomic(), connection.cursor() as cursor:
-        params = {"c": campaign.pk, "n": leads, "k": companies}
+        params = {"c": campaign.pk, "n": leads, "k": companies, "email_key": rules.EMAIL_KEY}
         # Company lines +1404 2xx xxxx (shared by 25 contacts each), mobiles +1678 ...
         cursor.execute(
             """
@@ -64,7 +60,8 @@ def build(name: str, leads: int) -> Campaign:
                 phone_id, mobile_id, phone_raw, mobile_raw, extra, status, dedup_key,
                 merged_rows, created_at)
             SELECT %(c)s, 'First', 'Last', 'Lead ' || g, 'lead' || g || '@example.com', '',
-                   office.id, mobile.id, '', '', '{}', 'active', 'e:lead' || g || '@example.com',
+                   office.id, mobile.id, '', '', '{}', 'active',
+                   %(email_key)s || 'lead' || g || '@example.com',
                    0, now()
             FROM generate_series(0, %(n)s - 1) g
             JOIN campaigns_campaignphone office

@@ -27,7 +27,8 @@ setup_django()  # Django on PostgreSQL, migrated
 
 from django.db import connection  # noqa: E402
 
-from campaigns.ingest import contact_partition  # noqa: E402
+from campaigns import services  # noqa: E402
+from campaigns.ingest.partitions import drop_partition  # noqa: E402
 from campaigns.models import Campaign, LeadUpload  # noqa: E402
 
 AREA_CODES = [
@@ -120,24 +121,11 @@ def import_round(path: Path, campaign: Campaign) -> tuple[float, int, LeadUpload
 
 
 def drop_campaign(campaign_id: int) -> None:
-    with connection.cursor() as cursor:
-        for sql in (
-            "DELETE FROM campaigns_disposition WHERE campaign_id = %s",
-            "DELETE FROM campaigns_contact WHERE campaign_id = %s",
-            "DELETE FROM campaigns_campaignphone WHERE campaign_id = %s",
-            "DELETE FROM campaigns_account WHERE campaign_id = %s",
-            "DELETE FROM campaigns_leadrejection WHERE upload_id IN "
-            "(SELECT id FROM campaigns_leadupload WHERE campaign_id = %s)",
-        ):
-            cursor.execute(sql, [campaign_id])
-    for upload in LeadUpload.objects.filter(campaign_id=campaign_id):
+    campaign = Campaign.objects.get(pk=campaign_id)
+    for upload in LeadUpload.objects.filter(campaign=campaign):
         upload.file.delete(save=False)
-    Campaign.objects.filter(pk=campaign_id).delete()
-    partition = contact_partition(campaign_id)
-    with connection.cursor() as cursor:
-        # A partition that a foreign key's table references is detached before dropping.
-        cursor.execute(f"ALTER TABLE campaigns_contact DETACH PARTITION {partition}")
-        cursor.execute(f"DROP TABLE {partition}")
+    services.campaign_delete(campaign=campaign)
+    drop_partition(campaign_id)  # the campaign's emptied table of contacts
 
 
 def main() -> None:

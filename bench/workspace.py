@@ -42,7 +42,7 @@ def load(path: Path, name: str) -> Campaign:
     campaign = Campaign.objects.create(name=name)
     with path.open("rb") as handle:
         upload = services.lead_upload_create(
-            campaign=campaign, file=File(handle, name=path.name), uploaded_by=None, enqueue=False
+            campaign=campaign, file=File(handle, name=path.name), uploaded_by=None
         )
     upload = services.lead_upload_import(upload_id=upload.pk)
     assert upload.status == LeadUpload.State.COMPLETED, upload.error

@@ -97,7 +97,7 @@ class CampaignAdmin(admin.ModelAdmin):
         form = LeadUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
             try:
-                upload = services.lead_upload_create(
+                upload = services.lead_upload_submit(
                     campaign=campaign, file=form.cleaned_data["file"], uploaded_by=request.user
                 )
             except ValidationError as exc:

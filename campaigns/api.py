@@ -195,7 +195,7 @@ class LeadUploadCreate(APIView):
         if file is None:
             raise ValidationError({"file": ["Attach the leads CSV as the multipart field 'file'."]})
         try:
-            upload = services.lead_upload_create(
+            upload = services.lead_upload_submit(
                 campaign=campaign, file=file, uploaded_by=request.user
             )
         except DjangoValidationError as exc:

@@ -42,7 +42,6 @@ def seed(stdout) -> None:
             campaign=campaign,
             file=ContentFile(DEMO_LEADS.encode(), name="demo-leads.csv"),
             uploaded_by=None,
-            enqueue=False,
         )
         services.lead_upload_import(upload_id=upload.pk)
     stdout.write(

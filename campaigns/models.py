@@ -1,9 +1,9 @@
 """Campaigns: who callers phone (accounts, contacts), from which numbers, and what they said.
 
-The shape follows PRODUCT.md's rule that disqualifying a number reaches every contact that
-carries it "in one statement, whatever the campaign's size": a number is a row of its
-campaign (``CampaignPhone``) and contacts point at it, so a number's status is stored
-once and every contact reads it through the join.
+The shape follows the rule (docs/product.md, "Campaigns") that disqualifying a number
+reaches every contact that carries it in one statement, whatever the campaign's size: a
+number is a row of its campaign (``CampaignPhone``) and contacts point at it, so a
+number's status is stored once and every contact reads it through the join.
 """
 
 from django.conf import settings
@@ -306,7 +306,7 @@ class Contact(models.Model):
     mobile_raw = models.CharField(max_length=64, blank=True, help_text="As uploaded.")
     extra = models.JSONField(default=dict, blank=True, help_text="Other columns of the row.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    # 'e:' + lower(email); rows without email: 'r:' + a hash of name, company and numbers,
+    # By email (any case), else a hash of name, company and numbers (campaigns.ingest.rules),
     # so an identical row uploaded again is the same contact.
     dedup_key = models.TextField(editable=False)
     merged_rows = models.PositiveIntegerField(

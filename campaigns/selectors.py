@@ -7,7 +7,8 @@ from django.contrib.auth.models import User as AuthUser
 from django.db import connection
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 
-from campaigns.ingest import contact_partition
+from campaigns.ingest import rules
+from campaigns.ingest.partitions import contact_partition
 from campaigns.models import (
     Account,
     Campaign,
@@ -18,7 +19,7 @@ from campaigns.models import (
     LeadUpload,
 )
 from crm.db import is_postgresql
-from crm.phones import try_normalize
+from crm.selectors import number_search
 from telephony.models import OwnedNumber
 
 User = AuthUser | AnonymousUser
@@ -52,16 +53,12 @@ def campaign_contacts(*, campaign: Campaign, search: str = "") -> QuerySet[Conta
         return contacts.order_by("id")
     # Each kind of search is answered by indexes: an OR across a join would read every
     # contact of the campaign (a second per search in a campaign of a million).
-    e164 = try_normalize(search)
-    if e164:
-        phone_id = (
-            CampaignPhone.objects.filter(campaign=campaign, number=e164)
-            .values_list("id", flat=True)
-            .first()
-        )
+    by_number = number_search(CampaignPhone.objects.filter(campaign=campaign), search)
+    if by_number is not None:
+        phone_id = by_number.values_list("id", flat=True).first()
         return contacts.filter(Q(phone_id=phone_id) | Q(mobile_id=phone_id)).order_by("id")
     if "@" in search:
-        return contacts.filter(dedup_key="e:" + search.lower()).order_by("id")
+        return contacts.filter(dedup_key=rules.email_key(search)).order_by("id")
     # Prefix matches on the name or the company (both indexed, see migration 0002).
     in_campaign = Contact.objects.filter(campaign=campaign)
     by_name = in_campaign.filter(name__istartswith=search).values("id")
@@ -106,10 +103,8 @@ def campaign_phones(*, campaign: Campaign, status: str = "") -> QuerySet[Campaig
 
 def campaign_phone_get(*, campaign: Campaign, raw_number: str) -> CampaignPhone | None:
     """The campaign's row for a number typed any way; None when it is not in the campaign."""
-    e164 = try_normalize(raw_number)
-    if e164 is None:
-        return None
-    return CampaignPhone.objects.filter(campaign=campaign, number=e164).first()
+    found = number_search(CampaignPhone.objects.filter(campaign=campaign), raw_number)
+    return None if found is None else found.first()
 
 
 def campaign_dialing_numbers(*, campaign: Campaign) -> list[OwnedNumber]:

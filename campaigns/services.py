@@ -12,7 +12,8 @@ from django.core.files import File
 from django.db import connection, transaction
 from django.utils import timezone
 
-from campaigns import ingest
+from campaigns import ingest, tasks
+from campaigns.ingest.partitions import lock_campaign
 from campaigns.models import (
     Account,
     Campaign,
@@ -25,7 +26,7 @@ from campaigns.models import (
     Status,
 )
 from crm.actors import Actor, acting_user
-from crm.db import LockNamespace, advisory_try_lock, is_postgresql
+from crm.db import LockNamespace, advisory_try_lock
 
 logger = logging.getLogger(__name__)
 
@@ -43,10 +44,9 @@ def _clean_reason(reason: str) -> str:
 
 
 @transaction.atomic
-def lead_upload_create(
-    *, campaign: Campaign, file: File, uploaded_by: Actor, enqueue: bool = True
-) -> LeadUpload:
-    """Store the file and queue its import (after commit, so the worker finds the row)."""
+def lead_upload_create(*, campaign: Campaign, file: File, uploaded_by: Actor) -> LeadUpload:
+    """Store an uploaded leads file; ``lead_upload_import`` (now, or queued by
+    ``lead_upload_queue``) imports it."""
     digest = hashlib.sha256()
     size = 0
     for chunk in file.chunks():
@@ -66,11 +66,21 @@ def lead_upload_create(
     )
     upload.file.save(name, file, save=False)
     upload.save()
-    if enqueue:
-        from campaigns.tasks import import_lead_upload
+    return upload
 
-        upload_id = upload.pk
-        transaction.on_commit(lambda: import_lead_upload.delay(upload_id))
+
+@transaction.atomic
+def lead_upload_queue(*, upload: LeadUpload) -> None:
+    """Queue a stored upload's import for a worker (after commit, so it finds the row)."""
+    upload_id = upload.pk
+    transaction.on_commit(lambda: tasks.lead_upload_import.delay(upload_id))
+
+
+@transaction.atomic
+def lead_upload_submit(*, campaign: Campaign, file: File, uploaded_by: Actor) -> LeadUpload:
+    """Store an uploaded file and queue its import: an upload from the admin or the API."""
+    upload = lead_upload_create(campaign=campaign, file=file, uploaded_by=uploaded_by)
+    lead_upload_queue(upload=upload)
     return upload
 
 
@@ -187,8 +197,7 @@ def campaign_delete(*, campaign: Campaign) -> dict[str, int]:
     the cascade then deletes what is left (uploads, the log, assignments).
     """
     deleted: dict[str, int] = {}
-    if is_postgresql():
-        ingest.lock_campaign(campaign.pk)  # not while an upload merges into it
+    lock_campaign(campaign.pk)  # not while an upload merges into it
     with connection.cursor() as cursor:
         for label, sql in _CAMPAIGN_ROWS:
             cursor.execute(sql, {"campaign": campaign.pk})

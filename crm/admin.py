@@ -25,7 +25,7 @@ from crm.admin_utils import (
     ReadOnlyAdminMixin,
 )
 from crm.models import Customer, CustomerMerge, MatchSuggestion, PhoneNumber, PhoneNumberChange
-from crm.phones import national_format, try_normalize
+from crm.phones import national_format
 
 
 class PhoneNumberInline(admin.TabularInline):
@@ -270,12 +270,10 @@ class PhoneNumberChangeAdmin(ReadOnlyAdminMixin, FastChangelistMixin, admin.Mode
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple[QuerySet, bool]:
-        e164 = try_normalize(search_term)
-        return (
-            queryset.filter(number=e164)
-            if e164
-            else queryset.filter(cause__icontains=search_term.strip())
-        ), False
+        found = selectors.number_search(queryset, search_term)
+        if found is None:
+            found = queryset.filter(cause__icontains=search_term.strip())
+        return found, False
 
 
 @admin.register(MatchSuggestion)

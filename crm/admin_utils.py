@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from crm.db import is_postgresql
-from crm.phones import try_normalize
+from crm.selectors import number_search
 
 # Below this many rows an exact count is cheap, and exactness is worth more than speed.
 EXACT_COUNT_BELOW = 50_000
@@ -160,10 +160,10 @@ class NumberSearchMixin:
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple[QuerySet, bool]:
-        e164 = try_normalize(search_term)
-        if search_term.strip() and not e164:
-            return queryset.none(), False
-        return (queryset.filter(number=e164) if e164 else queryset), False
+        if not search_term.strip():
+            return queryset, False
+        found = number_search(queryset, search_term)
+        return (queryset.none() if found is None else found), False
 
 
 class SingletonAdminMixin:

@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from crm import roles
+from crm.db import is_postgresql
 from crm.models import Customer, PhoneNumber
 from crm.phones import normalize
 from crm.services import customer_create, match_suggestions_refresh, phone_number_add
@@ -142,7 +143,7 @@ def ensure_bulk_customers(total: int, progress: Callable[[int], None] | None = N
         return 0
     start, stop = existing, total
     now = timezone.now()
-    if connection.vendor == "postgresql":
+    if is_postgresql():
         _copy_bulk(start, stop, now, progress)
     else:
         _bulk_create(start, stop, now, progress)

@@ -1,4 +1,4 @@
-"""The role matrix of PRODUCT.md as data: one place says which group may do what.
+"""The role matrix (docs/product.md, "Roles") as data: one place says which group may do what.
 
 Patterns are ``app_label.codename`` with shell wildcards. Data migrations apply it
 (``sync_roles``), so each app that adds models adds a migration that calls it again.

@@ -1,12 +1,15 @@
 """Reads of customers and their numbers for the admin, the API and other apps."""
 
 from collections.abc import Iterable
+from typing import TypeVar
 
-from django.db.models import CharField, F, Prefetch, Q, QuerySet
+from django.db.models import CharField, F, Model, Prefetch, Q, QuerySet
 from django.db.models.functions import Cast
 
 from crm.models import Customer, MatchSuggestion, PhoneNumber
 from crm.phones import try_normalize
+
+_M = TypeVar("_M", bound=Model)
 
 
 def customer_queryset() -> QuerySet[Customer]:
@@ -21,6 +24,25 @@ def customer_with_numbers(queryset: QuerySet[Customer] | None = None) -> QuerySe
     )
 
 
+def number_search(
+    queryset: QuerySet[_M], term: str, *, fields: Iterable[str] = ("number",)
+) -> QuerySet[_M] | None:
+    """The rows whose ``fields`` hold ``term`` read as a phone number typed any way.
+
+    ``None`` when ``term`` is no phone number, so the caller decides what else the text
+    may mean (a name, an email, a CallSid). Every list that can be searched by a number
+    comes through here: the term is normalised once by ``crm/phones.py`` and each field
+    is an exact match on the indexed E.164 column, never a text scan.
+    """
+    e164 = try_normalize(term)
+    if e164 is None:
+        return None
+    condition = Q()
+    for field in fields:
+        condition |= Q(**{field: e164})
+    return queryset.filter(condition)
+
+
 def customer_filter_by_phone(queryset: QuerySet[Customer], e164: str) -> QuerySet[Customer]:
     # An indexed equality on the normalised number: a subquery keeps it one index probe
     # and cannot duplicate rows.
@@ -33,16 +55,12 @@ def customer_search(queryset: QuerySet[Customer], term: str) -> QuerySet[Custome
     term = term.strip()
     if not term:
         return queryset
-    e164 = try_normalize(term)
-    if e164:
-        return customer_filter_by_phone(queryset, e164)
+    holders = number_search(PhoneNumber.objects.all(), term)
+    if holders is not None:
+        return queryset.filter(id__in=holders.values("customer_id"))
     if "@" in term:
         return queryset.filter(email__istartswith=term)
     return queryset.filter(name__istartswith=term) | queryset.filter(email__istartswith=term)
-
-
-def phone_holders(e164: str) -> QuerySet[PhoneNumber]:
-    return PhoneNumber.objects.filter(number=e164, customer__merged_into__isnull=True)
 
 
 def numbers_by_customer(customer_ids: Iterable[int]) -> dict[int, list[tuple[str, str, bool]]]:

@@ -222,7 +222,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # database at start so admins can see (and pause) them in the admin.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "crm-match-suggestions-nightly": {
-        "task": "crm.tasks.refresh_match_suggestions",
+        "task": "crm.tasks.match_suggestions_refresh",
         "schedule": crontab(hour=2, minute=30),
     },
     "telephony-retention-daily": {

@@ -11,7 +11,8 @@ from django.utils.html import format_html
 from crm.admin_extensions import AdminExtensions, ExtensibleAdminMixin
 from crm.admin_utils import EstimatedCountAdminMixin, ReadOnlyAdminMixin, SingletonAdminMixin
 from crm.models import Customer, PhoneNumber
-from crm.phones import national_format, try_normalize
+from crm.phones import national_format
+from crm.selectors import number_search
 from telephony import charts, selectors, services
 from telephony.models import (
     Assistant,
@@ -145,9 +146,9 @@ def _number_search(queryset: QuerySet, term: str) -> QuerySet:
     term = term.strip()
     if not term:
         return queryset
-    e164 = try_normalize(term)
-    if e164:
-        return queryset.filter(from_number=e164) | queryset.filter(to_number=e164)
+    by_number = number_search(queryset, term, fields=("from_number", "to_number"))
+    if by_number is not None:
+        return by_number
     if term[:2] in {"CA", "SM", "MM"} and len(term) == 34:
         return queryset.filter(external_id=term)
     return queryset.filter(customer__name__istartswith=term)

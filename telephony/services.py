@@ -1,6 +1,6 @@
 """Every write to calls and messages; the one place an interaction is linked to a customer.
 
-Linking (PRODUCT.md, "Contact-Call Relationships"): an inbound call or SMS is identified
+Linking (docs/product.md, "Linking calls and messages"): an inbound call or SMS is identified
 only by the caller's number. The profile holding that number gets the interaction (the
 one holding it as Mobile, else the most recently active one), or a profile is created.
 The profile's counters move in the same transaction, so lists and analytics never scan
@@ -18,6 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Max, Min, OuterRef, Subquery
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
+from psycopg import sql
 
 from crm.db import LockNamespace, is_postgresql
 from crm.models import Customer, PhoneNumber, PhoneNumberChange
@@ -28,7 +29,6 @@ from telephony.models import (
     Channel,
     Direction,
     Message,
-    RetentionRun,
     TelephonySettings,
 )
 
@@ -73,27 +73,31 @@ def _lock_number_and_find(e164: str, model: type[Call] | type[Message], external
     snapshot is taken after the lock is granted): this is the webhook's hot path.
     SQLite needs no lock: its IMMEDIATE transactions already serialise every writer.
     """
-    table = model._meta.db_table
     if not is_postgresql():
         return model.objects.filter(external_id=external_id).first()
     # 32-bit key: a collision only makes two numbers wait for each other, never wrong.
     key = int.from_bytes(hashlib.blake2b(e164.encode(), digest_size=4).digest(), "big", signed=True)
-    # The table name is our own model's, never input.
-    find = f"SELECT id FROM {table} WHERE external_id = %s FOR UPDATE"  # noqa: S608
+    lock, find = _LOCK_SQL, _FIND_SQL[model]
     namespace = int(LockNamespace.NUMBER_LINK)
     with connection.cursor() as cursor:
         if connection.settings_dict["OPTIONS"].get("server_side_binding"):
             # Server-side binding cannot carry two statements: two round trips then.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [namespace, key])
+            cursor.execute(lock, [namespace, key])
             cursor.execute(find, [external_id])
         else:
-            cursor.execute(
-                f"SELECT pg_advisory_xact_lock(%s, %s); {find}", [namespace, key, external_id]
-            )
+            cursor.execute(lock + sql.SQL("; ") + find, [namespace, key, external_id])
             cursor.nextset()
         row = cursor.fetchone()
     return model.objects.get(pk=row[0]) if row else None
 
+
+_LOCK_SQL = sql.SQL("SELECT pg_advisory_xact_lock(%s, %s)")
+_FIND_SQL = {
+    model: sql.SQL("SELECT id FROM {} WHERE external_id = %s FOR UPDATE").format(
+        sql.Identifier(model._meta.db_table)
+    )
+    for model in (Call, Message)
+}
 
 _HOLDERS_SQL = """
     SELECT p.id, p.customer_id, p.type, p.sms, c.merged_into_id IS NOT NULL
@@ -458,75 +462,6 @@ def _message_record(
     )
     message.save(force_insert=True)
     return Recorded(message, True)
-
-
-# --- Data retention ------------------------------------------------------------------------
-
-# Rows per statement: big enough to be quick, small enough that no statement holds locks
-# (or a huge transaction) long while webhooks keep writing.
-RETENTION_BATCH = 5_000
-
-
-def retention_run(
-    *, now: datetime | None = None, batch_size: int = RETENTION_BATCH
-) -> RetentionRun:
-    """Apply the retention settings: erase old transcripts, delete old calls and messages.
-
-    Each batch commits on its own, so a killed worker loses nothing and the next run
-    continues where this one stopped; running twice deletes nothing twice. The run row
-    records the cutoffs and what went.
-    """
-    settings = TelephonySettings.load()
-    now = now or timezone.now()
-    run = RetentionRun.objects.create(
-        transcript_cutoff=_cutoff(now, settings.transcript_retention_days),
-        record_cutoff=_cutoff(now, settings.record_retention_days),
-    )
-    if run.record_cutoff is not None:
-        run.calls_deleted = _delete_in_batches(
-            Call.objects.filter(started_at__lt=run.record_cutoff), batch_size
-        )
-        run.messages_deleted = _delete_in_batches(
-            Message.objects.filter(sent_at__lt=run.record_cutoff), batch_size
-        )
-    if run.transcript_cutoff is not None:
-        run.transcripts_cleared = _clear_transcripts(run.transcript_cutoff, now, batch_size)
-    run.finished_at = timezone.now()
-    run.save()
-    return run
-
-
-def _cutoff(now: datetime, days: int | None) -> datetime | None:
-    return None if days is None else now - timedelta(days=days)
-
-
-def _delete_in_batches(queryset: Any, batch_size: int) -> int:
-    deleted = 0
-    while True:
-        with transaction.atomic():
-            rows = list(queryset.order_by("id").values_list("id", "customer_id")[:batch_size])
-            if not rows:
-                return deleted
-            ids = [pk for pk, _ in rows]
-            deleted += queryset.model.objects.filter(id__in=ids).delete()[0]
-            customer_counters_recompute(customer_ids={c for _, c in rows})
-        if len(rows) < batch_size:
-            return deleted
-
-
-def _clear_transcripts(cutoff: datetime, now: datetime, batch_size: int) -> int:
-    cleared = 0
-    pending = Call.objects.filter(started_at__lt=cutoff).exclude(transcript="")
-    while True:
-        with transaction.atomic():
-            ids = list(pending.order_by("id").values_list("id", flat=True)[:batch_size])
-            if not ids:
-                return cleared
-            cleared += Call.objects.filter(id__in=ids).update(
-                transcript="", transcript_cleared_at=now
-            )
-        if len(ids) < batch_size:
-            return cleared
 
 
 @transaction.atomic

@@ -4,7 +4,7 @@ A campaign's first upload is most of its contacts, often a million rows. Inserte
 one shared table, every row pays six index insertions at random places, and those were
 half the time of a merge. A campaign that has no contacts yet instead gets a table of its
 own: the merge loads it bare, builds each index once, sorted, and attaches it as the
-campaign's partition (``campaigns/ingest.py``). A campaign's searches also stay on its
+campaign's partition (``campaigns/ingest/partitions.py``). A campaign's searches also stay on its
 own, smaller indexes.
 
 What PostgreSQL asks in return:

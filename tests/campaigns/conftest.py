@@ -30,7 +30,7 @@ def upload_csv():
     def upload(campaign, text: str | bytes, name: str = "leads.csv", by=None) -> LeadUpload:
         data = text.encode() if isinstance(text, str) else text
         created = services.lead_upload_create(
-            campaign=campaign, file=ContentFile(data, name=name), uploaded_by=by, enqueue=False
+            campaign=campaign, file=ContentFile(data, name=name), uploaded_by=by
         )
         return services.lead_upload_import(upload_id=created.pk)
 

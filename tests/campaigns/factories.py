@@ -1,5 +1,6 @@
 import factory
 
+from campaigns.ingest import rules
 from campaigns.models import Account, Campaign, CampaignPhone, Contact
 
 
@@ -33,4 +34,4 @@ class ContactFactory(factory.django.DjangoModelFactory):
     campaign = factory.SubFactory(CampaignFactory)
     name = factory.Faker("name")
     email = factory.Sequence(lambda n: f"contact{n}@example.com")
-    dedup_key = factory.LazyAttribute(lambda o: f"e:{o.email.lower()}")
+    dedup_key = factory.LazyAttribute(lambda o: rules.email_key(o.email))

@@ -55,10 +55,7 @@ def test_an_upload_whose_campaign_was_deleted_while_reading_adds_nothing(campaig
     from django.core.files.base import ContentFile
 
     upload = services.lead_upload_create(
-        campaign=campaign,
-        file=ContentFile(SEED_CSV.encode(), name="leads.csv"),
-        uploaded_by=None,
-        enqueue=False,
+        campaign=campaign, file=ContentFile(SEED_CSV.encode(), name="leads.csv"), uploaded_by=None
     )
     with upload.file.open("rb") as handle:
         ingest.stage(upload, handle)

@@ -1,10 +1,12 @@
 import pytest
 
 from campaigns import ingest
+from campaigns.ingest import partitions
 from campaigns.models import Account, CampaignPhone, Contact, LeadRejection, LeadRow, LeadUpload
 from tests.campaigns.conftest import SEED_CSV
+from tests.campaigns.factories import CampaignFactory, ContactFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgresql]
+pytestmark = pytest.mark.django_db
 
 
 def numbers_of(contact: Contact) -> tuple[str | None, str | None]:
@@ -213,30 +215,6 @@ def test_running_a_completed_upload_again_is_a_no_op(seeded):
     assert Contact.objects.filter(campaign=seeded).count() == 5
 
 
-def test_the_orm_fallback_gives_the_same_result_as_the_sql_merge(campaign, upload_csv, monkeypatch):
-    from campaigns.models import Campaign
-
-    upload_csv(campaign, SEED_CSV)
-    other = Campaign.objects.create(name="fallback")
-    monkeypatch.setattr(ingest, "is_postgresql", lambda: False)
-    upload_csv(other, SEED_CSV, name="again.csv")
-
-    def snapshot(c):
-        return (
-            sorted(
-                CampaignPhone.objects.filter(campaign=c).values_list(
-                    "number", "contact_count", "status"
-                )
-            ),
-            sorted(
-                (x.email, x.account.name if x.account else None, *numbers_of(x))
-                for x in Contact.objects.filter(campaign=c)
-            ),
-        )
-
-    assert snapshot(other) == snapshot(campaign)
-
-
 def _leaf_tables(campaign) -> set[str]:
     from django.db import connection
 
@@ -262,6 +240,7 @@ def _index_columns(table: str) -> list[tuple[bool, str]]:
         return cursor.fetchall()
 
 
+@pytest.mark.postgresql
 def test_a_first_upload_becomes_the_campaigns_own_partition_with_every_index(campaign, upload_csv):
     upload_csv(campaign, SEED_CSV)
     partition = ingest.contact_partition(campaign.pk)
@@ -280,12 +259,11 @@ def test_a_first_upload_becomes_the_campaigns_own_partition_with_every_index(cam
     assert len(ids) == len(set(ids)) == 6
 
 
+@pytest.mark.postgresql
 def test_a_campaign_with_contacts_made_by_hand_keeps_them_in_the_default_partition(
     campaign, upload_csv
 ):
-    ann = Contact.objects.create(
-        campaign=campaign, email="ann@example.com", dedup_key="e:ann@example.com"
-    )
+    ann = ContactFactory(campaign=campaign, email="ann@example.com")
     upload = upload_csv(
         campaign, "email,phone\nANN@example.com,404 555 0100\nbob@example.com,404 555 0100\n"
     )
@@ -296,6 +274,7 @@ def test_a_campaign_with_contacts_made_by_hand_keeps_them_in_the_default_partiti
     assert CampaignPhone.objects.get(campaign=campaign).contact_count == 2
 
 
+@pytest.mark.postgresql
 def test_a_disposition_must_name_its_contacts_campaign(seeded):
     from django.db import IntegrityError, connection, transaction
 
@@ -321,14 +300,13 @@ def test_a_disposition_must_name_its_contacts_campaign(seeded):
     record(seeded)
 
 
+@pytest.mark.postgresql
 def test_the_admins_estimate_of_contacts_sums_the_partitions(seeded):
     from django.db import connection
 
-    from campaigns.models import Campaign
     from crm.admin_utils import estimated_row_count
 
-    other = Campaign.objects.create(name="by hand")
-    Contact.objects.create(campaign=other, email="x@example.com", dedup_key="e:x@example.com")
+    ContactFactory(campaign=CampaignFactory(name="by hand"))
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE campaigns_contact")
     assert estimated_row_count("campaigns_contact") == 6  # 5 in the partition, 1 in default
@@ -346,13 +324,15 @@ def test_contacts_listed_by_id_read_in_file_order(campaign, upload_csv):
     assert firsts == sorted(firsts)
 
 
-@pytest.mark.parametrize("postgresql", [True, False], ids=["copy", "orm"])
+@pytest.mark.parametrize(
+    "set_based", [pytest.param(True, marks=pytest.mark.postgresql), False], ids=["copy", "orm"]
+)
 def test_cells_with_copy_delimiters_quotes_and_unicode_arrive_unchanged(
-    campaign, upload_csv, monkeypatch, postgresql
+    campaign, upload_csv, monkeypatch, set_based
 ):
     # Staging writes a COPY stream: tabs, newlines, backslashes and COPY's own markers in
     # a cell are data, as is anything outside ASCII.
-    monkeypatch.setattr(ingest, "is_postgresql", lambda: postgresql)
+    monkeypatch.setattr(ingest, "set_based", lambda: set_based)
     tricky = 'a\tb\r\nc \\N \\. "q" \\\\ \u00e9\U0001f600'
     quoted = tricky.replace('"', '""')
     upload_csv(
@@ -372,6 +352,7 @@ def test_cells_with_copy_delimiters_quotes_and_unicode_arrive_unchanged(
     assert second.dedup_key.startswith("r:")
 
 
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_first_uploads_of_two_campaigns_at_once_both_complete(monkeypatch):
     """Each first upload attaches a partition beside the default one; merged in the
@@ -390,14 +371,13 @@ def test_first_uploads_of_two_campaigns_at_once_both_complete(monkeypatch):
             campaign=Campaign.objects.create(name=f"new {i}"),
             file=ContentFile(SEED_CSV.encode(), name="leads.csv"),
             uploaded_by=None,
-            enqueue=False,
         )
         for i in range(2)
     ]
     # Hold each merge just before it attaches until the other has got as far as it can:
     # both then hold whatever they took on the default partition.
     barrier = threading.Barrier(2)
-    attach = ingest._attach_partition
+    attach = partitions.attach_partition
 
     def attach_together(*args):
         # A broken barrier: the other merge is waiting for this one to commit.
@@ -405,7 +385,7 @@ def test_first_uploads_of_two_campaigns_at_once_both_complete(monkeypatch):
             barrier.wait(timeout=3)
         attach(*args)
 
-    monkeypatch.setattr(ingest, "_attach_partition", attach_together)
+    monkeypatch.setattr(partitions, "attach_partition", attach_together)
     results: dict[int, str] = {}
 
     def run(upload_id: int) -> None:

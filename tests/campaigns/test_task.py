@@ -1,15 +1,18 @@
 """The upload task through the real broker with an in-process worker: the wiring works."""
 
+import threading
 import time
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
 from django.core.files.base import ContentFile
 
-from campaigns import services
+from campaigns import services, tasks
 from campaigns.models import Contact, LeadUpload
 from crm.celery import app
 from tests.campaigns.conftest import SEED_CSV
+from tests.campaigns.factories import CampaignFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgresql]
 
@@ -21,24 +24,59 @@ def worker():
         yield
 
 
-def test_an_upload_is_imported_by_a_worker_through_the_broker(worker):
-    from campaigns.models import Campaign
+@pytest.fixture
+def finished():
+    """Waits until the worker has run a given task message to its end."""
+    done: dict[str, threading.Event] = {}
+    lock = threading.Lock()
 
-    campaign = Campaign.objects.create(name="Through the broker")
-    upload = services.lead_upload_create(
+    def event(task_id: str) -> threading.Event:
+        with lock:
+            return done.setdefault(task_id, threading.Event())
+
+    def record(sender: object = None, task_id: str = "", **_: object) -> None:
+        event(task_id).set()
+
+    task_postrun.connect(record, weak=False)
+    yield lambda task_id: event(task_id).wait(timeout=30)
+    task_postrun.disconnect(record)
+
+
+def test_a_submitted_upload_is_imported_by_a_worker_through_the_broker(worker):
+    campaign = CampaignFactory()
+    upload = services.lead_upload_submit(
         campaign=campaign, file=ContentFile(SEED_CSV.encode(), name="leads.csv"), uploaded_by=None
     )  # queued on commit (autocommit here: at once)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    for _ in range(150):
         upload.refresh_from_db()
         if upload.status in (LeadUpload.State.COMPLETED, LeadUpload.State.FAILED):
             break
         time.sleep(0.2)
     assert upload.status == LeadUpload.State.COMPLETED, upload.error
     assert Contact.objects.filter(campaign=campaign).count() == 5
-    # A redelivered message finds the upload completed and adds nothing.
-    from campaigns.tasks import import_lead_upload
 
-    import_lead_upload.delay(upload.pk)
-    time.sleep(1)
+
+def test_a_redelivered_message_resumes_an_interrupted_import_and_then_adds_nothing(
+    worker, finished
+):
+    campaign = CampaignFactory()
+    upload = services.lead_upload_create(
+        campaign=campaign, file=ContentFile(SEED_CSV.encode(), name="leads.csv"), uploaded_by=None
+    )
+    # As a worker killed mid-import leaves it: running, with a phase from its reading.
+    LeadUpload.objects.filter(pk=upload.pk).update(
+        status=LeadUpload.State.RUNNING, phase="Reading: 3 rows", rows_read=3
+    )
+    assert finished(tasks.lead_upload_import.delay(upload.pk).id)
+    upload.refresh_from_db()
+    assert (upload.status, upload.rows_read, upload.contacts_created) == (
+        LeadUpload.State.COMPLETED,
+        5,
+        5,
+    )
+    finished_at = upload.finished_at
+
+    assert finished(tasks.lead_upload_import.delay(upload.pk).id)
+    upload.refresh_from_db()
+    assert upload.finished_at == finished_at  # not imported again
     assert Contact.objects.filter(campaign=campaign).count() == 5

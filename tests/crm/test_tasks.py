@@ -2,7 +2,7 @@ import pytest
 
 from crm import services
 from crm.models import MatchSuggestion
-from crm.tasks import refresh_match_suggestions
+from crm.tasks import match_suggestions_refresh
 from tests.conftest import wait_for
 from tests.crm.factories import CustomerFactory
 
@@ -13,13 +13,13 @@ def test_the_nightly_match_task_runs_through_the_broker(celery_worker_thread):
     services.phone_number_add(customer=first, number="678 999 8212", type="mobile")
     services.phone_number_add(customer=second, number="678 999 8212", type="home")
 
-    refresh_match_suggestions.delay()
+    match_suggestions_refresh.delay()
 
     suggestion = wait_for(lambda: MatchSuggestion.objects.first())
     assert (suggestion.customer, suggestion.other) == (first, second)
 
 
 def test_the_task_is_late_acked_and_scheduled_nightly(settings):
-    assert refresh_match_suggestions.acks_late is True
+    assert match_suggestions_refresh.acks_late is True
     schedule = settings.CELERY_BEAT_SCHEDULE["crm-match-suggestions-nightly"]
-    assert schedule["task"] == refresh_match_suggestions.name
+    assert schedule["task"] == match_suggestions_refresh.name

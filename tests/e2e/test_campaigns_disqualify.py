@@ -13,10 +13,7 @@ def test_caller_disqualifies_a_number_and_sees_it_on_both_contacts(page, live_se
     campaign = Campaign.objects.create(name="Atlanta realtors")
     campaign.callers.add(caller)
     upload = services.lead_upload_create(
-        campaign=campaign,
-        file=ContentFile(SEED_CSV.encode(), name="leads.csv"),
-        uploaded_by=None,
-        enqueue=False,
+        campaign=campaign, file=ContentFile(SEED_CSV.encode(), name="leads.csv"), uploaded_by=None
     )
     services.lead_upload_import(upload_id=upload.pk)
 

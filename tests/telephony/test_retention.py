@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from crm.models import Customer
-from telephony import services
+from telephony import retention, services
 from telephony.models import Call, Message, RetentionRun, TelephonySettings
 from tests.crm.factories import CustomerFactory
 from tests.telephony.factories import CallFactory, MessageFactory
@@ -31,7 +31,7 @@ def days_ago(n: float):
 @pytest.mark.django_db
 def test_nothing_is_deleted_while_retention_is_unset():
     CallFactory(started_at=days_ago(2000), transcript="old")
-    run = services.retention_run()
+    run = retention.retention_run()
     assert Call.objects.get().transcript == "old"
     assert (run.transcripts_cleared, run.calls_deleted, run.record_cutoff) == (0, 0, None)
 
@@ -47,7 +47,7 @@ def test_old_transcripts_are_erased_and_old_records_deleted_in_batches():
     young_message = MessageFactory(customer=customer, sent_at=days_ago(200))
     services.customer_counters_recompute(customer_ids={customer.pk})
 
-    run = services.retention_run(batch_size=2)
+    run = retention.retention_run(batch_size=2)
 
     assert (run.transcripts_cleared, run.calls_deleted, run.messages_deleted) == (3, 5, 3)
     assert run.finished_at is not None
@@ -67,8 +67,8 @@ def test_old_transcripts_are_erased_and_old_records_deleted_in_batches():
 def test_running_twice_deletes_nothing_twice():
     configure(records=10)
     CallFactory.create_batch(2, started_at=days_ago(20))
-    first = services.retention_run()
-    second = services.retention_run()
+    first = retention.retention_run()
+    second = retention.retention_run()
     assert (first.calls_deleted, second.calls_deleted) == (2, 0)
     assert RetentionRun.objects.count() == 2
 
@@ -79,7 +79,7 @@ def test_a_profile_whose_history_is_all_deleted_has_empty_counters():
     customer = CustomerFactory()
     CallFactory(customer=customer, started_at=days_ago(20))
     services.customer_counters_recompute(customer_ids={customer.pk})
-    services.retention_run()
+    retention.retention_run()
     customer.refresh_from_db()
     assert (customer.interaction_count, customer.last_interaction_at) == (0, None)
     assert Customer.objects.filter(pk=customer.pk).exists()  # the profile itself stays
@@ -179,3 +179,25 @@ def test_a_recount_racing_a_new_call_keeps_the_call_counted(monkeypatch):
     recounter.join(timeout=20)
 
     assert Customer.objects.get(pk=customer_id).interaction_count == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_dies_midway_has_recorded_what_its_committed_batches_did(monkeypatch):
+    configure(records=10)
+    CallFactory.create_batch(5, started_at=days_ago(20))
+    real_recompute = services.customer_counters_recompute
+    batches = []
+
+    def dies_on_the_third_batch(**kwargs):
+        batches.append(1)
+        if len(batches) == 3:
+            raise RuntimeError("worker killed")
+        real_recompute(**kwargs)
+
+    monkeypatch.setattr(retention, "customer_counters_recompute", dies_on_the_third_batch)
+    with pytest.raises(RuntimeError):
+        retention.retention_run(batch_size=2)
+
+    run = RetentionRun.objects.get()
+    assert run.finished_at is None
+    assert run.calls_deleted == 4 == 5 - Call.objects.count()

@@ -33,10 +33,7 @@ class Command(BaseCommand):
                 raise CommandError(f"There is no user {options['user']}.")
         with path.open("rb") as handle:
             upload = services.lead_upload_create(
-                campaign=campaign,
-                file=File(handle, name=path.name),
-                uploaded_by=user,
-                enqueue=False,
+                campaign=campaign, file=File(handle, name=path.name), uploaded_by=user
             )
         self.stdout.write(f"Upload #{upload.pk}: {path.name} ({upload.size:,} bytes)")
 
