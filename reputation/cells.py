@@ -70,10 +70,10 @@ def reputation_cell(row: RowReputation) -> SafeString:
     risk = ""
     if monitored.at_risk:
         risk = format_html(
-            '<span class="sb-rep-risk" title="Answer rate {:.2f} over the last 3 days against '
-            '{:.2f} the 14 days before: carriers may flag it soon">AT RISK</span>',
-            monitored.answer_rate_recent or 0,
-            monitored.answer_rate_before or 0,
+            '<span class="sb-rep-risk" title="Answer rate {} over the last 3 days against '
+            '{} the 14 days before: carriers may flag it soon">AT RISK</span>',
+            f"{monitored.answer_rate_recent or 0:.0%}",
+            f"{monitored.answer_rate_before or 0:.0%}",
         )
     return format_html(
         '<span class="sb-rep sb-rep-{}" tabindex="0" data-status="{}">{}'

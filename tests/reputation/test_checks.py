@@ -131,7 +131,9 @@ def _calls(number, *, days_ago, answered, missed):
         )
 
 
-def test_a_falling_answer_rate_marks_a_number_at_risk_before_any_carrier(addon, owned):
+def test_a_falling_answer_rate_marks_a_number_at_risk_before_any_carrier(
+    addon, owned, admin_client
+):
     falling, steady = owned(), owned()
     monitor(falling, steady)
     _calls(falling, days_ago=8, answered=16, missed=4)  # 80% before
@@ -145,6 +147,10 @@ def test_a_falling_answer_rate_marks_a_number_at_risk_before_any_carrier(addon, 
     assert round(risky.answer_rate_recent, 2) == 0.3
     assert round(risky.answer_rate_before, 2) == 0.8
     assert not MonitoredNumber.objects.get(owned_number=steady).at_risk
+    page = admin_client.get("/admin/telephony/ownednumber/").text
+    assert page.count(">AT RISK</span>") == 1
+    assert "Answer rate 30% over the last 3 days against 80%" in page
+    assert 'data-figure="at_risk" class="sb-warn">1<' in page
     addon.at_risk_fraction = "0.30"
     addon.save()
     assert services.monitored_risk_refresh() == 0
