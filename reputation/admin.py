@@ -58,6 +58,9 @@ class ReputationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
     )
     readonly_fields = ("slot_warning", "price", "cycle", "usage_figure")
 
+    class Media:
+        css = {"all": ("reputation/reputation.css",)}
+
     @admin.display(description="Please note")
     def slot_warning(self, obj: ReputationSettings) -> str:
         return format_html('<p class="sb-rep-warning" role="note">{}</p>', SLOT_WARNING)
