@@ -63,7 +63,10 @@ def usage(*, now: datetime | None = None) -> Usage:
     today = timezone.localdate(now)
     start, end = billing_cycle(config.cycle_anchor or today, today)
     spam = Q(status=Verdict.SPAM)
-    counts = MonitoredNumber.objects.aggregate(
+    # A released number's monitoring ends with it (its slot is counted from its claim).
+    counts = MonitoredNumber.objects.filter(
+        owned_number__status=OwnedNumber.Status.ACTIVE
+    ).aggregate(
         monitored=Count("id"),
         clean=Count("id", filter=Q(status=Verdict.SAFE)),
         pending=Count("id", filter=Q(status=Verdict.PENDING)),
