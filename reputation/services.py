@@ -16,7 +16,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models import CharField, Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Cast
 from django.utils import timezone
 from psycopg import sql
 
@@ -204,7 +205,7 @@ def _apply(
     failed: list[int] = []
     history: list[SourceCheck] = []
     for monitored in batch:
-        e164 = str(monitored.owned_number.number)
+        e164 = monitored.e164  # type: ignore[attr-defined]
         results = (answer or {}).get(e164)
         if not results:
             failed.append(monitored.pk)  # not checked: its verdict stays as it was
@@ -311,7 +312,13 @@ def _ask(provider: Any, e164s: list[str], fresh: bool) -> tuple[Any, str]:
 def _batches(ids: list[int], size: int) -> Iterator[list[MonitoredNumber]]:
     for i in range(0, len(ids), size):
         chunk = ids[i : i + size]
-        yield list(MonitoredNumber.objects.filter(pk__in=chunk).select_related("owned_number"))
+        # The number as its column holds it: building a PhoneNumber per row (a parse, then
+        # a format back to E.164) was a fifth of the check's time.
+        yield list(
+            MonitoredNumber.objects.filter(
+                pk__in=chunk, owned_number__status=OwnedNumber.Status.ACTIVE
+            ).annotate(e164=Cast("owned_number__number", CharField()))
+        )
 
 
 def _check(ids: list[int], *, kind: str, fresh: bool, on_batch: Any = None) -> CheckCounts:
@@ -337,10 +344,9 @@ def _check(ids: list[int], *, kind: str, fresh: bool, on_batch: Any = None) -> C
                     on_batch(counts.checked - before[0], counts.failed - before[1], error)
 
         for batch in _batches(ids, size):
-            batch = [m for m in batch if m.owned_number.status == OwnedNumber.Status.ACTIVE]
             if not batch:
                 continue
-            e164s = [str(m.owned_number.number) for m in batch]
+            e164s = [m.e164 for m in batch]  # type: ignore[attr-defined]
             counts.requests += 1
             pending.append((batch, pool.submit(_ask, provider, e164s, fresh)))
             drain(workers)
@@ -484,10 +490,10 @@ def monitored_risk_refresh(*, now: datetime | None = None) -> int:
     fraction = float(config.at_risk_fraction)
     changed = []
     at_risk = 0
-    for monitored in MonitoredNumber.objects.select_related("owned_number").only(
-        "id", "at_risk", "answer_rate_recent", "answer_rate_before", "owned_number__number"
-    ):
-        row = stats.get(str(monitored.owned_number.number), {})
+    for monitored in MonitoredNumber.objects.annotate(
+        e164=Cast("owned_number__number", CharField())
+    ).only("id", "at_risk", "answer_rate_recent", "answer_rate_before"):
+        row = stats.get(monitored.e164, {})
         recent_rate = _rate(row.get("recent_answered", 0), row.get("recent_total", 0))
         before_rate = _rate(row.get("before_answered", 0), row.get("before_total", 0))
         risky = bool(
