@@ -1,4 +1,5 @@
-# Switchboard: `make run` for the app with demo data, `make test` for lint + the whole suite.
+# Switchboard: `make run` for the app with demo data, `make test` for lint + the whole suite,
+# `make serve` for the production process model (gunicorn, two workers, beat) on PostgreSQL + Redis.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -8,7 +9,10 @@ STAMP := $(VENV)/.installed-stamp
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install run test lint pytest browser bench format
+.PHONY: install run serve test lint pytest browser bench format
+
+PORT ?= 8000
+export PORT
 
 install: $(STAMP)
 
@@ -22,7 +26,23 @@ run: install
 	mkdir -p var/broker
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py migrate --noinput
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py seed_demo
-	DEBUG=$${DEBUG:-1} PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile
+	DEBUG=$${DEBUG:-1} PATH="$(abspath $(BIN)):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT)
+
+# Production settings served locally over plain HTTP: HTTPS redirects and secure-only
+# cookies are off unless set; the secret key is the one `make run` keeps under var/.
+SERVE_ENV = DJANGO_ENV=$${DJANGO_ENV:-production} \
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/0} \
+	ALLOWED_HOSTS=$${ALLOWED_HOSTS:-127.0.0.1,localhost} \
+	SECURE_SSL_REDIRECT=$${SECURE_SSL_REDIRECT:-0} SECURE_COOKIES=$${SECURE_COOKIES:-0} \
+	SECRET_KEY=$${SECRET_KEY:-$$(cat var/secret_key)} \
+	PATH="$(abspath $(BIN)):$$PATH"
+
+serve: install
+	@mkdir -p var
+	@test -s var/secret_key || $(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))" > var/secret_key
+	$(SERVE_ENV) sh -c "$$(sed -n 's/^release: //p' Procfile.prod)"
+	$(SERVE_ENV) $(BIN)/honcho start -f Procfile.prod -p $(PORT) web worker worker-long beat
 
 # Debian's Chromium drives the browser tests; Playwright cannot download its own here.
 browser:

@@ -5,3 +5,30 @@ class CampaignsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "campaigns"
     verbose_name = "Campaigns"
+
+    def ready(self) -> None:
+        from campaigns.erasure import CampaignsErasure
+        from crm.erasure import erasure_registry
+
+        erasure_registry.register(CampaignsErasure())
+        from campaigns.customer_panel import customer_leads_panel
+        from campaigns.dashboard import uploads_panel
+        from crm.admin_extensions import Panel, customer_admin_extensions, dashboard_extensions
+
+        customer_admin_extensions.add_panel(
+            Panel(
+                key="campaigns-leads",
+                template="admin/campaigns/customer/_leads.html",
+                context=customer_leads_panel,
+                order=20,
+            )
+        )
+
+        dashboard_extensions.add_panel(
+            Panel(
+                key="campaigns-uploads",
+                template="admin/campaigns/_dashboard_uploads.html",
+                context=uploads_panel,
+                order=30,
+            )
+        )

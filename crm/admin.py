@@ -1,8 +1,9 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef, QuerySet
 from django.forms import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -23,19 +24,71 @@ from crm.admin_utils import (
     FastChangelistMixin,
     NumberSearchMixin,
     ReadOnlyAdminMixin,
+    phone_column,
 )
-from crm.models import Customer, CustomerMerge, MatchSuggestion, PhoneNumber, PhoneNumberChange
-from crm.phones import national_format
+from crm.erasure import choice_key
+from crm.formatting import counted_kinds, datetime_cell, plural
+from crm.models import (
+    Customer,
+    CustomerErasure,
+    CustomerMerge,
+    MatchSuggestion,
+    PhoneNumber,
+    PhoneNumberChange,
+)
+from crm.phones import display_number, national_format, phone_link
+
+
+class PhoneNumberForm(forms.ModelForm):
+    """Says *whose* Mobile number it already is, with a link, instead of the database
+    constraint's generic message."""
+
+    def _post_clean(self) -> None:
+        # Model validation (constraints included) runs here; then its message is replaced.
+        super()._post_clean()  # type: ignore[misc]
+        number, type_ = self.cleaned_data.get("number"), self.cleaned_data.get("type")
+        if not number or type_ != PhoneNumber.Type.MOBILE:
+            return
+        holder = selectors.mobile_holder(str(number), exclude_pk=self.instance.pk)
+        if holder is None or holder.customer_id == self.instance.customer_id:
+            return
+        generic = next(
+            c.violation_error_message
+            for c in PhoneNumber._meta.constraints
+            if c.name == "crm_phone_mobile_single_owner"
+        )
+        errors = self.errors.get(NON_FIELD_ERRORS)
+        if errors:
+            remaining = [str(message) for message in errors if message != generic]
+            if remaining:
+                self.errors[NON_FIELD_ERRORS] = self.error_class(remaining, error_class="nonfield")
+            else:
+                del self.errors[NON_FIELD_ERRORS]
+        url = reverse("admin:crm_customer_change", args=[holder.customer_id])
+        self.add_error(
+            "number",
+            format_html(
+                '{} is already the Mobile number of <a href="{}">{}</a>; a Mobile number '
+                "belongs to one customer only. Make it Home, Office or Other here, or merge "
+                "the two profiles.",
+                display_number(str(number)),
+                url,
+                holder.customer,
+            ),
+        )
 
 
 class PhoneNumberInline(admin.TabularInline):
     model = PhoneNumber
+    form = PhoneNumberForm
     fields = ("number", "type", "sms", "type_source", "updated_at")
     readonly_fields = ("type_source", "updated_at")
     extra = 1
 
 
 TYPE_LABELS = dict(PhoneNumber.Type.choices)
+# Erasing is an Administrator's act: the permission to record an erasure is the right to make one.
+ERASE_PERMISSION = "crm.add_customererasure"
 SMS_BADGE = mark_safe('<span class="sb-sms">SMS</span>')
 
 
@@ -89,9 +142,9 @@ class CustomerAdmin(
         "email",
         "numbers",
         "source",
-        "interaction_count",
-        "last_interaction_at",
-        "created_at",
+        "interactions",
+        "last_interaction",
+        "created",
     )
     list_display_links = ("display_name",)
     list_filter = (NumberTypeFilter, "source", "created_at", "last_interaction_at")
@@ -135,6 +188,25 @@ class CustomerAdmin(
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return CustomerChangeList
 
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        # Merged profiles are hidden, yet old links and bookmarks still point at them.
+        successor = selectors.customer_merge_successor(object_id)
+        if successor is not None:
+            merged, kept = successor
+            self.message_user(
+                request,
+                format_html(
+                    "{} was merged into {}: this is the kept profile.",
+                    f"{merged} (#{merged.pk})",
+                    f"{kept} (#{kept.pk})",
+                ),
+                messages.INFO,
+            )
+            return HttpResponseRedirect(reverse("admin:crm_customer_change", args=[kept.pk]))
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple[QuerySet, bool]:
@@ -146,6 +218,19 @@ class CustomerAdmin(
     def display_name(self, obj: Customer) -> str:
         return str(obj)
 
+    # Short headers and dates: the list fits a 1366 px laptop beside its filters.
+    @admin.display(description="Interactions", ordering="interaction_count")
+    def interactions(self, obj: Customer) -> str:
+        return f"{obj.interaction_count:,}"
+
+    @admin.display(description="Last interaction", ordering="last_interaction_at")
+    def last_interaction(self, obj: Customer) -> str:
+        return datetime_cell(obj.last_interaction_at)
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: Customer) -> str:
+        return datetime_cell(obj.created_at)
+
     @admin.display(description="Numbers")
     def numbers(self, obj: Customer) -> str:
         numbers = getattr(obj, "page_numbers", None)
@@ -153,14 +238,9 @@ class CustomerAdmin(
             numbers = selectors.numbers_by_customer([obj.pk]).get(obj.pk, [])
         items = format_html_join(
             "",
-            '<span class="sb-number" title="{}">{}<small>{}</small>{}</span>',
+            '<span class="sb-number">{}<small>{}</small>{}</span>',
             (
-                (
-                    e164,
-                    national_format(e164),
-                    TYPE_LABELS[type_],
-                    SMS_BADGE if sms else "",
-                )
+                (phone_link(e164), TYPE_LABELS[type_], SMS_BADGE if sms else "")
                 for e164, type_, sms in numbers
             ),
         )
@@ -205,10 +285,69 @@ class CustomerAdmin(
     def find_matches(self, request: HttpRequest, queryset: QuerySet) -> None:
         ids = list(queryset.values_list("pk", flat=True)[:1000])
         added = services.match_suggestions_refresh(customer_ids=ids)
-        self.message_user(request, f"{added} new possible match(es) found.", messages.SUCCESS)
+        found = plural(added, "new possible match", "new possible matches")
+        self.message_user(request, f"{found} found.", messages.SUCCESS)
 
     def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
         services.customer_update(customer=obj, actor=request.user)
+
+    def has_erase_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(ERASE_PERMISSION)
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        response = super().render_change_form(request, context, *args, **kwargs)
+        obj = kwargs.get("obj")
+        if obj is not None and self.has_erase_permission(request):
+            url = reverse("admin:crm_customer_erase", args=[obj.pk])
+            response.context_data["extension_links"] = [
+                *response.context_data.get("extension_links", []),
+                ("Erase on request…", url),
+            ]
+        return response
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "<int:pk>/erase/",
+                self.admin_site.admin_view(self.erase_view),
+                name="crm_customer_erase",
+            ),
+            *super().get_urls(),
+        ]
+
+    def erase_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Erasure on request: what would go, each optional item ticked, then erase."""
+        if not self.has_erase_permission(request):
+            raise PermissionDenied
+        customer = get_object_or_404(Customer, pk=pk)
+        customer, numbers, parts = selectors.customer_erasure_plan(customer)
+        if request.method == "POST":
+            erasure = services.customer_erase(
+                customer=customer,
+                actor=request.user,
+                chosen=request.POST.getlist("choice"),
+                reference=request.POST.get("reference", "").strip(),
+            )
+            erased = ", ".join(f"{n} {kind}" for kind, n in erasure.erased.items()) or "nothing"
+            self.message_user(
+                request, f"Customer #{customer.pk} erased: {erased}.", messages.SUCCESS
+            )
+            return HttpResponseRedirect(reverse("admin:crm_customer_change", args=[customer.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Erase customer #{customer.pk} on request",
+            "opts": self.opts,
+            "original": customer,
+            "numbers": [national_format(n) for n in numbers],
+            "parts": [
+                (part, [(choice_key(part.contributor, c.key), c) for c in part.choices])
+                for part in parts
+            ],
+            "erasures": customer.erasures.select_related("erased_by")[:5],
+        }
+        return TemplateResponse(request, "admin/crm/customer/erase.html", context)
 
     def save_formset(
         self, request: HttpRequest, form: Any, formset: BaseInlineFormSet, change: bool
@@ -232,8 +371,16 @@ class PhoneNumberAdmin(
     admin.ModelAdmin,
 ):
     extensions = phone_number_admin_extensions
+    form = PhoneNumberForm
     change_form_template = "admin/extensible_change_form.html"
-    list_display = ("number", "type", "sms", "customer", "type_source", "updated_at")
+    list_display = (
+        phone_column("number", "Number"),
+        "type",
+        "sms",
+        "customer",
+        "type_source",
+        "updated_at",
+    )
     list_filter = ("type", "sms", "type_source")
     list_select_related = ("customer",)
     search_fields = ("number",)
@@ -317,7 +464,11 @@ class MatchSuggestionAdmin(FastChangelistMixin, admin.ModelAdmin):
         for suggestion in queryset.filter(status=MatchSuggestion.Status.OPEN):
             services.match_suggestion_dismiss(suggestion=suggestion, actor=request.user)
             dismissed += 1
-        self.message_user(request, f"{dismissed} suggestion(s) dismissed.", messages.SUCCESS)
+        self.message_user(
+            request,
+            f"{plural(dismissed, 'suggestion', 'suggestions')} dismissed.",
+            messages.SUCCESS,
+        )
 
     def get_urls(self) -> list:
         return [
@@ -337,7 +488,7 @@ class MatchSuggestionAdmin(FastChangelistMixin, admin.ModelAdmin):
             self.has_change_permission(request, suggestion)
             and request.user.has_perm("crm.change_customer")
         ):
-            raise PermissionDenied
+            raise PermissionDenied("Only Administrators and Agents merge customer profiles.")
         profiles = [suggestion.customer, suggestion.other]
         if request.method == "POST":
             choice = request.POST.get("keep")
@@ -355,7 +506,7 @@ class MatchSuggestionAdmin(FastChangelistMixin, admin.ModelAdmin):
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
                 return HttpResponseRedirect(request.get_full_path())
-            moved = ", ".join(f"{n} {kind}" for kind, n in result.moved.items()) or "nothing"
+            moved = counted_kinds(result.moved)
             self.message_user(
                 request, f"Merged {merge} into {keep} (moved {moved}).", messages.SUCCESS
             )
@@ -369,10 +520,7 @@ class MatchSuggestionAdmin(FastChangelistMixin, admin.ModelAdmin):
             "profiles": [
                 (
                     p,
-                    [
-                        (national_format(n), TYPE_LABELS[t], sms)
-                        for n, t, sms in numbers.get(p.pk, [])
-                    ],
+                    [(phone_link(n), TYPE_LABELS[t], sms) for n, t, sms in numbers.get(p.pk, [])],
                 )
                 for p in profiles
             ],
@@ -382,6 +530,19 @@ class MatchSuggestionAdmin(FastChangelistMixin, admin.ModelAdmin):
 
 @admin.register(CustomerMerge)
 class CustomerMergeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "kept", "merged", "merged_by", "moved")
+    list_display = ("created_at", "kept", "merged", "merged_by", "what_moved")
+    readonly_fields = ("kept", "merged", "merged_by", "what_moved", "created_at")
+    exclude = ("moved",)
     list_select_related = ("kept", "merged", "merged_by")
     raw_id_fields = ("kept", "merged")
+
+    @admin.display(description="Moved to the kept profile")
+    def what_moved(self, obj: CustomerMerge) -> str:
+        return counted_kinds(obj.moved if isinstance(obj.moved, dict) else {})
+
+
+@admin.register(CustomerErasure)
+class CustomerErasureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "customer", "erased_by", "reference", "erased")
+    list_select_related = ("customer", "erased_by")
+    raw_id_fields = ("customer",)

@@ -143,7 +143,9 @@ class ExtensibleAdminMixin:
         columns = list(super().get_list_display(request))  # type: ignore[misc]
         for column in self.extensions.columns:
             cell = _column_callable(column)
-            position = columns.index(column.after) + 1 if column.after in columns else None
+            # ``after`` names a field or a callable column (by its ``__name__``).
+            names = [c if isinstance(c, str) else getattr(c, "__name__", None) for c in columns]
+            position = names.index(column.after) + 1 if column.after in names else None
             if position is None:
                 columns.append(cell)
             else:
@@ -230,3 +232,6 @@ def _column_callable(column: Column) -> Callable[[Any], Any]:
 # The registries crm's own admin pages offer. Upper apps fill them from AppConfig.ready().
 customer_admin_extensions = AdminExtensions("crm.Customer")
 phone_number_admin_extensions = AdminExtensions("crm.PhoneNumber")
+# The admin home (crm/admin_site.py): each Panel is a dashboard section, its context
+# called as ``context(request, None)``; return None to hide it from this user.
+dashboard_extensions = AdminExtensions("admin.index")

@@ -31,6 +31,8 @@ class LockNamespace(IntEnum):
     CAMPAIGN_MERGE = 0x4C4D
     # Attaching a contacts partition locks the default partition: one at a time (key: 0).
     PARTITION_ATTACH = 0x4C41
+    # One retention run at a time, whatever the beats fire (key: 0; session lock).
+    RETENTION_RUN = 0x5245
     # Monitoring claims a reputation slot: one claim decision at a time (key: 0).
     REPUTATION_SLOTS = 0x5253
     # One worker runs the day's reputation check at a time (key: the day's ordinal; session).

@@ -191,3 +191,30 @@ class CustomerMerge(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.merged_id} merged into #{self.kept_id}"
+
+
+class CustomerErasure(models.Model):
+    """The audit of an erasure on request: who, when, and how many of what kind went.
+
+    Never the erased values themselves: ``erased`` holds counts by kind
+    (``{"phone numbers": 2, "call transcripts": 5, ...}``).
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="erasures")
+    erased_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reference = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Where the request came from, e.g. a ticket number; never the person's details.",
+    )
+    erased = models.JSONField(default=dict, help_text="How many of each kind were erased.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "customer erasure"
+
+    def __str__(self) -> str:
+        return f"Erasure of customer #{self.customer_id}, {self.created_at:%Y-%m-%d %H:%M}"

@@ -20,6 +20,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "auth.*",
         "authtoken.*",
         "django_celery_beat.*",
+        # Login throttling: Administrators see and delete access attempts (unlock).
+        "axes.*",
     ],
     AGENT: [
         "crm.view_customer",

@@ -1,12 +1,12 @@
 """Reads of customers and their numbers for the admin, the API and other apps."""
 
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db.models import CharField, F, Model, Prefetch, Q, QuerySet
 from django.db.models.functions import Cast
 
-from crm.models import Customer, MatchSuggestion, PhoneNumber
+from crm.models import Customer, MatchSuggestion, PhoneNumber, PhoneNumberChange
 from crm.phones import try_normalize
 
 _M = TypeVar("_M", bound=Model)
@@ -85,3 +85,152 @@ def match_suggestions_open(customer: Customer | None = None) -> QuerySet[MatchSu
     if customer is not None:
         queryset = queryset.filter(Q(customer=customer) | Q(other=customer))
     return queryset.select_related("customer", "other")
+
+
+def customer_erasure_subject(
+    customer: Customer, *, lock: bool = False
+) -> tuple[Customer, list[Customer], list[str]]:
+    """Whom an erasure or export is about: the live profile, every profile merged into it
+    (the same person), and every number they hold or held (their number history too, as
+    old calls and leads may carry a number since removed). ``lock`` serialises erasures
+    of one person (inside a transaction)."""
+    customer = Customer.objects.get(pk=customer.pk)  # merged_into as stored now
+    while customer.merged_into_id is not None:
+        customer = Customer.objects.get(pk=customer.merged_into_id)
+    if lock:
+        customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    profiles, frontier = [customer], [customer.pk]
+    while frontier:
+        merged = list(Customer.objects.filter(merged_into_id__in=frontier).order_by("id"))
+        profiles += merged
+        frontier = [p.pk for p in merged]
+    ids = [p.pk for p in profiles]
+    numbers = {
+        str(n)
+        for n in PhoneNumber.objects.filter(customer_id__in=ids).values_list("number", flat=True)
+    }
+    numbers |= set(
+        PhoneNumberChange.objects.filter(customer_id__in=ids)
+        .exclude(number="")
+        .values_list("number", flat=True)
+    )
+    return customer, profiles, sorted(numbers)
+
+
+def customer_erasure_plan(customer: Customer) -> tuple[Customer, list[str], list[Any]]:
+    """What erasing ``customer`` would do, by app, for the confirmation page."""
+    from crm.erasure import ErasurePart, erasure_registry
+
+    customer, profiles, numbers = customer_erasure_subject(customer)
+    ids = [p.pk for p in profiles]
+    parts = [
+        ErasurePart(
+            contributor="crm",
+            kind="profile names and emails",
+            count=Customer.objects.filter(id__in=ids).exclude(name="", email="").count(),
+            keeps="The profile itself stays, empty, with its call counts (analytics).",
+        ),
+        ErasurePart(
+            contributor="crm",
+            kind="phone numbers",
+            count=PhoneNumber.objects.filter(customer_id__in=ids).count(),
+            keeps="The number history of the profile goes with them.",
+        ),
+    ]
+    for contributor in erasure_registry:
+        parts += contributor.describe(customer, numbers)
+    return customer, numbers, parts
+
+
+def customer_export(customer: Customer) -> dict[str, Any]:
+    """Everything held about one person (the right of access), each app its own part."""
+    from crm.erasure import erasure_registry
+
+    customer, profiles, numbers = customer_erasure_subject(customer)
+    ids = [p.pk for p in profiles]
+
+    def profile(p: Customer) -> dict[str, Any]:
+        return {
+            "id": p.pk,
+            "name": p.name,
+            "email": p.email,
+            "source": p.source,
+            "merged_into": p.merged_into_id,
+            "interaction_count": p.interaction_count,
+            "first_interaction_at": p.first_interaction_at,
+            "last_interaction_at": p.last_interaction_at,
+            "created_at": p.created_at,
+            "updated_at": p.updated_at,
+        }
+
+    data: dict[str, Any] = {
+        "customer": profile(customer),
+        "merged_profiles": [profile(p) for p in profiles[1:]],
+        "phone_numbers": list(
+            PhoneNumber.objects.filter(customer_id__in=ids)
+            .order_by("id")
+            .values("number", "type", "sms", "type_source", "customer_id", "created_at")
+        ),
+        "phone_number_changes": list(
+            PhoneNumberChange.objects.filter(customer_id__in=ids)
+            .order_by("created_at", "id")
+            .values("number", "action", "old_type", "new_type", "cause", "created_at")
+        ),
+        "erasures": list(
+            customer.erasures.order_by("created_at").values("created_at", "reference", "erased")
+        ),
+    }
+    for contributor in erasure_registry:
+        data[contributor.key] = contributor.export(customer, numbers)
+    return data
+
+
+def match_suggestions_open_summary(*, recent: int = 5) -> tuple[int, list[MatchSuggestion]]:
+    """How many suggestions wait for an agent (status-indexed), and the newest few."""
+    queryset = match_suggestions_open()
+    return queryset.count(), list(queryset.order_by("-created_at", "-id")[:recent])
+
+
+def customers_holding(numbers: Iterable[str]) -> dict[str, Customer]:
+    """``{e164: customer}`` for the numbers a live profile holds: the profile holding it
+    as Mobile, else the most recently active one (the linking rule). One indexed query."""
+    wanted = sorted({n for n in numbers if n})
+    if not wanted:
+        return {}
+    rows = (
+        PhoneNumber.objects.filter(number__in=wanted, customer__merged_into__isnull=True)
+        .select_related("customer")
+        .order_by("number", F("customer__last_interaction_at").desc(nulls_last=True), "id")
+    )
+    result: dict[str, Customer] = {}
+    for phone in rows:
+        e164 = str(phone.number)
+        if e164 not in result or phone.type == PhoneNumber.Type.MOBILE:
+            result[e164] = phone.customer
+    return result
+
+
+def customer_merge_successor(customer_id: object) -> tuple[Customer, Customer] | None:
+    """For a merged-away profile: ``(merged, kept)``, following merges of merges to the
+    live profile; None when the id is no merged profile."""
+    try:
+        merged = Customer.objects.filter(
+            pk=int(str(customer_id)), merged_into__isnull=False
+        ).first()
+    except ValueError:
+        return None
+    if merged is None:
+        return None
+    kept, seen = merged, {merged.pk}
+    while kept.merged_into_id is not None and kept.merged_into_id not in seen:
+        seen.add(kept.merged_into_id)
+        kept = Customer.objects.get(pk=kept.merged_into_id)
+    return (merged, kept) if kept.merged_into_id is None else None
+
+
+def mobile_holder(e164: str, *, exclude_pk: int | None = None) -> PhoneNumber | None:
+    """The row holding ``e164`` as Mobile (at most one: a database constraint)."""
+    rows = PhoneNumber.objects.filter(number=e164, type=PhoneNumber.Type.MOBILE)
+    if exclude_pk is not None:
+        rows = rows.exclude(pk=exclude_pk)
+    return rows.select_related("customer").first()

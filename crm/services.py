@@ -1,6 +1,6 @@
 """Every write to customers and their numbers goes through here."""
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import cast
 
@@ -11,7 +11,14 @@ from django.utils import timezone
 
 from crm.actors import Actor, acting_user
 from crm.db import constraint_violation_message
-from crm.models import Customer, CustomerMerge, MatchSuggestion, PhoneNumber, PhoneNumberChange
+from crm.models import (
+    Customer,
+    CustomerErasure,
+    CustomerMerge,
+    MatchSuggestion,
+    PhoneNumber,
+    PhoneNumberChange,
+)
 from crm.phones import InvalidPhoneNumber, normalize
 
 
@@ -382,4 +389,52 @@ def customer_merge(*, keep: Customer, merge: Customer, actor: Actor = None) -> C
     transaction.on_commit(lambda: match_suggestions_refresh(customer_ids=[keep.pk]))
     return CustomerMerge.objects.create(
         kept=keep, merged=merge, merged_by=acting_user(actor), moved=moved
+    )
+
+
+@transaction.atomic
+def customer_erase(
+    *,
+    customer: Customer,
+    actor: Actor = None,
+    chosen: Collection[str] = (),
+    reference: str = "",
+) -> CustomerErasure:
+    """Erase a customer on request: every app's part, then the profile, in one transaction.
+
+    The profile stays as an empty shell (its counters, and the calls' durations, reasons
+    and satisfaction stay, for analytics); its name, email and numbers go, and each app's
+    contributor (crm/erasure.py) erases what it holds. ``chosen`` names the optional items
+    the Administrator ticked (``contributor:key``, e.g. campaign leads). Idempotent: when
+    nothing is left to erase the last erasure is returned and nothing is recorded again.
+    """
+    from crm.erasure import erasure_registry
+    from crm.selectors import customer_erasure_subject
+
+    customer, profiles, numbers = customer_erasure_subject(customer, lock=True)
+    ids = [p.pk for p in profiles]
+    erased: dict[str, int] = {}
+    for contributor in erasure_registry:
+        prefix = f"{contributor.key}:"
+        mine = {c.removeprefix(prefix) for c in chosen if c.startswith(prefix)}
+        for kind, count in contributor.erase(customer, numbers, mine).items():
+            erased[kind] = erased.get(kind, 0) + count
+    # crm's own part last: the contributors needed the numbers to find their rows.
+    erased["profile names and emails"] = (
+        Customer.objects.filter(id__in=ids).exclude(name="", email="").update(name="", email="")
+    )
+    erased["phone numbers"] = PhoneNumber.objects.filter(customer_id__in=ids).delete()[0]
+    # The number history names the numbers; the erasure's own row is the audit now.
+    erased["phone number changes"] = PhoneNumberChange.objects.filter(customer_id__in=ids).delete()[
+        0
+    ]
+    erased["match suggestions"] = MatchSuggestion.objects.filter(
+        Q(customer_id__in=ids) | Q(other_id__in=ids)
+    ).delete()[0]
+    erased = {kind: count for kind, count in erased.items() if count}
+    previous = customer.erasures.order_by("-created_at", "-id").first()
+    if not erased and previous is not None:
+        return previous
+    return CustomerErasure.objects.create(
+        customer=customer, erased_by=acting_user(actor), reference=reference[:100], erased=erased
     )

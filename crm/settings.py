@@ -6,13 +6,16 @@ PostgreSQL and Redis/RabbitMQ. ``DJANGO_ENV=production`` turns on the deploy har
 makes ``SECRET_KEY`` mandatory.
 """
 
+import logging
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("SWITCHBOARD_VAR_DIR", BASE_DIR / "var"))
@@ -53,6 +56,8 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# The port the web process listens on (`make run`'s runserver, `make serve`'s gunicorn).
+PORT = int(os.environ.get("PORT") or "8000")
 
 INSTALLED_APPS = [
     "crm.apps.SwitchboardAdminConfig",
@@ -69,6 +74,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "phonenumber_field",
     "django_celery_beat",
+    "axes",
     "crm.apps.CrmConfig",
     "telephony.apps.TelephonyConfig",
     "reputation.apps.ReputationConfig",
@@ -76,14 +82,28 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so the request id and the access log line cover every other middleware.
+    "crm.logs.RequestLogMiddleware",
+    # Probes are answered here: before host checks, HTTPS redirects, sessions and auth.
+    "crm.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads input: no NUL reaches a view or the database (docs/input.md).
+    "crm.inputs.CleanInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out username+address is refused before the password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "crm.urls"
@@ -126,6 +146,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# API throttling counts in the cache: set CACHE_URL (e.g. redis://127.0.0.1:6379/1) when
+# several web processes serve, or each process counts on its own.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -133,6 +161,27 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/admin/login/"
+
+# --- Login throttling (django-axes; docs/operations.md) -----------------------------------
+# After AXES_FAILURE_LIMIT failed logins one username from one address is refused for
+# AXES_COOLOFF_MINUTES, on the admin and the caller workspace logins alike. Attempts live
+# in the database, so every web process sees them. Administrators unlock in the admin
+# (Axes > Access attempts: delete the row) or with `manage.py axes_reset_username NAME`.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT") or "5")
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("AXES_COOLOFF_MINUTES") or "15"))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "crm.lockout.lockout_response"
+AXES_SENSITIVE_PARAMETERS = ["password", "csrfmiddlewaretoken"]
+# Behind N trusted proxies the client is read from X-Forwarded-For; otherwise only the
+# socket's address counts (a client could write any X-Forwarded-For it likes).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT") or "0")
+if TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT
+    AXES_IPWARE_PROXY_ORDER = "right-most"
+    AXES_IPWARE_META_PRECEDENCE_ORDER: tuple[str, ...] = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
@@ -175,9 +224,25 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["crm.permissions.DjangoModelPermissionsWithView"],
+    # The parsers clean what DRF parses itself, as the middleware does for forms.
+    "DEFAULT_PARSER_CLASSES": [
+        "crm.inputs.JSONParser",
+        "crm.inputs.FormParser",
+        "crm.inputs.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "crm.pagination.NewestFirstCursorPagination",
     "PAGE_SIZE": 50,
+    # Per user (a token is a user's): a leaked or runaway token cannot flood the API.
+    # Anonymous requests only reach the schema and docs, and the 401 of everything else.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": os.environ.get("API_THROTTLE_RATE") or "1200/minute",
+        "anon": os.environ.get("API_ANON_THROTTLE_RATE") or "60/minute",
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Switchboard API",
@@ -218,6 +283,19 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Two queues so that long work never delays short work: production runs a worker per
+# queue (Procfile.prod); a worker started without -Q consumes both (make run, tests).
+# Routing is by task name (docs/operations.md): a task that can run for minutes has
+# "import", "backfill" or "daily" in its name, or is listed here by name.
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = (Queue("default"), Queue("long"))
+CELERY_TASK_ROUTES = {
+    "campaigns.tasks.*import*": {"queue": "long"},
+    "*.tasks.*backfill*": {"queue": "long"},
+    "*.tasks.*daily*": {"queue": "long"},
+    "telephony.tasks.retention_run": {"queue": "long"},
+    "crm.tasks.match_suggestions_refresh": {"queue": "long"},
+}
 # Schedules live in code; django-celery-beat's DatabaseScheduler syncs them into the
 # database at start so admins can see (and pause) them in the admin.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
@@ -274,16 +352,43 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    # Off only to try production settings over plain HTTP on one machine (`make serve`).
+    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=True)
+    CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
+# Production logs one JSON object per line; both formats mask phone numbers and secrets
+# (crm/logs.py, docs/operations.md). LOG_LEVEL sets the root level.
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("json" if PRODUCTION else "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"mask": {"()": "crm.logs.MaskingFilter"}},
+    "formatters": {
+        "json": {"()": "crm.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["mask"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # axes logs every start and login at INFO; its failures and lockouts are WARNINGs.
+        "axes": {"level": "WARNING"},
+        # The access line (crm.logs.RequestLogMiddleware); in development runserver prints
+        # its own request lines already.
+        "switchboard.request": {"level": "INFO" if LOG_FORMAT == "json" else "WARNING"},
+    },
 }
+if LOG_FORMAT == "json":
+    # Python warnings too become JSON lines instead of bare text on stderr.
+    logging.captureWarnings(True)
+# Workers log through the same handler (masking, JSON) instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = not PRODUCTION

@@ -309,7 +309,7 @@ def register_admin_extensions() -> None:
             name="row_menu",
             description=mark_safe('<b class="sb-sr">Actions</b>'),
             render=render_row_menu,
-            after="number",
+            after="number_display",
         )
     )
     for action in (monitor_reputation, stop_monitoring, replace_number):

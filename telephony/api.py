@@ -1,6 +1,7 @@
 """REST API: calls (listed with filters, and end-of-call reports from voice-assistant
 platforms), and a customer's calls."""
 
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import QuerySet
@@ -11,10 +12,17 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from crm.inputs import MomentField, moment_problem
 from crm.phones import InvalidPhoneNumber, normalize
 from crm.selectors import customer_queryset
 from telephony import selectors, services
 from telephony.models import Call, Channel, Direction
+from telephony.parties import (
+    ADDRESS_MAX_LENGTH,
+    NUMBER,
+    REPORTABLE_WITHOUT_NUMBER,
+    party_identify,
+)
 
 
 class CallSerializer(serializers.ModelSerializer):
@@ -49,15 +57,17 @@ class CallReportSerializer(serializers.Serializer):
         r"^[\w.:-]+$", max_length=64, help_text="The platform's call id (unique)."
     )
     from_number = serializers.CharField(
-        source="from_number", max_length=64, help_text="The caller's number, any format."
+        source="from_number",
+        max_length=ADDRESS_MAX_LENGTH,
+        help_text="The caller: a number in any format, or anonymous, client:…, sip:….",
     )
     to_number = serializers.CharField(
-        source="to_number", max_length=64, allow_blank=True, default=""
+        source="to_number", max_length=ADDRESS_MAX_LENGTH, allow_blank=True, default=""
     )
     direction = serializers.ChoiceField(choices=Direction.choices, default=Direction.INBOUND)
     assistant = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    started_at = serializers.DateTimeField(required=False, allow_null=True)
-    ended_at = serializers.DateTimeField(required=False, allow_null=True)
+    started_at = MomentField(required=False, allow_null=True)
+    ended_at = MomentField(required=False, allow_null=True)
     duration_seconds = serializers.IntegerField(
         min_value=0, max_value=7 * 24 * 3600, required=False, allow_null=True
     )
@@ -79,15 +89,24 @@ class CallReportSerializer(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         customer_side = "from" if attrs["direction"] == Direction.INBOUND else "to"
-        for name in ("from", "to"):
-            key = f"{name}_number"
-            raw = attrs.get(key, "")
+        raw = attrs.get(f"{customer_side}_number", "")
+        if party_identify(raw).kind not in (NUMBER, *REPORTABLE_WITHOUT_NUMBER):
+            # A withheld caller, a client or a SIP address is reported as such; anything
+            # else on the customer's side is a number the platform mistyped.
             try:
-                attrs[key] = normalize(raw)
+                normalize(raw)
             except InvalidPhoneNumber as exc:
-                if name == customer_side:
-                    raise serializers.ValidationError({name: [str(exc)]}) from exc
-                attrs[key] = raw[:32]
+                raise serializers.ValidationError({customer_side: [str(exc)]}) from exc
+        started, ended = attrs.get("started_at"), attrs.get("ended_at")
+        if started and ended and ended < started:
+            raise serializers.ValidationError({"ended_at": ["The call ends before it starts."]})
+        duration = attrs.get("duration_seconds")
+        if ended and not started and duration is not None:
+            problem = moment_problem(ended - timedelta(seconds=duration))
+            if problem:
+                raise serializers.ValidationError(
+                    {"ended_at": [f"ended_at minus duration_seconds {problem}"]}
+                )
         return attrs
 
 
@@ -109,8 +128,8 @@ class CallFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Call.Status.choices, required=False)
     assistant = serializers.CharField(max_length=100, required=False)
     reason = serializers.CharField(max_length=200, required=False)
-    since = serializers.DateTimeField(required=False, help_text="Started at or after.")
-    until = serializers.DateTimeField(required=False, help_text="Started before.")
+    since = MomentField(happened=False, required=False, help_text="Started at or after.")
+    until = MomentField(happened=False, required=False, help_text="Started before.")
 
     def validate_caller(self, value: str) -> str:
         try:

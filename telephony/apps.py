@@ -7,9 +7,13 @@ class TelephonyConfig(AppConfig):
     verbose_name = "Telephony"
 
     def ready(self) -> None:
-        from crm.admin_extensions import Panel, customer_admin_extensions
+        from crm.admin_extensions import Panel, customer_admin_extensions, dashboard_extensions
+        from crm.dashboard import PANEL_TEMPLATE
+        from crm.erasure import erasure_registry
         from telephony import checks  # noqa: F401  (registers the system checks)
         from telephony.admin import customer_history_panel
+        from telephony.dashboard import today_panel
+        from telephony.erasure import TelephonyErasure
 
         customer_admin_extensions.add_panel(
             Panel(
@@ -19,4 +23,8 @@ class TelephonyConfig(AppConfig):
                 media_css=("telephony/history.css",),
                 order=10,
             )
+        )
+        erasure_registry.register(TelephonyErasure())
+        dashboard_extensions.add_panel(
+            Panel(key="telephony-today", template=PANEL_TEMPLATE, context=today_panel, order=10)
         )

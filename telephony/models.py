@@ -6,6 +6,7 @@ from phonenumber_field.modelfields import PhoneNumberField
 
 from crm.models import Customer
 from crm.singletons import SingletonSettings, singleton_constraint
+from telephony.parties import ADDRESS_MAX_LENGTH, party_label
 
 
 class OwnedNumber(models.Model):
@@ -85,13 +86,20 @@ class Call(models.Model):
     # A late or out-of-order status callback never moves a call out of these.
     FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
+    # None for a withheld or non-phone caller (telephony/parties.py): nobody to link.
     customer = models.ForeignKey(
-        "crm.Customer", on_delete=models.CASCADE, related_name="calls", db_index=False
+        "crm.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="calls",
+        db_index=False,
     )
     direction = models.CharField(max_length=10, choices=Direction.choices, default="inbound")
     channel = models.CharField(max_length=10, choices=Channel.choices, default="twilio")
-    from_number = models.CharField(max_length=32)
-    to_number = models.CharField(max_length=32, blank=True)
+    # E.164, or the address as sent: "anonymous", "client:alice", "sip:alice@example.com".
+    from_number = models.CharField(max_length=ADDRESS_MAX_LENGTH)
+    to_number = models.CharField(max_length=ADDRESS_MAX_LENGTH, blank=True)
     external_id = models.CharField(
         max_length=64, unique=True, help_text="Twilio CallSid or the assistant platform's id."
     )
@@ -139,7 +147,11 @@ class Call(models.Model):
 
     def __str__(self) -> str:
         when = f"{self.started_at:%Y-%m-%d %H:%M}"
-        return f"{self.get_direction_display()} call {self.from_number} {when}"
+        return f"{self.get_direction_display()} call {self.caller_label} {when}"
+
+    @property
+    def caller_label(self) -> str:
+        return party_label(self.from_number)
 
 
 class Message(models.Model):
@@ -151,12 +163,18 @@ class Message(models.Model):
         UNDELIVERED = "undelivered", "Undelivered"
         FAILED = "failed", "Failed"
 
+    # None for a short code or an alphanumeric sender id: nobody to link.
     customer = models.ForeignKey(
-        "crm.Customer", on_delete=models.CASCADE, related_name="messages", db_index=False
+        "crm.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        db_index=False,
     )
     direction = models.CharField(max_length=10, choices=Direction.choices, default="inbound")
-    from_number = models.CharField(max_length=32)
-    to_number = models.CharField(max_length=32, blank=True)
+    from_number = models.CharField(max_length=ADDRESS_MAX_LENGTH)
+    to_number = models.CharField(max_length=ADDRESS_MAX_LENGTH, blank=True)
     external_id = models.CharField(max_length=64, unique=True, help_text="Twilio MessageSid.")
     status = models.CharField(max_length=12, choices=Status.choices, default="received")
     body = models.TextField(blank=True)
@@ -171,7 +189,11 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"SMS {self.from_number} {self.sent_at:%Y-%m-%d %H:%M}"
+        return f"SMS {self.caller_label} {self.sent_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def caller_label(self) -> str:
+        return party_label(self.from_number)
 
 
 class TelephonySettings(SingletonSettings):

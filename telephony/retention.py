@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from crm.db import LockNamespace, advisory_try_lock
 from telephony.models import Call, Message, RetentionRun, TelephonySettings
 from telephony.services import customer_counters_recompute
 
@@ -18,15 +19,22 @@ RETENTION_BATCH = 5_000
 
 def retention_run(
     *, now: datetime | None = None, batch_size: int = RETENTION_BATCH
-) -> RetentionRun:
+) -> RetentionRun | None:
     """Apply the retention settings: erase old transcripts, delete old calls and messages.
 
     Each batch commits on its own, together with the run row's count of it, so a killed
     worker loses nothing, its run row says what it did, and the next run continues where
-    this one stopped; running twice deletes nothing twice.
+    this one stopped; running twice deletes nothing twice. While another run is going (a
+    second beat's fire, docs/operations.md) it does nothing and returns None.
     """
+    with advisory_try_lock(LockNamespace.RETENTION_RUN, 0) as acquired:
+        if not acquired:
+            return None
+        return _retention_run(now=now or timezone.now(), batch_size=batch_size)
+
+
+def _retention_run(*, now: datetime, batch_size: int) -> RetentionRun:
     settings = TelephonySettings.load()
-    now = now or timezone.now()
     run = RetentionRun.objects.create(
         transcript_cutoff=_cutoff(now, settings.transcript_retention_days),
         record_cutoff=_cutoff(now, settings.record_retention_days),
@@ -60,7 +68,7 @@ def _delete_in_batches(queryset: Any, batch_size: int, *, run: RetentionRun, cou
                 return
             ids = [pk for pk, _ in rows]
             _count_on_run(run, counter, queryset.model.objects.filter(id__in=ids).delete()[0])
-            customer_counters_recompute(customer_ids={c for _, c in rows})
+            customer_counters_recompute(customer_ids={c for _, c in rows if c is not None})
         if len(rows) < batch_size:
             return
 

@@ -31,6 +31,7 @@ from telephony.models import (
     Message,
     TelephonySettings,
 )
+from telephony.parties import party_identify
 
 Medium = str  # "call" or "sms": what reached us, which decides how a new number is filed
 CALL: Medium = "call"
@@ -56,7 +57,9 @@ def new_caller_number_filing(*, e164: str, medium: Medium) -> NumberFiling:
     return NumberFiling(PhoneNumber.Type.OTHER, False, PhoneNumber.TypeSource.INBOUND_CALL)
 
 
-def _lock_number_and_find(e164: str, model: type[Call] | type[Message], external_id: str) -> Any:
+def _lock_number_and_find(
+    e164: str | None, model: type[Call] | type[Message], external_id: str
+) -> Any:
     """Serialise every linking decision about one number until this transaction ends,
     then return the ``model`` row already recorded under ``external_id`` (or ``None``).
 
@@ -73,6 +76,9 @@ def _lock_number_and_find(e164: str, model: type[Call] | type[Message], external
     snapshot is taken after the lock is granted): this is the webhook's hot path.
     SQLite needs no lock: its IMMEDIATE transactions already serialise every writer.
     """
+    if e164 is None:
+        # No number, no profile to decide about: the unique external id settles a retry.
+        return model.objects.select_for_update().filter(external_id=external_id).first()
     if not is_postgresql():
         return model.objects.filter(external_id=external_id).first()
     # 32-bit key: a collision only makes two numbers wait for each other, never wrong.
@@ -306,8 +312,9 @@ def call_record(
 
     Idempotent on ``external_id``: a retried webhook or a later report updates the call
     it already made, and the customer's counters move only when the call is new.
-    ``from_number``/``to_number`` are E.164; the customer is the far end (the caller of
-    an inbound call, the callee of an outbound one).
+    ``from_number``/``to_number`` are as sent; the customer is the far end (the caller of
+    an inbound call, the callee of an outbound one), and only a phone number there links
+    a profile (:func:`telephony.parties.party_identify`).
     """
     return _retry_once_on_conflict(
         lambda: _call_record(
@@ -333,7 +340,8 @@ def _call_record(
     facts: CallFacts,
     caller_name: str,
 ) -> Recorded:
-    e164 = from_number if direction == Direction.INBOUND else to_number
+    caller, callee = party_identify(from_number), party_identify(to_number)
+    e164 = (caller if direction == Direction.INBOUND else callee).e164
     existing = _lock_number_and_find(e164, Call, external_id)
     if existing is not None:
         _apply_facts(existing, facts)
@@ -341,19 +349,19 @@ def _call_record(
 
     kind = f"{direction} {'call' if channel == Channel.TWILIO else 'assistant report'}"
     started_at = facts.started_at or _start_from_end(facts) or timezone.now()
-    customer_id = customer_for_number(
-        e164=e164,
-        medium=CALL,
-        cause=f"{kind} {external_id}",
-        at=started_at,
-        name=caller_name,
+    customer_id = (
+        None
+        if e164 is None
+        else customer_for_number(
+            e164=e164, medium=CALL, cause=f"{kind} {external_id}", at=started_at, name=caller_name
+        )
     )
     call = Call(
         customer_id=customer_id,
         direction=direction,
         channel=channel,
-        from_number=from_number,
-        to_number=to_number,
+        from_number=caller.address,
+        to_number=callee.address,
         external_id=external_id,
         started_at=started_at,
     )
@@ -442,19 +450,24 @@ def _message_record(
     status: str,
     sent_at: datetime | None,
 ) -> Recorded:
-    e164 = from_number if direction == Direction.INBOUND else to_number
+    sender, recipient = party_identify(from_number), party_identify(to_number)
+    e164 = (sender if direction == Direction.INBOUND else recipient).e164
     existing = _lock_number_and_find(e164, Message, external_id)
     if existing is not None:
         return Recorded(existing, False)
     sent_at = sent_at or timezone.now()
-    customer_id = customer_for_number(
-        e164=e164, medium=SMS, cause=f"inbound SMS {external_id}", at=sent_at
+    customer_id = (
+        None
+        if e164 is None
+        else customer_for_number(
+            e164=e164, medium=SMS, cause=f"inbound SMS {external_id}", at=sent_at
+        )
     )
     message = Message(
         customer_id=customer_id,
         direction=direction,
-        from_number=from_number,
-        to_number=to_number,
+        from_number=sender.address,
+        to_number=recipient.address,
         external_id=external_id,
         status=status,
         body=body,
@@ -507,7 +520,8 @@ def _either(function: Any, a: Any, b: Any) -> Any:
 @transaction.atomic
 def calls_delete(*, call_ids: list[int]) -> int:
     """Delete calls (an Administrator in the admin) and keep the profiles' counters true."""
-    customer_ids = set(Call.objects.filter(id__in=call_ids).values_list("customer_id", flat=True))
+    calls = Call.objects.filter(id__in=call_ids, customer__isnull=False)
+    customer_ids = set(calls.values_list("customer_id", flat=True))
     deleted = Call.objects.filter(id__in=call_ids).delete()[0]
     customer_counters_recompute(customer_ids=customer_ids)
     return deleted
@@ -515,9 +529,8 @@ def calls_delete(*, call_ids: list[int]) -> int:
 
 @transaction.atomic
 def messages_delete(*, message_ids: list[int]) -> int:
-    customer_ids = set(
-        Message.objects.filter(id__in=message_ids).values_list("customer_id", flat=True)
-    )
+    messages = Message.objects.filter(id__in=message_ids, customer__isnull=False)
+    customer_ids = set(messages.values_list("customer_id", flat=True))
     deleted = Message.objects.filter(id__in=message_ids).delete()[0]
     customer_counters_recompute(customer_ids=customer_ids)
     return deleted

@@ -4,8 +4,10 @@ from celery import shared_task
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def retention_run() -> int:
-    """The daily retention run (beat: ``telephony-retention-daily``). Returns the run id."""
+def retention_run() -> int | None:
+    """The daily retention run (beat: ``telephony-retention-daily``). Returns the run id,
+    or None when another run was going (a second beat's fire)."""
     from telephony import retention
 
-    return retention.retention_run().pk
+    run = retention.retention_run()
+    return run.pk if run is not None else None

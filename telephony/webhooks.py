@@ -20,7 +20,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
-from crm.phones import InvalidPhoneNumber, normalize
+from crm.inputs import moment_problem, post_as_sent
 from telephony import services
 from telephony.models import Call, Channel, Direction, TelephonySettings
 
@@ -64,7 +64,9 @@ def signature_is_valid(request: HttpRequest) -> bool:
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature:
         return False
-    return bool(RequestValidator(token).validate(signature_url(request), request.POST, signature))
+    # Signed over the parameters as sent, before the NUL stripping every input gets.
+    params = post_as_sent(request)
+    return bool(RequestValidator(token).validate(signature_url(request), params, signature))
 
 
 def twilio_webhook(view: Callable[[HttpRequest], HttpResponse]) -> Callable[..., HttpResponse]:
@@ -101,22 +103,6 @@ def _sid(request: HttpRequest, name: str, pattern: re.Pattern[str]) -> str:
     return value
 
 
-def _number(request: HttpRequest, name: str) -> str:
-    try:
-        return normalize(_required(request, name))
-    except InvalidPhoneNumber as exc:
-        raise BadWebhook(f"{name}: {exc}") from exc
-
-
-def _our_side(request: HttpRequest, name: str) -> str:
-    """Our end of the line: usually a number, but a SIP or client address is fine too."""
-    value = request.POST.get(name, "").strip()
-    try:
-        return normalize(value)
-    except InvalidPhoneNumber:
-        return value[:32]
-
-
 def _direction(request: HttpRequest) -> str:
     value = request.POST.get("Direction", "inbound").strip()
     try:
@@ -125,11 +111,10 @@ def _direction(request: HttpRequest) -> str:
         raise BadWebhook(f"Direction: {value[:40]!r} is not a Twilio call direction.") from None
 
 
-def _parties(request: HttpRequest, direction: str) -> tuple[str, str]:
-    """(from, to) in E.164 where it matters: the customer's end must be a real number."""
-    if direction == Direction.INBOUND:
-        return _number(request, "From"), _our_side(request, "To")
-    return _our_side(request, "From"), _number(request, "To")
+def _parties(request: HttpRequest) -> tuple[str, str]:
+    """(From, To) as sent: the linking service decides what identifies a person, and a
+    withheld or non-phone caller is still answered (telephony/parties.py)."""
+    return _required(request, "From"), request.POST.get("To", "").strip()
 
 
 def _call_status(request: HttpRequest, *, required: bool) -> str | None:
@@ -162,6 +147,9 @@ def _timestamp(request: HttpRequest) -> datetime | None:
         raise BadWebhook(f"Timestamp: {value[:60]!r} is not an RFC 2822 date.") from None
     if parsed.tzinfo is None:
         raise BadWebhook(f"Timestamp: {value[:60]!r} has no time zone.")
+    problem = moment_problem(parsed)
+    if problem:
+        raise BadWebhook(f"Timestamp: {value[:60]!r} {problem}")
     return parsed
 
 
@@ -170,7 +158,7 @@ def voice(request: HttpRequest) -> HttpResponse:
     """A call is ringing: link it to its customer, then answer with the greeting/Dial."""
     call_sid = _sid(request, "CallSid", CALL_SID)
     direction = _direction(request)
-    from_number, to_number = _parties(request, direction)
+    from_number, to_number = _parties(request)
     status = _call_status(request, required=False) or Call.Status.RINGING
     services.call_record(
         external_id=call_sid,
@@ -202,7 +190,7 @@ def voice_status(request: HttpRequest) -> HttpResponse:
         # parent carries the customer's status and duration.
         return _twiml(VoiceResponse())
     direction = _direction(request)
-    from_number, to_number = _parties(request, direction)
+    from_number, to_number = _parties(request)
     final = status in Call.FINAL_STATUSES
     services.call_record(
         external_id=call_sid,
@@ -224,8 +212,7 @@ def voice_status(request: HttpRequest) -> HttpResponse:
 def sms(request: HttpRequest) -> HttpResponse:
     """An inbound SMS: link it (the SMS rules), store it, answer with the auto-reply if any."""
     message_sid = _sid(request, "MessageSid", MESSAGE_SID)
-    from_number = _number(request, "From")
-    to_number = _our_side(request, "To")
+    from_number, to_number = _parties(request)
     body = request.POST.get("Body", "")
     if len(body) > MAX_BODY:
         raise BadWebhook(f"Body: longer than {MAX_BODY} characters.")

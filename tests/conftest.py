@@ -123,3 +123,11 @@ def wait_for(condition, timeout: float = 15.0, interval: float = 0.1):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # API throttling counts requests in the cache: one test's requests never count in another's.
+    from django.core.cache import cache
+
+    cache.clear()

@@ -177,3 +177,82 @@ def test_normalize_stripped_answers_as_normalize_does(text, region):
             return (exc.raw, exc.reason)
 
     assert outcome(normalize_stripped) == outcome(normalize)
+
+
+def _libphonenumber(text: str, region: str) -> str | None:
+    """libphonenumber's own answer: E.164 when it parses and is valid, else None."""
+    import phonenumbers
+
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["678\t999\t8212", "678\t999\t8212 x12", "+1\t678 999 8212", "(678)\t999-8212"],
+)
+def test_a_tab_inside_a_number_is_refused_as_libphonenumber_refuses_it(text):
+    assert _libphonenumber(text, "US") is None
+    assert try_normalize(text, "US") is None
+
+
+def test_a_tab_around_a_number_is_whitespace():
+    assert normalize("\t678 999 8212 x12\t") == normalize("678 999 8212 x12") == "+16789998212"
+
+
+def test_normalize_gives_libphonenumbers_answer_on_a_messy_corpus():
+    """Differential test: every answer of crm.phones (fast path or not) is libphonenumber's.
+
+    The corpus mixes separators, prefixes, extensions, letters, Unicode digits and other
+    regions (tests/crm/phone_corpus.py); the seed keeps a failure reproducible.
+    """
+    import phonenumbers
+
+    from tests.crm.phone_corpus import corpus
+
+    disagreements = []
+    valid = fast = 0
+    for text, region in corpus(seed=20261201, size=40_000):
+        expected = _libphonenumber(text, region)
+        got = try_normalize(text, region)
+        if got != expected:
+            disagreements.append((text, region, got, expected))
+            continue
+        stripped = text.strip()
+        if stripped:
+            assert try_normalize(stripped, region) == got
+            try:
+                assert normalize_stripped(stripped, region) == got
+            except InvalidPhoneNumber:
+                assert got is None
+        if got is None:
+            continue
+        valid += 1
+        fast += phones_fast_path(stripped, region) is not None
+        parsed = phonenumbers.parse(got, None)
+        assert national_format(got) == phonenumbers.format_number(
+            parsed, phonenumbers.PhoneNumberFormat.NATIONAL
+        ), got
+    assert disagreements == []
+    # The corpus must exercise both paths and both outcomes, or it proves little.
+    assert 8_000 < valid < 30_000
+    assert fast > 3_000
+    assert valid - fast > 1_000
+
+
+def phones_fast_path(text: str, region: str) -> str | None:
+    from crm import phones
+
+    return phones._nanp_fast_path(text, region)
+
+
+def test_input_past_the_length_cap_is_refused_whatever_libphonenumber_says():
+    text = "678 999 8212" + " " * 60 + "x1"
+    assert _libphonenumber(text, "US") == "+16789998212"
+    with pytest.raises(InvalidPhoneNumber, match="too long"):
+        normalize(text)

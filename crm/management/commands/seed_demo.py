@@ -2,6 +2,7 @@ from importlib import import_module
 from importlib.util import find_spec
 
 from django.apps import apps
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from crm import demo
@@ -46,7 +47,9 @@ class Command(BaseCommand):
 
         if not options["no_users"]:
             self.stdout.write("")
-            self.stdout.write(self.style.SUCCESS("Log in at http://127.0.0.1:8000/admin/ as:"))
+            # The address `make run` serves: runserver binds 127.0.0.1 on PORT.
+            base = f"http://127.0.0.1:{settings.PORT}"
+            self.stdout.write(self.style.SUCCESS(f"Log in at {base}/admin/ as:"))
             for username, role, password in logins:
                 self.stdout.write(f"  {role:<14} {username:<8} password: {password}")
-            self.stdout.write("Callers log in at http://127.0.0.1:8000/campaigns/login/")
+            self.stdout.write(f"Callers log in at {base}/campaigns/login/")

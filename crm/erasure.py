@@ -1,0 +1,81 @@
+"""The erasure registry: how each app takes part in erasing or exporting one customer.
+
+A person may ask to be forgotten (erasure) or to see what we hold about them (access);
+the rules are in ``docs/operations.md``. crm owns the profile and its numbers, but calls,
+messages and campaign leads live in apps above it, which crm must not import. So, as
+with :mod:`crm.admin_extensions`, each upper app registers a contributor from its
+``AppConfig.ready()``; crm's service (``crm.services.customer_erase``) and selector
+(``crm.selectors.customer_export``) call every contributor with the customer and the
+numbers the customer holds or held. Example, in ``telephony/apps.py``::
+
+    def ready(self):
+        from crm.erasure import erasure_registry
+        from telephony.erasure import TelephonyErasure
+        erasure_registry.register(TelephonyErasure())
+
+A contributor's ``erase`` runs inside the service's transaction, so an erasure is whole or
+not at all; it must be idempotent (a second run finds nothing left and returns zeros) and
+report counts by kind, never the erased values.
+"""
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from crm.models import Customer
+
+
+@dataclass(frozen=True)
+class ErasureChoice:
+    """One item the Administrator may tick or leave (e.g. a campaign lead)."""
+
+    key: str
+    label: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ErasurePart:
+    """What a contributor would erase, for the confirmation page.
+
+    ``count`` rows of ``kind`` are erased. When ``choices`` is non-empty only the ticked
+    ones are: each is offered, none is implied. ``keeps`` says what stays and why.
+    """
+
+    contributor: str
+    kind: str
+    count: int
+    choices: tuple[ErasureChoice, ...] = ()
+    keeps: str = ""
+
+
+class ErasureContributor(Protocol):
+    key: str
+
+    def describe(self, customer: Customer, numbers: Collection[str]) -> list[ErasurePart]: ...
+
+    def erase(
+        self, customer: Customer, numbers: Collection[str], chosen: Collection[str]
+    ) -> dict[str, int]: ...
+
+    def export(self, customer: Customer, numbers: Collection[str]) -> dict[str, Any]: ...
+
+
+@dataclass
+class ErasureRegistry:
+    contributors: dict[str, ErasureContributor] = field(default_factory=dict)
+
+    def register(self, contributor: ErasureContributor) -> None:
+        # ready() may run twice (tests, autoreload): registering again replaces.
+        self.contributors[contributor.key] = contributor
+
+    def __iter__(self) -> Any:
+        return iter(sorted(self.contributors.values(), key=lambda c: c.key))
+
+
+erasure_registry = ErasureRegistry()
+
+
+def choice_key(contributor: str, key: str) -> str:
+    """How a ticked choice is named in the confirmation form: ``contributor:key``."""
+    return f"{contributor}:{key}"

@@ -1,0 +1,173 @@
+"""Login throttling: django-axes on both login pages, DRF throttling on the API."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from axes.models import AccessAttempt
+from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "pass-for-tests-1"  # tests/conftest.py's make_user
+LOGINS = {
+    "admin": ("/admin/login/", "Too many failed logins"),
+    "workspace": ("/campaigns/login/", "Too many failed logins"),
+}
+
+
+@pytest.fixture(autouse=True)
+def limit(settings):
+    settings.AXES_FAILURE_LIMIT = 3
+    # A fast hasher: these tests log in dozens of times (the real one costs ~0.3 s each).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _login(client, url, username, password, address="10.1.1.1"):
+    return client.post(url, {"username": username, "password": password}, REMOTE_ADDR=address)
+
+
+@pytest.mark.parametrize("page", LOGINS)
+def test_repeated_failures_lock_the_account_from_that_address(client, page, make_user):
+    url, message = LOGINS[page]
+    user = make_user("Administrator" if page == "admin" else "Caller", username="victim")
+    for _ in range(2):
+        failed = _login(client, url, user.username, "wrong")
+        assert failed.status_code == 200  # the login form again, with its error
+    locked = _login(client, url, user.username, "wrong")
+    assert locked.status_code == 429
+    assert message in locked.content.decode()
+    # Locked: even the right password is refused, with the page saying why.
+    right = _login(client, url, user.username, PASSWORD)
+    assert right.status_code == 429
+    text = right.content.decode()
+    assert "victim" in text
+    assert "15 minutes" in text
+    assert "Administrator" in text
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize("page", LOGINS)
+def test_the_lockout_is_per_account_and_address(client, page, make_user):
+    url, _ = LOGINS[page]
+    role = "Administrator" if page == "admin" else "Caller"
+    user = make_user(role, username="victim")
+    make_user(role, username="colleague")
+    for _ in range(3):
+        _login(client, url, "victim", "wrong")
+    # The same person from another address, and a colleague from this one, log in.
+    assert _login(client, url, "victim", PASSWORD, address="10.2.2.2").status_code == 302
+    client.logout()
+    assert _login(client, url, "colleague", PASSWORD).status_code == 302
+    assert user.pk
+
+
+def test_the_workspace_lockout_page_is_the_workspace_s(client, make_user):
+    make_user("Caller", username="victim")
+    for _ in range(3):
+        response = _login(client, "/campaigns/login/", "victim", "wrong")
+    text = response.content.decode()
+    assert "Switchboard · Campaigns" in text  # the workspace's own page, not the admin's
+    assert reverse("campaigns:login") in text
+
+
+def test_a_success_before_the_limit_resets_the_count(client, make_user):
+    make_user("Caller", username="victim")
+    for _ in range(2):
+        _login(client, "/campaigns/login/", "victim", "wrong")
+    assert _login(client, "/campaigns/login/", "victim", PASSWORD).status_code == 302
+    client.logout()
+    for _ in range(2):
+        assert _login(client, "/campaigns/login/", "victim", "wrong").status_code == 200
+
+
+def test_an_administrator_unlocks_in_the_admin(client, make_user, administrator):
+    make_user("Caller", username="victim")
+    for _ in range(3):
+        _login(client, "/campaigns/login/", "victim", "wrong")
+    attempt = AccessAttempt.objects.get(username="victim")
+
+    client.force_login(administrator)
+    listing = client.get(reverse("admin:axes_accessattempt_changelist"))
+    assert listing.status_code == 200
+    assert "victim" in listing.content.decode()
+    deleted = client.post(
+        reverse("admin:axes_accessattempt_delete", args=[attempt.pk]), {"post": "yes"}
+    )
+    assert deleted.status_code == 302
+    client.logout()
+
+    assert _login(client, "/campaigns/login/", "victim", PASSWORD).status_code == 302
+
+
+def test_agents_cannot_unlock(client, agent):
+    client.force_login(agent)
+    assert client.get(reverse("admin:axes_accessattempt_changelist")).status_code == 403
+
+
+# --- API tokens: DRF throttling ---------------------------------------------------------
+
+
+@pytest.fixture
+def low_rates(monkeypatch):
+    from django.core.cache import cache
+
+    cache.clear()
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "3/minute"})
+    monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", {"anon": "2/minute"})
+    yield
+    cache.clear()
+
+
+def test_a_token_is_throttled_and_told_when_to_come_back(
+    api_client, administrator, agent, low_rates
+):
+    api_client.credentials(
+        HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=administrator).key}"
+    )
+    for _ in range(3):
+        assert api_client.get("/api/customers/").status_code == 200
+    refused = api_client.get("/api/customers/")
+    assert refused.status_code == 429
+    assert int(refused["Retry-After"]) > 0
+    # Another token has its own allowance.
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=agent).key}")
+    assert api_client.get("/api/customers/").status_code == 200
+
+
+def test_anonymous_api_requests_are_throttled_too(api_client, db, low_rates):
+    # The schema is the one API page open to anonymous requests (others answer 403 first).
+    for _ in range(2):
+        assert api_client.get("/api/schema/").status_code == 200
+    assert api_client.get("/api/schema/").status_code == 429
+
+
+def test_the_rates_come_from_the_environment(tmp_path):
+    code = (
+        "import django; django.setup()\n"
+        "from django.conf import settings\n"
+        "print(settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'], settings.AXES_FAILURE_LIMIT,"
+        " settings.AXES_COOLOFF_TIME)\n"
+    )
+    environ = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "crm.settings",
+        "SWITCHBOARD_VAR_DIR": str(tmp_path),
+        "API_THROTTLE_RATE": "50/second",
+        "API_ANON_THROTTLE_RATE": "5/minute",
+        "AXES_FAILURE_LIMIT": "7",
+        "AXES_COOLOFF_MINUTES": "30",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.strip() == "{'user': '50/second', 'anon': '5/minute'} 7 0:30:00"

@@ -1,0 +1,212 @@
+"""Logs: JSON in production, a request id, never a secret, a token or a whole number."""
+
+import io
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from crm.logs import JsonFormatter, MaskingFilter, mask
+
+ROOT = Path(__file__).resolve().parents[2]
+CALLER = "+16789998212"
+
+
+@pytest.fixture
+def json_log():
+    """The production handler (masking filter + JSON formatter) on the root logger."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(MaskingFilter())
+    handler.setFormatter(JsonFormatter())
+    root, access = logging.getLogger(), logging.getLogger("switchboard.request")
+    levels = root.level, access.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    access.setLevel(logging.INFO)
+
+    def lines() -> list[dict]:
+        return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+    lines.text = stream.getvalue  # type: ignore[attr-defined]
+    yield lines
+    root.removeHandler(handler)
+    root.setLevel(levels[0])
+    access.setLevel(levels[1])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("from +16789998212", "from +1678***8212"),
+        ("from +1 (678) 999-8212 now", "from +1678***8212 now"),
+        ("dial 678-999-8212", "dial 678***8212"),
+        ("dial (678) 999 8212", "dial 678***8212"),
+        ("uk +44 20 7946 0958", "uk +4420***0958"),
+        ("{'From': '+16789998212'}", "{'From': '+1678***8212'}"),
+        # Not numbers: a SID, a date and time, a count, a duration.
+        ("CA0123456789abcdef0123456789abcdef", "CA0123456789abcdef0123456789abcdef"),
+        ("at 2026-12-01 19:05:46", "at 2026-12-01 19:05:46"),
+        ("upload #1000001 took 1234 ms", "upload #1000001 took 1234 ms"),
+        # Secrets.
+        (
+            "Authorization: Token 9944b09199c62bcf9418ad846dd0e4bbdc6ee4b",
+            "Authorization: Token [redacted]",
+        ),
+        ("Bearer eyJhbGciOiJIUzI1NiJ9.e30.abcdefghij", "Bearer [redacted]"),
+        ("password=hunter2&next=/", "password=[redacted]&next=/"),
+        ('{"auth_token": "abc123secret"}', '{"auth_token": "[redacted]"}'),
+        ("token missing", "token missing"),
+    ],
+)
+def test_mask(text, expected):
+    assert mask(text) == expected
+
+
+def test_secret_settings_never_appear(settings, json_log):
+    settings.TWILIO_AUTH_TOKEN = "twilio-secret-0123456789abcdef"
+    logging.getLogger("anything").warning(
+        "signature check with %s failed",
+        settings.TWILIO_AUTH_TOKEN,
+        extra={"key": settings.SECRET_KEY},
+    )
+    text = json_log.text()
+    assert "twilio-secret-0123456789abcdef" not in text
+    assert settings.SECRET_KEY not in text
+    assert json_log()[0]["key"] == "[redacted]"
+
+
+def test_numbers_are_masked_in_messages_args_extras_and_exceptions(json_log):
+    logger = logging.getLogger("telephony.test")
+    try:
+        raise ValueError(f"cannot link {CALLER} to a profile")
+    except ValueError:
+        logger.exception("linking %s failed", CALLER, extra={"caller": CALLER, "numbers": [CALLER]})
+    text = json_log.text()
+    assert "9998212" not in text
+    (line,) = json_log()
+    assert line["message"] == "linking +1678***8212 failed"
+    assert "cannot link +1678***8212 to a profile" in line["exc_info"]
+    assert line["caller"] == "+1678***8212"
+    assert line["numbers"] == ["+1678***8212"]
+    assert {"time", "level", "logger", "request_id"} <= set(line)
+
+
+@pytest.mark.django_db
+def test_each_request_gets_an_id_echoed_and_logged_with_route_status_duration(client, json_log):
+    response = client.get("/admin/login/")
+    request_id = response["X-Request-ID"]
+    assert len(request_id) == 32
+    access = [line for line in json_log() if line["logger"] == "switchboard.request"]
+    assert access[-1]["request_id"] == request_id
+    assert access[-1]["route"] == "/admin/login/"
+    assert access[-1]["status"] == 200
+    assert access[-1]["method"] == "GET"
+    assert isinstance(access[-1]["duration_ms"], float)
+
+
+@pytest.mark.django_db
+def test_an_incoming_request_id_is_kept_and_a_bad_one_replaced(client, json_log):
+    kept = client.get("/admin/login/", HTTP_X_REQUEST_ID="lb-7f3a.42")
+    assert kept["X-Request-ID"] == "lb-7f3a.42"
+    forged = client.get("/admin/login/", HTTP_X_REQUEST_ID='x" injected\n{"level": "ERROR"}')
+    assert forged["X-Request-ID"] != 'x" injected\n{"level": "ERROR"}'
+    assert len(forged["X-Request-ID"]) == 32
+    assert [line["request_id"] for line in json_log()][-2:] == [
+        "lb-7f3a.42",
+        forged["X-Request-ID"],
+    ]
+
+
+@pytest.mark.django_db
+def test_the_route_is_logged_not_the_path_with_its_number(client, administrator, json_log):
+    client.force_login(administrator)
+    client.post(f"/api/campaigns/999999/phones/{CALLER}/disqualify/", {"reason": "x"})
+    access = [line for line in json_log() if line["logger"] == "switchboard.request"][-1]
+    assert "<" in access["route"]
+    assert "9998212" not in access["route"]
+    assert "9998212" not in json_log.text()
+
+
+@pytest.mark.django_db
+def test_an_api_token_never_appears_in_the_logs(api_client, administrator, json_log):
+    token = Token.objects.create(user=administrator).key
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api_client.get("/api/customers/").status_code == 200
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token[:-1]}x")  # refused: 401 logged
+    assert api_client.get("/api/customers/").status_code in (401, 403)
+    # Even a module that logs the header it was given.
+    logging.getLogger("crm.test").warning("auth with header Authorization: Token %s", token)
+    text = json_log.text()
+    assert token not in text
+    assert token[:-1] not in text
+    assert any(line.get("status") in (401, 403) for line in json_log())
+    # Django's own warning about the refusal carries the request's id too.
+    refusal = next(line for line in json_log() if line["logger"] == "django.request")
+    assert refusal["request_id"] != "-"
+
+
+def _run(tmp_path, code: str, **env) -> subprocess.CompletedProcess:
+    environ = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "crm.settings",
+        "SWITCHBOARD_VAR_DIR": str(tmp_path),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()\n" + code],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+
+PRODUCTION = {
+    "DJANGO_ENV": "production",
+    "SECRET_KEY": "a-production-secret-for-the-test-0123456789",
+    "ALLOWED_HOSTS": "testserver",
+}
+
+
+def test_production_logs_one_json_object_per_line(tmp_path):
+    done = _run(
+        tmp_path,
+        "import logging\n"
+        "from django.test import Client\n"
+        "Client().get('/healthz', HTTP_X_REQUEST_ID='probe-1')\n"
+        "Client().get('/admin/login/', HTTP_AUTHORIZATION='Token ' + 'ab' * 20)\n"
+        "logging.getLogger('telephony').warning('no profile for %s', '+16789998212')\n",
+        **PRODUCTION,
+    )
+    # Every line is JSON, Python's warnings included.
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    access = next(line for line in lines if line["logger"] == "switchboard.request")
+    assert access["route"] == "/admin/login/"
+    assert access["status"] == 301  # production redirects plain HTTP to HTTPS
+    assert access["request_id"]
+    warning = next(line for line in lines if line["logger"] == "telephony")
+    assert warning["message"] == "no profile for +1678***8212"
+    assert warning["level"] == "WARNING"
+    assert "ab" * 20 not in done.stderr
+    assert "9998212" not in done.stderr
+
+
+def test_log_level_keeps_working(tmp_path):
+    done = _run(
+        tmp_path,
+        "import logging\n"
+        "logging.getLogger('x').info('quiet info')\n"
+        "logging.getLogger('x').warning('loud warning')\n",
+        LOG_LEVEL="WARNING",
+        **PRODUCTION,
+    )
+    assert "loud warning" in done.stderr
+    assert "quiet info" not in done.stderr
