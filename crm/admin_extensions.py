@@ -74,6 +74,10 @@ class AdminExtensions:
     inlines: list[type[InlineModelAdmin]] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
     actions: list[Callable[..., Any]] = field(default_factory=list)
+    # Blocks above a changelist (``context(request, None)``) and on an object's delete
+    # confirmation page (``context(request, obj)``): a dashboard, a warning.
+    changelist_panels: list[Panel] = field(default_factory=list)
+    delete_panels: list[Panel] = field(default_factory=list)
 
     def _add(self, items: list[Any], item: Any, key: str) -> None:
         # ready() may run twice (tests, autoreload): registering again replaces.
@@ -83,6 +87,14 @@ class AdminExtensions:
     def add_panel(self, panel: Panel) -> None:
         self._add(self.panels, panel, "key")
         self.panels.sort(key=lambda p: p.order)
+
+    def add_changelist_panel(self, panel: Panel) -> None:
+        self._add(self.changelist_panels, panel, "key")
+        self.changelist_panels.sort(key=lambda p: p.order)
+
+    def add_delete_panel(self, panel: Panel) -> None:
+        self._add(self.delete_panels, panel, "key")
+        self.delete_panels.sort(key=lambda p: p.order)
 
     def add_column(self, column: Column) -> None:
         self._add(self.columns, column, "name")
@@ -96,9 +108,11 @@ class AdminExtensions:
     def add_action(self, action: Callable[..., Any]) -> None:
         self._add(self.actions, action, "__name__")
 
-    def panel_contexts(self, request: HttpRequest, obj: Model | None) -> list[dict[str, Any]]:
+    def panel_contexts(
+        self, request: HttpRequest, obj: Model | None, panels: list[Panel] | None = None
+    ) -> list[dict[str, Any]]:
         shown = []
-        for panel in self.panels:
+        for panel in self.panels if panels is None else panels:
             context = panel.context(request, obj)
             if context is not None:
                 shown.append({"key": panel.key, "template": panel.template, **context})
@@ -107,8 +121,9 @@ class AdminExtensions:
     def link_items(self, request: HttpRequest, obj: Model) -> list[tuple[str, str]]:
         return [(link.label, url) for link in self.links if (url := link.url(request, obj))]
 
-    def css(self) -> list[str]:
-        return sorted({path for panel in self.panels for path in panel.media_css})
+    def css(self, panels: list[Panel] | None = None) -> list[str]:
+        panels = self.panels if panels is None else panels
+        return sorted({path for panel in panels for path in panel.media_css})
 
 
 class ExtensibleAdminMixin:
@@ -116,7 +131,10 @@ class ExtensibleAdminMixin:
 
     The change page gets ``extension_panels``, ``extension_links`` and ``extension_css``
     in its context (``admin/extensible_change_form.html`` renders them); columns join
-    ``list_display``; inlines and actions join the admin's own.
+    ``list_display``; inlines and actions join the admin's own. The changelist gets its
+    ``changelist_panels`` (``admin/extensible_change_list.html``), the delete confirmation
+    its ``delete_panels`` (``admin/extensible_delete_confirmation.html``). A column's
+    ``prepare`` runs once per page with the page's objects.
     """
 
     extensions: AdminExtensions
@@ -125,7 +143,9 @@ class ExtensibleAdminMixin:
         columns = list(super().get_list_display(request))  # type: ignore[misc]
         for column in self.extensions.columns:
             cell = _column_callable(column)
-            position = columns.index(column.after) + 1 if column.after in columns else None
+            # ``after`` names a field or a callable column (by its ``__name__``).
+            names = [c if isinstance(c, str) else getattr(c, "__name__", None) for c in columns]
+            position = names.index(column.after) + 1 if column.after in names else None
             if position is None:
                 columns.append(cell)
             else:
@@ -156,6 +176,42 @@ class ExtensibleAdminMixin:
             "extension_links": self.extensions.link_items(request, obj),
             "extension_css": self.extensions.css(),
         }
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> Any:
+        base = super().get_changelist(request, **kwargs)  # type: ignore[misc]
+        preparers = [c.prepare for c in self.extensions.columns if c.prepare is not None]
+        if not preparers:
+            return base
+
+        class PreparedChangeList(base):  # type: ignore[valid-type,misc]
+            def get_results(self, request: HttpRequest) -> None:
+                super().get_results(request)
+                page = list(self.result_list)  # evaluates (and caches) the page's rows
+                for prepare in preparers:
+                    prepare(page)
+
+        return PreparedChangeList
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        panels = self.extensions.changelist_panels
+        extra = {
+            "extension_panels": self.extensions.panel_contexts(request, None, panels),
+            "extension_css": self.extensions.css(panels),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, extra)  # type: ignore[misc]
+
+    def delete_view(self, request: HttpRequest, object_id: str, extra_context: Any = None) -> Any:
+        panels = self.extensions.delete_panels
+        obj = self.get_object(request, object_id) if panels else None  # type: ignore[attr-defined]
+        extra = {
+            "extension_panels": self.extensions.panel_contexts(request, obj, panels)
+            if obj is not None
+            else [],
+            "extension_css": self.extensions.css(panels),
+            **(extra_context or {}),
+        }
+        return super().delete_view(request, object_id, extra)  # type: ignore[misc]
 
     def render_change_form(
         self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any

@@ -36,6 +36,12 @@ class LockNamespace(IntEnum):
     RETENTION_RUN = 0x5245
     # One worker runs an identification backfill at a time (key: the run id; session lock).
     IDENTIFICATION_BACKFILL = 0x4942
+    # Monitoring claims a reputation slot: one claim decision at a time (key: 0).
+    REPUTATION_SLOTS = 0x5253
+    # One worker runs the day's reputation check at a time (key: the day's ordinal; session).
+    REPUTATION_DAILY_CHECK = 0x5244
+    # One replacement of an owned number at a time (key: the number's id; session lock).
+    NUMBER_REPLACEMENT = 0x5250
 
 
 def number_lock_key(e164: str) -> int:

@@ -314,6 +314,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "telephony.tasks.backfill_resume_stalled",
         "schedule": crontab(minute="*/5"),
     },
+    # Checks once per calendar day whatever the beat does: the later fires only finish
+    # what an interrupted run left (docs/reputation.md).
+    "reputation-daily-check": {
+        "task": "reputation.tasks.daily_check_run",
+        "schedule": crontab(hour="6,12,18", minute=5),
+    },
 }
 
 # --- Telephony and providers -----------------------------------------------------------
@@ -336,6 +342,13 @@ NUMBER_INVENTORY_PROVIDER = os.environ.get(
 )
 REPUTATION_FEED_URL = os.environ.get("REPUTATION_FEED_URL", "")
 REPUTATION_FEED_TOKEN = os.environ.get("REPUTATION_FEED_TOKEN", "")
+TELNYX_API_BASE_URL = os.environ.get("TELNYX_API_BASE_URL", "https://api.telnyx.com/v2")
+TELNYX_API_KEY = os.environ.get("TELNYX_API_KEY", "")
+TELNYX_ENTERPRISE_ID = os.environ.get("TELNYX_ENTERPRISE_ID", "")
+# Reputation requests in flight during the daily check (each carries up to 100 numbers).
+REPUTATION_CHECK_CONCURRENCY = int(os.environ.get("REPUTATION_CHECK_CONCURRENCY", "4"))
+REPUTATION_SANDBOX_FLAGGED = env_list("REPUTATION_SANDBOX_FLAGGED")
+SANDBOX_INVENTORY_EMPTY_AREA_CODES = env_list("SANDBOX_INVENTORY_EMPTY_AREA_CODES")
 PROVIDER_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "10"))
 # Mobile identification (docs/identification.md). USD per line-type lookup, recorded with
 # each one; Twilio publishes its Lookup price on its pricing page.

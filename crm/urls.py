@@ -11,6 +11,7 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/", include("crm.api_urls")),
     path("api/", include("telephony.api_urls")),
+    path("api/", include("reputation.api_urls")),
     path("webhooks/twilio/", include("telephony.urls")),
     path("api/", include("campaigns.api_urls")),
     path("campaigns/", include("campaigns.urls")),

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from crm.admin import number_link
+from crm.admin_extensions import AdminExtensions, ExtensibleAdminMixin
 from crm.admin_utils import (
     EstimatedCountAdminMixin,
     ReadOnlyAdminMixin,
@@ -31,9 +32,17 @@ from telephony.models import (
     TelephonySettings,
 )
 
+# Upper apps (reputation) add columns, actions, a dashboard and warnings to "Phone system >
+# Phone numbers" from their AppConfig.ready(); telephony never imports them.
+owned_number_admin_extensions = AdminExtensions("telephony.OwnedNumber")
+
 
 @admin.register(OwnedNumber)
-class OwnedNumberAdmin(admin.ModelAdmin):
+class OwnedNumberAdmin(ExtensibleAdminMixin, admin.ModelAdmin):
+    extensions = owned_number_admin_extensions
+    change_form_template = "admin/extensible_change_form.html"
+    change_list_template = "admin/extensible_change_list.html"
+    delete_confirmation_template = "admin/extensible_delete_confirmation.html"
     list_display = (
         phone_column("number", "Number"),
         "label",

@@ -1,0 +1,340 @@
+"""The add-on page, and what reputation adds to "Phone system > Phone numbers".
+
+Telephony owns the Phone numbers page; this app fills its extension point
+(``telephony.admin.owned_number_admin_extensions``) from ``ReputationConfig.ready()``:
+the reputation column, the row and bulk actions, the dashboard above the list, the panel
+on a number's page and the warning on its delete page.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString, mark_safe
+
+from crm.admin_extensions import Column, Panel
+from crm.admin_utils import ReadOnlyAdminMixin, SingletonAdminMixin
+from reputation import cells, charts, replacements, selectors, services
+from reputation.models import (
+    NUMBERS_PER_BLOCK,
+    DailyCheckRun,
+    MonitoredNumber,
+    NumberReplacement,
+    ReputationSettings,
+    SlotClaim,
+)
+from telephony.models import OwnedNumber
+
+PERMISSION = "reputation.change_monitorednumber"
+SLOT_WARNING = (
+    "A deleted or released number's monitoring slot stays used until the next billing cycle "
+    "starts, so replace a number instead of deleting it: a replacement keeps the slot."
+)
+
+
+# --- The Add-on page ----------------------------------------------------------------------
+
+
+@admin.register(ReputationSettings)
+class ReputationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
+    fieldsets = (
+        (
+            "Advanced Phone Reputation",
+            {
+                "fields": ("addon_enabled", "slot_warning"),
+                "description": "Pre-screening, a daily spam check per carrier, and "
+                "auto-replacement of numbers marked as spam. Numbers are not monitored "
+                "automatically: monitor them on Phone system > Phone numbers.",
+            },
+        ),
+        ("Subscription", {"fields": ("blocks", "price", "cycle", "usage_figure")}),
+        ("Auto-replacement", {"fields": ("auto_replace",)}),
+        ("Checks", {"fields": ("spam_threshold", "at_risk_fraction", "daily_call_warning")}),
+    )
+    readonly_fields = ("slot_warning", "price", "cycle", "usage_figure")
+
+    class Media:
+        css = {"all": ("reputation/reputation.css",)}
+
+    @admin.display(description="Please note")
+    def slot_warning(self, obj: ReputationSettings) -> str:
+        return format_html('<p class="sb-rep-warning" role="note">{}</p>', SLOT_WARNING)
+
+    @admin.display(description="Monthly price")
+    def price(self, obj: ReputationSettings) -> str:
+        return (
+            f"${obj.monthly_price:,.2f} a month: {obj.blocks} block{'s' * (obj.blocks != 1)} "
+            f"x ${obj.block_price:,.2f}, {NUMBERS_PER_BLOCK} numbers each "
+            f"({obj.capacity} numbers)"
+        )
+
+    @admin.display(description="Current billing cycle")
+    def cycle(self, obj: ReputationSettings) -> str:
+        start, end = services.current_cycle(obj)
+        last = end - timedelta(days=1)
+        note = "" if obj.cycle_anchor else " (billing starts when the add-on is switched on)"
+        return f"{start:%b} {start.day}, {start:%Y} to {last:%b} {last.day}, {last:%Y}{note}"
+
+    @admin.display(description="Slot usage")
+    def usage_figure(self, obj: ReputationSettings) -> str:
+        figures = selectors.usage()
+        return format_html(
+            '<span data-figure="usage">{}/{}</span> slots used this cycle ({} free)',
+            figures.used,
+            figures.capacity,
+            figures.free,
+        )
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        services.reputation_settings_save(config=obj)
+
+
+# --- Audit and runs (read-only) ------------------------------------------------------------
+
+
+@admin.register(NumberReplacement)
+class NumberReplacementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("created_at", "old_number", "new_number", "state", "automatic", "by", "reason")
+    list_filter = ("state", "automatic", "day")
+    search_fields = ("old_number", "new_number")
+    readonly_fields = ("verdict",)
+
+
+@admin.register(DailyCheckRun)
+class DailyCheckRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "day",
+        "forced",
+        "state",
+        "numbers_checked",
+        "numbers_failed",
+        "requests",
+        "turned_spam",
+        "started_at",
+        "finished_at",
+    )
+
+
+@admin.register(SlotClaim)
+class SlotClaimAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("cycle_start", "number", "owned_number", "passed_from", "claimed_at")
+    list_filter = ("cycle_start",)
+    search_fields = ("number",)
+
+
+@admin.register(MonitoredNumber)
+class MonitoredNumberAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The monitored numbers, and the row actions' endpoints of the Phone numbers page."""
+
+    list_display = ("owned_number", "status", "checked_at", "flagged_at", "at_risk")
+    list_filter = ("status", "at_risk")
+    list_select_related = ("owned_number",)
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "row/<int:owned_id>/<str:verb>/",
+                self.admin_site.admin_view(self.row_action),
+                name="reputation_row_action",
+            ),
+            *super().get_urls(),
+        ]
+
+    def row_action(self, request: HttpRequest, owned_id: int, verb: str) -> HttpResponse:
+        back = request.POST.get("next") or request.headers.get("referer") or ""
+        if not url_has_allowed_host_and_scheme(back, {request.get_host()}):
+            back = ""
+        back = back or reverse("admin:telephony_ownednumber_changelist")
+        if request.method != "POST" or verb not in ROW_VERBS:
+            return HttpResponseRedirect(back)
+        numbers = OwnedNumber.objects.filter(pk=owned_id)
+        ROW_VERBS[verb](None, request, numbers)
+        return HttpResponseRedirect(back)
+
+
+# --- The Phone numbers page: actions ----------------------------------------------------------
+
+
+def _allowed(request: HttpRequest) -> bool:
+    if request.user.has_perm(PERMISSION):
+        return True
+    messages.error(request, "Only Administrators can change reputation monitoring.")
+    return False
+
+
+@admin.action(description="Monitor reputation")
+def monitor_reputation(modeladmin: Any, request: HttpRequest, queryset: QuerySet) -> None:
+    if not _allowed(request):
+        return
+    try:
+        outcome = services.numbers_monitor(
+            owned_number_ids=list(queryset.values_list("pk", flat=True)), by=request.user
+        )
+    except services.ReputationRefused as exc:
+        messages.error(request, str(exc))
+        return
+    spam = sum(1 for m in outcome.monitored if m.status == MonitoredNumber.Status.SPAM)
+    text = f"Monitoring {len(outcome.monitored)} more number(s)"
+    if outcome.already:
+        text += f" ({outcome.already} already monitored)"
+    if spam:
+        text += f"; {spam} already marked SPAM"
+    messages.success(request, text + ".")
+
+
+@admin.action(description="Stop monitoring")
+def stop_monitoring(modeladmin: Any, request: HttpRequest, queryset: QuerySet) -> None:
+    if not _allowed(request):
+        return
+    stopped = services.numbers_unmonitor(
+        owned_number_ids=list(queryset.values_list("pk", flat=True)), by=request.user
+    )
+    messages.success(
+        request,
+        f"Stopped monitoring {stopped} number(s). Their slots stay used until this billing "
+        "cycle ends.",
+    )
+
+
+@admin.action(description="Replace number (keeps its monitoring slot)")
+def replace_number(modeladmin: Any, request: HttpRequest, queryset: QuerySet) -> None:
+    if not _allowed(request):
+        return
+    for number in queryset.filter(status=OwnedNumber.Status.ACTIVE):
+        try:
+            done = replacements.number_replace(owned_number=number, by=request.user)
+        except services.ReputationRefused as exc:
+            messages.error(request, str(exc))
+            continue
+        if done.state == NumberReplacement.State.DONE:
+            messages.success(request, f"{done.old_number} was replaced by {done.new_number}.")
+        else:
+            messages.warning(
+                request, f"{done.old_number}: {done.get_state_display()}. {done.reason}"
+            )
+
+
+ROW_VERBS = {"monitor": monitor_reputation, "unmonitor": stop_monitoring, "replace": replace_number}
+
+
+# --- The Phone numbers page: column, dashboard, number page, delete warning ---------------
+
+SHIELD = cells.SHIELD
+REPUTATION_HEADER = mark_safe(
+    'Reputation <b class="sb-rep-help" tabindex="0" title="SAFE (green): fewer than the '
+    "threshold of carriers flag the number. SPAM (red): at least the threshold (by default "
+    "most of the carriers checked) flag it. Hover a badge for each carrier's result.\">?</b>"
+)
+
+
+def prepare_page(numbers: list[OwnedNumber]) -> None:
+    rows = selectors.page_reputation(numbers)
+    for number in numbers:
+        number.page_reputation = rows.get(number.pk)  # type: ignore[attr-defined]
+
+
+def render_reputation(number: OwnedNumber) -> SafeString:
+    row = getattr(number, "page_reputation", None)
+    if row is None:  # not prepared (another page reused the admin): one row's query
+        row = selectors.page_reputation([number])[number.pk]
+    return cells.reputation_cell(row)
+
+
+def render_row_menu(number: OwnedNumber) -> SafeString:
+    return cells.row_menu(number, getattr(number, "page_reputation", None))
+
+
+def dashboard_panel(request: HttpRequest, obj: Any) -> dict[str, Any] | None:
+    if not request.user.has_perm("reputation.view_monitorednumber"):
+        return None
+    return {
+        "usage": selectors.usage(),
+        "notices": list(selectors.replacement_notices()),
+        "addon_url": reverse("admin:reputation_reputationsettings_changelist"),
+    }
+
+
+def number_panel(request: HttpRequest, number: OwnedNumber) -> dict[str, Any] | None:
+    if not request.user.has_perm("reputation.view_monitorednumber"):
+        return None
+    row = selectors.page_reputation([number])[number.pk]
+    days = selectors.flags_per_day(owned_number=number)
+    config = ReputationSettings.cached()
+    return {
+        "row": row,
+        "shield": SHIELD,
+        "chart": charts.flags_chart(days),
+        "checks": list(selectors.latest_source_checks(owned_number=number)),
+        "replacements": list(selectors.replacements_of(owned_number=number)),
+        "cycle_end": services.current_cycle(config)[1],
+        "slot_warning": SLOT_WARNING,
+        "active": number.status == OwnedNumber.Status.ACTIVE,
+        "replace_url": reverse("admin:reputation_row_action", args=[number.pk, "replace"]),
+        "config": config,
+    }
+
+
+def delete_panel(request: HttpRequest, number: OwnedNumber) -> dict[str, Any] | None:
+    if not MonitoredNumber.objects.filter(owned_number=number).exists():
+        return None
+    config = ReputationSettings.cached()
+    return {
+        "number": number,
+        "cycle_end": services.current_cycle(config)[1],
+        "replace_url": reverse("admin:reputation_row_action", args=[number.pk, "replace"]),
+        "back_url": reverse("admin:telephony_ownednumber_changelist"),
+    }
+
+
+def register_admin_extensions() -> None:
+    from telephony.admin import owned_number_admin_extensions as extensions
+
+    css = ("reputation/reputation.css",)
+    extensions.add_column(
+        Column(
+            name="reputation",
+            description=REPUTATION_HEADER,
+            render=render_reputation,
+            prepare=prepare_page,
+            after="label",
+        )
+    )
+    extensions.add_column(
+        Column(
+            name="row_menu",
+            description=mark_safe('<b class="sb-sr">Actions</b>'),
+            render=render_row_menu,
+            after="number_display",
+        )
+    )
+    for action in (monitor_reputation, stop_monitoring, replace_number):
+        extensions.add_action(action)
+    extensions.add_changelist_panel(
+        Panel(
+            key="reputation-dashboard",
+            template="admin/reputation/_dashboard.html",
+            context=dashboard_panel,
+            media_css=css,
+        )
+    )
+    extensions.add_panel(
+        Panel(
+            key="reputation-number",
+            template="admin/reputation/_number.html",
+            context=number_panel,
+            media_css=css,
+        )
+    )
+    extensions.add_delete_panel(
+        Panel(
+            key="reputation-delete-warning",
+            template="admin/reputation/_delete_warning.html",
+            context=delete_panel,
+            media_css=css,
+        )
+    )

@@ -1,0 +1,160 @@
+"""Reads for the add-on's pages and API: usage, a page's reputation, a number's history."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from reputation.models import (
+    MonitoredNumber,
+    NumberReplacement,
+    ReputationSettings,
+    SlotClaim,
+    SourceCheck,
+    Verdict,
+    billing_cycle,
+)
+from telephony.models import Call, Direction, OwnedNumber
+
+
+def slots_used(*, cycle_start: date) -> int:
+    """Slots used this cycle: its claims, plus monitored numbers not claimed yet (a cycle
+    that began since the last daily check; ``slots_rollover`` writes their claims)."""
+    unclaimed = MonitoredNumber.objects.exclude(
+        Exists(
+            SlotClaim.objects.filter(
+                cycle_start=cycle_start, number=OuterRef("owned_number__number")
+            )
+        )
+    )
+    return SlotClaim.objects.filter(cycle_start=cycle_start).count() + unclaimed.count()
+
+
+@dataclass(frozen=True)
+class Usage:
+    enabled: bool
+    auto_replace: bool
+    used: int
+    capacity: int
+    monitored: int
+    clean: int
+    pending: int
+    flagged: int
+    flagged_24h: int
+    flagged_7d: int
+    at_risk: int
+    cycle_start: date
+    cycle_end: date  # the first day of the next cycle
+
+    @property
+    def free(self) -> int:
+        return max(0, self.capacity - self.used)
+
+    @property
+    def cycle_last_day(self) -> date:
+        return self.cycle_end - timedelta(days=1)
+
+
+def usage(*, now: datetime | None = None) -> Usage:
+    """The dashboard's figures: three queries whatever the number of numbers."""
+    now = now or timezone.now()
+    config = ReputationSettings.cached()
+    today = timezone.localdate(now)
+    start, end = billing_cycle(config.cycle_anchor or today, today)
+    spam = Q(status=Verdict.SPAM)
+    # A released number's monitoring ends with it (its slot is counted from its claim).
+    counts = MonitoredNumber.objects.filter(
+        owned_number__status=OwnedNumber.Status.ACTIVE
+    ).aggregate(
+        monitored=Count("id"),
+        clean=Count("id", filter=Q(status=Verdict.SAFE)),
+        pending=Count("id", filter=Q(status=Verdict.PENDING)),
+        flagged=Count("id", filter=spam),
+        flagged_24h=Count("id", filter=spam & Q(flagged_at__gte=now - timedelta(hours=24))),
+        flagged_7d=Count("id", filter=spam & Q(flagged_at__gte=now - timedelta(days=7))),
+        at_risk=Count("id", filter=Q(at_risk=True)),
+    )
+    return Usage(
+        enabled=config.addon_enabled,
+        auto_replace=config.auto_replace,
+        used=slots_used(cycle_start=start),
+        capacity=config.capacity,
+        cycle_start=start,
+        cycle_end=end,
+        **counts,
+    )
+
+
+@dataclass
+class RowReputation:
+    monitored: MonitoredNumber | None
+    calls_today: int
+    call_warning: bool
+
+
+def page_reputation(owned_numbers: list[OwnedNumber]) -> dict[int, RowReputation]:
+    """A changelist page's reputation and calls today: two queries for the whole page."""
+    config = ReputationSettings.cached()
+    ids = [n.pk for n in owned_numbers]
+    monitored = {
+        m.owned_number_id: m for m in MonitoredNumber.objects.filter(owned_number_id__in=ids)
+    }
+    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    calls = dict(
+        Call.objects.filter(
+            direction=Direction.OUTBOUND,
+            from_number__in=[str(n.number) for n in owned_numbers],
+            started_at__gte=start,
+        )
+        .values("from_number")
+        .annotate(n=Count("id"))
+        .values_list("from_number", "n")
+    )
+    rows = {}
+    for number in owned_numbers:
+        today = calls.get(str(number.number), 0)
+        rows[number.pk] = RowReputation(
+            monitored=monitored.get(number.pk),
+            calls_today=today,
+            call_warning=today > config.daily_call_warning,
+        )
+    return rows
+
+
+def owned_numbers_with_reputation() -> QuerySet[OwnedNumber]:
+    return OwnedNumber.objects.select_related("reputation").order_by("number", "id")
+
+
+def flags_per_day(*, owned_number: OwnedNumber, days: int = 90) -> list[tuple[date, int, int]]:
+    """(day, sources flagging, sources checked) for each of the last ``days`` days."""
+    today = timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    rows = {
+        row["day"]: (row["flagged"], row["checked"])
+        for row in SourceCheck.objects.filter(owned_number=owned_number, day__gte=first)
+        .values("day")
+        .annotate(flagged=Count("id", filter=Q(flagged=True)), checked=Count("id"))
+    }
+    return [
+        (day, *rows.get(day, (0, 0))) for day in (first + timedelta(days=i) for i in range(days))
+    ]
+
+
+def latest_source_checks(*, owned_number: OwnedNumber, limit: int = 30) -> QuerySet[SourceCheck]:
+    return SourceCheck.objects.filter(owned_number=owned_number).order_by("-day", "source")[:limit]
+
+
+def replacements_of(*, owned_number: OwnedNumber) -> QuerySet[NumberReplacement]:
+    return NumberReplacement.objects.filter(
+        Q(old=owned_number) | Q(new=owned_number)
+    ).select_related("old", "new", "by")
+
+
+def replacement_notices(*, days: int = 7) -> QuerySet[NumberReplacement]:
+    """Replacements that bought nothing lately: what the Administrator must be told."""
+    since = timezone.localdate() - timedelta(days=days)
+    return NumberReplacement.objects.filter(
+        state__in=[NumberReplacement.State.REFUSED, NumberReplacement.State.FAILED],
+        day__gte=since,
+    ).order_by("-created_at")[:5]

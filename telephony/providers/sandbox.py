@@ -1,0 +1,34 @@
+"""Offline number inventory: a local pool of fictional numbers, no network, no cost.
+
+Each valid US area code offers the 100 numbers ``NPA-555-0100`` to ``NPA-555-0199`` (the
+range reserved for fiction). ``SANDBOX_INVENTORY_EMPTY_AREA_CODES`` (comma list) names area
+codes whose pool is empty, to try the "nothing in this area code" paths.
+"""
+
+import secrets
+
+import phonenumbers
+from django.conf import settings
+
+from telephony.providers.inventory import BoughtNumber, NumberUnavailable
+
+
+class SandboxNumberInventoryProvider:
+    def buy(self, area_code: str | None) -> BoughtNumber:
+        npa = area_code or "415"
+        empty = set(getattr(settings, "SANDBOX_INVENTORY_EMPTY_AREA_CODES", ()))
+        candidate = f"+1{npa}555{100 + secrets.randbelow(100):04d}"
+        if npa in empty or not _valid(candidate):
+            raise NumberUnavailable(f"The sandbox pool has no number in area code {npa}.")
+        return BoughtNumber(number=candidate, provider_id="SB" + secrets.token_hex(16))
+
+    def release(self, provider_id: str) -> None:
+        return None
+
+
+def _valid(e164: str) -> bool:
+    try:
+        parsed = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(parsed)

@@ -1,0 +1,59 @@
+"""A small HTTP server on 127.0.0.1 that answers like a vendor's API, for adapter tests."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+
+class Loopback:
+    """``handler(method, path, query, body, headers) -> (status, json_or_bytes)``."""
+
+    def __init__(self, handler):
+        self.handler = handler
+        self.requests: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                parts = urlsplit(self.path)
+                query = parse_qs(parts.query)
+                ctype = self.headers.get("Content-Type", "")
+                if "json" in ctype and raw:
+                    body = json.loads(raw)
+                else:
+                    body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+                entry = {
+                    "method": self.command,
+                    "path": parts.path,
+                    "query": query,
+                    "body": body,
+                    "headers": dict(self.headers),
+                }
+                outer.requests.append(entry)
+                status, payload = outer.handler(self.command, parts.path, query, body, self.headers)
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_DELETE = _serve
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
