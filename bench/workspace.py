@@ -4,8 +4,9 @@ Imports bench/ingest.py's generated file (1M rows, two messy numbers each) into 
 campaign, then renders the campaign page as an assigned Caller through Django's test
 client, several rounds per page: the unfiltered list, a deep page, and a search by
 number (typed any way), email, name prefix and company prefix. The same pages of a
-1,000-lead campaign are the baseline measured in the same run. Finally deletes the big
-campaign as an administrator would and prints how long that took.
+1,000-lead campaign are the baseline measured in the same run. Each campaign first gets a
+day's call outcomes (a fifth of them callbacks due today), which the list shows. Finally
+deletes the big campaign as an administrator would and prints how long that took.
 
     DATABASE_URL=postgres://... .venv/bin/python bench/workspace.py [--rows N] [--rounds N]
 
@@ -18,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,10 +33,11 @@ from django.core.files import File  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext, setup_test_environment  # noqa: E402
+from django.utils import timezone  # noqa: E402
 from ingest import generate  # noqa: E402  (bench/ingest.py)
 
 from campaigns import services  # noqa: E402
-from campaigns.models import Campaign, Contact, LeadUpload  # noqa: E402
+from campaigns.models import Campaign, Contact, Disposition, LeadUpload  # noqa: E402
 from crm import roles  # noqa: E402
 
 
@@ -64,6 +67,28 @@ def searches(campaign: Campaign) -> dict[str, dict[str, str]]:
         "name prefix": {"q": contact.name[: max(4, len(contact.name) - 1)]},
         "company prefix": {"q": contact.account.name[:-4] if contact.account else "Company"},
     }
+
+
+def log_outcomes(campaign: Campaign, count: int) -> None:
+    """A day's work on the campaign: call outcomes on ``count`` contacts, a fifth of them
+    "Call back later" due today, so the list shows its callbacks and last outcomes."""
+    ids = list(
+        Contact.objects.filter(campaign=campaign)
+        .order_by("id")
+        .values_list("id", flat=True)[: count * 3 : 3]
+    )
+    now = timezone.now()
+    outcomes = [o for o in Disposition.CALL_OUTCOMES if o != Disposition.Outcome.CALLBACK]
+    Disposition.objects.bulk_create(
+        Disposition(
+            campaign=campaign,
+            contact_id=contact_id,
+            target=Disposition.Target.CONTACT,
+            outcome=Disposition.Outcome.CALLBACK if n % 5 == 0 else outcomes[n % len(outcomes)],
+            callback_at=now + timedelta(minutes=n % 600) if n % 5 == 0 else None,
+        )
+        for n, contact_id in enumerate(ids)
+    )
 
 
 def time_pages(client: Client, campaign: Campaign, rounds: int) -> dict[str, float]:
@@ -110,6 +135,7 @@ def main() -> None:
     results = {}
     for campaign in (small, big):
         campaign.callers.add(caller)
+        log_outcomes(campaign, min(5_000, Contact.objects.filter(campaign=campaign).count() // 4))
         contacts = Contact.objects.filter(campaign=campaign).count()
         print(f"campaign of {contacts:,} contacts:")
         results[contacts] = time_pages(client, campaign, args.rounds)

@@ -2,11 +2,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -22,7 +24,14 @@ from campaigns.models import (
     LeadUpload,
 )
 from campaigns.views import csv_response
-from crm.admin_utils import EstimatedCountAdminMixin, NumberSearchMixin, ReadOnlyAdminMixin
+from crm import roles
+from crm.admin_utils import (
+    EstimatedCountAdminMixin,
+    NumberSearchMixin,
+    ReadOnlyAdminMixin,
+    phone_column,
+)
+from crm.selectors import number_search
 
 
 class LeadUploadForm(forms.Form):
@@ -38,6 +47,17 @@ class CampaignAdmin(admin.ModelAdmin):
     list_display = ("name", "created_at", "links")
     search_fields = ("name",)
     filter_horizontal = ("callers", "caller_ids")
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "callers":
+            # Only people who work in the caller workspace can be assigned to call.
+            kwargs["queryset"] = (
+                get_user_model()
+                .objects.filter(groups__name=roles.CALLER, is_active=True)
+                .order_by("username")
+                .distinct()
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_urls(self) -> list[Any]:
         return [
@@ -92,7 +112,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def upload_view(self, request: HttpRequest, campaign_id: int) -> HttpResponse:
         if not request.user.has_perm("campaigns.add_leadupload"):
-            raise PermissionDenied
+            raise PermissionDenied("Only Administrators upload leads.")
         campaign = get_object_or_404(Campaign, pk=campaign_id)
         form = LeadUploadForm(request.POST or None, request.FILES or None)
         if request.method == "POST" and form.is_valid():
@@ -132,7 +152,11 @@ class LeadUploadAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     list_select_related = ("campaign",)
     change_form_template = "admin/campaigns/leadupload/change_form.html"
-    readonly_fields = [f.name for f in LeadUpload._meta.fields]
+    readonly_fields = [*(f.name for f in LeadUpload._meta.fields), "file_size"]
+
+    @admin.display(description="Size")
+    def file_size(self, obj: LeadUpload) -> str:
+        return filesizeformat(obj.size)
 
     def get_urls(self) -> list[Any]:
         return [
@@ -140,6 +164,11 @@ class LeadUploadAdmin(admin.ModelAdmin):
                 "<int:upload_id>/rejections.csv",
                 self.admin_site.admin_view(self.rejections_csv),
                 name="campaigns_leadupload_rejections",
+            ),
+            path(
+                "<int:upload_id>/progress.json",
+                self.admin_site.admin_view(self.progress_json),
+                name="campaigns_leadupload_progress",
             ),
             *super().get_urls(),
         ]
@@ -158,17 +187,42 @@ class LeadUploadAdmin(admin.ModelAdmin):
         if upload is not None:
             extra.update(
                 upload=upload,
+                progress=selectors.lead_upload_progress(upload),
                 receipt=selectors.lead_upload_receipt_lines(upload),
-                progress_url=reverse(
-                    "campaigns-api:upload-detail", args=[upload.campaign_id, upload.pk]
-                ),
+                progress_url=reverse("admin:campaigns_leadupload_progress", args=[upload.pk]),
                 rejections_url=reverse("admin:campaigns_leadupload_rejections", args=[upload.pk]),
             )
         return super().change_view(request, object_id, form_url, extra)
 
+    # The progress box tells the counts; the form below only says what file this is.
+    fieldsets = (
+        (
+            "File",
+            {
+                "fields": (
+                    "campaign",
+                    "original_name",
+                    "file_size",
+                    "uploaded_by",
+                    "created_at",
+                    "started_at",
+                    "finished_at",
+                    "duplicate_of",
+                    "checksum",
+                )
+            },
+        ),
+    )
+
+    def progress_json(self, request: HttpRequest, upload_id: int) -> JsonResponse:
+        if not request.user.has_perm("campaigns.view_leadupload"):
+            raise PermissionDenied("Only Administrators follow lead uploads.")
+        upload = get_object_or_404(LeadUpload, pk=upload_id)
+        return JsonResponse(selectors.lead_upload_progress(upload))
+
     def rejections_csv(self, request: HttpRequest, upload_id: int) -> HttpResponseBase:
         if not request.user.has_perm("campaigns.view_leadupload"):
-            raise PermissionDenied
+            raise PermissionDenied("Only Administrators download the rejected rows.")
         upload = get_object_or_404(LeadUpload, pk=upload_id)
         rows = upload.rejections.order_by("row_number", "id").values_list(
             "row_number", "column", "value", "reason", "row_kept"
@@ -183,7 +237,7 @@ class LeadUploadAdmin(admin.ModelAdmin):
 @admin.register(CampaignPhone)
 class CampaignPhoneAdmin(NumberSearchMixin, EstimatedCountAdminMixin, admin.ModelAdmin):
     list_display = (
-        "number",
+        phone_column("number", "Number"),
         "campaign",
         "contact_count",
         "status",
@@ -222,10 +276,35 @@ class AccountAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
 
 @admin.register(Contact)
 class ContactAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
-    list_display = ("__str__", "email", "account", "phone", "mobile", "status", "campaign")
+    list_display = (
+        "__str__",
+        "email",
+        "account",
+        phone_column("phone__number", "Phone", ordering="phone"),
+        phone_column("mobile__number", "Mobile", ordering="mobile"),
+        "status",
+        "campaign",
+    )
     list_filter = ("status",)
     list_select_related = ("campaign", "account", "phone", "mobile")
     search_fields = ("=email", "name")
+    search_help_text = "A phone number typed any way, an email, or a name."
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        # A number typed any way is its campaigns' CampaignPhone rows, then the contacts
+        # carrying one in either column: two index lookups, never a scan of the numbers.
+        found = number_search(CampaignPhone.objects.all(), search_term)
+        if found is None:
+            return super().get_search_results(request, queryset, search_term)
+        phones = found.values_list("id", flat=True)
+        ids = [
+            *Contact.objects.filter(phone_id__in=phones).values_list("id", flat=True)[:5_000],
+            *Contact.objects.filter(mobile_id__in=phones).values_list("id", flat=True)[:5_000],
+        ]
+        return queryset.filter(pk__in=ids), False
+
     raw_id_fields = ("campaign", "account", "phone", "mobile", "upload")
     readonly_fields = ("dedup_key", "merged_rows", "upload", "row_number", "created_at")
 

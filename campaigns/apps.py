@@ -8,12 +8,32 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         from campaigns.admin import number_leads_panel
+        from campaigns.customer_panel import customer_leads_panel
+        from campaigns.dashboard import uploads_panel
         from campaigns.erasure import CampaignsErasure
-        from crm.admin_extensions import Panel
+        from crm.admin_extensions import Panel, customer_admin_extensions, dashboard_extensions
         from crm.erasure import erasure_registry
         from telephony.admin_numbers import number_view_extensions
 
         erasure_registry.register(CampaignsErasure())
+
+        customer_admin_extensions.add_panel(
+            Panel(
+                key="campaigns-leads",
+                template="admin/campaigns/customer/_leads.html",
+                context=customer_leads_panel,
+                order=20,
+            )
+        )
+
+        dashboard_extensions.add_panel(
+            Panel(
+                key="campaigns-uploads",
+                template="admin/campaigns/_dashboard_uploads.html",
+                context=uploads_panel,
+                order=30,
+            )
+        )
 
         # Telephony's number view shows the campaign leads carrying the number; telephony
         # never imports campaigns, so campaigns adds the panel.

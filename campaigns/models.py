@@ -335,6 +335,11 @@ class Contact(models.Model):
     def __str__(self) -> str:
         return self.name or self.email or f"Contact #{self.pk}"
 
+    @property
+    def has_callable_number(self) -> bool:
+        """At least one of its numbers is still active (a caller can dial it)."""
+        return any(p is not None and p.status == Status.ACTIVE for p in (self.phone, self.mobile))
+
 
 class Disposition(models.Model):
     """The log of what callers did: outcomes of calls, disqualifications and their undoing."""
@@ -388,6 +393,9 @@ class Disposition(models.Model):
     )
     number = models.CharField(max_length=16, blank=True, help_text="E.164 of the number, if any.")
     note = models.TextField(blank=True)
+    callback_at = models.DateTimeField(
+        null=True, blank=True, help_text="For “Call back later”: when the caller should call."
+    )
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -403,7 +411,18 @@ class Disposition(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(F("campaign"), F("created_at").desc(), name="campaigns_disp_log")]
+        indexes = [
+            models.Index(F("campaign"), F("created_at").desc(), name="campaigns_disp_log"),
+            # A contact's outcomes newest first: its last outcome, and whether a callback
+            # was settled by a later call (the workspace asks both for every row it shows).
+            models.Index(F("contact"), F("created_at").desc(), name="campaigns_disp_contact"),
+            # The workspace's callbacks due today: a range per campaign, only rows that have one.
+            models.Index(
+                fields=["campaign", "callback_at"],
+                condition=Q(callback_at__isnull=False),
+                name="campaigns_disp_callbacks",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(contact__isnull=False)

@@ -1,11 +1,13 @@
 """Reads for the caller workspace, the admin and the API."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as AuthUser
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
 from campaigns.ingest import rules
 from campaigns.ingest.partitions import contact_partition
@@ -22,7 +24,9 @@ from campaigns.models import (
     Status,
 )
 from crm.db import is_postgresql
-from crm.selectors import number_search
+from crm.formatting import plural
+from crm.models import Customer
+from crm.selectors import customers_holding, number_search
 from telephony.models import OwnedNumber
 
 User = AuthUser | AnonymousUser
@@ -201,6 +205,158 @@ def lead_upload_receipt_lines(upload: LeadUpload) -> list[str]:
     if more > 0:
         lines.append(f"  … and {more:,} more: download the rejected rows CSV from the admin.")
     return lines
+
+
+def lead_uploads_running() -> list[LeadUpload]:
+    """Uploads queued or importing now, oldest first (the admin home shows them)."""
+    active = (LeadUpload.State.QUEUED, LeadUpload.State.RUNNING)
+    return list(
+        LeadUpload.objects.filter(status__in=active).select_related("campaign").order_by("id")[:20]
+    )
+
+
+def lead_upload_progress(upload: LeadUpload) -> dict[str, object]:
+    """Everything the upload page shows, as one story: the heading, the bar and the counts
+    come from the same row at the same moment, already formatted (the page's script only
+    copies these strings, so every number reads the same, e.g. ``1,946``)."""
+    state = LeadUpload.State
+    percent = upload.percent
+    counts = [("rows_read", "Rows read", upload.rows_read)]
+    counts.append(("rows_rejected", "Rows rejected", upload.rows_rejected))
+    if upload.status == state.QUEUED:
+        heading = "Queued: waiting for a worker to start the import"
+    elif upload.status == state.RUNNING:
+        rows = plural(upload.rows_read, "row", "rows")
+        if upload.phase.startswith("Merging"):
+            heading = f"Importing: {upload.phase[0].lower()}{upload.phase[1:]}"
+        else:
+            heading = f"Importing: reading the file, {rows} so far"
+    elif upload.status == state.FAILED:
+        heading = f"{upload.get_status_display()}: {upload.error or 'nothing was imported.'}"
+    elif upload.duplicate_of_id:
+        heading = f"Completed: {upload.phase}"
+    else:
+        heading = (
+            f"Completed: {plural(upload.rows_read, 'row', 'rows')} read, "
+            f"{plural(upload.contacts_created, 'contact', 'contacts')} created"
+        )
+        counts += [
+            ("contacts_created", "Contacts created", upload.contacts_created),
+            ("numbers_found", "Numbers found", upload.numbers_found),
+        ]
+    return {
+        "status": upload.status,
+        "status_label": (
+            "Importing" if upload.status == state.RUNNING else upload.get_status_display()
+        ),
+        "finished": upload.status in (state.COMPLETED, state.FAILED),
+        "heading": heading,
+        "percent": percent,
+        "percent_text": f"{percent}%",
+        "counts": [{"key": k, "label": label, "value": f"{n:,}"} for k, label, n in counts],
+    }
+
+
+def contacts_last_outcomes(*, campaign: Campaign, contact_ids: list[int]) -> dict[int, Disposition]:
+    """Each contact's latest call outcome, for one page of contacts: one query on the
+    dispositions' contact index (DISTINCT ON where the database has it)."""
+    if not contact_ids:
+        return {}
+    rows = Disposition.objects.filter(
+        campaign=campaign, contact_id__in=contact_ids, outcome__in=Disposition.CALL_OUTCOMES
+    ).order_by("contact_id", "-created_at", "-id")
+    if is_postgresql():
+        return {d.contact_id: d for d in rows.distinct("contact_id")}  # type: ignore[misc]
+    latest: dict[int, Disposition] = {}
+    for disposition in rows:
+        latest.setdefault(disposition.contact_id, disposition)  # type: ignore[arg-type]
+    return latest
+
+
+def campaign_callbacks_due(
+    *, campaign: Campaign, until: datetime, limit: int = 50
+) -> list[Disposition]:
+    """ "Call back later" entries due before ``until`` (overdue ones included) that are
+    still the contact's latest call outcome, soonest first, with their contacts.
+
+    A range on the partial (campaign, callback_at) index, and per row one probe of the
+    contact's dispositions: the cost follows the callbacks, not the campaign's size.
+    """
+    superseded = Disposition.objects.filter(
+        contact_id=OuterRef("contact_id"),
+        created_at__gt=OuterRef("created_at"),
+        outcome__in=Disposition.CALL_OUTCOMES,
+    )
+    return list(
+        Disposition.objects.filter(
+            campaign=campaign,
+            outcome=Disposition.Outcome.CALLBACK,
+            callback_at__isnull=False,
+            callback_at__lt=until,
+        )
+        .filter(~Exists(superseded))
+        .select_related("contact__account", "contact__phone", "contact__mobile")
+        .order_by("callback_at", "id")[:limit]
+    )
+
+
+def customers_for_numbers(numbers: Iterable[str]) -> dict[str, Customer]:
+    """The customer profile behind each of these numbers, if any (crm's rule for who holds
+    a number: the Mobile holder, else the most recently active), in one query."""
+    return customers_holding(numbers)
+
+
+CUSTOMER_LEADS_SHOWN = 50
+
+
+def customer_leads(*, numbers: list[str], limit: int = CUSTOMER_LEADS_SHOWN) -> list[Contact]:
+    """Campaign leads carrying one of these numbers (a customer's), in either column.
+
+    The numbers' rows come first (the (campaign, number) unique index); the contacts are
+    then two index lookups (phone, mobile) each bounded by ``limit``: an OR across the
+    two columns would read every partition of the contacts table.
+    """
+    rows = list(CampaignPhone.objects.filter(number__in=numbers).values_list("id", "campaign_id"))
+    if not rows:
+        return []
+    phone_ids = [phone_id for phone_id, _ in rows]
+    # Naming the campaigns lets PostgreSQL skip the other campaigns' partitions.
+    in_campaigns = Contact.objects.filter(campaign_id__in={c for _, c in rows})
+    related = ("campaign", "account", "phone", "mobile")
+    by_phone = in_campaigns.filter(phone_id__in=phone_ids).select_related(*related)
+    by_mobile = in_campaigns.filter(mobile_id__in=phone_ids).select_related(*related)
+    found: dict[tuple[int, int], Contact] = {}
+    for contact in [*by_phone.order_by("-id")[:limit], *by_mobile.order_by("-id")[:limit]]:
+        found.setdefault((contact.campaign_id, contact.pk), contact)
+    leads = sorted(found.values(), key=lambda c: (c.campaign.name, str(c)))[:limit]
+    outcomes: dict[int, Disposition] = {}
+    for campaign_id in {c.campaign_id for c in leads}:
+        ids = [c.pk for c in leads if c.campaign_id == campaign_id]
+        outcomes.update(contacts_last_outcomes(campaign=Campaign(pk=campaign_id), contact_ids=ids))
+    for contact in leads:
+        contact.last_outcome = outcomes.get(contact.pk)  # type: ignore[attr-defined]
+    return leads
+
+
+def campaign_extra_keys(*, campaign: Campaign) -> list[str]:
+    """Every extra column any contact of the campaign carries, in first-seen order where
+    the database can tell (PostgreSQL reads the keys in one pass over the partition)."""
+    contacts = Contact.objects.filter(campaign=campaign)
+    if is_postgresql():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT k FROM (SELECT k, min(c.id) AS first FROM campaigns_contact c, "
+                "jsonb_object_keys(CASE WHEN jsonb_typeof(c.extra) = 'object' THEN c.extra "
+                "ELSE '{}'::jsonb END) AS k WHERE c.campaign_id = %s GROUP BY k) keys "
+                "ORDER BY first, k",
+                [campaign.pk],
+            )
+            return [row[0] for row in cursor.fetchall()]
+    keys: dict[str, None] = {}
+    for extra in contacts.order_by("id").values_list("extra", flat=True).iterator():
+        if isinstance(extra, dict):
+            keys.update(dict.fromkeys(extra))
+    return list(keys)
 
 
 @dataclass(frozen=True)

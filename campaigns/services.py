@@ -4,6 +4,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
@@ -373,11 +374,19 @@ def disposition_undo(
 
 @transaction.atomic
 def disposition_log(
-    *, contact: Contact, by: Actor, outcome: str, note: str = "", number: str = ""
+    *,
+    contact: Contact,
+    by: Actor,
+    outcome: str,
+    note: str = "",
+    number: str = "",
+    callback_at: datetime | None = None,
 ) -> Disposition:
-    """A caller records how a call went."""
+    """A caller records how a call went; "Call back later" says when."""
     if outcome not in Disposition.CALL_OUTCOMES:
         raise ValidationError(f"Unknown outcome {outcome!r}.")
+    if outcome == Disposition.Outcome.CALLBACK and callback_at is None:
+        raise ValidationError("Choose the date and time to call back.")
     return Disposition.objects.create(
         campaign_id=contact.campaign_id,
         outcome=outcome,
@@ -385,5 +394,6 @@ def disposition_log(
         contact=contact,
         number=number,
         note=(note or "").strip()[:2000],
+        callback_at=callback_at if outcome == Disposition.Outcome.CALLBACK else None,
         by=acting_user(by),
     )

@@ -1,7 +1,6 @@
 """The caller workspace (/campaigns/): thin views over selectors and services."""
 
-import csv
-from collections.abc import Iterator
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -9,14 +8,16 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from campaigns import selectors, services
+from campaigns.export import contacts_csv, csv_response, spreadsheet_safe
 from campaigns.models import (
     Account,
     Campaign,
@@ -26,9 +27,14 @@ from campaigns.models import (
     Scope,
 )
 from crm.admin_utils import EstimatedCountPaginator
+from crm.models import Customer
+from crm.phones import display_number
 
 CONTACTS_PER_PAGE = 50
+CALLBACKS_SHOWN = 20
 EXPORT_PERMISSION = "campaigns.export_campaign"
+# The admin and older callers import these from here.
+__all__ = ["csv_response", "spreadsheet_safe"]
 
 
 class WorkspaceLoginView(LoginView):
@@ -94,6 +100,29 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         estimate_table=None if search else selectors.campaign_contacts_table(campaign=campaign),
     )
     page = paginator.get_page(request.GET.get("page"))
+    rows = list(page.object_list)
+    show_callbacks = not search and page.number == 1
+    # The soonest callbacks lead the page; more than a screenful goes to the caller's
+    # search or the next visit (each settled callback leaves the list).
+    callbacks = (
+        selectors.campaign_callbacks_due(
+            campaign=campaign, until=_end_of_today(), limit=CALLBACKS_SHOWN + 1
+        )
+        if show_callbacks
+        else []
+    )
+    more_callbacks = len(callbacks) > CALLBACKS_SHOWN
+    callbacks = callbacks[:CALLBACKS_SHOWN]
+    shown = rows + [c.contact for c in callbacks if c.contact is not None]
+    outcomes = selectors.contacts_last_outcomes(
+        campaign=campaign, contact_ids=[c.pk for c in shown]
+    )
+    customers = selectors.customers_for_numbers(
+        p.number for c in shown for p in (c.phone, c.mobile) if p is not None
+    )
+    for contact in shown:
+        contact.last_outcome = outcomes.get(contact.pk)
+        contact.customers = _customers_of(contact, customers)
     return render(
         request,
         "campaigns/campaign_detail.html",
@@ -102,12 +131,33 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             campaign,
             "contacts",
             page=page,
+            rows=rows,
+            callbacks=callbacks,
+            more_callbacks=more_callbacks,
+            show_callbacks=show_callbacks,
+            now=timezone.now(),
+            can_open_customers=request.user.has_perm("crm.view_customer"),
             search=search,
             search_cap=f"{selectors.SEARCH_MATCH_CAP:,}",
             search_capped=bool(search) and page.paginator.count >= selectors.SEARCH_MATCH_CAP,
             dialing_numbers=selectors.campaign_dialing_numbers(campaign=campaign),
         ),
     )
+
+
+def _end_of_today() -> datetime:
+    tomorrow = timezone.localdate() + timedelta(days=1)
+    return timezone.make_aware(datetime.combine(tomorrow, time.min))
+
+
+def _customers_of(contact: Contact, customers: dict[str, Customer]) -> list[Customer]:
+    """The customer profiles behind a lead's numbers (one per profile)."""
+    found: list[Customer] = []
+    for phone in (contact.phone, contact.mobile):
+        customer = customers.get(phone.number) if phone is not None else None
+        if customer is not None and customer not in found:
+            found.append(customer)
+    return found
 
 
 @login_required(login_url="campaigns:login")
@@ -164,13 +214,28 @@ def phone_disqualify(request: HttpRequest, campaign_id: int, phone_id: int) -> H
     campaign = _campaign(request, campaign_id)
     phone = get_object_or_404(CampaignPhone, campaign=campaign, pk=phone_id)
     scope = request.POST.get("scope", Scope.CAMPAIGN)
+    if scope == Scope.EVERYWHERE and request.POST.get("confirm") != "yes":
+        # Do-not-call everywhere reaches every campaign and every upload to come: the
+        # caller says so twice (the page's script asks in place; without it, this page).
+        return render(
+            request,
+            "campaigns/confirm_everywhere.html",
+            _context(
+                request,
+                campaign,
+                "contacts",
+                phone=phone,
+                reason=request.POST.get("reason", ""),
+                next=_back(request, campaign).url,
+            ),
+        )
     where = "in every campaign" if scope == Scope.EVERYWHERE else "on every contact carrying it"
     _run(
         request,
         lambda: services.campaign_phone_disqualify(
             phone=phone, by=request.user, reason=request.POST.get("reason", ""), scope=scope
         ),
-        f"{phone.number} is disqualified {where}.",
+        f"{display_number(phone.number)} is disqualified {where}.",
     )
     return _back(request, campaign)
 
@@ -210,17 +275,39 @@ def account_disqualify(request: HttpRequest, campaign_id: int, account_id: int) 
 def contact_log(request: HttpRequest, campaign_id: int, contact_id: int) -> HttpResponse:
     campaign = _campaign(request, campaign_id)
     contact = get_object_or_404(Contact, campaign=campaign, pk=contact_id)
+    outcome = request.POST.get("outcome", "")
+    try:
+        callback_at = _callback_time(request.POST.get("callback_at", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return _back(request, campaign)
+    when = ""
+    if outcome == Disposition.Outcome.CALLBACK and callback_at is not None:
+        when = f": call back {timezone.localtime(callback_at):%a %b %-d, %H:%M}"
     _run(
         request,
         lambda: services.disposition_log(
             contact=contact,
             by=request.user,
-            outcome=request.POST.get("outcome", ""),
+            outcome=outcome,
             note=request.POST.get("note", ""),
+            callback_at=callback_at,
         ),
-        f"Outcome logged for {contact}.",
+        f"Outcome logged for {contact}{when}.",
     )
     return _back(request, campaign)
+
+
+def _callback_time(value: str) -> datetime | None:
+    """The form's local date and time (``2026-12-01T15:30``) as an aware datetime."""
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(f"“{value[:40]}” is not a date and time.") from None
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
 
 
 @require_POST
@@ -240,69 +327,8 @@ def disposition_undo(request: HttpRequest, campaign_id: int, disposition_id: int
     return _back(request, campaign)
 
 
-# OWASP CSV injection: a cell starting with one of these is a formula to a spreadsheet.
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def csv_response(
-    filename: str, header: list[str], rows: Iterator[list[object]]
-) -> StreamingHttpResponse:
-    """A streamed CSV whose cells a spreadsheet will never run as formulas."""
-    writer = csv.writer(_Echo())
-
-    def lines() -> Iterator[str]:
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow([spreadsheet_safe(cell) for cell in row])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 @login_required(login_url="campaigns:login")
 def campaign_export(request: HttpRequest, campaign_id: int) -> HttpResponseBase:
     if not request.user.has_perm(EXPORT_PERMISSION):
         raise PermissionDenied("Only Administrators export campaigns.")
-    campaign = _campaign(request, campaign_id)
-    contacts = selectors.campaign_contacts(campaign=campaign).iterator(chunk_size=2_000)
-    return csv_response(
-        f"campaign-{campaign.pk}-contacts.csv",
-        [
-            "name",
-            "email",
-            "company",
-            "title",
-            "phone",
-            "phone_status",
-            "mobile",
-            "mobile_status",
-            "contact_status",
-            "account_status",
-        ],
-        (
-            [
-                c.name,
-                c.email,
-                c.account.name if c.account else "",
-                c.title,
-                c.phone.number if c.phone else "",
-                c.phone.status if c.phone else "",
-                c.mobile.number if c.mobile else "",
-                c.mobile.status if c.mobile else "",
-                c.status,
-                c.account.status if c.account else "",
-            ]
-            for c in contacts
-        ),
-    )
+    return contacts_csv(_campaign(request, campaign_id))

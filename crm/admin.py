@@ -1,8 +1,9 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import Exists, OuterRef, QuerySet
 from django.forms import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -24,8 +25,10 @@ from crm.admin_utils import (
     FastChangelistMixin,
     NumberSearchMixin,
     ReadOnlyAdminMixin,
+    phone_column,
 )
 from crm.erasure import choice_key
+from crm.formatting import counted_kinds, datetime_cell, plural
 from crm.models import (
     Customer,
     CustomerErasure,
@@ -34,18 +37,58 @@ from crm.models import (
     PhoneNumber,
     PhoneNumberChange,
 )
-from crm.phones import national_format
+from crm.phones import display_number, national_format, phone_link
+
+
+class PhoneNumberForm(forms.ModelForm):
+    """Says *whose* Mobile number it already is, with a link, instead of the database
+    constraint's generic message."""
+
+    def _post_clean(self) -> None:
+        # Model validation (constraints included) runs here; then its message is replaced.
+        super()._post_clean()  # type: ignore[misc]
+        number, type_ = self.cleaned_data.get("number"), self.cleaned_data.get("type")
+        if not number or type_ != PhoneNumber.Type.MOBILE:
+            return
+        holder = selectors.mobile_holder(str(number), exclude_pk=self.instance.pk)
+        if holder is None or holder.customer_id == self.instance.customer_id:
+            return
+        generic = next(
+            c.violation_error_message
+            for c in PhoneNumber._meta.constraints
+            if c.name == "crm_phone_mobile_single_owner"
+        )
+        errors = self.errors.get(NON_FIELD_ERRORS)
+        if errors:
+            remaining = [str(message) for message in errors if message != generic]
+            if remaining:
+                self.errors[NON_FIELD_ERRORS] = self.error_class(remaining, error_class="nonfield")
+            else:
+                del self.errors[NON_FIELD_ERRORS]
+        url = reverse("admin:crm_customer_change", args=[holder.customer_id])
+        self.add_error(
+            "number",
+            format_html(
+                '{} is already the Mobile number of <a href="{}">{}</a>; a Mobile number '
+                "belongs to one customer only. Make it Home, Office or Other here, or merge "
+                "the two profiles.",
+                display_number(str(number)),
+                url,
+                holder.customer,
+            ),
+        )
 
 
 class PhoneNumberInline(admin.TabularInline):
     model = PhoneNumber
+    form = PhoneNumberForm
     fields = ("number", "type", "sms", "type_source", "updated_at", "view")
     readonly_fields = ("type_source", "updated_at", "view")
     extra = 1
 
     @admin.display(description="Number view")
     def view(self, obj: PhoneNumber) -> str:
-        return number_link(str(obj.number), "Profiles, lookups, calls") if obj.pk else ""
+        return number_view_link(str(obj.number)) if obj.pk else ""
 
 
 TYPE_LABELS = dict(PhoneNumber.Type.choices)
@@ -54,11 +97,19 @@ ERASE_PERMISSION = "crm.add_customererasure"
 SMS_BADGE = mark_safe('<span class="sb-sms">SMS</span>')
 
 
-def number_link(e164: str, text: str | None = None) -> str:
-    """A number as the admin shows it: a link to its number view when an app offers one."""
+def number_link(e164: str) -> str:
+    """A number as the admin shows it: a ``tel:`` link that dials, then a link to its
+    number view when an app offers one."""
+    shown = phone_link(e164)
     url = number_links.url(e164)
-    text = text or national_format(e164)
-    return format_html('<a href="{}">{}</a>', url, text) if url else text
+    if not url:
+        return shown
+    return format_html('{} <a class="sb-number-view" href="{}">view</a>', shown, url)
+
+
+def number_view_link(e164: str) -> str:
+    url = number_links.url(e164)
+    return format_html('<a href="{}">Profiles, lookups, calls</a>', url) if url else ""
 
 
 class CustomerChangeList(FastChangeList):
@@ -111,9 +162,9 @@ class CustomerAdmin(
         "email",
         "numbers",
         "source",
-        "interaction_count",
-        "last_interaction_at",
-        "created_at",
+        "interactions",
+        "last_interaction",
+        "created",
     )
     list_display_links = ("display_name",)
     list_filter = (NumberTypeFilter, "source", "created_at", "last_interaction_at")
@@ -157,6 +208,25 @@ class CustomerAdmin(
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return CustomerChangeList
 
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        # Merged profiles are hidden, yet old links and bookmarks still point at them.
+        successor = selectors.customer_merge_successor(object_id)
+        if successor is not None:
+            merged, kept = successor
+            self.message_user(
+                request,
+                format_html(
+                    "{} was merged into {}: this is the kept profile.",
+                    f"{merged} (#{merged.pk})",
+                    f"{kept} (#{kept.pk})",
+                ),
+                messages.INFO,
+            )
+            return HttpResponseRedirect(reverse("admin:crm_customer_change", args=[kept.pk]))
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple[QuerySet, bool]:
@@ -168,6 +238,19 @@ class CustomerAdmin(
     def display_name(self, obj: Customer) -> str:
         return str(obj)
 
+    # Short headers and dates: the list fits a 1366 px laptop beside its filters.
+    @admin.display(description="Interactions", ordering="interaction_count")
+    def interactions(self, obj: Customer) -> str:
+        return f"{obj.interaction_count:,}"
+
+    @admin.display(description="Last interaction", ordering="last_interaction_at")
+    def last_interaction(self, obj: Customer) -> str:
+        return datetime_cell(obj.last_interaction_at)
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: Customer) -> str:
+        return datetime_cell(obj.created_at)
+
     @admin.display(description="Numbers")
     def numbers(self, obj: Customer) -> str:
         numbers = getattr(obj, "page_numbers", None)
@@ -175,14 +258,9 @@ class CustomerAdmin(
             numbers = selectors.numbers_by_customer([obj.pk]).get(obj.pk, [])
         items = format_html_join(
             "",
-            '<span class="sb-number" title="{}">{}<small>{}</small>{}</span>',
+            '<span class="sb-number">{}<small>{}</small>{}</span>',
             (
-                (
-                    e164,
-                    number_link(e164),
-                    TYPE_LABELS[type_],
-                    SMS_BADGE if sms else "",
-                )
+                (number_link(e164), TYPE_LABELS[type_], SMS_BADGE if sms else "")
                 for e164, type_, sms in numbers
             ),
         )
@@ -227,7 +305,8 @@ class CustomerAdmin(
     def find_matches(self, request: HttpRequest, queryset: QuerySet) -> None:
         ids = list(queryset.values_list("pk", flat=True)[:1000])
         added = services.match_suggestions_refresh(customer_ids=ids)
-        self.message_user(request, f"{added} new possible match(es) found.", messages.SUCCESS)
+        found = plural(added, "new possible match", "new possible matches")
+        self.message_user(request, f"{found} found.", messages.SUCCESS)
 
     def save_model(self, request: HttpRequest, obj: Customer, form: Any, change: bool) -> None:
         services.customer_update(customer=obj, actor=request.user)
@@ -312,8 +391,17 @@ class PhoneNumberAdmin(
     admin.ModelAdmin,
 ):
     extensions = phone_number_admin_extensions
+    form = PhoneNumberForm
     change_form_template = "admin/extensible_change_form.html"
-    list_display = ("number", "type", "sms", "customer", "type_source", "updated_at", "view")
+    list_display = (
+        phone_column("number", "Number"),
+        "type",
+        "sms",
+        "customer",
+        "type_source",
+        "updated_at",
+        "view",
+    )
     list_filter = ("type", "sms", "type_source")
     list_select_related = ("customer",)
     search_fields = ("number",)
@@ -323,7 +411,7 @@ class PhoneNumberAdmin(
 
     @admin.display(description="Number view")
     def view(self, obj: PhoneNumber) -> str:
-        return number_link(str(obj.number), "Profiles, lookups, calls")
+        return number_view_link(str(obj.number))
 
     def save_model(self, request: HttpRequest, obj: PhoneNumber, form: Any, change: bool) -> None:
         services.phone_number_save(phone=obj, cause="edited in admin", actor=request.user)
@@ -353,7 +441,7 @@ class PhoneNumberChangeAdmin(ReadOnlyAdminMixin, FastChangelistMixin, admin.Mode
 
     @admin.display(description="Number", ordering="number")
     def number_view(self, obj: PhoneNumberChange) -> str:
-        return number_link(obj.number, obj.number)
+        return number_link(obj.number)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
@@ -405,7 +493,11 @@ class MatchSuggestionAdmin(FastChangelistMixin, admin.ModelAdmin):
         for suggestion in queryset.filter(status=MatchSuggestion.Status.OPEN):
             services.match_suggestion_dismiss(suggestion=suggestion, actor=request.user)
             dismissed += 1
-        self.message_user(request, f"{dismissed} suggestion(s) dismissed.", messages.SUCCESS)
+        self.message_user(
+            request,
+            f"{plural(dismissed, 'suggestion', 'suggestions')} dismissed.",
+            messages.SUCCESS,
+        )
 
     def get_urls(self) -> list:
         return [
@@ -425,7 +517,7 @@ class MatchSuggestionAdmin(FastChangelistMixin, admin.ModelAdmin):
             self.has_change_permission(request, suggestion)
             and request.user.has_perm("crm.change_customer")
         ):
-            raise PermissionDenied
+            raise PermissionDenied("Only Administrators and Agents merge customer profiles.")
         profiles = [suggestion.customer, suggestion.other]
         if request.method == "POST":
             choice = request.POST.get("keep")
@@ -443,7 +535,7 @@ class MatchSuggestionAdmin(FastChangelistMixin, admin.ModelAdmin):
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
                 return HttpResponseRedirect(request.get_full_path())
-            moved = ", ".join(f"{n} {kind}" for kind, n in result.moved.items()) or "nothing"
+            moved = counted_kinds(result.moved)
             self.message_user(
                 request, f"Merged {merge} into {keep} (moved {moved}).", messages.SUCCESS
             )
@@ -457,10 +549,7 @@ class MatchSuggestionAdmin(FastChangelistMixin, admin.ModelAdmin):
             "profiles": [
                 (
                     p,
-                    [
-                        (national_format(n), TYPE_LABELS[t], sms)
-                        for n, t, sms in numbers.get(p.pk, [])
-                    ],
+                    [(phone_link(n), TYPE_LABELS[t], sms) for n, t, sms in numbers.get(p.pk, [])],
                 )
                 for p in profiles
             ],
@@ -470,9 +559,15 @@ class MatchSuggestionAdmin(FastChangelistMixin, admin.ModelAdmin):
 
 @admin.register(CustomerMerge)
 class CustomerMergeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "kept", "merged", "merged_by", "moved")
+    list_display = ("created_at", "kept", "merged", "merged_by", "what_moved")
+    readonly_fields = ("kept", "merged", "merged_by", "what_moved", "created_at")
+    exclude = ("moved",)
     list_select_related = ("kept", "merged", "merged_by")
     raw_id_fields = ("kept", "merged")
+
+    @admin.display(description="Moved to the kept profile")
+    def what_moved(self, obj: CustomerMerge) -> str:
+        return counted_kinds(obj.moved if isinstance(obj.moved, dict) else {})
 
 
 @admin.register(CustomerErasure)

@@ -96,7 +96,7 @@ class AdminExtensions:
     def add_action(self, action: Callable[..., Any]) -> None:
         self._add(self.actions, action, "__name__")
 
-    def panel_contexts(self, request: HttpRequest, obj: Model) -> list[dict[str, Any]]:
+    def panel_contexts(self, request: HttpRequest, obj: Model | None) -> list[dict[str, Any]]:
         shown = []
         for panel in self.panels:
             context = panel.context(request, obj)
@@ -189,3 +189,6 @@ number_links = NumberLinks()
 # The registries crm's own admin pages offer. Upper apps fill them from AppConfig.ready().
 customer_admin_extensions = AdminExtensions("crm.Customer")
 phone_number_admin_extensions = AdminExtensions("crm.PhoneNumber")
+# The admin home (crm/admin_site.py): each Panel is a dashboard section, its context
+# called as ``context(request, None)``; return None to hide it from this user.
+dashboard_extensions = AdminExtensions("admin.index")

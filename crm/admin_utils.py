@@ -15,6 +15,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from crm.db import is_postgresql
+from crm.phones import phone_link
 from crm.selectors import number_search
 
 # Below this many rows an exact count is cheap, and exactness is worth more than speed.
@@ -184,3 +185,21 @@ class SingletonAdminMixin:
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def phone_column(path: str, description: str, *, ordering: str | None = None) -> Any:
+    """A changelist column showing the number at ``path`` (``"from_number"``,
+    ``"phone__number"``) as every page shows numbers: a ``tel:`` link (crm/phones.py)."""
+
+    def cell(obj: Any) -> SafeString | str:
+        value: Any = obj
+        for attr in path.split("__"):
+            value = getattr(value, attr, None)
+            if value is None:
+                return "-"
+        return phone_link(str(value))
+
+    cell.__name__ = path.replace("__", "_") + "_display"
+    cell.short_description = description  # type: ignore[attr-defined]
+    cell.admin_order_field = ordering or path  # type: ignore[attr-defined]
+    return cell

@@ -13,3 +13,14 @@ class CrmConfig(AppConfig):
 
     def ready(self) -> None:
         from crm import providers  # noqa: F401  (registers the provider settings check)
+        from crm.admin_extensions import Panel, dashboard_extensions
+        from crm.dashboard import PANEL_TEMPLATE, match_suggestions_panel
+
+        dashboard_extensions.add_panel(
+            Panel(
+                key="crm-matches",
+                template=PANEL_TEMPLATE,
+                context=match_suggestions_panel,
+                order=20,
+            )
+        )

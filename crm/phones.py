@@ -10,6 +10,8 @@ from functools import cache, lru_cache
 
 import phonenumbers
 from django.conf import settings
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from phonenumbers import NumberParseException, PhoneMetadata, PhoneNumberFormat
 
 # Nobody types a phone number longer than this; refusing early keeps a hostile CSV cell
@@ -96,6 +98,36 @@ def national_format(e164: str) -> str:
     except NumberParseException:
         return e164
     return phonenumbers.format_number(parsed, PhoneNumberFormat.NATIONAL)
+
+
+def display_number(e164: str) -> str:
+    """How a page shows a number: the national form for the default region's country
+    (``(678) 999-8212``), the international form for any other (``+44 20 7183 8750``).
+    Text that is no E.164 number (``anonymous``, ``sip:…``) is returned as it is."""
+    text = str(e164 or "")
+    region = settings.PHONENUMBER_DEFAULT_REGION
+    if len(text) == 12 and text.startswith("+1") and text[1:].isdigit() and region in _NANP_REGIONS:
+        return f"({text[2:5]}) {text[5:8]}-{text[8:]}"
+    try:
+        parsed = phonenumbers.parse(text, None)
+    except NumberParseException:
+        return text
+    home = phonenumbers.country_code_for_region(region)
+    style = (
+        PhoneNumberFormat.NATIONAL
+        if parsed.country_code == home
+        else PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(parsed, style)
+
+
+def phone_link(e164: str) -> SafeString:
+    """A number as a ``tel:`` link a softphone dials, with the E.164 form on hover."""
+    text = str(e164 or "")
+    shown = display_number(text)
+    if not (text.startswith("+") and text[1:].isdigit()):
+        return format_html("{}", shown)
+    return format_html('<a class="sb-tel" href="tel:{}" title="{}">{}</a>', text, text, shown)
 
 
 # --- The NANP fast path -------------------------------------------------------------------

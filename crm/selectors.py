@@ -183,3 +183,54 @@ def customer_export(customer: Customer) -> dict[str, Any]:
     for contributor in erasure_registry:
         data[contributor.key] = contributor.export(customer, numbers)
     return data
+
+
+def match_suggestions_open_summary(*, recent: int = 5) -> tuple[int, list[MatchSuggestion]]:
+    """How many suggestions wait for an agent (status-indexed), and the newest few."""
+    queryset = match_suggestions_open()
+    return queryset.count(), list(queryset.order_by("-created_at", "-id")[:recent])
+
+
+def customers_holding(numbers: Iterable[str]) -> dict[str, Customer]:
+    """``{e164: customer}`` for the numbers a live profile holds: the profile holding it
+    as Mobile, else the most recently active one (the linking rule). One indexed query."""
+    wanted = sorted({n for n in numbers if n})
+    if not wanted:
+        return {}
+    rows = (
+        PhoneNumber.objects.filter(number__in=wanted, customer__merged_into__isnull=True)
+        .select_related("customer")
+        .order_by("number", F("customer__last_interaction_at").desc(nulls_last=True), "id")
+    )
+    result: dict[str, Customer] = {}
+    for phone in rows:
+        e164 = str(phone.number)
+        if e164 not in result or phone.type == PhoneNumber.Type.MOBILE:
+            result[e164] = phone.customer
+    return result
+
+
+def customer_merge_successor(customer_id: object) -> tuple[Customer, Customer] | None:
+    """For a merged-away profile: ``(merged, kept)``, following merges of merges to the
+    live profile; None when the id is no merged profile."""
+    try:
+        merged = Customer.objects.filter(
+            pk=int(str(customer_id)), merged_into__isnull=False
+        ).first()
+    except ValueError:
+        return None
+    if merged is None:
+        return None
+    kept, seen = merged, {merged.pk}
+    while kept.merged_into_id is not None and kept.merged_into_id not in seen:
+        seen.add(kept.merged_into_id)
+        kept = Customer.objects.get(pk=kept.merged_into_id)
+    return (merged, kept) if kept.merged_into_id is None else None
+
+
+def mobile_holder(e164: str, *, exclude_pk: int | None = None) -> PhoneNumber | None:
+    """The row holding ``e164`` as Mobile (at most one: a database constraint)."""
+    rows = PhoneNumber.objects.filter(number=e164, type=PhoneNumber.Type.MOBILE)
+    if exclude_pk is not None:
+        rows = rows.exclude(pk=exclude_pk)
+    return rows.select_related("customer").first()

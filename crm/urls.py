@@ -15,3 +15,6 @@ urlpatterns = [
     path("api/", include("campaigns.api_urls")),
     path("campaigns/", include("campaigns.urls")),
 ]
+
+# A refused page is a page of the site it belongs to (crm/errors.py).
+handler403 = "crm.errors.permission_denied"

@@ -1,16 +1,23 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import ShowFacets
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from crm.admin_utils import EstimatedCountAdminMixin, ReadOnlyAdminMixin, SingletonAdminMixin
+from crm.admin_utils import (
+    EstimatedCountAdminMixin,
+    ReadOnlyAdminMixin,
+    SingletonAdminMixin,
+    phone_column,
+)
+from crm.formatting import datetime_cell
 from crm.models import Customer, PhoneNumber
-from crm.phones import national_format
+from crm.phones import phone_link
 from crm.selectors import number_search
 from telephony import charts, selectors, services
 from telephony.models import (
@@ -26,7 +33,14 @@ from telephony.models import (
 
 @admin.register(OwnedNumber)
 class OwnedNumberAdmin(admin.ModelAdmin):
-    list_display = ("number", "label", "status", "provider_id", "acquired_at", "replaced_by")
+    list_display = (
+        phone_column("number", "Number"),
+        "label",
+        "status",
+        "provider_id",
+        "acquired_at",
+        "replaced_by",
+    )
     list_filter = ("status",)
     search_fields = ("number", "label")
     list_select_related = ("replaced_by",)
@@ -168,24 +182,29 @@ class _InteractionAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="From", ordering="from_number")
     def caller(self, obj: Call | Message) -> str:
-        # A customer's number links to its number view; a withheld or SIP caller has none.
-        if obj.customer_id is None or not obj.from_number.startswith("+"):
-            return obj.caller_label
+        # A number dials from the list and opens its number view; a withheld caller or SDK
+        # client is named instead.
+        label = obj.caller_label
+        if label != obj.from_number:
+            return label
         url = reverse("admin:telephony_number", args=[obj.from_number])
-        return format_html('<a href="{}">{}</a>', url, obj.caller_label)
+        return format_html(
+            '{} <a class="sb-number-view" href="{}">view</a>', phone_link(obj.from_number), url
+        )
 
 
 @admin.register(Call)
 class CallAdmin(_InteractionAdmin):
+    # Short cells so every column fits a 1366 px laptop beside the filters.
     list_display = (
-        "started_at",
+        "started",
         "customer_link",
         "direction",
         "caller",
         "assistant",
         "status",
-        "duration_seconds",
-        "satisfaction",
+        "duration",
+        "rating",
         "reason",
     )
     list_filter = (
@@ -215,6 +234,25 @@ class CallAdmin(_InteractionAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Call]:
         return selectors.call_list()
 
+    @admin.display(description="Started", ordering="started_at")
+    def started(self, obj: Call) -> str:
+        return datetime_cell(obj.started_at)
+
+    @admin.display(description="Duration", ordering="duration_seconds")
+    def duration(self, obj: Call) -> str:
+        if obj.duration_seconds is None:
+            return "-"
+        minutes, seconds = divmod(obj.duration_seconds, 60)
+        return f"{minutes}:{seconds:02d}"
+
+    @admin.display(description="Satisfaction", ordering="satisfaction")
+    def rating(self, obj: Call) -> str:
+        if obj.satisfaction is None:
+            return "-"
+        return format_html(
+            '<span title="{} of 5">{}</span>', obj.satisfaction, "★" * obj.satisfaction
+        )
+
     def delete_model(self, request: HttpRequest, obj: Call) -> None:
         services.calls_delete(call_ids=[obj.pk])
 
@@ -234,6 +272,10 @@ class MessageAdmin(_InteractionAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
         return selectors.message_list()
+
+    @admin.display(description="Sent", ordering="sent_at")
+    def sent(self, obj: Message) -> str:
+        return datetime_cell(obj.sent_at)
 
     @admin.display(description="Text")
     def short_body(self, obj: Message) -> str:
@@ -264,9 +306,9 @@ class FrequentCallerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "profile",
         "numbers",
-        "interaction_count",
-        "first_interaction_at",
-        "last_interaction_at",
+        "interactions",
+        "first_seen",
+        "last_seen",
         "calls_link",
     )
     list_filter = ("last_interaction_at",)
@@ -296,7 +338,19 @@ class FrequentCallerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Numbers")
     def numbers(self, obj: Customer) -> str:
         phones: list[PhoneNumber] = list(obj.phone_numbers.all())
-        return ", ".join(national_format(str(p.number)) for p in phones)
+        return format_html_join(", ", "{}", ((phone_link(str(p.number)),) for p in phones))
+
+    @admin.display(description="Interactions", ordering="interaction_count")
+    def interactions(self, obj: Customer) -> str:
+        return f"{obj.interaction_count:,}"
+
+    @admin.display(description="First interaction", ordering="first_interaction_at")
+    def first_seen(self, obj: Customer) -> str:
+        return datetime_cell(obj.first_interaction_at)
+
+    @admin.display(description="Last interaction", ordering="last_interaction_at")
+    def last_seen(self, obj: Customer) -> str:
+        return datetime_cell(obj.last_interaction_at)
 
     @admin.display(description="History")
     def calls_link(self, obj: Customer) -> str:
@@ -307,15 +361,63 @@ class FrequentCallerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # --- Administrator settings ---------------------------------------------------------------
 
 
+class TelephonySettingsForm(forms.ModelForm):
+    """Multi-line texts, and a second "yes" before a retention of 0 erases everything."""
+
+    confirm_erase = forms.BooleanField(
+        required=False,
+        label="Yes, erase everything older than 0 days at the next run",
+        help_text="Needed when a retention is set to 0: the daily run then erases every "
+        "transcript (or every record) there is.",
+    )
+
+    class Meta:
+        model = TelephonySettings
+        fields = [
+            "greeting",
+            "forward_to",
+            "sms_auto_reply",
+            "transcript_retention_days",
+            "record_retention_days",
+        ]
+        widgets = {
+            "greeting": forms.Textarea(attrs={"rows": 3, "cols": 60}),
+            "sms_auto_reply": forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        }
+        labels = {"sms_auto_reply": "SMS auto-reply"}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        zeroed = [
+            label
+            for name, label in (
+                ("transcript_retention_days", "every call transcript"),
+                ("record_retention_days", "every call and SMS record"),
+            )
+            if cleaned.get(name) == 0 and self.initial.get(name) != 0
+        ]
+        if zeroed and not cleaned.get("confirm_erase"):
+            raise forms.ValidationError(
+                f"A retention of 0 days erases {' and '.join(zeroed)} at the next daily run. "
+                "Tick the confirmation below to do so, or choose more days."
+            )
+        return cleaned
+
+
 @admin.register(TelephonySettings)
 class TelephonySettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
+    form = TelephonySettingsForm
     fieldsets = (
         ("Voice", {"fields": ("greeting", "forward_to")}),
         ("SMS", {"fields": ("sms_auto_reply",)}),
         (
             "Data retention",
             {
-                "fields": ("transcript_retention_days", "record_retention_days"),
+                "fields": (
+                    "transcript_retention_days",
+                    "record_retention_days",
+                    "confirm_erase",
+                ),
                 "description": (
                     "A daily task erases what is older and records what it deleted "
                     "(see Retention runs). Empty keeps forever."

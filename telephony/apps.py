@@ -13,11 +13,18 @@ class TelephonyConfig(AppConfig):
     verbose_name = "Telephony"
 
     def ready(self) -> None:
-        from crm.admin_extensions import Panel, customer_admin_extensions, number_links
+        from crm.admin_extensions import (
+            Panel,
+            customer_admin_extensions,
+            dashboard_extensions,
+            number_links,
+        )
+        from crm.dashboard import PANEL_TEMPLATE
         from crm.erasure import erasure_registry
         from crm.providers import register_provider_setting
         from telephony import checks  # noqa: F401  (registers the system checks)
         from telephony.admin import customer_history_panel
+        from telephony.dashboard import today_panel
         from telephony.erasure import LookupLedgerErasure, TelephonyErasure
 
         register_provider_setting(
@@ -37,3 +44,6 @@ class TelephonyConfig(AppConfig):
         )
         erasure_registry.register(TelephonyErasure())
         erasure_registry.register(LookupLedgerErasure())
+        dashboard_extensions.add_panel(
+            Panel(key="telephony-today", template=PANEL_TEMPLATE, context=today_panel, order=10)
+        )

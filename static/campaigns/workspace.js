@@ -27,3 +27,28 @@ document.addEventListener("submit", async (event) => {
     alert(`Could not disqualify: ${err.message}`);
   }
 });
+
+// "Do not call, everywhere" reaches every campaign: ask before it goes (the server asks
+// too when this script did not run). "Call back later" shows its date and time field.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!form.matches("form.disqualify-number")) return;
+  if (form.elements.scope.value !== "everywhere" || form.elements.confirm) return;
+  const ok = window.confirm(`Do not call ${form.dataset.number} in any campaign? This reaches every contact carrying it and every upload to come; only an Administrator can undo it.`);
+  if (!ok) { event.preventDefault(); event.stopImmediatePropagation(); return; }
+  const confirmed = document.createElement("input");
+  Object.assign(confirmed, { type: "hidden", name: "confirm", value: "yes" });
+  form.append(confirmed);
+}, true);
+
+function syncCallback(form) {
+  const wants = form.elements.outcome.value === "callback";
+  form.classList.add("js-ready");
+  form.classList.toggle("wants-callback", wants);
+  form.elements.callback_at.required = wants;
+}
+document.querySelectorAll("form.log-outcome").forEach(syncCallback);
+document.addEventListener("change", (event) => {
+  const form = event.target.form;
+  if (form && form.matches("form.log-outcome") && event.target.name === "outcome") syncCallback(form);
+});

@@ -1,0 +1,26 @@
+"""Campaigns' section of the admin home (registered in campaigns/apps.py)."""
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from campaigns import selectors
+
+
+def uploads_panel(request: HttpRequest, obj: None) -> dict[str, Any] | None:
+    if not request.user.has_perm("campaigns.view_leadupload"):
+        return None
+    uploads = selectors.lead_uploads_running()
+    return {
+        "title": "Uploads running",
+        "url": reverse("admin:campaigns_leadupload_changelist"),
+        "uploads": [
+            {
+                "upload": upload,
+                "url": reverse("admin:campaigns_leadupload_change", args=[upload.pk]),
+                "progress": selectors.lead_upload_progress(upload),
+            }
+            for upload in uploads
+        ],
+    }
