@@ -8,15 +8,14 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         from campaigns.admin import number_leads_panel
+        from campaigns.customer_panel import customer_leads_panel
+        from campaigns.dashboard import uploads_panel
         from campaigns.erasure import CampaignsErasure
-        from crm.admin_extensions import Panel
+        from crm.admin_extensions import Panel, customer_admin_extensions, dashboard_extensions
         from crm.erasure import erasure_registry
         from telephony.admin_numbers import number_view_extensions
 
         erasure_registry.register(CampaignsErasure())
-        from campaigns.customer_panel import customer_leads_panel
-        from campaigns.dashboard import uploads_panel
-        from crm.admin_extensions import customer_admin_extensions, dashboard_extensions
 
         customer_admin_extensions.add_panel(
             Panel(

@@ -88,7 +88,7 @@ class PhoneNumberInline(admin.TabularInline):
 
     @admin.display(description="Number view")
     def view(self, obj: PhoneNumber) -> str:
-        return number_link(str(obj.number), "Profiles, lookups, calls") if obj.pk else ""
+        return number_view_link(str(obj.number)) if obj.pk else ""
 
 
 TYPE_LABELS = dict(PhoneNumber.Type.choices)
@@ -97,22 +97,19 @@ ERASE_PERMISSION = "crm.add_customererasure"
 SMS_BADGE = mark_safe('<span class="sb-sms">SMS</span>')
 
 
-def number_link(e164: str, text: str | None = None) -> str:
-    """A number as the admin shows it: a ``tel:`` link (crm/phones.py) and beside it a link
-    to its number view when an app offers one. With ``text``: that link alone, so named."""
+def number_link(e164: str) -> str:
+    """A number as the admin shows it: a ``tel:`` link that dials, then a link to its
+    number view when an app offers one."""
+    shown = phone_link(e164)
     url = number_links.url(e164)
-    if text is not None:
-        return format_html('<a href="{}">{}</a>', url, text) if url else ""
-    tel = phone_link(e164)
     if not url:
-        return tel
-    return format_html(
-        '{} <a class="sb-numview" href="{}" title="Profiles, lookups, calls and leads of this '
-        'number" aria-label="Number view of {}">&#9432;</a>',
-        tel,
-        url,
-        e164,
-    )
+        return shown
+    return format_html('{} <a class="sb-number-view" href="{}">view</a>', shown, url)
+
+
+def number_view_link(e164: str) -> str:
+    url = number_links.url(e164)
+    return format_html('<a href="{}">Profiles, lookups, calls</a>', url) if url else ""
 
 
 class CustomerChangeList(FastChangeList):
@@ -414,7 +411,7 @@ class PhoneNumberAdmin(
 
     @admin.display(description="Number view")
     def view(self, obj: PhoneNumber) -> str:
-        return number_link(str(obj.number), "Profiles, lookups, calls")
+        return number_view_link(str(obj.number))
 
     def save_model(self, request: HttpRequest, obj: PhoneNumber, form: Any, change: bool) -> None:
         services.phone_number_save(phone=obj, cause="edited in admin", actor=request.user)
@@ -444,7 +441,7 @@ class PhoneNumberChangeAdmin(ReadOnlyAdminMixin, FastChangelistMixin, admin.Mode
 
     @admin.display(description="Number", ordering="number")
     def number_view(self, obj: PhoneNumberChange) -> str:
-        return number_link(obj.number, obj.number)
+        return number_link(obj.number)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str

@@ -9,7 +9,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from crm.admin import number_link
 from crm.admin_extensions import AdminExtensions, ExtensibleAdminMixin
 from crm.admin_utils import (
     EstimatedCountAdminMixin,
@@ -192,12 +191,15 @@ class _InteractionAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="From", ordering="from_number")
     def caller(self, obj: Call | Message) -> str:
-        # A number dials from the list (and opens its number view); a withheld caller or an
-        # SDK client is named instead.
+        # A number dials from the list and opens its number view; a withheld caller or SDK
+        # client is named instead.
         label = obj.caller_label
         if label != obj.from_number:
             return label
-        return number_link(obj.from_number)
+        url = reverse("admin:telephony_number", args=[obj.from_number])
+        return format_html(
+            '{} <a class="sb-number-view" href="{}">view</a>', phone_link(obj.from_number), url
+        )
 
 
 @admin.register(Call)

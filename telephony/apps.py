@@ -43,7 +43,7 @@ class TelephonyConfig(AppConfig):
             )
         )
         erasure_registry.register(TelephonyErasure())
+        erasure_registry.register(LookupLedgerErasure())
         dashboard_extensions.add_panel(
             Panel(key="telephony-today", template=PANEL_TEMPLATE, context=today_panel, order=10)
         )
-        erasure_registry.register(LookupLedgerErasure())
