@@ -9,13 +9,10 @@ class ReputationConfig(AppConfig):
     def ready(self) -> None:
         from crm.providers import register_provider_setting
         from reputation.admin import register_admin_extensions
-        from telephony.providers.inventory import register_inventory_setting
 
         register_provider_setting(
             "REPUTATION_PROVIDER", check_id="reputation.E001", what="phone reputation checks"
         )
-        # Telephony's setting, declared here until telephony/apps.py calls it itself.
-        register_inventory_setting()
         # "Phone system > Phone numbers" is telephony's page; reputation fills its
         # extension point (dependency direction: telephony never imports reputation).
         register_admin_extensions()

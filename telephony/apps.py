@@ -26,10 +26,12 @@ class TelephonyConfig(AppConfig):
         from telephony.admin import customer_history_panel
         from telephony.dashboard import today_panel
         from telephony.erasure import LookupLedgerErasure, TelephonyErasure
+        from telephony.providers.inventory import register_inventory_setting
 
         register_provider_setting(
             "LINE_TYPE_PROVIDER", check_id="telephony.E001", what="carrier line-type lookups"
         )
+        register_inventory_setting()
         # Wherever crm's admin shows a number, it links to the number view.
         number_links.url_for = number_view_url
 

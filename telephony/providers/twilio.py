@@ -122,3 +122,10 @@ def _seconds(value: str | None) -> float | None:
         return max(0.0, float(value)) if value else None
     except ValueError:
         return None
+
+
+# The public name of Twilio's number inventory adapter (docs/providers.md); it lives in its
+# own module beside this one.
+from telephony.providers.twilio_inventory import TwilioNumberInventoryProvider  # noqa: E402
+
+__all__ = ["TwilioLineTypeProvider", "TwilioNumberInventoryProvider"]
