@@ -11,7 +11,8 @@ from crm.singletons import SingletonSettings
 # The home page lists the apps in the order of the work: who the customers are, how they
 # reach us, whom we call, the numbers we call from, then how it is all set up.
 APP_ORDER = ("crm", "telephony", "campaigns", "reputation")
-SETTINGS_APPS = frozenset({"auth", "authtoken"})
+# Who may log in, and the lockouts after repeated failed logins (django-axes).
+SETTINGS_APPS = frozenset({"auth", "authtoken", "axes"})
 # Celery beat's schedule tables: plumbing that only Administrators should touch.
 SYSTEM_APPS = frozenset({"django_celery_beat"})
 
