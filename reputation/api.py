@@ -85,7 +85,7 @@ class ByNumber(CursorPagination):
     max_page_size = 500
 
 
-class ReputationNumbersView(generics.ListAPIView):
+class MonitoredNumberListApi(generics.ListAPIView):
     """``GET /api/reputation/numbers/``: our numbers with their reputation."""
 
     serializer_class = ReputationNumberSerializer
@@ -100,7 +100,7 @@ class MessageSerializer(serializers.Serializer):
     detail = serializers.CharField()
 
 
-class MonitorView(APIView):
+class MonitoredNumberMonitorApi(APIView):
     """``POST /api/reputation/numbers/{id}/monitor/``: start monitoring (pre-screened now).
 
     201 when monitoring starts, 200 when it was monitored already, 409 with a message when
@@ -128,7 +128,7 @@ class MonitorView(APIView):
         return Response(ReputationNumberSerializer(number).data, status=code)
 
 
-class UnmonitorView(APIView):
+class MonitoredNumberUnmonitorApi(APIView):
     """``POST /api/reputation/numbers/{id}/unmonitor/``: stop (the slot stays used this cycle)."""
 
     permission_classes = [IsAuthenticated, IsReputationAdministrator]
@@ -156,7 +156,7 @@ class UsageSerializer(serializers.Serializer):
     cycle_end = serializers.DateField(source="cycle_last_day")
 
 
-class UsageView(APIView):
+class ReputationUsageApi(APIView):
     """``GET /api/reputation/usage/``: the dashboard's figures."""
 
     permission_classes = [IsAuthenticated, IsReputationAdministrator]

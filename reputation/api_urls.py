@@ -1,14 +1,23 @@
 from django.urls import path
 
-from reputation.api import MonitorView, ReputationNumbersView, UnmonitorView, UsageView
+from reputation.api import (
+    MonitoredNumberListApi,
+    MonitoredNumberMonitorApi,
+    MonitoredNumberUnmonitorApi,
+    ReputationUsageApi,
+)
 
 urlpatterns = [
-    path("reputation/numbers/", ReputationNumbersView.as_view(), name="reputation-numbers"),
-    path("reputation/numbers/<int:id>/monitor/", MonitorView.as_view(), name="reputation-monitor"),
+    path("reputation/numbers/", MonitoredNumberListApi.as_view(), name="reputation-numbers"),
+    path(
+        "reputation/numbers/<int:id>/monitor/",
+        MonitoredNumberMonitorApi.as_view(),
+        name="reputation-monitor",
+    ),
     path(
         "reputation/numbers/<int:id>/unmonitor/",
-        UnmonitorView.as_view(),
+        MonitoredNumberUnmonitorApi.as_view(),
         name="reputation-unmonitor",
     ),
-    path("reputation/usage/", UsageView.as_view(), name="reputation-usage"),
+    path("reputation/usage/", ReputationUsageApi.as_view(), name="reputation-usage"),
 ]
