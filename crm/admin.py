@@ -112,6 +112,23 @@ def number_view_link(e164: str) -> str:
     return format_html('<a href="{}">Profiles, lookups, calls</a>', url) if url else ""
 
 
+class ProfileActivityColumns:
+    """A profile's activity as the customer lists show it: short headers and dates, so a
+    list fits a 1366 px laptop beside its filters (Customers, Frequent callers)."""
+
+    @admin.display(description="Interactions", ordering="interaction_count")
+    def interactions(self, obj: Customer) -> str:
+        return f"{obj.interaction_count:,}"
+
+    @admin.display(description="First interaction", ordering="first_interaction_at")
+    def first_interaction(self, obj: Customer) -> str:
+        return datetime_cell(obj.first_interaction_at)
+
+    @admin.display(description="Last interaction", ordering="last_interaction_at")
+    def last_interaction(self, obj: Customer) -> str:
+        return datetime_cell(obj.last_interaction_at)
+
+
 class CustomerChangeList(FastChangeList):
     """Loads the page's numbers in one light query after paginating (see selectors)."""
 
@@ -152,7 +169,11 @@ class ConflictRedirectMixin:
 
 @admin.register(Customer)
 class CustomerAdmin(
-    ExtensibleAdminMixin, ConflictRedirectMixin, FastChangelistMixin, admin.ModelAdmin
+    ExtensibleAdminMixin,
+    ProfileActivityColumns,
+    ConflictRedirectMixin,
+    FastChangelistMixin,
+    admin.ModelAdmin,
 ):
     # Upper apps add the history, campaign leads, ... (crm/admin_extensions.py).
     extensions = customer_admin_extensions
@@ -237,15 +258,6 @@ class CustomerAdmin(
     @admin.display(description="Name", ordering="name")
     def display_name(self, obj: Customer) -> str:
         return str(obj)
-
-    # Short headers and dates: the list fits a 1366 px laptop beside its filters.
-    @admin.display(description="Interactions", ordering="interaction_count")
-    def interactions(self, obj: Customer) -> str:
-        return f"{obj.interaction_count:,}"
-
-    @admin.display(description="Last interaction", ordering="last_interaction_at")
-    def last_interaction(self, obj: Customer) -> str:
-        return datetime_cell(obj.last_interaction_at)
 
     @admin.display(description="Created", ordering="created_at")
     def created(self, obj: Customer) -> str:

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from crm.admin import ProfileActivityColumns
 from crm.admin_extensions import AdminExtensions, ExtensibleAdminMixin
 from crm.admin_utils import (
     EstimatedCountAdminMixin,
@@ -309,15 +310,15 @@ class AssistantAdmin(admin.ModelAdmin):
 
 
 @admin.register(FrequentCaller)
-class FrequentCallerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class FrequentCallerAdmin(ProfileActivityColumns, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Who reaches us most: the interaction counter, kept by the linking transaction."""
 
     list_display = (
         "profile",
         "numbers",
         "interactions",
-        "first_seen",
-        "last_seen",
+        "first_interaction",
+        "last_interaction",
         "calls_link",
     )
     list_filter = ("last_interaction_at",)
@@ -348,18 +349,6 @@ class FrequentCallerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def numbers(self, obj: Customer) -> str:
         phones: list[PhoneNumber] = list(obj.phone_numbers.all())
         return format_html_join(", ", "{}", ((phone_link(str(p.number)),) for p in phones))
-
-    @admin.display(description="Interactions", ordering="interaction_count")
-    def interactions(self, obj: Customer) -> str:
-        return f"{obj.interaction_count:,}"
-
-    @admin.display(description="First interaction", ordering="first_interaction_at")
-    def first_seen(self, obj: Customer) -> str:
-        return datetime_cell(obj.first_interaction_at)
-
-    @admin.display(description="Last interaction", ordering="last_interaction_at")
-    def last_seen(self, obj: Customer) -> str:
-        return datetime_cell(obj.last_interaction_at)
 
     @admin.display(description="History")
     def calls_link(self, obj: Customer) -> str:
