@@ -181,7 +181,8 @@ def lookups_record(
     answered = [o for o in outcomes if o.answer is not None]
     if not answered:
         return
-    fields = [LineTypeLookup._meta.get_field(name) for name in _LEDGER_FIELDS]
+    by_name = {field.name: field for field in LineTypeLookup._meta.concrete_fields}
+    fields = [by_name[name] for name in _LEDGER_FIELDS]
     shared = [
         field.get_db_prep_save(value, connection)
         for field, value in zip(
