@@ -64,7 +64,7 @@ class EstimatedCountPaginator(Paginator):
                 return estimate
         if not isinstance(self.object_list, QuerySet):
             return super().count
-        counted = self.object_list[: COUNT_CAP + 1].count()
+        counted = self.object_list.order_by()[: COUNT_CAP + 1].count()  # no sort to count
         if counted > COUNT_CAP:
             self.is_capped = True
             return COUNT_CAP
@@ -131,13 +131,18 @@ class FastChangelistMixin(EstimatedCountAdminMixin):
         return FastChangeList
 
     def action_checkbox(self, obj: Any) -> SafeString:
-        return format_html(
-            '<input type="checkbox" name="{}" value="{}" class="action-select" '
-            'aria-label="Select this object for an action - {}">',
-            ACTION_CHECKBOX_NAME,
-            obj.pk,
-            obj,
-        )
+        return checkbox_html(obj.pk, obj)
+
+
+def checkbox_html(pk: Any, label: Any) -> SafeString:
+    """The markup of Django's action checkbox for one row (``label``: what it selects)."""
+    return format_html(
+        '<input type="checkbox" name="{}" value="{}" class="action-select" '
+        'aria-label="Select this object for an action - {}">',
+        ACTION_CHECKBOX_NAME,
+        pk,
+        label,
+    )
 
 
 class ReadOnlyAdminMixin:

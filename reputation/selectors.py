@@ -88,23 +88,28 @@ def usage(*, now: datetime | None = None) -> Usage:
 
 @dataclass
 class RowReputation:
+    e164: str
     monitored: MonitoredNumber | None
     calls_today: int
     call_warning: bool
 
 
 def page_reputation(owned_numbers: list[OwnedNumber]) -> dict[int, RowReputation]:
-    """A changelist page's reputation and calls today: two queries for the whole page."""
+    """A changelist page's reputation and calls today: two queries for the whole page.
+
+    Telephony's list annotates each row with ``e164`` (the column's text); a number from
+    elsewhere is formatted once here, not by each cell."""
     config = ReputationSettings.cached()
-    ids = [n.pk for n in owned_numbers]
+    e164s = {n.pk: getattr(n, "e164", None) or str(n.number) for n in owned_numbers}
     monitored = {
-        m.owned_number_id: m for m in MonitoredNumber.objects.filter(owned_number_id__in=ids)
+        m.owned_number_id: m
+        for m in MonitoredNumber.objects.filter(owned_number_id__in=list(e164s))
     }
     start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     calls = dict(
         Call.objects.filter(
             direction=Direction.OUTBOUND,
-            from_number__in=[str(n.number) for n in owned_numbers],
+            from_number__in=list(e164s.values()),
             started_at__gte=start,
         )
         .values("from_number")
@@ -112,10 +117,11 @@ def page_reputation(owned_numbers: list[OwnedNumber]) -> dict[int, RowReputation
         .values_list("from_number", "n")
     )
     rows = {}
-    for number in owned_numbers:
-        today = calls.get(str(number.number), 0)
-        rows[number.pk] = RowReputation(
-            monitored=monitored.get(number.pk),
+    for pk, e164 in e164s.items():
+        today = calls.get(e164, 0)
+        rows[pk] = RowReputation(
+            e164=e164,
+            monitored=monitored.get(pk),
             calls_today=today,
             call_warning=today > config.daily_call_warning,
         )

@@ -38,6 +38,9 @@ class OwnedNumber(models.Model):
 
     class Meta:
         ordering = ["number"]
+        # The Phone numbers list's order (the changelist adds -pk to make it total): a
+        # page is read from the index instead of sorting the whole table.
+        indexes = [models.Index(fields=["number", "-id"], name="telephony_owned_number_list")]
         constraints = [
             models.UniqueConstraint(
                 fields=["number"],

@@ -9,12 +9,12 @@ from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import Avg, CharField, Count, F, Max, Min, QuerySet, Value
-from django.db.models.functions import TruncWeek
+from django.db.models.functions import Cast, TruncWeek
 from django.utils import timezone
 
 from crm.models import Customer
 from crm.selectors import customer_queryset
-from telephony.models import Call, Message
+from telephony.models import Call, Message, OwnedNumber
 
 TIMELINE_PAGE_SIZE = 20
 WEEKS_SHOWN = 12
@@ -63,6 +63,12 @@ def call_list() -> QuerySet[Call]:
 
 def message_list() -> QuerySet[Message]:
     return Message.objects.select_related("customer")
+
+
+def owned_numbers_for_admin() -> QuerySet[OwnedNumber]:
+    """The Phone numbers list, each row with ``e164``: the number as its column holds it
+    (E.164), so cells show it without a PhoneNumber validity check each."""
+    return OwnedNumber.objects.annotate(e164=Cast("number", CharField()))
 
 
 def recent_reasons(limit: int = 30, window: int = 10_000) -> list[str]:

@@ -225,3 +225,21 @@ def test_an_administrator_deleting_a_call_keeps_counters_true(client, administra
 )
 def test_telephony_role_matrix(make_user, role, permission, allowed):
     assert make_user(role).has_perm(permission) is allowed
+
+
+def test_the_phone_numbers_list_shows_links_checkboxes_and_sorts_by_number(client, administrator):
+    from telephony.models import OwnedNumber
+
+    OwnedNumber.objects.create(number="+14155550199", label="West <b>")
+    OwnedNumber.objects.create(number="+12125550100", label="East")
+    client.force_login(administrator)
+    page = client.get("/admin/telephony/ownednumber/").text
+    assert 'href="tel:+14155550199"' in page
+    # The checkbox is built as a string; it names the number and its (escaped) label.
+    assert 'name="_selected_action" value="' in page
+    assert 'aria-label="Select this object for an action - +14155550199 West &lt;b&gt;"' in page
+    assert "West <b>" not in page
+    ascending = client.get("/admin/telephony/ownednumber/?o=1").text
+    assert ascending.index("+12125550100") < ascending.index("+14155550199")
+    descending = client.get("/admin/telephony/ownednumber/?o=-1").text
+    assert descending.index("+14155550199") < descending.index("+12125550100")
