@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.admin import ListFilter
 from django.contrib.admin.options import InlineModelAdmin
 from django.db.models import Model
 from django.http import HttpRequest
@@ -74,6 +75,8 @@ class AdminExtensions:
     inlines: list[type[InlineModelAdmin]] = field(default_factory=list)
     links: list[Link] = field(default_factory=list)
     actions: list[Callable[..., Any]] = field(default_factory=list)
+    # Sidebar filters (ListFilter classes) after the admin's own ``list_filter``.
+    list_filters: list[type[ListFilter]] = field(default_factory=list)
     # Blocks above a changelist (``context(request, None)``) and on an object's delete
     # confirmation page (``context(request, obj)``): a dashboard, a warning.
     changelist_panels: list[Panel] = field(default_factory=list)
@@ -108,6 +111,9 @@ class AdminExtensions:
     def add_action(self, action: Callable[..., Any]) -> None:
         self._add(self.actions, action, "__name__")
 
+    def add_list_filter(self, list_filter: type[ListFilter]) -> None:
+        self._add(self.list_filters, list_filter, "__name__")
+
     def panel_contexts(
         self, request: HttpRequest, obj: Model | None, panels: list[Panel] | None = None
     ) -> list[dict[str, Any]]:
@@ -131,10 +137,10 @@ class ExtensibleAdminMixin:
 
     The change page gets ``extension_panels``, ``extension_links`` and ``extension_css``
     in its context (``admin/extensible_change_form.html`` renders them); columns join
-    ``list_display``; inlines and actions join the admin's own. The changelist gets its
-    ``changelist_panels`` (``admin/extensible_change_list.html``), the delete confirmation
-    its ``delete_panels`` (``admin/extensible_delete_confirmation.html``). A column's
-    ``prepare`` runs once per page with the page's objects.
+    ``list_display``; inlines, actions and list filters join the admin's own. The
+    changelist gets its ``changelist_panels`` (``admin/extensible_change_list.html``), the
+    delete confirmation its ``delete_panels`` (``admin/extensible_delete_confirmation.html``).
+    A column's ``prepare`` runs once per page with the page's objects.
     """
 
     extensions: AdminExtensions
@@ -151,6 +157,9 @@ class ExtensibleAdminMixin:
             else:
                 columns.insert(position, cell)
         return columns
+
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        return [*super().get_list_filter(request), *self.extensions.list_filters]  # type: ignore[misc]
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
         return [*super().get_inlines(request, obj), *self.extensions.inlines]  # type: ignore[misc]

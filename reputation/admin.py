@@ -222,7 +222,22 @@ def replace_number(modeladmin: Any, request: HttpRequest, queryset: QuerySet) ->
 ROW_VERBS = {"monitor": monitor_reputation, "unmonitor": stop_monitoring, "replace": replace_number}
 
 
-# --- The Phone numbers page: column, dashboard, number page, delete warning ---------------
+# --- The Phone numbers page: filter, column, dashboard, number page, delete warning -------
+
+
+class ReputationFilter(admin.SimpleListFilter):
+    """The numbers behind each figure of the usage summary and of the admin home."""
+
+    title = "reputation"
+    parameter_name = "reputation"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return list(selectors.REPUTATION_FILTERS.items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        return selectors.owned_numbers_by_reputation(queryset, value) if value else queryset
+
 
 SHIELD = cells.SHIELD
 REPUTATION_HEADER = mark_safe(
@@ -314,6 +329,7 @@ def register_admin_extensions() -> None:
     )
     for action in (monitor_reputation, stop_monitoring, replace_number):
         extensions.add_action(action)
+    extensions.add_list_filter(ReputationFilter)
     extensions.add_changelist_panel(
         Panel(
             key="reputation-dashboard",

@@ -7,8 +7,11 @@ class ReputationConfig(AppConfig):
     verbose_name = "Phone reputation"
 
     def ready(self) -> None:
+        from crm.admin_extensions import Panel, dashboard_extensions
+        from crm.dashboard import PANEL_TEMPLATE
         from crm.providers import register_provider_setting
         from reputation.admin import register_admin_extensions
+        from reputation.dashboard import reputation_panel
 
         register_provider_setting(
             "REPUTATION_PROVIDER", check_id="reputation.E001", what="phone reputation checks"
@@ -16,3 +19,6 @@ class ReputationConfig(AppConfig):
         # "Phone system > Phone numbers" is telephony's page; reputation fills its
         # extension point (dependency direction: telephony never imports reputation).
         register_admin_extensions()
+        dashboard_extensions.add_panel(
+            Panel(key="reputation", template=PANEL_TEMPLATE, context=reputation_panel, order=40)
+        )

@@ -86,6 +86,54 @@ def usage(*, now: datetime | None = None) -> Usage:
     )
 
 
+# The Phone numbers list's "Reputation" filter: the numbers behind each of usage()'s
+# figures, by the same rules (monitoring of a released number ends with it).
+REPUTATION_FILTERS = {
+    "monitored": "Monitored",
+    "safe": "SAFE",
+    "spam": "SPAM (flagged now)",
+    "flagged_24h": "Flagged in past 24 hrs",
+    "flagged_7d": "Flagged in past 7 days",
+    "at_risk": "At risk",
+    "pending": "Not checked yet",
+    "none": "Not monitored",
+}
+
+
+def owned_numbers_by_reputation(
+    queryset: QuerySet[OwnedNumber], key: str, *, now: datetime | None = None
+) -> QuerySet[OwnedNumber]:
+    if key not in REPUTATION_FILTERS:
+        return queryset
+    if key == "none":
+        return queryset.filter(reputation__isnull=True)
+    now = now or timezone.now()
+    monitored = queryset.filter(status=OwnedNumber.Status.ACTIVE, reputation__isnull=False)
+    spam = Q(reputation__status=Verdict.SPAM)
+    return monitored.filter(
+        {
+            "monitored": Q(),
+            "safe": Q(reputation__status=Verdict.SAFE),
+            "spam": spam,
+            "flagged_24h": spam & Q(reputation__flagged_at__gte=now - timedelta(hours=24)),
+            "flagged_7d": spam & Q(reputation__flagged_at__gte=now - timedelta(days=7)),
+            "at_risk": Q(reputation__at_risk=True),
+            "pending": Q(reputation__status=Verdict.PENDING),
+        }[key]
+    )
+
+
+def flagged_latest(*, limit: int = 5) -> QuerySet[MonitoredNumber]:
+    """The active numbers flagged most recently (the dashboard's list)."""
+    return (
+        MonitoredNumber.objects.filter(
+            status=Verdict.SPAM, owned_number__status=OwnedNumber.Status.ACTIVE
+        )
+        .select_related("owned_number")
+        .order_by("-flagged_at", "-id")[:limit]
+    )
+
+
 @dataclass
 class RowReputation:
     e164: str

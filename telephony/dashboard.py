@@ -10,8 +10,8 @@ from django.utils import timezone
 from crm.dashboard import section
 from crm.formatting import noun
 from crm.phones import display_number
-from telephony import selectors
-from telephony.models import Call
+from telephony import identification_selectors, selectors
+from telephony.models import BackfillRun, Call
 
 
 def today_panel(request: HttpRequest, obj: None) -> dict[str, Any] | None:
@@ -51,3 +51,36 @@ def _missed_row(call: Call) -> tuple[str, str, str]:
         return f"Withheld caller · {display_number(call.from_number)}", url, when
     url = reverse("admin:crm_customer_change", args=[call.customer_id])
     return f"{call.customer} · {display_number(call.from_number)}", url, when
+
+
+def backfill_panel(request: HttpRequest, obj: None) -> dict[str, Any] | None:
+    """The identification backfill while it is open: running, or paused by the monthly cap
+    or halted by the provider (both wait for an Administrator: docs/identification.md)."""
+    if not request.user.has_perm("telephony.view_backfillrun"):
+        return None
+    # The Orchestration page's own figures; its module registers admin pages on import, so
+    # it is loaded when the home page is built, not when the app starts.
+    from telephony.admin_orchestration import run_progress
+
+    run = identification_selectors.backfill_current()
+    if run is None or run.status not in BackfillRun.OPEN_STATUSES:
+        return None
+    progress = run_progress(run) or {}
+    page = reverse("admin:telephony_orchestrationsettings_changelist")
+    ledger = reverse("admin:telephony_linetypelookup_changelist") + "?purpose__exact=backfill"
+    detail = f"{progress['percent']}% done"
+    if progress["running"]:
+        detail += f", about {progress['time_left']} left"
+    return section(
+        "Mobile number identification",
+        url=page,
+        stats=[
+            ("numbers done", f"{progress['done']:,}/{progress['total']:,}", page),
+            ("turned Mobile", run.turned_mobile, page),
+            ("spent", f"${progress['spent']}", ledger),
+        ],
+        rows=[
+            (f"Backfill #{run.pk}: {progress['status_label']}", page, detail),
+            *([(run.message, page, "")] if run.message else []),
+        ],
+    )
