@@ -192,13 +192,18 @@ class SingletonAdminMixin:
         return False
 
 
-def phone_column(path: str, description: str, *, ordering: str | None = None) -> Any:
+def phone_column(
+    path: str, description: str, *, ordering: str | None = None, read: str | None = None
+) -> Any:
     """A changelist column showing the number at ``path`` (``"from_number"``,
-    ``"phone__number"``) as every page shows numbers: a ``tel:`` link (crm/phones.py)."""
+    ``"phone__number"``) as every page shows numbers: a ``tel:`` link (crm/phones.py).
+
+    ``read`` names another attribute holding the same number as text (an annotation of
+    the column's E.164), read instead of formatting a PhoneNumber per row."""
 
     def cell(obj: Any) -> SafeString | str:
         value: Any = obj
-        for attr in path.split("__"):
+        for attr in (read or path).split("__"):
             value = getattr(value, attr, None)
             if value is None:
                 return "-"

@@ -58,7 +58,7 @@ def reputation_panel(request: HttpRequest, obj: None) -> dict[str, Any] | None:
         url=numbers_url("monitored"),
         stats=[
             (
-                f"monitoring slots used of {usage.capacity:,}",
+                "monitoring slots used",
                 f"{usage.used:,}/{usage.capacity:,}",
                 numbers_url("monitored"),
             ),

@@ -52,7 +52,7 @@ class OwnedNumberAdmin(ExtensibleAdminMixin, FastChangelistMixin, admin.ModelAdm
     change_list_template = "admin/extensible_change_list.html"
     delete_confirmation_template = "admin/extensible_delete_confirmation.html"
     list_display = (
-        phone_column("e164", "Number", ordering="number"),
+        phone_column("number", "Number", read="e164"),
         "label",
         "status",
         "provider_id",

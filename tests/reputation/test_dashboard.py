@@ -36,7 +36,7 @@ def test_the_home_page_shows_usage_flags_and_risk_with_links(administrator, addo
     client.force_login(administrator)
 
     home = section_of(client.get("/admin/").text)
-    assert "<strong>4/15</strong><span>monitoring slots used of 15</span>" in home
+    assert "<strong>4/15</strong><span>monitoring slots used</span>" in home
     assert '?reputation=spam"><strong>2</strong><span>flagged now' in home
     assert '?reputation=flagged_24h"><strong>1</strong><span>flagged in past 24 hrs' in home
     assert '?reputation=at_risk"><strong>1</strong><span>at risk' in home
@@ -87,3 +87,14 @@ def test_other_staff_do_not_see_the_section(request, role, addon):
     page = client.get("/admin/").text
     assert "Today" in page  # the home page itself, with the sections this role may see
     assert 'id="dashboard-reputation"' not in page
+
+
+def test_the_row_menu_sits_beside_the_number(administrator, addon, owned):
+    owned()
+    client = Client()
+    client.force_login(administrator)
+    page = client.get("/admin/telephony/ownednumber/").text
+    columns = ("number_display", "row_menu", "label", "reputation")
+    headers = [f"column-{name}" for name in columns if f"column-{name}" in page]
+    assert len(headers) == 4
+    assert sorted(headers, key=page.index) == headers
