@@ -7,9 +7,10 @@ Each request is answered after ``latency`` seconds; a request arriving while
 concurrent requests") at once. So it allows concurrency / latency lookups a second.
 ``GET /stats`` answers the counts as JSON: answered, rejected (429s), most_in_flight,
 and, for benchmarks that share one limit across processes (bench/scale_out.py), the
-numbers answered, the most answers given for one number and the most requests that
-arrived within any one second and any five seconds (sliding windows). About 60% of
-numbers are mobile.
+numbers answered, the most answers given for one number and the most requests within
+any one second and any five seconds (sliding windows), counted when they arrived and,
+for clients that stamp ``X-Sent-At`` (bench/_stamped_provider.py), when they were sent.
+About 60% of numbers are mobile.
 """
 
 import argparse
@@ -22,13 +23,14 @@ from collections import Counter
 STATS = {"answered": 0, "rejected": 0, "in_flight": 0, "most_in_flight": 0}
 ANSWERED: Counter[str] = Counter()  # answers given per number
 ARRIVALS: list[float] = []  # when each lookup request arrived (monotonic), in order
+SENT: list[float] = []  # when each stamped request was sent (the clients' time.time())
 
 
-def busiest(seconds: float) -> int:
-    """The most requests that arrived within any window of ``seconds`` (sliding)."""
+def busiest(times: list[float], seconds: float) -> int:
+    """The most of ``times`` (sorted) within any window of ``seconds`` (sliding)."""
     most = start = 0
-    for end, at in enumerate(ARRIVALS):
-        while ARRIVALS[start] <= at - seconds:
+    for end, at in enumerate(times):
+        while times[start] <= at - seconds:
             start += 1
         most = max(most, end - start + 1)
     return most
@@ -39,8 +41,11 @@ def stats() -> dict:
         **STATS,
         "numbers": len(ANSWERED),
         "most_answers_for_one_number": max(ANSWERED.values(), default=0),
-        "busiest_second": busiest(1.0),
-        "busiest_5_seconds": busiest(5.0),
+        "busiest_second": busiest(ARRIVALS, 1.0),
+        "busiest_5_seconds": busiest(ARRIVALS, 5.0),
+        "stamped": len(SENT),
+        "busiest_second_sent": busiest(sorted(SENT), 1.0),
+        "busiest_5_seconds_sent": busiest(sorted(SENT), 5.0),
     }
 
 
@@ -87,6 +92,8 @@ async def serve(reader, writer, latency: float, limit: int) -> None:
                 await writer.drain()
                 continue
             ARRIVALS.append(time.monotonic())
+            if (at := request.find(b"\r\nX-Sent-At: ")) >= 0:
+                SENT.append(float(request[at + 13 : request.index(b"\r\n", at + 2)]))
             if STATS["in_flight"] >= limit:
                 STATS["rejected"] += 1
                 writer.write(response("429 Too Many Requests", TOO_MANY))
