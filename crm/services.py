@@ -7,6 +7,7 @@ from typing import cast
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from crm.actors import Actor, acting_user
@@ -160,9 +161,10 @@ def phone_numbers_identify_mobile(
     if not causes:
         return []
     ids = sorted(causes)
-    number_locks(
-        str(n) for n in PhoneNumber.objects.filter(id__in=ids).values_list("number", flat=True)
-    )
+    # Rows, not model instances, and the number as stored (E.164 text): a chunk of a
+    # million-number backfill parses no phone number (docs/identification.md).
+    stored = Cast("number", models.CharField())
+    number_locks(PhoneNumber.objects.filter(id__in=ids).values_list(stored, flat=True))
     rivals = PhoneNumber.objects.filter(
         number=OuterRef("number"), type__in=[PhoneNumber.Type.MOBILE, PhoneNumber.Type.OTHER]
     ).exclude(pk=OuterRef("pk"))
@@ -171,12 +173,14 @@ def phone_numbers_identify_mobile(
         .filter(id__in=ids, type=PhoneNumber.Type.OTHER, customer__merged_into__isnull=True)
         .exclude(Exists(rivals))
         .order_by("id")
+        .values_list("id", "customer_id", "sms", stored)
     )
     if not phones:
         return []
+    changed = [phone_id for phone_id, *_ in phones]
     try:
         with transaction.atomic():
-            PhoneNumber.objects.filter(id__in=[p.pk for p in phones]).update(
+            PhoneNumber.objects.filter(id__in=changed).update(
                 type=PhoneNumber.Type.MOBILE,
                 sms=sms,
                 type_source=type_source,
@@ -185,36 +189,44 @@ def phone_numbers_identify_mobile(
     except IntegrityError:
         # A person made one of them another profile's Mobile this instant (the admin
         # takes no number lock): one at a time, the refused one left as it is.
-        changed = []
-        for phone in phones:
-            try:
-                phone_number_set_type(
-                    phone=phone,
-                    type=PhoneNumber.Type.MOBILE,
-                    sms=sms,
-                    type_source=type_source,
-                    cause=causes[phone.pk],
-                )
-                changed.append(phone.pk)
-            except ValidationError:
-                continue
-        return changed
+        return _phone_numbers_identify_one_by_one(
+            ids=changed, causes=causes, sms=sms, type_source=type_source
+        )
     PhoneNumberChange.objects.bulk_create(
         PhoneNumberChange(
-            customer_id=phone.customer_id,
-            phone_number=phone,
-            number=str(phone.number),
+            customer_id=customer_id,
+            phone_number_id=phone_id,
+            number=number,
             action=PhoneNumberChange.Action.TYPE_CHANGED,
             old_type=PhoneNumber.Type.OTHER,
             new_type=PhoneNumber.Type.MOBILE,
-            old_sms=phone.sms,
+            old_sms=old_sms,
             new_sms=sms,
             type_source=type_source,
-            cause=causes[phone.pk][:255],
+            cause=causes[phone_id][:255],
         )
-        for phone in phones
+        for phone_id, customer_id, old_sms, number in phones
     )
-    return [phone.pk for phone in phones]
+    return changed
+
+
+def _phone_numbers_identify_one_by_one(
+    *, ids: list[int], causes: dict[int, str], sms: bool, type_source: str
+) -> list[int]:
+    changed = []
+    for phone in PhoneNumber.objects.filter(id__in=ids).order_by("id"):
+        try:
+            phone_number_set_type(
+                phone=phone,
+                type=PhoneNumber.Type.MOBILE,
+                sms=sms,
+                type_source=type_source,
+                cause=causes[phone.pk],
+            )
+            changed.append(phone.pk)
+        except ValidationError:
+            continue
+    return changed
 
 
 def phone_number_change_record(

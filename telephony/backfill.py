@@ -171,8 +171,7 @@ class _Backfill:
         if allowed < len(jobs):
             state.whole = False
             self._pause()
-        for job in jobs[:allowed]:
-            pool.submit(job)
+        pool.submit(jobs[:allowed])
         state.pending = allowed
 
     def _record(self, outcomes: list[Outcome]) -> None:

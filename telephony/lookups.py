@@ -1,25 +1,32 @@
 """Line-type lookups in flight: up to N at a time, each answer recorded before its slot
 frees.
 
-Threads, because a lookup is an HTTP request that spends its time waiting: N worker
-threads talk to the provider (never to the database, never inside a transaction), and
-one recorder thread writes each batch of answers to the ledger in its own commit. A
-worker takes a slot before it sends and the recorder gives it back only once the answer
-is committed, so at any instant at most N lookups are sent-but-unrecorded: that is all a
-killed worker can ever pay for twice. Numbers wait in a queue ahead of the workers, so
-the caller's own database work never leaves a slot idle.
+One event-loop thread sends the lookups: N coroutines, each taking a slot before it
+sends, never touching the database. A provider with an asyncio client (Twilio's) costs
+the loop a fraction of a millisecond per lookup, which is what lets one worker keep a
+provider's whole rate busy (threads spent theirs waiting for the GIL: docs/
+identification.md); a provider with only the blocking ``lookup`` runs in N threads. One
+recorder thread writes each batch of answers to the ledger in its own commit and only
+then gives their slots back, so at any instant at most N lookups are sent-but-unrecorded:
+that is all a killed worker can ever pay for twice. Numbers wait in a queue ahead of the
+senders, so the caller's own database work never leaves a slot idle.
 """
 
+import asyncio
+import contextlib
 import logging
 import queue
+import sys
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
 from telephony.providers.base import (
+    AsyncLookup,
     LineTypeAnswer,
     LineTypeLookupFailed,
     LineTypeProvider,
@@ -35,6 +42,8 @@ logger = logging.getLogger(__name__)
 RATE_LIMITED_TRIES = 8
 UNAVAILABLE_TRIES = 4
 BACKOFF_SECONDS = 0.5
+# The GIL's turn while a pool runs (Python's default is 5 ms).
+SWITCH_INTERVAL_SECONDS = 0.0005
 
 
 @dataclass(frozen=True)
@@ -71,30 +80,35 @@ class LookupPool:
         self.limiter = limiter or SharedRateLimit()
         self.refused: LineTypeRefused | None = None
         self.fatal: BaseException | None = None
-        self._slots = threading.Semaphore(self.concurrency)
-        self._work: queue.Queue[Job | None] = queue.Queue()
+        self._loop = asyncio.new_event_loop()
         self._answers: queue.Queue[Outcome | None] = queue.Queue()
         self._done: queue.Queue[Outcome] = queue.Queue()
         self._pending = 0
         self._count_lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
 
     def __enter__(self) -> "LookupPool":
-        for i in range(self.concurrency):
-            thread = threading.Thread(target=self._lookups, name=f"lookup-{i}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
+        # The sender thread makes a few system calls per lookup and must take the GIL
+        # back after each; the caller's thread works meanwhile, and by default it keeps the
+        # GIL for up to 5 ms each time. Shorter turns, while the pool runs, keep a provider's
+        # whole rate busy (docs/identification.md).
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+        self._sender = threading.Thread(target=self._loop.run_forever, name="lookups", daemon=True)
+        self._sender.start()
+        self._call(self._start())
         self._recorder = threading.Thread(target=self._recording, name="ledger", daemon=True)
         self._recorder.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for _ in self._threads:
-            self._work.put(None)
-        for thread in self._threads:
-            thread.join()
+        self._call(self._drain_and_stop())  # every queued number is still looked up
         self._answers.put(None)
         self._recorder.join()
+        self._call(self._close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._sender.join()
+        self._loop.close()
+        sys.setswitchinterval(self._switch_interval)
 
     @property
     def pending(self) -> int:
@@ -105,23 +119,14 @@ class LookupPool:
     def queued(self) -> int:
         return self._work.qsize()
 
-    def submit(self, job: Job) -> None:
+    def submit(self, jobs: list[Job]) -> None:
         with self._count_lock:
-            self._pending += 1
-        self._work.put(job)
+            self._pending += len(jobs)
+        self._loop.call_soon_threadsafe(self._queue_up, jobs)
 
     def cancel_queued(self) -> list[Job]:
-        """Take back the numbers no worker has started on."""
-        jobs: list[Job] = []
-        while True:
-            try:
-                job = self._work.get_nowait()
-            except queue.Empty:
-                break
-            if job is None:  # closing: put it back for the worker it was meant for
-                self._work.put(None)
-                break
-            jobs.append(job)
+        """Take back the numbers no sender has started on."""
+        jobs: list[Job] = self._call(self._take_queued())
         with self._count_lock:
             self._pending -= len(jobs)
         return jobs
@@ -141,29 +146,82 @@ class LookupPool:
             raise self.fatal
         return outcomes
 
-    def _lookups(self) -> None:
-        while (job := self._work.get()) is not None:
-            self._slots.acquire()  # given back by the recorder, once the answer is committed
-            self._answers.put(self._look_up(job))
+    # On the event loop.
 
-    def _look_up(self, job: Job) -> Outcome:
+    def _call(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    async def _start(self) -> None:
+        self._work: asyncio.Queue[Job | None] = asyncio.Queue()
+        self._slots = asyncio.Semaphore(self.concurrency)
+        self._client = contextlib.AsyncExitStack()
+        lookup = await self._client.enter_async_context(self._open_client())
+        self._senders = [
+            asyncio.ensure_future(self._sending(lookup)) for _ in range(self.concurrency)
+        ]
+
+    @contextlib.asynccontextmanager
+    async def _open_client(self) -> AsyncIterator[AsyncLookup]:
+        async_client = getattr(self.provider, "async_client", None)
+        if async_client is not None:
+            async with async_client() as lookup:
+                yield lookup
+            return
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="lookup") as threads:
+
+            async def lookup_in_thread(e164: str) -> LineTypeAnswer:
+                return await self._loop.run_in_executor(threads, self.provider.lookup, e164)
+
+            yield lookup_in_thread
+
+    def _queue_up(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            self._work.put_nowait(job)
+
+    async def _take_queued(self) -> list[Job]:
+        jobs: list[Job] = []
+        while not self._work.empty():
+            job = self._work.get_nowait()
+            if job is not None:
+                jobs.append(job)
+        return jobs
+
+    async def _drain_and_stop(self) -> None:
+        for _ in self._senders:
+            self._work.put_nowait(None)
+        await asyncio.gather(*self._senders)
+
+    async def _close(self) -> None:
+        await self._client.aclose()
+        await self.limiter.aclose()
+
+    def _give_back(self, slots: int) -> None:
+        for _ in range(slots):
+            self._slots.release()
+
+    async def _sending(self, lookup: AsyncLookup) -> None:
+        while (job := await self._work.get()) is not None:
+            await self._slots.acquire()  # given back once the answer is committed
+            self._answers.put(await self._look_up(job, lookup))
+
+    async def _look_up(self, job: Job, lookup: AsyncLookup) -> Outcome:
         if self.refused is not None:
             return Outcome(job, error="not sent: the provider refuses lookups")
         rate_limited = unavailable = 0
         while True:
-            self.limiter.wait()
+            await self.limiter.await_turn()
             try:
-                return Outcome(job, answer=self.provider.lookup(job.number))
+                return Outcome(job, answer=await lookup(job.number))
             except LineTypeRateLimited as exc:
                 rate_limited += 1
                 if rate_limited >= RATE_LIMITED_TRIES:
                     return Outcome(job, error=str(exc))
-                self.limiter.slow_down(exc.retry_after or BACKOFF_SECONDS * rate_limited)
+                await self.limiter.aslow_down(exc.retry_after or BACKOFF_SECONDS * rate_limited)
             except LineTypeLookupFailed as exc:
                 unavailable += 1
                 if unavailable >= UNAVAILABLE_TRIES:
                     return Outcome(job, error=str(exc))
-                time.sleep(BACKOFF_SECONDS * 2 ** (unavailable - 1))
+                await asyncio.sleep(BACKOFF_SECONDS * 2 ** (unavailable - 1))
             except LineTypeRefused as exc:
                 self.refused = exc
                 return Outcome(job, error=str(exc))
@@ -171,7 +229,10 @@ class LookupPool:
                 logger.warning("line-type lookup of %s failed", job.number, exc_info=True)
                 return Outcome(job, error=f"{type(exc).__name__}: {exc}"[:255])
 
+    # On the recorder thread.
+
     def _recording(self) -> None:
+        batch: list[Outcome] = []
         try:
             while (first := self._answers.get()) is not None:
                 batch = [first]
@@ -188,17 +249,22 @@ class LookupPool:
                 answered = [o for o in batch if o.answer is not None]
                 if answered:
                     self.record(answered)
-                for outcome in batch:
-                    self._slots.release()
-                    self._done.put(outcome)
+                self._hand_back(batch)
+                batch = []
                 if stop:
                     break
         except BaseException as exc:  # the database is gone: stop handing out work
             self.fatal = exc
             self.refused = self.refused or LineTypeRefused("ledger", "the ledger is unreachable")
             logger.exception("recording line-type answers failed")
+            self._hand_back(batch)
             while (left := self._answers.get()) is not None:
-                self._slots.release()
-                self._done.put(left)
+                self._hand_back([left])
         finally:
             connection.close()
+
+    def _hand_back(self, outcomes: list[Outcome]) -> None:
+        if outcomes:
+            self._loop.call_soon_threadsafe(self._give_back, len(outcomes))
+        for outcome in outcomes:
+            self._done.put(outcome)

@@ -4,8 +4,14 @@
 :class:`LineTypeLookupFailed` family. An answer is something the vendor charged for,
 even when it says the number is invalid or carries the vendor's own error code: it goes
 to the ledger. An exception is a call that failed: nothing is recorded or changed.
+
+A provider may also offer ``async_client()``: an async context manager giving a
+coroutine function with the same contract, for the backfill's many lookups in flight
+(docs/identification.md). Without it, the backfill runs ``lookup`` in threads.
 """
 
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -68,3 +74,11 @@ class LineTypeProvider(Protocol):
     name: str  # recorded with each lookup in the ledger
 
     def lookup(self, e164: str) -> LineTypeAnswer: ...
+
+
+# What ``async_client()`` gives, where a provider has one: ``await lookup(e164)``.
+AsyncLookup = Callable[[str], Awaitable[LineTypeAnswer]]
+
+
+class AsyncLineTypeProvider(LineTypeProvider, Protocol):
+    def async_client(self) -> AbstractAsyncContextManager[AsyncLookup]: ...

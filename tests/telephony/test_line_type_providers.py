@@ -1,5 +1,6 @@
 """The line-type adapters: Twilio Lookup v2 against a loopback server, and the offline one."""
 
+import asyncio
 import base64
 from decimal import Decimal
 
@@ -17,19 +18,35 @@ from tests.telephony.twilio_lookup_server import FakeTwilioLookup
 NUMBER = "+14155550100"
 
 
-@pytest.fixture
-def twilio(settings):
+def asyncio_lookup(provider: TwilioLineTypeProvider):
+    """The adapter's asyncio client (the backfill's), called like ``lookup``."""
+
+    def look_up(e164: str):
+        async def once():
+            async with provider.async_client() as lookup:
+                return await lookup(e164)
+
+        return asyncio.run(once())
+
+    return look_up
+
+
+# Every rule holds for both ways of calling Twilio: the blocking client (new callers)
+# and the asyncio one (the backfill).
+@pytest.fixture(params=["blocking", "asyncio"])
+def twilio(settings, request):
     with FakeTwilioLookup() as server:
         settings.TWILIO_LOOKUP_BASE_URL = server.url
         settings.TWILIO_ACCOUNT_SID = "AC" + "0" * 32
         settings.TWILIO_AUTH_TOKEN = "secret-token"
         settings.LINE_TYPE_LOOKUP_PRICE = Decimal("0.008")
         settings.PROVIDER_TIMEOUT_SECONDS = 0.5
-        yield server, TwilioLineTypeProvider()
+        provider = TwilioLineTypeProvider()
+        yield server, provider.lookup if request.param == "blocking" else asyncio_lookup(provider)
 
 
 def test_the_documented_answer_is_read_and_the_request_is_as_twilio_documents(twilio):
-    server, provider = twilio
+    server, look_up = twilio
     server.answers[NUMBER] = {
         "phone_number": NUMBER,
         "valid": True,
@@ -44,7 +61,7 @@ def test_the_documented_answer_is_read_and_the_request_is_as_twilio_documents(tw
         },
     }
 
-    answer = provider.lookup(NUMBER)
+    answer = look_up(NUMBER)
 
     assert (answer.line_type, answer.carrier, answer.cost, answer.valid, answer.error) == (
         "voip",
@@ -79,39 +96,39 @@ def test_the_documented_answer_is_read_and_the_request_is_as_twilio_documents(tw
     ],
 )
 def test_each_documented_type_maps_to_ours(twilio, twilio_type, ours):
-    server, provider = twilio
+    server, look_up = twilio
     server.answers[NUMBER] = twilio_type
-    assert provider.lookup(NUMBER).line_type == ours
+    assert look_up(NUMBER).line_type == ours
 
 
 def test_an_invalid_number_is_an_answer_not_mobile_and_paid(twilio):
-    server, provider = twilio
+    server, look_up = twilio
     server.answers[NUMBER] = "invalid"
-    answer = provider.lookup(NUMBER)
+    answer = look_up(NUMBER)
     assert (answer.line_type, answer.valid, answer.cost) == ("unknown", False, Decimal("0.008"))
 
 
 def test_a_line_type_error_code_is_an_unknown_answer_with_the_code(twilio):
-    server, provider = twilio
+    server, look_up = twilio
     body = {"valid": True, "line_type_intelligence": {"type": None, "error_code": 60600}}
     server.answers[NUMBER] = body
-    answer = provider.lookup(NUMBER)
+    answer = look_up(NUMBER)
     assert (answer.line_type, answer.error) == ("unknown", "60600")
 
 
 @pytest.mark.parametrize("code", [20429, 60616])
 def test_too_many_requests_says_slow_down(twilio, code):
-    server, provider = twilio
+    server, look_up = twilio
     server.answers[NUMBER] = code
     with pytest.raises(LineTypeRateLimited):
-        provider.lookup(NUMBER)
+        look_up(NUMBER)
 
 
 def test_a_plain_429_says_slow_down_too(twilio):
-    server, provider = twilio
+    server, look_up = twilio
     server.answers[NUMBER] = (429, "")
     with pytest.raises(LineTypeRateLimited):
-        provider.lookup(NUMBER)
+        look_up(NUMBER)
 
 
 @pytest.mark.parametrize(
@@ -124,34 +141,36 @@ def test_a_plain_429_says_slow_down_too(twilio):
     ],
 )
 def test_refusals_stop_lookups_with_a_clear_message(twilio, code, words):
-    server, provider = twilio
+    server, look_up = twilio
     server.answers[NUMBER] = code
     with pytest.raises(LineTypeRefused) as refused:
-        provider.lookup(NUMBER)
+        look_up(NUMBER)
     assert refused.value.code == str(code)
     assert words in refused.value.message
 
 
 @pytest.mark.parametrize("answer", [(500, "oops"), (503, ""), (200, "not json"), (200, "[]")])
 def test_server_errors_and_garbage_are_failed_calls(twilio, answer):
-    server, provider = twilio
+    server, look_up = twilio
     server.answers[NUMBER] = answer
     with pytest.raises(LineTypeUnavailable):
-        provider.lookup(NUMBER)
+        look_up(NUMBER)
 
 
 def test_a_timeout_is_a_failed_call(twilio):
-    server, provider = twilio
+    server, look_up = twilio
     server.answers[NUMBER] = "timeout"
     server.timeout_seconds = 1.5
     with pytest.raises(LineTypeUnavailable):
-        provider.lookup(NUMBER)
+        look_up(NUMBER)
 
 
 def test_a_refused_connection_is_a_failed_call(settings):
     settings.TWILIO_LOOKUP_BASE_URL = "http://127.0.0.1:9"  # discard: nothing listens
     with pytest.raises(LineTypeUnavailable):
         TwilioLineTypeProvider().lookup(NUMBER)
+    with pytest.raises(LineTypeUnavailable):
+        asyncio_lookup(TwilioLineTypeProvider())(NUMBER)
 
 
 def test_the_offline_provider_reads_the_numbering_plan_and_costs_nothing():

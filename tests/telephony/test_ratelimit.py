@@ -1,5 +1,8 @@
 """The lookup rate limit is one schedule in Redis, shared by every worker and process."""
 
+import asyncio
+import itertools
+
 import pytest
 import redis
 
@@ -43,3 +46,47 @@ def test_without_redis_a_process_keeps_the_schedule_itself(settings):
     assert waits[2] == pytest.approx(1, abs=0.05)
     assert waits[3] == pytest.approx(2, abs=0.05)
     assert settings.LOOKUP_RATE_LIMIT_REDIS_URL == ""
+
+
+@pytest.mark.postgresql
+def test_a_batch_reserved_on_an_event_loop_holds_its_slots_from_every_other_worker(shared):
+    """The backfill's event loop reserves several slots per round trip; the next worker's
+    slot comes after all of them, and the loop hands them out one interval apart."""
+    batch_owner, other = SharedRateLimit(rate=10, burst=1), SharedRateLimit(rate=10, burst=1)
+
+    async def turns() -> tuple[float, list[float]]:
+        first = await batch_owner._areserve(0, count=5)
+        later = [await batch_owner._areserve(0) for _ in range(2)]
+        await batch_owner.aclose()
+        return first, later
+
+    first, later = asyncio.run(turns())
+    after_the_batch = other._reserve(0)
+
+    # Five slots of 0.1 s went to the batch: the next two start at 0.5 s and 0.6 s, and the
+    # other worker's after those.
+    assert first == pytest.approx(0, abs=0.05)
+    assert later == [pytest.approx(0.5, abs=0.05), pytest.approx(0.6, abs=0.05)]
+    assert after_the_batch == pytest.approx(0.7, abs=0.05)
+
+
+def test_turns_on_an_event_loop_keep_the_rate(settings):
+    settings.LOOKUP_RATE_LIMIT_REDIS_URL = ""
+    limit = SharedRateLimit(rate=50, burst=1)
+    assert limit._batch == 1  # 20 ms of slots at 50 a second
+
+    async def granted() -> list[float]:
+        loop = asyncio.get_running_loop()
+        times: list[float] = []
+
+        async def one() -> None:
+            await limit.await_turn()
+            times.append(loop.time())
+
+        await asyncio.gather(*(one() for _ in range(6)))
+        return sorted(times)
+
+    times = asyncio.run(granted())
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    # Six callers at once are let through one every 20 ms, never two together.
+    assert min(gaps) >= 0.015
