@@ -9,7 +9,7 @@ concurrent requests") at once. So it allows concurrency / latency lookups a seco
 and, for benchmarks that share one limit across processes (bench/scale_out.py), the
 numbers answered, the most answers given for one number and the most requests within
 any one second and any five seconds (sliding windows), counted when they arrived and,
-for clients that stamp ``X-Sent-At`` (bench/_stamped_provider.py), when they were sent.
+for clients that add ``&SentAt=<epoch>`` (bench/_stamped_provider.py), when they were sent.
 About 60% of numbers are mobile.
 """
 
@@ -92,8 +92,8 @@ async def serve(reader, writer, latency: float, limit: int) -> None:
                 await writer.drain()
                 continue
             ARRIVALS.append(time.monotonic())
-            if (at := request.find(b"\r\nX-Sent-At: ")) >= 0:
-                SENT.append(float(request[at + 13 : request.index(b"\r\n", at + 2)]))
+            if "SentAt=" in target:
+                SENT.append(float(target.split("SentAt=", 1)[1].split("&", 1)[0]))
             if STATS["in_flight"] >= limit:
                 STATS["rejected"] += 1
                 writer.write(response("429 Too Many Requests", TOO_MANY))

@@ -95,10 +95,11 @@ CALLERS_AHEAD = "+1980555"
 OUR_LINE = "+18005550100"
 BURST = 10  # telephony.ratelimit.SharedRateLimit's default burst
 # The limit spaces the slots it hands out; a request is stamped when it leaves, after its
-# thread wakes from the wait and gets the interpreter back (20 lookup threads, the ledger
-# writer), which on a loaded 2-core machine can be some milliseconds late and land among
-# the next slots. Alone (no HTTP, no database), two processes of 20 threads waiting on the
-# limit at 200/s stamp at most 209 in 1 s and 1,009 in 5 s. Windows allow this lateness.
+# thread or coroutine wakes from the wait and gets the interpreter back (the ledger writer,
+# the chunk bookkeeping), which on a loaded 2-core machine can be some milliseconds late
+# and land among the next slots. Alone (no HTTP, no database), two processes of 20
+# threads waiting on the limit at 200/s stamp at most 209-210 in 1 s and 1,009-1,010 in
+# 5 s. The 5 s window allows this lateness.
 SEND_JITTER_SECONDS = 0.02
 FEED_NUMBERS: Counter[str] = Counter()
 
