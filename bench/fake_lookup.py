@@ -5,15 +5,48 @@
 Each request is answered after ``latency`` seconds; a request arriving while
 ``concurrency`` are already being served gets Twilio's 429 (code 20429, "too many
 concurrent requests") at once. So it allows concurrency / latency lookups a second.
-``GET /stats`` answers the counts as JSON. About 60% of numbers are mobile.
+``GET /stats`` answers the counts as JSON: answered, rejected (429s), most_in_flight,
+and, for benchmarks that share one limit across processes (bench/scale_out.py), the
+numbers answered, the most answers given for one number and the most requests within
+any one second and any five seconds (sliding windows), counted when they arrived and,
+for clients that add ``&SentAt=<epoch>`` (bench/_stamped_provider.py), when they were sent.
+About 60% of numbers are mobile.
 """
 
 import argparse
 import asyncio
 import json
+import time
 import zlib
+from collections import Counter
 
 STATS = {"answered": 0, "rejected": 0, "in_flight": 0, "most_in_flight": 0}
+ANSWERED: Counter[str] = Counter()  # answers given per number
+ARRIVALS: list[float] = []  # when each lookup request arrived (monotonic), in order
+SENT: list[float] = []  # when each stamped request was sent (the clients' time.time())
+
+
+def busiest(times: list[float], seconds: float) -> int:
+    """The most of ``times`` (sorted) within any window of ``seconds`` (sliding)."""
+    most = start = 0
+    for end, at in enumerate(times):
+        while times[start] <= at - seconds:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+def stats() -> dict:
+    return {
+        **STATS,
+        "numbers": len(ANSWERED),
+        "most_answers_for_one_number": max(ANSWERED.values(), default=0),
+        "busiest_second": busiest(ARRIVALS, 1.0),
+        "busiest_5_seconds": busiest(ARRIVALS, 5.0),
+        "stamped": len(SENT),
+        "busiest_second_sent": busiest(sorted(SENT), 1.0),
+        "busiest_5_seconds_sent": busiest(sorted(SENT), 5.0),
+    }
 
 
 def answer(e164: str) -> bytes:
@@ -55,9 +88,12 @@ async def serve(reader, writer, latency: float, limit: int) -> None:
             target = request.split(b" ", 2)[1].decode()
             path = target.split("?", 1)[0]
             if path == "/stats":
-                writer.write(response("200 OK", json.dumps(STATS).encode()))
+                writer.write(response("200 OK", json.dumps(stats()).encode()))
                 await writer.drain()
                 continue
+            ARRIVALS.append(time.monotonic())
+            if "SentAt=" in target:
+                SENT.append(float(target.split("SentAt=", 1)[1].split("&", 1)[0]))
             if STATS["in_flight"] >= limit:
                 STATS["rejected"] += 1
                 writer.write(response("429 Too Many Requests", TOO_MANY))
@@ -70,7 +106,9 @@ async def serve(reader, writer, latency: float, limit: int) -> None:
             finally:
                 STATS["in_flight"] -= 1
             STATS["answered"] += 1
-            writer.write(response("200 OK", answer(path.rsplit("/", 1)[-1])))
+            number = path.rsplit("/", 1)[-1]
+            ANSWERED[number] += 1
+            writer.write(response("200 OK", answer(number)))
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError):
         pass

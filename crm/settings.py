@@ -381,6 +381,15 @@ if PRODUCTION:
 # Production logs one JSON object per line; both formats mask phone numbers and secrets
 # (crm/logs.py, docs/operations.md). LOG_LEVEL sets the root level.
 LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("json" if PRODUCTION else "text")
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+
+
+def _at_least(level: str) -> str:
+    """``level``, or LOG_LEVEL where that is stricter: LOG_LEVEL=ERROR silences the access
+    lines and Django's request warnings too, not only what logs to the root."""
+    return max(level, LOG_LEVEL, key=lambda name: logging.getLevelName(name))
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -396,14 +405,16 @@ LOGGING = {
             "formatter": "json" if LOG_FORMAT == "json" else "text",
         }
     },
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        "django.db.backends": {"level": "INFO"},
+        # Django sets its own logger to INFO; records propagate to the root's handler.
+        "django": {"level": LOG_LEVEL},
+        "django.db.backends": {"level": _at_least("INFO")},
         # axes logs every start and login at INFO; its failures and lockouts are WARNINGs.
-        "axes": {"level": "WARNING"},
+        "axes": {"level": _at_least("WARNING")},
         # The access line (crm.logs.RequestLogMiddleware); in development runserver prints
         # its own request lines already.
-        "switchboard.request": {"level": "INFO" if LOG_FORMAT == "json" else "WARNING"},
+        "switchboard.request": {"level": _at_least("INFO" if LOG_FORMAT == "json" else "WARNING")},
     },
 }
 if LOG_FORMAT == "json":

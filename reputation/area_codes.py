@@ -8,7 +8,6 @@ state ("Georgia") or a city and its state ("San Francisco, CA"); both become the
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import geocoder
 
 _ABBREVIATIONS = {
     "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
@@ -43,6 +42,10 @@ def _state(description: str) -> str:
 
 @lru_cache(maxsize=1)
 def _states() -> dict[str, str]:
+    # Imported here: the geocoding data is about 100 MB in memory, and only a process
+    # that replaces a number needs it, not every web and worker process that loads the app.
+    from phonenumbers import geocoder
+
     states = {}
     for npa in range(200, 1000):
         for exchange in _PROBES:

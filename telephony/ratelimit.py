@@ -21,6 +21,8 @@ from django.conf import settings
 # The slot every caller reserves from (microseconds since the epoch, Redis's own clock).
 _KEY = "switchboard:line-type-lookups:tat"
 
+# Times are written with %d: Lua's tostring keeps 14 significant digits, which rounds a
+# microsecond timestamp to 100 µs and lets the rate run up to 2% fast.
 # KEYS[1]: the arrival time; ARGV: interval (µs per lookup), burst (µs), penalty (µs),
 # count (slots reserved at once). Returns how many µs the caller waits before the first.
 _SCRIPT = """
@@ -31,12 +33,12 @@ if tat < now then tat = now end
 local penalty = tonumber(ARGV[3])
 if penalty > 0 then
   tat = math.max(tat, now + penalty)
-  redis.call('SET', KEYS[1], tostring(tat), 'PX', 3600000)
+  redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', 3600000)
   return 0
 end
 local go = tat - tonumber(ARGV[2])
-redis.call('SET', KEYS[1], tostring(tat + tonumber(ARGV[1]) * tonumber(ARGV[4] or '1')),
-  'PX', 3600000)
+redis.call('SET', KEYS[1],
+  string.format('%d', tat + tonumber(ARGV[1]) * tonumber(ARGV[4] or '1')), 'PX', 3600000)
 if go > now then return go - now end
 return 0
 """

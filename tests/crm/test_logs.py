@@ -210,3 +210,17 @@ def test_log_level_keeps_working(tmp_path):
     )
     assert "loud warning" in done.stderr
     assert "quiet info" not in done.stderr
+
+
+def test_log_level_error_silences_the_access_line_and_djangos_request_warnings(tmp_path):
+    script = (
+        "from django.test import Client\n"
+        "Client().get('/no-such-page/', secure=True)\n"  # Django warns "Not Found"
+        "import logging; logging.getLogger('x').error('an error')\n"
+    )
+    loud = _run(tmp_path, script, LOG_LEVEL="INFO", **PRODUCTION)
+    quiet = _run(tmp_path, script, LOG_LEVEL="ERROR", **PRODUCTION)
+
+    loggers = [json.loads(line)["logger"] for line in loud.stderr.splitlines()]
+    assert {"switchboard.request", "django.request", "x"} <= set(loggers)
+    assert [json.loads(line)["logger"] for line in quiet.stderr.splitlines()] == ["x"]

@@ -90,3 +90,17 @@ def test_turns_on_an_event_loop_keep_the_rate(settings):
     gaps = [b - a for a, b in itertools.pairwise(times)]
     # Six callers at once are let through one every 20 ms, never two together.
     assert min(gaps) >= 0.015
+
+
+@pytest.mark.postgresql
+def test_the_schedule_keeps_every_microsecond(shared, settings):
+    """300 a second is 3,333 µs each: the stored time moves by exactly that, not by a
+    rounded 3,300 (which would let the limit run 1% fast)."""
+    client = redis.Redis.from_url(settings.LOOKUP_RATE_LIMIT_REDIS_URL)
+    seconds, micros = client.time()
+    future = (seconds + 10) * 1_000_000 + micros
+    client.set(ratelimit._KEY, str(future))
+
+    SharedRateLimit(rate=300, burst=1)._reserve(0)
+
+    assert int(client.get(ratelimit._KEY)) == future + 3333
