@@ -4,7 +4,9 @@ Five of the team's numbers; four monitored through the real service (a slot each
 pre-screening by the configured provider, the sandbox by default) with the five days of
 daily checks before today. The sandbox flags numbers by their ending (docs/reputation.md):
 "Spring promo" ends in 666 (every carrier: SPAM, flagged today after two days of growing
-flags), "Marietta office" in 66 (T-Mobile alone: SAFE, below the majority).
+flags), "Marietta office" in 66 (T-Mobile alone: SAFE, below the majority). Outbound calls
+to the demo customers make "Atlanta follow-ups" at risk (its answer rate fell, the early
+warning) and give "Atlanta sales" calls today.
 
 Seeded once: when the demo numbers exist, nothing is touched, so an Administrator who
 switched the add-on off or stopped monitoring a number keeps it so (``make run`` seeds at
@@ -19,6 +21,7 @@ from reputation import services
 from reputation.models import CheckKind, ReputationSettings, SourceCheck
 from reputation.providers.sandbox import SandboxReputationProvider
 from telephony.models import OwnedNumber
+from telephony.services import CallFacts, call_record
 
 # (number, label, monitored)
 DEMO_NUMBERS = [
@@ -53,10 +56,49 @@ def seed(stdout) -> None:
         stdout.write(f"reputation: {len(owned)} demo numbers added, not monitored: {exc}")
         return
     SourceCheck.objects.bulk_create(_history(watched))
+    _calls()
+    services.monitored_risk_refresh()
     stdout.write(
         f"reputation: {len(owned)} demo numbers added, {len(watched)} monitored with "
         f"{HISTORY_DAYS} days of checks."
     )
+
+
+# Demo customers (crm/demo.py, telephony/demo.py) the team calls.
+CALLEES = ("+16789998212", "+13125550150", "+14045550142", "+18327234097")
+# (from, days ago, answered): 10 of 12 answered in the 14 days before the last 3, then 2
+# of 8 (at risk: 25% against 83%, below the 60% default); six calls today from sales.
+OUTBOUND = (
+    [("+14045550111", 4 + i, i not in (3, 8)) for i in range(12)]
+    + [("+14045550111", 0.3 + i * 0.3, i in (2, 5)) for i in range(8)]
+    + [("+14045550110", None, True) for _ in range(6)]  # None: today, whatever the hour
+)
+
+
+def _calls() -> None:
+    now = timezone.now()
+    midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    for i, (number, days, answered) in enumerate(OUTBOUND):
+        # Today's calls spread between midnight and now, so they are today's even at 00:05.
+        started = (
+            midnight + (now - midnight) * (i % 7) / 7
+            if days is None
+            else now - timedelta(days=days)
+        )
+        duration = 120 if answered else 0
+        call_record(
+            external_id=f"demo-outbound-{i:04d}",
+            direction="outbound",
+            from_number=number,
+            to_number=CALLEES[i % len(CALLEES)],
+            channel="twilio",
+            facts=CallFacts(
+                status="completed" if answered else "no-answer",
+                started_at=started,
+                ended_at=started + timedelta(seconds=duration),
+                duration_seconds=duration,
+            ),
+        )
 
 
 def _history(watched: list[OwnedNumber]) -> list[SourceCheck]:

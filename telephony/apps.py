@@ -51,6 +51,6 @@ class TelephonyConfig(AppConfig):
         )
         dashboard_extensions.add_panel(
             Panel(
-                key="telephony-backfill", template=PANEL_TEMPLATE, context=backfill_panel, order=20
+                key="telephony-backfill", template=PANEL_TEMPLATE, context=backfill_panel, order=25
             )
         )

@@ -49,6 +49,10 @@ def test_seed_demo_monitors_a_few_numbers_with_history_one_flagged(
         .annotate(n=Count("id"))
     ]
     assert promo_flags == [1, 2]  # growing flags before today's SPAM
+    # The early warning from our own calls: answered 2 of 8 lately against 10 of 12.
+    risky = monitored.get(at_risk=True)
+    assert risky.owned_number.label == "Atlanta follow-ups"
+    assert (risky.answer_rate_recent, round(risky.answer_rate_before, 2)) == (0.25, 0.83)
 
     client = Client()
     client.force_login(administrator)
@@ -56,6 +60,8 @@ def test_seed_demo_monitors_a_few_numbers_with_history_one_flagged(
     assert page.count('data-status="spam"') == 1
     assert page.count('data-status="safe"') == 3
     assert 'title="Not monitored"' in page
+    assert page.count(">AT RISK</span>") == 1
+    assert ">6 today</span>" in page
     chart = client.get(f"/admin/telephony/ownednumber/{spam.owned_number_id}/change/").text
     assert "Carrier flags, last 90 days" in chart
 
