@@ -1,6 +1,5 @@
 """The line-type adapters: Twilio Lookup v2 against a loopback server, and the offline one."""
 
-import asyncio
 import base64
 from decimal import Decimal
 
@@ -13,6 +12,7 @@ from telephony.providers.base import (
 )
 from telephony.providers.offline import OfflineLineTypeProvider
 from telephony.providers.twilio import TwilioLineTypeProvider
+from tests.telephony.event_loop import run_in_own_loop
 from tests.telephony.twilio_lookup_server import FakeTwilioLookup
 
 NUMBER = "+14155550100"
@@ -26,7 +26,7 @@ def asyncio_lookup(provider: TwilioLineTypeProvider):
             async with provider.async_client() as lookup:
                 return await lookup(e164)
 
-        return asyncio.run(once())
+        return run_in_own_loop(once())
 
     return look_up
 
