@@ -23,8 +23,10 @@ from telephony.models import BackfillRun, OrchestrationSettings, OrchestrationSw
 
 def run_progress(run: BackfillRun | None) -> dict[str, Any] | None:
     """What the progress bar shows: done / total, turned Mobile, spent, time left."""
-    if run is None:
-        return None
+    return None if run is None else progress_of(run)
+
+
+def progress_of(run: BackfillRun) -> dict[str, Any]:
     total = max(run.planned_numbers, run.numbers_done)
     running = run.status == BackfillRun.Status.RUNNING
     elapsed = (timezone.now() - run.started_at).total_seconds()

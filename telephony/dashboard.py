@@ -60,12 +60,12 @@ def backfill_panel(request: HttpRequest, obj: None) -> dict[str, Any] | None:
         return None
     # The Orchestration page's own figures; its module registers admin pages on import, so
     # it is loaded when the home page is built, not when the app starts.
-    from telephony.admin_orchestration import run_progress
+    from telephony.admin_orchestration import progress_of
 
     run = identification_selectors.backfill_current()
     if run is None or run.status not in BackfillRun.OPEN_STATUSES:
         return None
-    progress = run_progress(run) or {}
+    progress = progress_of(run)
     page = reverse("admin:telephony_orchestrationsettings_changelist")
     ledger = reverse("admin:telephony_linetypelookup_changelist") + "?purpose__exact=backfill"
     detail = f"{progress['percent']}% done"
