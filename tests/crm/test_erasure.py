@@ -1,6 +1,7 @@
 """Erasure on request and the right of access (crm/erasure.py, docs/operations.md)."""
 
 import json
+import re
 from io import StringIO
 
 import pytest
@@ -153,8 +154,11 @@ def test_export_after_erasure_holds_nothing_personal(person, administrator):
     out = StringIO()
     call_command("export_customer", str(person.pk), stdout=out)
     text = out.getvalue()
+    # Twilio's ids are random hex from the factories ("CAda13…" holds "Ada" now and then):
+    # they are not the person's, so they are set aside before looking for what was.
+    personal = re.sub(r'"(CA|SM|MM)[0-9a-f]{32}"', '"<sid>"', text)
     for secret in ("Ada", "ada@example.com", "4242", "9998212", "5550142"):
-        assert secret not in text
+        assert secret not in personal
     assert json.loads(text)["erasures"][0]["erased"]["phone numbers"] == 2
 
 
