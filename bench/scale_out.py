@@ -88,8 +88,9 @@ from telephony.models import BackfillRun, LineTypeLookup, OrchestrationSettings 
 WORKERS = ("w1", "w2")
 # New callers' numbers sort before the backfill's (+1470...) and ring once its cursor is
 # past them, so the backfill never takes them: each is looked up by its own task only.
-# --callers-ahead puts them after it instead: the backfill may take a number whose
-# caller's lookup is still in flight, and both pay (docs/operations.md, "Several machines").
+# --callers-ahead puts them after it instead: the backfill takes numbers whose caller's
+# lookup is in flight, and the claim per number must keep either from paying twice
+# (docs/identification.md, "One payer per number").
 CALLERS_BEHIND = "+1205555"
 CALLERS_AHEAD = "+1980555"
 OUR_LINE = "+18005550100"

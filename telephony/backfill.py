@@ -28,6 +28,9 @@ from telephony.identification import (
     line_type_provider,
     lookup_budget_release,
     lookup_budget_reserve,
+    lookup_claims_refresh,
+    lookup_claims_release,
+    lookup_claims_take,
     lookups_record,
     lookups_stop,
     mobile_cause,
@@ -68,6 +71,9 @@ class _Chunk:
 
     last: str  # its last number: the cursor after it
     pending: int = 0  # sent to the pool, outcome not collected yet
+    # Claimed by another payer (a new caller's lookup in flight): asked for again until
+    # the claim is ours, when the ledger most likely has the answer.
+    deferred: list[Job] = field(default_factory=list)
     whole: bool = True  # False: some numbers were held back (cap, stop): taken again later
     mobiles: list[tuple[int, int | None, str, str | None]] = field(default_factory=list)
     counts: dict[str, int] = field(
@@ -81,6 +87,8 @@ class _Chunk:
 # Chunks fetched ahead of the oldest one still in flight, so the workers never wait for
 # the next chunk's query or the last one's bookkeeping.
 CHUNKS_AHEAD = 3
+# How often numbers claimed by another payer are asked for again.
+DEFERRED_RETRY_SECONDS = 0.5
 
 
 class _Backfill:
@@ -102,6 +110,8 @@ class _Backfill:
         self.stop_status = ""
         self.chunks: dict[int, _Chunk] = {}
         self.order: list[int] = []
+        self.owner = f"backfill:{run.pk}"
+        self.deferred_at = time.monotonic()
 
     def run(self) -> BackfillRun:
         fetch_after = self.run_row.cursor
@@ -124,7 +134,9 @@ class _Backfill:
                         serial += 1
                         fetch_after = chunk[-1].number
                         self._open(pool, serial, chunk)
-                self._collect(pool.finished(timeout=0.02 if pool.pending else 0))
+                waiting = pool.pending or self._deferred
+                self._collect(pool.finished(timeout=0.02 if waiting else 0))
+                self._retry_deferred(pool)
                 if pool.refused is not None and not self.stop_status:
                     lookups_stop(reason=pool.refused.message)
                     self._halt(pool.refused.message)
@@ -132,11 +144,12 @@ class _Backfill:
                     self._hold_back(pool.cancel_queued())
                 self._close_finished()
                 self._heartbeat()
-                if (exhausted or self.stop_status) and not pool.pending:
+                if (exhausted or self.stop_status) and not pool.pending and not self._deferred:
                     self._collect(pool.finished())
                     self._close_finished()
                     break
         self._save_what_is_never_redone()
+        lookup_claims_release(owner=self.owner)
         return self._finish()
 
     def _next_chunk(self, after: str) -> list[Any] | None:
@@ -154,25 +167,58 @@ class _Backfill:
     def _open(self, pool: LookupPool, serial: int, candidates: list[Any]) -> None:
         state = self.chunks[serial] = _Chunk(last=candidates[-1].number)
         self.order.append(serial)
+        # Claimed before the ledger is read: a number another payer has in flight waits.
+        ours = lookup_claims_take(numbers=[c.number for c in candidates], owner=self.owner)
+        jobs = [Job(c.number, c.phone_id, serial) for c in candidates]
+        state.deferred = [job for job in jobs if job.number not in ours]
+        self._send(pool, state, [job for job in jobs if job.number in ours])
+
+    def _send(self, pool: LookupPool, state: _Chunk, jobs: list[Job]) -> None:
+        """Answer ``jobs`` (claimed) from the ledger where it can, and send the rest."""
         cached = selectors.cached_answers(
-            numbers=[c.number for c in candidates], since=selectors.cache_cutoff(self.config)
+            numbers=[job.number for job in jobs], since=selectors.cache_cutoff(self.config)
         )
-        for c in candidates:
-            answer = cached.get(c.number)
+        for job in jobs:
+            answer = cached.get(job.number)
             if answer is None:
                 continue
             own = answer.backfill_id == self.run_row.pk
             state.counts["lookups" if own else "answered_from_cache"] += 1
             state.counts["numbers_done"] += 1
             state.spent += answer.cost if own else Decimal(0)
-            state.mobiles.append((c.phone_id, answer.pk, answer.line_type, answer.carrier))
-        jobs = [Job(c.number, c.phone_id, serial) for c in candidates if c.number not in cached]
+            state.mobiles.append((job.phone_id, answer.pk, answer.line_type, answer.carrier))
+        jobs = [job for job in jobs if job.number not in cached]
         allowed = lookup_budget_reserve(lookups=len(jobs), price=self.price)
         if allowed < len(jobs):
             state.whole = False
             self._pause()
         pool.submit(jobs[:allowed])
-        state.pending = allowed
+        state.pending += allowed
+
+    @property
+    def _deferred(self) -> bool:
+        return any(self.chunks[key].deferred for key in self.order)
+
+    def _retry_deferred(self, pool: LookupPool) -> None:
+        if not self.stop_status and time.monotonic() - self.deferred_at < DEFERRED_RETRY_SECONDS:
+            return
+        self.deferred_at = time.monotonic()
+        for key in self.order:
+            state = self.chunks[key]
+            if not state.deferred:
+                continue
+            if self.stop_status:  # not sent, not paid: the chunk is taken again later
+                state.deferred, state.whole = [], False
+                continue
+            ours = lookup_claims_take(
+                numbers=[job.number for job in state.deferred], owner=self.owner
+            )
+            if ours:
+                state.deferred, claimed = (
+                    [job for job in state.deferred if job.number not in ours],
+                    [job for job in state.deferred if job.number in ours],
+                )
+                self._send(pool, state, claimed)
 
     def _record(self, outcomes: list[Outcome]) -> None:
         lookups_record(
@@ -210,15 +256,19 @@ class _Backfill:
 
     def _close_finished(self) -> None:
         """Close, oldest first, every chunk whose outcomes are all in."""
-        while self.order and self.chunks[self.order[0]].pending == 0:
+        while self.order:
             key = self.order[0]
             state = self.chunks[key]
+            if state.pending or state.deferred:
+                return
             self._apply(state)
             if not state.whole:
                 return  # the cursor stays before it: it is taken again
             self.order.pop(0)
             del self.chunks[key]
             self._save(state)
+            # Every answer of the chunk is in the ledger now: others may read it there.
+            lookup_claims_release(owner=self.owner, through=state.last)
 
     def _apply(self, state: _Chunk) -> None:
         """Turn Mobile the chunk's numbers answered mobile, in one set-based change."""
@@ -238,6 +288,7 @@ class _Backfill:
         if time.monotonic() - self.beat < HEARTBEAT_SECONDS:
             return
         self.beat = time.monotonic()
+        lookup_claims_refresh(owner=self.owner)
         turned, self.turned = self.turned, 0
         if not BackfillRun.objects.filter(
             pk=self.run_row.pk, status=BackfillRun.Status.RUNNING

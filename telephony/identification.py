@@ -28,12 +28,14 @@ from telephony.lookups import Job, Outcome
 from telephony.models import (
     BackfillRun,
     LineTypeLookup,
+    LookupClaim,
     LookupSpend,
     OrchestrationSettings,
     OrchestrationSwitch,
 )
 from telephony.providers.base import (
     LineType,
+    LineTypeLookupFailed,
     LineTypeProvider,
     LineTypeRefused,
 )
@@ -45,6 +47,9 @@ logger = logging.getLogger(__name__)
 # A running backfill writes a heartbeat this often; one silent for STALLED_AFTER is dead.
 HEARTBEAT_SECONDS = 2.0
 STALLED_AFTER = timedelta(minutes=2)
+# A claim not refreshed for this long belonged to a worker that died (a running backfill
+# refreshes its claims with every heartbeat; a new caller's lookup takes seconds).
+CLAIM_STALE_AFTER = timedelta(minutes=2)
 # Failed numbers get this many more passes, this far apart.
 RETRY_PASSES = 3
 RETRY_DELAY_SECONDS = 300
@@ -209,6 +214,60 @@ def lookups_record(
         outcome.lookup_id = pk
 
 
+# --- Claims: one payer per number ------------------------------------------------------
+
+
+def lookup_claims_take(*, numbers: list[str], owner: str) -> set[str]:
+    """Claim the lookups of ``numbers`` for ``owner``: returns those now its own (free,
+    already its own, or held by a claim gone stale). Take the claim before checking the
+    ledger and keep it until the answer is recorded: then of two payers racing for one
+    number, the second either fails to claim it or finds the first one's answer.
+
+    One INSERT ... ON CONFLICT DO UPDATE ... RETURNING (PostgreSQL and SQLite alike), so
+    two claimants racing for a row are decided by its unique index, not by a read.
+    """
+    numbers = sorted(set(numbers))  # one row may not be touched twice in one statement
+    if not numbers:
+        return set()
+    now = timezone.now()
+    stamp = LookupClaim._meta.get_field("claimed_at")
+    quote = connection.ops.quote_name
+    table = quote(LookupClaim._meta.db_table)
+    params: list[Any] = []
+    for number in numbers:
+        params += [number, owner, stamp.get_db_prep_save(now, connection)]
+    params.append(stamp.get_db_prep_save(now - CLAIM_STALE_AFTER, connection))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (number, owner, claimed_at) "  # noqa: S608
+            f"VALUES {', '.join(['(%s, %s, %s)'] * len(numbers))} "
+            "ON CONFLICT (number) DO UPDATE "
+            "SET owner = excluded.owner, claimed_at = excluded.claimed_at "
+            f"WHERE {table}.owner = excluded.owner OR {table}.claimed_at < %s "
+            "RETURNING number",
+            params,
+        )
+        return {number for (number,) in cursor.fetchall()}
+
+
+def lookup_claims_release(
+    *, owner: str, numbers: list[str] | None = None, through: str | None = None
+) -> None:
+    """Give up ``owner``'s claims: on ``numbers``, on those up to ``through`` (E.164
+    order), or all of them."""
+    claims = LookupClaim.objects.filter(owner=owner)
+    if numbers is not None:
+        claims = claims.filter(number__in=numbers)
+    if through is not None:
+        claims = claims.filter(number__lte=through)
+    claims.delete()
+
+
+def lookup_claims_refresh(*, owner: str) -> None:
+    """Keep ``owner``'s claims from going stale while its lookups are still coming."""
+    LookupClaim.objects.filter(owner=owner).update(claimed_at=timezone.now())
+
+
 def mobile_cause(lookup_id: int | None, carrier: str | None) -> str:
     return f"carrier lookup #{lookup_id}: mobile" + (f" ({carrier})" if carrier else "")
 
@@ -237,6 +296,18 @@ def caller_number_identify(*, phone_id: int) -> str:
     if row is None:
         return "nothing to identify"
     e164 = str(row.number)
+    owner = f"caller:{phone_id}"
+    if not lookup_claims_take(numbers=[e164], owner=owner):
+        # The backfill (or another caller's task) is paying for this number right now:
+        # its answer will be in the ledger by the time the task retries.
+        raise LineTypeLookupFailed(f"{e164} is being looked up already")
+    try:
+        return _caller_number_look_up(phone_id, e164, config)
+    finally:
+        lookup_claims_release(owner=owner, numbers=[e164])
+
+
+def _caller_number_look_up(phone_id: int, e164: str, config: OrchestrationSettings) -> str:
     cached = selectors.cached_answers(numbers=[e164], since=selectors.cache_cutoff(config))
     if e164 in cached:
         lookup = cached[e164]

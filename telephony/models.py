@@ -454,3 +454,22 @@ class LookupSpend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m}: {self.committed}"
+
+
+class LookupClaim(models.Model):
+    """A number whose lookup someone is about to pay for, held until its answer is in the
+    ledger: the backfill and a new caller's task each take the claim before they check
+    the ledger, so of two that want the same number, one pays and the other reads its
+    answer. A claim older than ``telephony.identification.CLAIM_STALE_AFTER`` belonged to
+    a worker that died and may be taken over.
+    """
+
+    number = models.CharField(max_length=16, unique=True, help_text="E.164")
+    owner = models.CharField(max_length=40, help_text='"backfill:<run>" or "caller:<phone>"')
+    claimed_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "number"], name="telephony_claim_owner")]
+
+    def __str__(self) -> str:
+        return f"{self.number} ({self.owner})"
