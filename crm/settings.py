@@ -353,8 +353,13 @@ PROVIDER_TIMEOUT_SECONDS = float(os.environ.get("PROVIDER_TIMEOUT_SECONDS", "10"
 # Mobile identification (docs/identification.md). USD per line-type lookup, recorded with
 # each one; Twilio publishes its Lookup price on its pricing page.
 LINE_TYPE_LOOKUP_PRICE = Decimal(os.environ.get("LINE_TYPE_LOOKUP_PRICE", "0.008"))
-# Lookups one backfill keeps in flight (identify_mobile_numbers --concurrency overrides).
+# Lookups one backfill keeps in flight, sent but not yet in the ledger: what a killed
+# worker may pay for twice (identify_mobile_numbers --concurrency overrides).
 LINE_TYPE_LOOKUP_CONCURRENCY = int(os.environ.get("LINE_TYPE_LOOKUP_CONCURRENCY", "20"))
+# Of those, how many may wait on the provider at once (empty: all of them). Set it to the
+# provider's concurrent-request limit per backfill worker, and the concurrency a little
+# above it, so the provider is kept busy while answers are committed to the ledger.
+LINE_TYPE_PROVIDER_CONCURRENCY = int(os.environ.get("LINE_TYPE_PROVIDER_CONCURRENCY") or 0)
 # Lookups per second across every worker and process: one limit, kept in Redis.
 LINE_TYPE_LOOKUP_RATE = float(os.environ.get("LINE_TYPE_LOOKUP_RATE", "100"))
 # Where that shared limit lives: the Celery broker when it is Redis. Without Redis (the

@@ -6,6 +6,7 @@ answer in the ledger before its slot frees), and a chunk's mobile answers are ap
 one set-based change. The rules are in docs/identification.md.
 """
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,13 +26,13 @@ from telephony.identification import (
     RETRY_DELAY_SECONDS,
     RETRY_PASSES,
     backfill_start,
+    ledger_writer,
     line_type_provider,
     lookup_budget_release,
     lookup_budget_reserve,
     lookup_claims_refresh,
     lookup_claims_release,
     lookup_claims_take,
-    lookups_record,
     lookups_stop,
     mobile_cause,
     provider_price,
@@ -117,8 +118,17 @@ class _Backfill:
         fetch_after = self.run_row.cursor
         exhausted = False
         serial = 0
+        ledger = functools.partial(
+            ledger_writer,
+            provider=self.provider.name,
+            purpose=LineTypeLookup.Purpose.BACKFILL,
+            backfill_id=self.run_row.pk,
+        )
         with LookupPool(
-            provider=self.provider, concurrency=self.concurrency, record=self._record
+            provider=self.provider,
+            concurrency=self.concurrency,
+            ledger=ledger,
+            at_provider=int(settings.LINE_TYPE_PROVIDER_CONCURRENCY) or None,
         ) as pool:
             while True:
                 if (
@@ -219,14 +229,6 @@ class _Backfill:
                     [job for job in state.deferred if job.number in ours],
                 )
                 self._send(pool, state, claimed)
-
-    def _record(self, outcomes: list[Outcome]) -> None:
-        lookups_record(
-            outcomes=outcomes,
-            provider=self.provider.name,
-            purpose=LineTypeLookup.Purpose.BACKFILL,
-            backfill_id=self.run_row.pk,
-        )
 
     def _collect(self, outcomes: list[Outcome]) -> None:
         failed = 0

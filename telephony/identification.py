@@ -5,11 +5,17 @@ provider outside any transaction, record the answer in the ledger in its own com
 then apply it in a short transaction under the number's linking lock.
 """
 
+import asyncio
+import contextlib
+import functools
 import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F
@@ -24,7 +30,7 @@ from crm.services import (
     phone_number_set_type,
 )
 from telephony import identification_selectors as selectors
-from telephony.lookups import Job, Outcome
+from telephony.lookups import Job, Outcome, Recorder
 from telephony.models import (
     BackfillRun,
     LineTypeLookup,
@@ -176,16 +182,72 @@ _LEDGER_FIELDS = (
 def lookups_record(
     *, outcomes: list[Outcome], provider: str, purpose: str, backfill_id: int | None = None
 ) -> None:
-    """Write answers to the ledger, committed on their own, the moment they arrive.
-
-    One INSERT ... RETURNING, which commits by itself in autocommit, rather than
-    ``bulk_create`` in a transaction: this is on the lookups' critical path (a slot frees
-    only once its answer is committed), and model instances cost the backfill's one
-    interpreter about 100 µs a row (docs/identification.md).
-    """
+    """Write answers to the ledger, committed on their own, the moment they arrive."""
     answered = [o for o in outcomes if o.answer is not None]
     if not answered:
         return
+    sql, params = _ledger_insert(answered, provider, purpose, backfill_id)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [pk for (pk,) in cursor.fetchall()]
+    for outcome, pk in zip(answered, ids, strict=True):
+        outcome.lookup_id = pk
+
+
+@contextlib.asynccontextmanager
+async def ledger_writer(
+    *, provider: str, purpose: str, backfill_id: int | None = None
+) -> AsyncIterator[Recorder]:
+    """The ledger for a :class:`telephony.lookups.LookupPool`: records batches of answers
+    from the pool's own event loop, each in its own commit.
+
+    On PostgreSQL it is an asyncio connection of its own (psycopg's), in autocommit, so a
+    recorded answer frees its slot without passing between threads: each hand-over waits
+    for the GIL, and at a thousand lookups a second those waits left slots idle
+    (docs/identification.md). Elsewhere (SQLite) it is Django's connection on a thread of
+    its own.
+    """
+    if connection.vendor == "postgresql":
+        params = connection.get_connection_params()
+        params.pop("cursor_factory", None)  # Django's is a blocking cursor
+        async with await psycopg.AsyncConnection.connect(**params, autocommit=True) as ledger:
+
+            async def record_async(outcomes: list[Outcome]) -> None:
+                sql, args = _ledger_insert(outcomes, provider, purpose, backfill_id)
+                cursor = await ledger.execute(sql, args)
+                for outcome, (pk,) in zip(outcomes, await cursor.fetchall(), strict=True):
+                    outcome.lookup_id = pk
+
+            yield record_async
+        return
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(1, thread_name_prefix="ledger") as thread:
+
+        async def record_in_thread(outcomes: list[Outcome]) -> None:
+            await loop.run_in_executor(
+                thread,
+                functools.partial(
+                    lookups_record,
+                    outcomes=outcomes,
+                    provider=provider,
+                    purpose=purpose,
+                    backfill_id=backfill_id,
+                ),
+            )
+
+        try:
+            yield record_in_thread
+        finally:
+            await loop.run_in_executor(thread, connection.close)
+
+
+def _ledger_insert(
+    answered: list[Outcome], provider: str, purpose: str, backfill_id: int | None
+) -> tuple[str, list[Any]]:
+    """One INSERT ... RETURNING of these answers, which commits by itself in autocommit,
+    rather than ``bulk_create`` in a transaction: this is on the lookups' critical path (a
+    slot frees only once its answer is committed), and model instances cost the
+    backfill's one interpreter about 100 µs a row (docs/identification.md)."""
     by_name = {field.name: field for field in LineTypeLookup._meta.concrete_fields}
     fields = [by_name[name] for name in _LEDGER_FIELDS]
     shared = [
@@ -202,16 +264,12 @@ def lookups_record(
         params += [answer.error, fields[5].get_db_prep_save(answer.cost, connection), *shared]
     quote = connection.ops.quote_name
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {quote(LineTypeLookup._meta.db_table)} "  # noqa: S608
-            f"({', '.join(quote(f.column) for f in fields)}) "
-            f"VALUES {', '.join([row] * len(answered))} RETURNING {quote('id')}",
-            params,
-        )
-        ids = [pk for (pk,) in cursor.fetchall()]
-    for outcome, pk in zip(answered, ids, strict=True):
-        outcome.lookup_id = pk
+    sql = (
+        f"INSERT INTO {quote(LineTypeLookup._meta.db_table)} "  # noqa: S608
+        f"({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES {', '.join([row] * len(answered))} RETURNING {quote('id')}"
+    )
+    return sql, params
 
 
 # --- Claims: one payer per number ------------------------------------------------------
@@ -233,14 +291,18 @@ def lookup_claims_take(*, numbers: list[str], owner: str) -> set[str]:
     stamp = LookupClaim._meta.get_field("claimed_at")
     quote = connection.ops.quote_name
     table = quote(LookupClaim._meta.db_table)
-    params: list[Any] = []
-    for number in numbers:
-        params += [number, owner, stamp.get_db_prep_save(now, connection)]
+    claimed_at = stamp.get_db_prep_save(now, connection)
+    if connection.vendor == "postgresql":
+        # One array rather than a parameter per value: the chunk's claim is on the
+        # backfill's main thread, whose every millisecond the lookups' loop waits for.
+        rows, params = "SELECT unnest(%s::varchar[]), %s, %s", [numbers, owner, claimed_at]
+    else:
+        rows = "VALUES " + ", ".join(["(%s, %s, %s)"] * len(numbers))
+        params = [value for number in numbers for value in (number, owner, claimed_at)]
     params.append(stamp.get_db_prep_save(now - CLAIM_STALE_AFTER, connection))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (number, owner, claimed_at) "  # noqa: S608
-            f"VALUES {', '.join(['(%s, %s, %s)'] * len(numbers))} "
+            f"INSERT INTO {table} (number, owner, claimed_at) {rows} "
             "ON CONFLICT (number) DO UPDATE "
             "SET owner = excluded.owner, claimed_at = excluded.claimed_at "
             f"WHERE {table}.owner = excluded.owner OR {table}.claimed_at < %s "

@@ -2,14 +2,14 @@
 frees.
 
 One event-loop thread sends the lookups: N coroutines, each taking a slot before it
-sends, never touching the database. A provider with an asyncio client (Twilio's) costs
-the loop a fraction of a millisecond per lookup, which is what lets one worker keep a
-provider's whole rate busy (threads spent theirs waiting for the GIL: docs/
-identification.md); a provider with only the blocking ``lookup`` runs in N threads. One
-recorder thread writes each batch of answers to the ledger in its own commit and only
-then gives their slots back, so at any instant at most N lookups are sent-but-unrecorded:
-that is all a killed worker can ever pay for twice. Numbers wait in a queue ahead of the
-senders, so the caller's own database work never leaves a slot idle.
+sends. A provider with an asyncio client (Twilio's) costs the loop a fraction of a
+millisecond per lookup, which is what lets one worker keep a provider's whole rate busy
+(threads spent theirs waiting for the GIL: docs/identification.md); a provider with only
+the blocking ``lookup`` runs in N threads. One recorder coroutine on the same loop writes
+each batch of answers to the ledger in its own commit and only then gives their slots
+back, so at any instant at most N lookups are sent-but-unrecorded: that is all a killed
+worker can ever pay for twice. Numbers wait in a queue ahead of the senders, so the
+caller's own database work never leaves a slot idle.
 """
 
 import asyncio
@@ -18,12 +18,11 @@ import logging
 import queue
 import sys
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
-
-from django.db import connection
 
 from telephony.providers.base import (
     AsyncLookup,
@@ -61,8 +60,10 @@ class Outcome:
     error: str = ""
 
 
-# Writes answered outcomes to the ledger (one commit) and sets their lookup_id.
-Recorder = Callable[[list[Outcome]], None]
+# Writes answered outcomes to the ledger (one commit) and sets their lookup_id; awaited
+# on the pool's loop, opened there by a Ledger (telephony.identification.ledger_writer).
+Recorder = Callable[[list[Outcome]], Awaitable[None]]
+Ledger = Callable[[], AbstractAsyncContextManager[Recorder]]
 
 
 class LookupPool:
@@ -71,17 +72,23 @@ class LookupPool:
         *,
         provider: LineTypeProvider,
         concurrency: int,
-        record: Recorder,
+        ledger: Ledger,
         limiter: SharedRateLimit | None = None,
+        at_provider: int | None = None,
     ) -> None:
         self.provider = provider
         self.concurrency = max(1, concurrency)
-        self.record = record
+        # Requests waiting on the provider at once: at most the lookups in flight, and
+        # fewer when the provider's own concurrency limit is lower. A slot is held from
+        # the send until the ledger commit, a provider's concurrency only until it
+        # answers: with N a little above the provider's limit, the ledger's commit does
+        # not leave the provider's capacity idle (docs/identification.md).
+        self.at_provider = min(self.concurrency, at_provider or self.concurrency)
+        self.ledger = ledger
         self.limiter = limiter or SharedRateLimit()
         self.refused: LineTypeRefused | None = None
         self.fatal: BaseException | None = None
         self._loop = asyncio.new_event_loop()
-        self._answers: queue.Queue[Outcome | None] = queue.Queue()
         self._done: queue.Queue[Outcome] = queue.Queue()
         self._pending = 0
         self._count_lock = threading.Lock()
@@ -95,16 +102,20 @@ class LookupPool:
         sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         self._sender = threading.Thread(target=self._loop.run_forever, name="lookups", daemon=True)
         self._sender.start()
-        self._call(self._start())
-        self._recorder = threading.Thread(target=self._recording, name="ledger", daemon=True)
-        self._recorder.start()
+        try:
+            self._call(self._start())
+        except BaseException:
+            self._stop_loop()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._call(self._drain_and_stop())  # every queued number is still looked up
-        self._answers.put(None)
-        self._recorder.join()
-        self._call(self._close())
+        try:
+            self._call(self._drain_and_stop())  # every queued number is still looked up
+        finally:
+            self._stop_loop()
+
+    def _stop_loop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._sender.join()
         self._loop.close()
@@ -153,9 +164,18 @@ class LookupPool:
 
     async def _start(self) -> None:
         self._work: asyncio.Queue[Job | None] = asyncio.Queue()
+        self._answers: asyncio.Queue[Outcome | None] = asyncio.Queue()
         self._slots = asyncio.Semaphore(self.concurrency)
+        self._provider_slots = asyncio.Semaphore(self.at_provider)
         self._client = contextlib.AsyncExitStack()
-        lookup = await self._client.enter_async_context(self._open_client())
+        self._client.push_async_callback(self.limiter.aclose)
+        try:
+            record = await self._client.enter_async_context(self.ledger())
+            lookup = await self._client.enter_async_context(self._open_client())
+        except BaseException:
+            await self._client.aclose()
+            raise
+        self._recorder = asyncio.ensure_future(self._recording(record))
         self._senders = [
             asyncio.ensure_future(self._sending(lookup)) for _ in range(self.concurrency)
         ]
@@ -187,31 +207,30 @@ class LookupPool:
         return jobs
 
     async def _drain_and_stop(self) -> None:
-        for _ in self._senders:
-            self._work.put_nowait(None)
-        await asyncio.gather(*self._senders)
-
-    async def _close(self) -> None:
-        await self._client.aclose()
-        await self.limiter.aclose()
-
-    def _give_back(self, slots: int) -> None:
-        for _ in range(slots):
-            self._slots.release()
+        try:
+            for _ in self._senders:
+                self._work.put_nowait(None)
+            await asyncio.gather(*self._senders)
+            self._answers.put_nowait(None)
+            await self._recorder
+        finally:
+            await self._client.aclose()
 
     async def _sending(self, lookup: AsyncLookup) -> None:
         while (job := await self._work.get()) is not None:
             await self._slots.acquire()  # given back once the answer is committed
-            self._answers.put(await self._look_up(job, lookup))
+            self._answers.put_nowait(await self._look_up(job, lookup))
 
     async def _look_up(self, job: Job, lookup: AsyncLookup) -> Outcome:
         if self.refused is not None:
             return Outcome(job, error="not sent: the provider refuses lookups")
         rate_limited = unavailable = 0
         while True:
-            await self.limiter.await_turn()
             try:
-                return Outcome(job, answer=await lookup(job.number))
+                async with self._provider_slots:
+                    await self.limiter.await_turn()
+                    answer = await lookup(job.number)
+                return Outcome(job, answer=answer)
             except LineTypeRateLimited as exc:
                 rate_limited += 1
                 if rate_limited >= RATE_LIMITED_TRIES:
@@ -229,42 +248,28 @@ class LookupPool:
                 logger.warning("line-type lookup of %s failed", job.number, exc_info=True)
                 return Outcome(job, error=f"{type(exc).__name__}: {exc}"[:255])
 
-    # On the recorder thread.
-
-    def _recording(self) -> None:
-        batch: list[Outcome] = []
-        try:
-            while (first := self._answers.get()) is not None:
-                batch = [first]
-                stop = False
-                while True:
-                    try:
-                        item = self._answers.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        stop = True
-                        break
-                    batch.append(item)
-                answered = [o for o in batch if o.answer is not None]
-                if answered:
-                    self.record(answered)
-                self._hand_back(batch)
-                batch = []
-                if stop:
+    async def _recording(self, record: Recorder) -> None:
+        """Answers that arrived while the last batch was being written go in the next one,
+        so the ledger takes one commit per batch, not per answer."""
+        while (first := await self._answers.get()) is not None:
+            batch, stop = [first], False
+            while not self._answers.empty():
+                if (item := self._answers.get_nowait()) is None:
+                    stop = True
                     break
-        except BaseException as exc:  # the database is gone: stop handing out work
-            self.fatal = exc
-            self.refused = self.refused or LineTypeRefused("ledger", "the ledger is unreachable")
-            logger.exception("recording line-type answers failed")
-            self._hand_back(batch)
-            while (left := self._answers.get()) is not None:
-                self._hand_back([left])
-        finally:
-            connection.close()
-
-    def _hand_back(self, outcomes: list[Outcome]) -> None:
-        if outcomes:
-            self._loop.call_soon_threadsafe(self._give_back, len(outcomes))
-        for outcome in outcomes:
-            self._done.put(outcome)
+                batch.append(item)
+            answered = [o for o in batch if o.answer is not None]
+            if answered and self.fatal is None:
+                try:
+                    await record(answered)
+                except Exception as exc:  # the database is gone: stop handing out work
+                    self.fatal = exc
+                    self.refused = self.refused or LineTypeRefused(
+                        "ledger", "the ledger is unreachable"
+                    )
+                    logger.exception("recording line-type answers failed")
+            for outcome in batch:
+                self._slots.release()
+                self._done.put(outcome)
+            if stop:
+                break

@@ -188,6 +188,30 @@ def test_the_command_runs_the_backfill_with_at_most_n_lookups_in_flight(scripted
     assert "40 numbers, 40 lookups" in capsys.readouterr().out
 
 
+def test_the_provider_concurrency_caps_requests_waiting_on_the_provider(scripted, settings):
+    settings.LINE_TYPE_PROVIDER_CONCURRENCY = 2
+    for i in range(30):
+        hold(f"+140455502{i:02d}", "other")
+    at_provider = {"now": 0, "most": 0}
+    lock = threading.Lock()
+
+    def slow_mobile(e164: str) -> str:
+        with lock:
+            at_provider["now"] += 1
+            at_provider["most"] = max(at_provider["most"], at_provider["now"])
+        time.sleep(0.01)
+        with lock:
+            at_provider["now"] -= 1
+        return "mobile"
+
+    scripted.default = slow_mobile
+
+    call_command("identify_mobile_numbers", "--concurrency", "5")
+
+    assert PhoneNumber.objects.filter(type="mobile").count() == 30
+    assert at_provider["most"] == 2
+
+
 def test_the_command_refuses_when_identification_is_off(scripted):
     config = OrchestrationSettings.load()
     config.mobile_identification = False
