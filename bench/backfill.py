@@ -6,14 +6,14 @@ on two profiles; 2% Mobile on one profile and Other on another; 10% already Mobi
 Home or Office: 85% need a lookup), starts a loopback Twilio Lookup stand-in with 50 ms
 latency and a limit of 50 concurrent requests (so it allows 1,000 lookups/s), measures
 what a bare client (no database, nothing else to do) gets from it, then runs
-``identify_mobile_numbers --concurrency 60`` through the real Twilio adapter with
-``LINE_TYPE_PROVIDER_CONCURRENCY=50`` (at most 50 requests at the provider; 60 sent and
+``identify_mobile_numbers --concurrency 70`` through the real Twilio adapter with
+``LINE_TYPE_PROVIDER_CONCURRENCY=50`` (at most 50 requests at the provider; 70 sent and
 not yet in the ledger), SIGKILLs it at 30% and runs it again to the end. Prints the
 lookup rate against the provider's and the bare client's, lookups against eligible
 numbers, the peak RSS, and what the kill repeated.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/switchboard_bench \\
-        .venv/bin/python bench/backfill.py [--numbers 1000000] [--concurrency 60]
+        .venv/bin/python bench/backfill.py [--numbers 1000000] [--concurrency 70]
 """
 
 import argparse
@@ -220,11 +220,11 @@ def main() -> None:
         "--concurrency",
         type=int,
         default=None,
-        help="lookups in flight (default: the provider's concurrency + 10)",
+        help="lookups in flight (default: the provider's concurrency + 20)",
     )
     args = parser.parse_args()
     allowed = args.provider_concurrency / args.latency
-    concurrency = args.concurrency or args.provider_concurrency + 10
+    concurrency = args.concurrency or args.provider_concurrency + 20
 
     started = time.monotonic()
     eligible = build(args.numbers)

@@ -238,7 +238,11 @@ async def ledger_writer(
         try:
             yield record_in_thread
         finally:
-            await loop.run_in_executor(thread, connection.close)
+            await loop.run_in_executor(thread, _close_connection)
+
+
+def _close_connection() -> None:
+    connection.close()  # this thread's own: ``connection`` is per thread
 
 
 def _ledger_insert(

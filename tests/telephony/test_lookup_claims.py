@@ -129,3 +129,23 @@ def test_the_backfill_waits_for_a_callers_lookup_in_flight_and_pays_for_it_once(
     )
     assert PhoneNumber.objects.get(number="+14045550010").type == "mobile"
     assert not LookupClaim.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_backfill_records_and_applies_its_answers_on_either_database(scripted):
+    # The embedded default (SQLite) records from a thread of its own, PostgreSQL from the
+    # lookups' event loop: both end with every answer in the ledger once.
+    for n in range(20, 32):
+        hold(f"+140455500{n}")
+    scripted.default = "mobile"
+    scripted.answers["+14045550020"] = "landline"
+
+    run = identification.backfill_start(trigger=BackfillRun.Trigger.COMMAND)
+    run = backfill_run(run_id=run.pk, concurrency=3)
+
+    assert (run.status, run.lookups, run.turned_mobile, run.failed) == ("completed", 12, 11, 0)
+    assert sorted(LineTypeLookup.objects.values_list("number", flat=True)) == [
+        f"+140455500{n}" for n in range(20, 32)
+    ]
+    assert PhoneNumber.objects.filter(type="mobile").count() == 11
+    assert not LookupClaim.objects.exists()
