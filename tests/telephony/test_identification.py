@@ -164,27 +164,32 @@ def test_the_dry_run_prints_the_count_and_cost_and_spends_nothing(scripted, caps
     assert not BackfillRun.objects.exists()
 
 
+class SlowMobile:
+    """A provider answer that takes 10 ms and counts how many calls were at it at once."""
+
+    def __init__(self) -> None:
+        self.now = self.most = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, e164: str) -> str:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(0.01)
+        with self.lock:
+            self.now -= 1
+        return "mobile"
+
+
 def test_the_command_runs_the_backfill_with_at_most_n_lookups_in_flight(scripted, capsys):
     for i in range(40):
         hold(f"+140455501{i:02d}", "other")
-    in_flight = {"now": 0, "most": 0}
-    lock = threading.Lock()
-
-    def slow_mobile(e164: str) -> str:
-        with lock:
-            in_flight["now"] += 1
-            in_flight["most"] = max(in_flight["most"], in_flight["now"])
-        time.sleep(0.01)
-        with lock:
-            in_flight["now"] -= 1
-        return "mobile"
-
-    scripted.default = slow_mobile
+    in_flight = scripted.default = SlowMobile()
 
     call_command("identify_mobile_numbers", "--concurrency", "3")
 
     assert PhoneNumber.objects.filter(type="mobile").count() == 40
-    assert 1 < in_flight["most"] <= 3
+    assert 1 < in_flight.most <= 3
     assert "40 numbers, 40 lookups" in capsys.readouterr().out
 
 
@@ -192,24 +197,12 @@ def test_the_provider_concurrency_caps_requests_waiting_on_the_provider(scripted
     settings.LINE_TYPE_PROVIDER_CONCURRENCY = 2
     for i in range(30):
         hold(f"+140455502{i:02d}", "other")
-    at_provider = {"now": 0, "most": 0}
-    lock = threading.Lock()
-
-    def slow_mobile(e164: str) -> str:
-        with lock:
-            at_provider["now"] += 1
-            at_provider["most"] = max(at_provider["most"], at_provider["now"])
-        time.sleep(0.01)
-        with lock:
-            at_provider["now"] -= 1
-        return "mobile"
-
-    scripted.default = slow_mobile
+    at_provider = scripted.default = SlowMobile()
 
     call_command("identify_mobile_numbers", "--concurrency", "5")
 
     assert PhoneNumber.objects.filter(type="mobile").count() == 30
-    assert at_provider["most"] == 2
+    assert at_provider.most == 2
 
 
 def test_the_command_refuses_when_identification_is_off(scripted):
