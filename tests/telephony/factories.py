@@ -3,6 +3,7 @@ import uuid
 import factory
 from django.utils import timezone
 
+from crm.models import Customer, PhoneNumber
 from telephony.models import Assistant, Call, Message
 from tests.crm.factories import CustomerFactory
 
@@ -13,6 +14,15 @@ def call_sid() -> str:
 
 def message_sid() -> str:
     return "SM" + uuid.uuid4().hex
+
+
+def hold(
+    number: str, type_: str = "other", customer: Customer | None = None, **customer_fields
+) -> PhoneNumber:
+    """``number`` held as ``type_`` by ``customer`` (else a new one with these fields)."""
+    return PhoneNumber.objects.create(
+        customer=customer or CustomerFactory(**customer_fields), number=number, type=type_
+    )
 
 
 class AssistantFactory(factory.django.DjangoModelFactory):

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
-from crm.models import Customer, MatchSuggestion, PhoneNumber, PhoneNumberChange
+from crm.models import MatchSuggestion, PhoneNumber, PhoneNumberChange
 from telephony import identification, lookups, services
 from telephony.backfill import backfill_run
 from telephony.models import (
@@ -22,16 +22,9 @@ from telephony.models import (
     OrchestrationSwitch,
 )
 from telephony.providers.base import LineTypeRefused, LineTypeUnavailable
-from tests.crm.factories import CustomerFactory
-from tests.telephony.factories import call_sid
+from tests.telephony.factories import call_sid, hold
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgresql]
-
-
-def hold(number: str, type_: str, customer: Customer | None = None) -> PhoneNumber:
-    return PhoneNumber.objects.create(
-        customer=customer or CustomerFactory(), number=number, type=type_
-    )
 
 
 def backfill(concurrency: int = 4) -> BackfillRun:

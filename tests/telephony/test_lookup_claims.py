@@ -17,11 +17,7 @@ from telephony import identification
 from telephony.backfill import backfill_run
 from telephony.models import BackfillRun, LineTypeLookup, LookupClaim
 from telephony.providers.base import LineTypeLookupFailed
-from tests.crm.factories import CustomerFactory
-
-
-def hold(number: str, type_: str = "other") -> PhoneNumber:
-    return PhoneNumber.objects.create(customer=CustomerFactory(), number=number, type=type_)
+from tests.telephony.factories import hold
 
 
 def wait_for(condition, what: str, timeout: float = 20.0) -> None:

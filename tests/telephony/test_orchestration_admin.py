@@ -5,11 +5,9 @@ from decimal import Decimal
 import pytest
 
 from campaigns.models import DoNotCallNumber
-from crm.models import PhoneNumber
 from telephony.models import BackfillRun, LineTypeLookup, LookupSpend, OrchestrationSettings
 from tests.campaigns.factories import CampaignPhoneFactory, ContactFactory
-from tests.crm.factories import CustomerFactory
-from tests.telephony.factories import CallFactory, MessageFactory
+from tests.telephony.factories import CallFactory, MessageFactory, hold
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgresql]
 
@@ -20,10 +18,6 @@ NUMBER = "+14045550001"
 
 def number_url(e164: str = NUMBER) -> str:
     return f"/admin/telephony/linetypelookup/number/{e164}/"
-
-
-def hold(number: str, type_: str, **kw) -> PhoneNumber:
-    return PhoneNumber.objects.create(customer=CustomerFactory(**kw), number=number, type=type_)
 
 
 @pytest.fixture
