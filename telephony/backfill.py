@@ -224,10 +224,8 @@ class _Backfill:
                 numbers=[job.number for job in state.deferred], owner=self.owner
             )
             if ours:
-                state.deferred, claimed = (
-                    [job for job in state.deferred if job.number not in ours],
-                    [job for job in state.deferred if job.number in ours],
-                )
+                claimed = [job for job in state.deferred if job.number in ours]
+                state.deferred = [job for job in state.deferred if job.number not in ours]
                 self._send(pool, state, claimed)
 
     def _collect(self, outcomes: list[Outcome]) -> None:
