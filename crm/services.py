@@ -9,6 +9,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Cast
 from django.utils import timezone
+from psycopg import sql
 
 from crm.actors import Actor, acting_user
 from crm.db import constraint_violation_message, number_locks
@@ -305,8 +306,11 @@ def phone_number_remove(*, phone: PhoneNumber, cause: str, actor: Actor = None) 
 # two profiles are one person; pairing every holder would bury agents in suggestions.
 MATCH_MAX_HOLDERS = 3
 
+# Composed with psycopg.sql (never str.format or f-strings): only these constants and
+# psycopg's own literals of int()-converted ids make up the statement. It is rendered to
+# plain text with psycopg's default quoting, which SQLite reads as well as PostgreSQL.
 _MATCH_SQL = {
-    MatchSuggestion.Reason.SHARED_NUMBER: """
+    MatchSuggestion.Reason.SHARED_NUMBER: sql.SQL("""
         SELECT a.customer_id, b.customer_id, a.number
         FROM crm_phonenumber a
         JOIN crm_phonenumber b ON b.number = a.number AND a.customer_id < b.customer_id
@@ -319,8 +323,8 @@ _MATCH_SQL = {
             SELECT number FROM crm_phonenumber {scope}
             GROUP BY number HAVING COUNT(*) BETWEEN 2 AND %(max_holders)s
         )
-    """,
-    MatchSuggestion.Reason.SHARED_EMAIL: """
+    """),
+    MatchSuggestion.Reason.SHARED_EMAIL: sql.SQL("""
         SELECT a.id, b.id, LOWER(a.email)
         FROM crm_customer a
         JOIN crm_customer b ON LOWER(b.email) = LOWER(a.email) AND a.id < b.id
@@ -329,17 +333,23 @@ _MATCH_SQL = {
             SELECT LOWER(email) FROM crm_customer {scope}
             GROUP BY LOWER(email) HAVING COUNT(*) BETWEEN 2 AND %(max_holders)s
         )
-    """,
+    """),
 }
 _MATCH_SCOPE = {
-    MatchSuggestion.Reason.SHARED_NUMBER: (
+    MatchSuggestion.Reason.SHARED_NUMBER: sql.SQL(
         "WHERE number IN (SELECT number FROM crm_phonenumber WHERE customer_id IN ({ids}))"
     ),
-    MatchSuggestion.Reason.SHARED_EMAIL: (
+    MatchSuggestion.Reason.SHARED_EMAIL: sql.SQL(
         "WHERE email <> '' AND LOWER(email) IN "
         "(SELECT LOWER(email) FROM crm_customer WHERE id IN ({ids}))"
     ),
 }
+_MATCH_INSERT = sql.SQL(
+    "INSERT INTO crm_matchsuggestion (customer_id, other_id, detail, reason, status, created_at) "
+    "SELECT pairs.*, %(reason)s, 'open', %(now)s FROM ({select}) "
+    # WHERE true: SQLite cannot otherwise tell ON CONFLICT from a join's ON.
+    "AS pairs WHERE true ON CONFLICT (customer_id, other_id) DO NOTHING"
+)
 
 
 def match_suggestions_refresh(*, customer_ids: Iterable[int] | None = None) -> int:
@@ -356,14 +366,14 @@ def match_suggestions_refresh(*, customer_ids: Iterable[int] | None = None) -> i
     now = timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
         for reason, select in _MATCH_SQL.items():
-            # Only module constants and int()-converted ids are formatted into the SQL.
-            scope = _MATCH_SCOPE[reason].format(ids=",".join(map(str, ids))) if ids else ""
+            scope = (
+                _MATCH_SCOPE[reason].format(ids=sql.SQL(", ").join(map(sql.Literal, ids)))
+                if ids
+                else sql.SQL("")
+            )
+            statement = _MATCH_INSERT.format(select=select.format(scope=scope))
             cursor.execute(
-                "INSERT INTO crm_matchsuggestion "  # noqa: S608
-                "(customer_id, other_id, detail, reason, status, created_at) "
-                f"SELECT pairs.*, %(reason)s, 'open', %(now)s FROM ({select.format(scope=scope)}) "
-                # WHERE true: SQLite cannot otherwise tell ON CONFLICT from a join's ON.
-                "AS pairs WHERE true ON CONFLICT (customer_id, other_id) DO NOTHING",
+                statement.as_string(),
                 {"reason": reason, "now": now, "max_holders": MATCH_MAX_HOLDERS},
             )
             added += max(cursor.rowcount, 0)
