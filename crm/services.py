@@ -326,6 +326,7 @@ _TYPE_STRENGTH: dict[str, int] = {
 # The fields an agent picks from either profile on the merge page (docs/product.md,
 # "Possible matches and merges"); "kept" or "merged" names whose value survives.
 MERGE_FIELDS = ("name", "email")
+MERGE_SOURCES = ("kept", "merged")
 _COUNTERS = ("interaction_count", "first_interaction_at", "last_interaction_at")
 
 
@@ -364,7 +365,7 @@ def customer_merge(
     if keep.pk == merge.pk:
         raise ValidationError("A profile cannot be merged into itself.")
     fields = fields or {}
-    if set(fields) - set(MERGE_FIELDS) or set(fields.values()) - {"kept", "merged"}:
+    if set(fields) - set(MERGE_FIELDS) or set(fields.values()) - set(MERGE_SOURCES):
         raise ValidationError(f"Choose 'kept' or 'merged' for {', '.join(MERGE_FIELDS)}.")
     # The locks an erasure takes, in its order (numbers, then rows by id): a merge and an
     # erasure of one person, or a merge and a webhook linking one of its numbers, serialise.

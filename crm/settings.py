@@ -263,6 +263,7 @@ SPECTACULAR_SETTINGS = {
         "MessageStatusEnum": "telephony.models.Message.Status",
         "CampaignPhoneStatusEnum": "campaigns.models.Status",
         "LeadUploadStatusEnum": "campaigns.models.LeadUpload.State",
+        "MergeFieldSourceEnum": "crm.services.MERGE_SOURCES",
     },
 }
 
