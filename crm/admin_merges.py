@@ -265,6 +265,8 @@ class CustomerMergeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     ("merged", "Merged-away profile", record.merged_id),
                 )
             ],
+            "kept_before": values.get("kept", {}),
+            "merged_before": values.get("merged", {}),
             "days": CustomerMerge.UNDO_DAYS,
         }
         return TemplateResponse(request, "admin/crm/customermerge/undo.html", context)
