@@ -127,10 +127,10 @@ def _numbers_back(
         )
         count += 1
     for raised in record.undo.get("raised", []):
-        phone = PhoneNumber.objects.filter(pk=raised["id"], customer=kept).first()
-        if phone is not None:
+        still = PhoneNumber.objects.filter(pk=raised["id"], customer=kept).first()
+        if still is not None:
             phone_number_set_type(
-                phone=phone,
+                phone=still,
                 type=raised["type"],
                 sms=raised["sms"],
                 type_source=raised["type_source"],
