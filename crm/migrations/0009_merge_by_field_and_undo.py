@@ -9,36 +9,51 @@ from crm.roles import noop, sync_roles
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm', '0008_customer_erasure'),
+        ("crm", "0008_customer_erasure"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='customermerge',
-            options={'ordering': ['-created_at', '-id'], 'permissions': [('undo_customermerge', 'Can undo a merge')]},
+            name="customermerge",
+            options={
+                "ordering": ["-created_at", "-id"],
+                "permissions": [("undo_customermerge", "Can undo a merge")],
+            },
         ),
         migrations.AddField(
-            model_name='customermerge',
-            name='undo',
-            field=models.JSONField(default=dict, help_text="What undoing needs: the ids of the rows moved (by model and field), the merged profile's copies of shared numbers, the kept numbers whose type was raised."),
+            model_name="customermerge",
+            name="undo",
+            field=models.JSONField(
+                default=dict,
+                help_text="What undoing needs: the ids of the rows moved (by model and field), the merged profile's copies of shared numbers, the kept numbers whose type was raised.",
+            ),
         ),
         migrations.AddField(
-            model_name='customermerge',
-            name='undone_at',
+            model_name="customermerge",
+            name="undone_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='customermerge',
-            name='undone_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="customermerge",
+            name="undone_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='customermerge',
-            name='values',
-            field=models.JSONField(default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder, help_text="Both profiles' name, email and counters before the merge, and which profile's name and email the kept profile took."),
+            model_name="customermerge",
+            name="values",
+            field=models.JSONField(
+                default=dict,
+                encoder=django.core.serializers.json.DjangoJSONEncoder,
+                help_text="Both profiles' name, email and counters before the merge, and which profile's name and email the kept profile took.",
+            ),
         ),
         # Administrators get crm.undo_customermerge (crm.*); Agents do not.
         migrations.RunPython(sync_roles, noop),
