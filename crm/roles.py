@@ -39,6 +39,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "telephony.view_message",
         "telephony.view_assistant",
         "telephony.view_frequentcaller",
+        # Missed calls and voicemails: Agents work through the list (docs/voice.md).
+        "telephony.view_missedcall",
+        "telephony.handle_call",
     ],
     CALLER: [
         "campaigns.view_campaign",

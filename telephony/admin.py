@@ -1,6 +1,7 @@
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.options import ShowFacets
 from django.db.models import QuerySet
@@ -24,7 +25,7 @@ from crm.formatting import datetime_cell
 from crm.models import Customer, PhoneNumber
 from crm.phones import phone_link
 from crm.selectors import number_search
-from telephony import charts, selectors, services
+from telephony import answering, charts, selectors, services
 from telephony.models import (
     Assistant,
     Call,
@@ -376,6 +377,18 @@ class FrequentCallerAdmin(ProfileActivityColumns, ReadOnlyAdminMixin, admin.Mode
 class TelephonySettingsForm(forms.ModelForm):
     """Multi-line texts, and a second "yes" before a retention of 0 erases everything."""
 
+    open_days = forms.TypedMultipleChoiceField(
+        choices=list(enumerate(answering.DAY_NAMES)),
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "sb-days"}),
+        help_text="None ticked: every day.",
+    )
+    team_time_zone = forms.ChoiceField(
+        choices=answering.zone_choices,
+        help_text='Business hours and the dashboard\'s "today" count in this zone; staff '
+        "who chose none in My preferences read times in it.",
+    )
     confirm_erase = forms.BooleanField(
         required=False,
         label="Yes, erase everything older than 0 days at the next run",
@@ -388,6 +401,10 @@ class TelephonySettingsForm(forms.ModelForm):
         fields = [
             "greeting",
             "forward_to",
+            "open_days",
+            "open_time",
+            "close_time",
+            "team_time_zone",
             "sms_auto_reply",
             "transcript_retention_days",
             "record_retention_days",
@@ -395,8 +412,19 @@ class TelephonySettingsForm(forms.ModelForm):
         widgets = {
             "greeting": forms.Textarea(attrs={"rows": 3, "cols": 60}),
             "sms_auto_reply": forms.Textarea(attrs={"rows": 3, "cols": 60}),
+            "open_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "close_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
         }
         labels = {"sms_auto_reply": "SMS auto-reply"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["open_days"] = sorted(answering.days_parse(self.instance.open_days))
+            self.initial["team_time_zone"] = self.instance.team_time_zone or settings.TIME_ZONE
+
+    def clean_open_days(self) -> str:
+        return ",".join(str(day) for day in sorted(self.cleaned_data.get("open_days") or []))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -420,7 +448,18 @@ class TelephonySettingsForm(forms.ModelForm):
 class TelephonySettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
     form = TelephonySettingsForm
     fieldsets = (
-        ("Voice", {"fields": ("greeting", "forward_to")}),
+        (
+            "Voice",
+            {"fields": ("what_caller_hears", "forward_to", "greeting")},
+        ),
+        (
+            "Business hours",
+            {
+                "fields": ("open_days", ("open_time", "close_time"), "team_time_zone"),
+                "description": "Within these hours calls ring the forward-to number; outside "
+                "them they go to voicemail. No days and no times: always open.",
+            },
+        ),
         ("SMS", {"fields": ("sms_auto_reply",)}),
         (
             "Data retention",
@@ -437,6 +476,18 @@ class TelephonySettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
             },
         ),
     )
+
+    readonly_fields = ("what_caller_hears",)
+
+    class Media:
+        css = {"all": ("telephony/history.css",)}
+
+    @admin.display(description="What a caller hears now")
+    def what_caller_hears(self, obj: TelephonySettings) -> SafeString:
+        return format_html(
+            '<p class="sb-hears" id="what-caller-hears">{}</p>',
+            answering.what_caller_hears(obj),
+        )
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         services.telephony_settings_save(config=obj)
@@ -456,4 +507,4 @@ class RetentionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 # Registered with the rest of telephony's admin (Django imports only admin.py).
-from telephony import admin_numbers, admin_orchestration  # noqa: E402, F401
+from telephony import admin_numbers, admin_orchestration, admin_voice  # noqa: E402, F401

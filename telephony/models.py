@@ -127,6 +127,21 @@ class Call(models.Model):
     transcript_cleared_at = models.DateTimeField(
         null=True, blank=True, help_text="When data retention removed the transcript."
     )
+    # Voicemail (docs/voice.md): set when the answer sent the caller to <Record>; the
+    # recording and Twilio's transcription arrive later by their own callbacks.
+    voicemail = models.BooleanField(default=False, db_default=False)
+    recording_url = models.URLField(max_length=500, blank=True, default="", db_default="")
+    recording_sid = models.CharField(max_length=64, blank=True, default="", db_default="")
+    recording_seconds = models.PositiveIntegerField(null=True, blank=True)
+    # A missed call or voicemail is worked through once: who handled it and when.
+    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -149,7 +164,14 @@ class Call(models.Model):
             models.Index(fields=["assistant", "-started_at"], name="telephony_call_assistant"),
             models.Index(fields=["reason", "-started_at"], name="telephony_call_reason"),
             models.Index(fields=["from_number"], name="telephony_call_from"),
+            # "Missed calls and voicemails": only the inbound calls still to work through.
+            models.Index(
+                fields=["-started_at", "-id"],
+                name="telephony_call_to_handle",
+                condition=Q(direction="inbound", handled_at__isnull=True),
+            ),
         ]
+        permissions = [("handle_call", "Can mark a missed call or voicemail handled")]
 
     def __str__(self) -> str:
         when = f"{self.started_at:%Y-%m-%d %H:%M}"
@@ -202,19 +224,68 @@ class Message(models.Model):
         return party_label(self.from_number)
 
 
+MISSED_STATUSES = ("no-answer", "busy", "failed", "canceled")
+
+
+class MissedCall(Call):
+    """Inbound calls nobody answered, or that left a voicemail (docs/voice.md)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "missed call or voicemail"
+        verbose_name_plural = "missed calls and voicemails"
+
+
+DEFAULT_GREETING = (
+    "Thank you for calling. Nobody can take your call right now: please leave a message "
+    "after the tone and we will call you back."
+)
+# The greeting fresh installs had: it promised a connection that never came.
+OLD_DEFAULT_GREETING = "Thank you for calling. Please hold while we connect you."
+
+
+def default_team_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
 class TelephonySettings(SingletonSettings):
     """Administrator settings for the phone lines and data retention (one row, ``load()``)."""
 
     greeting = models.CharField(
+        "voicemail greeting",
         max_length=500,
         blank=True,
-        default="Thank you for calling. Please hold while we connect you.",
-        help_text="Read to every inbound caller. Leave empty to say nothing.",
+        default=DEFAULT_GREETING,
+        help_text="Read to a caller before the tone when the call goes to voicemail (outside "
+        "business hours, no forward-to number, or the forward not answered). Empty: only "
+        "the tone.",
     )
     forward_to = models.CharField(
         max_length=32,
         blank=True,
-        help_text="Dial this number after the greeting (any format). Leave empty not to dial.",
+        help_text="Within business hours, ring this number (any format); voicemail if it is "
+        "not answered. Empty: every call goes to voicemail.",
+    )
+    open_days = models.CharField(
+        max_length=20,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Business days (0 Monday to 6 Sunday, comma-separated). Empty: every day.",
+    )
+    open_time = models.TimeField(
+        null=True, blank=True, help_text="Opening time, team time zone. Empty: all day."
+    )
+    close_time = models.TimeField(
+        null=True,
+        blank=True,
+        help_text="Closing time, team time zone (earlier than opening: open past midnight).",
+    )
+    team_time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        default=default_team_time_zone,
+        help_text='The team\'s zone: business hours and "today" count in it.',
     )
     sms_auto_reply = models.CharField(
         max_length=480,
@@ -269,6 +340,21 @@ class TelephonySettings(SingletonSettings):
                 self.forward_to = normalize(self.forward_to)
             except InvalidPhoneNumber as exc:
                 raise ValidationError({"forward_to": str(exc)}) from exc
+        from telephony.answering import days_parse, zone_problem
+
+        problem = zone_problem(self.team_time_zone)
+        if problem:
+            raise ValidationError({"team_time_zone": problem})
+        try:
+            self.open_days = ",".join(str(d) for d in sorted(days_parse(self.open_days)))
+        except ValueError as exc:
+            raise ValidationError({"open_days": str(exc)}) from exc
+        if (self.open_time is None) != (self.close_time is None):
+            raise ValidationError("Give both the opening and the closing time, or neither.")
+        if self.open_time is not None and self.open_time == self.close_time:
+            raise ValidationError(
+                "Opening and closing times are the same: leave both empty to be open all day."
+            )
 
 
 class RetentionRun(models.Model):

@@ -6,15 +6,27 @@ timeline is a LIMITed UNION over two per-customer indexes, analytics are SQL agg
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Avg, CharField, Count, F, Max, Min, QuerySet, Value
+from django.db.models import Avg, CharField, Count, F, Max, Min, Q, QuerySet, Value
 from django.db.models.functions import Cast, TruncWeek
 from django.utils import timezone
 
 from crm.models import Customer
 from crm.selectors import customer_queryset
-from telephony.models import Call, Message, OwnedNumber
+from telephony.answering import local_day_start, zone_or_default
+from telephony.models import (
+    MISSED_STATUSES,
+    Call,
+    Direction,
+    Message,
+    OwnedNumber,
+    TelephonySettings,
+)
+
+# Not answered, or sent to voicemail (the answer, an unanswered forward or a recording).
+MISSED = Q(status__in=MISSED_STATUSES) | Q(voicemail=True) | ~Q(recording_url="")
 
 TIMELINE_PAGE_SIZE = 20
 WEEKS_SHOWN = 12
@@ -147,7 +159,7 @@ def customer_timeline(*, customer: Customer, page: int = 1) -> TimelinePage:
     if call_ids:
         by_key.update(
             (("call", c.pk), c)
-            for c in Call.objects.filter(id__in=call_ids).select_related("assistant")
+            for c in Call.objects.filter(id__in=call_ids).select_related("assistant", "handled_by")
         )
     if message_ids:
         by_key.update((("sms", m.pk), m) for m in Message.objects.filter(id__in=message_ids))
@@ -236,10 +248,6 @@ def _week_start(moment: datetime) -> datetime:
     return monday.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-# Calls nobody answered: what the home page's "missed calls" counts.
-MISSED_STATUSES = ("no-answer", "busy", "failed", "canceled")
-
-
 @dataclass
 class DayActivity:
     calls: int
@@ -249,18 +257,33 @@ class DayActivity:
 
 
 def day_activity(*, now: datetime | None = None, recent: int = 5) -> DayActivity:
-    """Today's calls, messages and missed inbound calls (local day), for the admin home.
+    """Today's calls, messages and missed inbound calls (the team's day), for the admin home.
 
     Each count is a range over the ``started_at`` / ``sent_at`` index: a few queries
     whatever the history's size.
     """
-    now = now or timezone.now()
-    start = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    # "Today" is the team's day (docs/voice.md), whoever reads the page and wherever.
+    start = team_day_start(now)
     calls = Call.objects.filter(started_at__gte=start)
-    missed = calls.filter(direction="inbound", status__in=MISSED_STATUSES)
+    missed = calls.filter(MISSED, direction=Direction.INBOUND)
     return DayActivity(
         calls=calls.count(),
         messages=Message.objects.filter(sent_at__gte=start).count(),
         missed=missed.count(),
         recent_missed=list(missed.select_related("customer").order_by("-started_at")[:recent]),
     )
+
+
+def missed_calls() -> QuerySet[Call]:
+    """Inbound calls to work through: not answered, or sent to voicemail, and not handled."""
+    return Call.objects.filter(MISSED, direction=Direction.INBOUND, handled_at__isnull=True)
+
+
+def team_zone() -> ZoneInfo:
+    """The team's time zone (Telephony settings; the server's ``TIME_ZONE`` by default)."""
+    return zone_or_default(TelephonySettings.cached().team_time_zone)
+
+
+def team_day_start(now: datetime | None = None) -> datetime:
+    """Midnight of the team's today, as an aware moment."""
+    return local_day_start(team_zone(), now)

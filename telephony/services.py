@@ -294,6 +294,7 @@ class CallFacts:
     reason: str | None = None
     transcript: str | None = None
     assistant: str | None = None
+    voicemail: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -400,6 +401,7 @@ def _apply_facts(call: Call, facts: CallFacts, *, save: bool = True) -> None:
     put("satisfaction", facts.satisfaction)
     put("reason", facts.reason)
     put("transcript", facts.transcript)
+    put("voicemail", facts.voicemail)
     if facts.assistant:
         assistant = assistant_get_or_create(name=facts.assistant)
         if call.assistant_id != assistant.pk:

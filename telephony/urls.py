@@ -7,5 +7,8 @@ app_name = "telephony"
 urlpatterns = [
     path("voice/", webhooks.voice, name="twilio-voice"),
     path("voice/status/", webhooks.voice_status, name="twilio-voice-status"),
+    path("voice/dial-done/", webhooks.voice_dial_done, name="twilio-voice-dial-done"),
+    path("voice/recording/", webhooks.voice_recording, name="twilio-voice-recording"),
+    path("voice/transcription/", webhooks.voice_transcription, name="twilio-voice-transcription"),
     path("sms/", webhooks.sms, name="twilio-sms"),
 ]

@@ -13,6 +13,7 @@ from functools import wraps
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -21,11 +22,15 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from crm.inputs import moment_problem, post_as_sent
-from telephony import services
+from telephony import answering, services, voicemail
 from telephony.models import Call, Channel, Direction, TelephonySettings
 
 CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
+RECORDING_SID = re.compile(r"^RE[0-9a-fA-F]{32}$")
+TRANSCRIPTION_SID = re.compile(r"^TR[0-9a-fA-F]{32}$")
+DIAL_STATUSES = frozenset({"completed", "answered", "busy", "no-answer", "failed", "canceled"})
+MAX_TRANSCRIPT = 20_000
 TWILIO_DIRECTIONS = {
     "inbound": Direction.INBOUND,
     "outbound-api": Direction.OUTBOUND,
@@ -160,22 +165,98 @@ def voice(request: HttpRequest) -> HttpResponse:
     direction = _direction(request)
     from_number, to_number = _parties(request)
     status = _call_status(request, required=False) or Call.Status.RINGING
+    # Business hours and forward-to decide (docs/voice.md); read before storing the call
+    # so the call says whether it went to voicemail, in the same write.
+    answer = answering.answer_for(TelephonySettings.cached())
     services.call_record(
         external_id=call_sid,
         direction=direction,
         from_number=from_number,
         to_number=to_number,
         channel=Channel.TWILIO,
-        facts=services.CallFacts(status=status),
+        facts=services.CallFacts(status=status, voicemail=answer.voicemail or None),
         caller_name=request.POST.get("CallerName", "").strip(),
     )
+    return _twiml(answering.answer_twiml(answer, _callbacks(request)))
+
+
+def _callbacks(request: HttpRequest) -> answering.Callbacks:
+    """Absolute callback URLs on the host Twilio called (what it signs them with)."""
+    base = settings.TWILIO_WEBHOOK_BASE_URL
+
+    def url(name: str) -> str:
+        path = reverse(f"telephony:{name}")
+        return base.rstrip("/") + path if base else request.build_absolute_uri(path)
+
+    return answering.Callbacks(
+        recording=url("twilio-voice-recording"),
+        transcription=url("twilio-voice-transcription"),
+        dial_done=url("twilio-voice-dial-done"),
+    )
+
+
+@twilio_webhook
+def voice_dial_done(request: HttpRequest) -> HttpResponse:
+    """The forward ended (<Dial action>): an unanswered forward goes to voicemail."""
+    call_sid = _sid(request, "CallSid", CALL_SID)
+    dial_status = request.POST.get("DialCallStatus", "").strip()
+    if dial_status not in DIAL_STATUSES:
+        raise BadWebhook(f"DialCallStatus: {dial_status[:40]!r} is not a Twilio dial status.")
+    if dial_status not in ("completed", "answered"):
+        # One UPDATE by the unique CallSid; no call (never stored) changes nothing.
+        Call.objects.filter(external_id=call_sid).update(voicemail=True)
     config = TelephonySettings.cached()
-    response = VoiceResponse()
-    if config.greeting:
-        response.say(config.greeting)
-    if config.forward_to:
-        response.dial(config.forward_to)
-    return _twiml(response)
+    return _twiml(answering.dial_done_twiml(dial_status, config.greeting, _callbacks(request)))
+
+
+def _recording(request: HttpRequest, *, required: bool) -> voicemail.Recording | None:
+    call_sid = _sid(request, "CallSid", CALL_SID)
+    raw_sid = request.POST.get("RecordingSid", "").strip()
+    if not raw_sid and not required:
+        return None
+    recording_sid = _sid(request, "RecordingSid", RECORDING_SID)
+    url = _required(request, "RecordingUrl")
+    if len(url) > 500 or not url.startswith("https://"):
+        raise BadWebhook(f"RecordingUrl: {url[:60]!r} is not an https URL.")
+    seconds_raw = request.POST.get("RecordingDuration", "").strip()
+    if seconds_raw and (not seconds_raw.isdigit() or len(seconds_raw) > 7):
+        raise BadWebhook(f"RecordingDuration: {seconds_raw[:40]!r} is not a number of seconds.")
+    return voicemail.Recording(
+        call_sid=call_sid,
+        recording_sid=recording_sid,
+        url=url,
+        seconds=int(seconds_raw) if seconds_raw else None,
+    )
+
+
+@twilio_webhook
+def voice_recording(request: HttpRequest) -> HttpResponse:
+    """recordingStatusCallback of the voicemail <Record>: the recording is ready."""
+    status = request.POST.get("RecordingStatus", "completed").strip()
+    if status != "completed":
+        # "absent" (nothing said) or "failed": nothing to play; the call stays missed.
+        _sid(request, "CallSid", CALL_SID)
+        return _twiml(VoiceResponse())
+    recording = _recording(request, required=True)
+    assert recording is not None
+    voicemail.call_recording_store(recording=recording)
+    return _twiml(VoiceResponse())
+
+
+@twilio_webhook
+def voice_transcription(request: HttpRequest) -> HttpResponse:
+    """transcribeCallback of the voicemail <Record>: Twilio's transcription."""
+    call_sid = _sid(request, "CallSid", CALL_SID)
+    status = request.POST.get("TranscriptionStatus", "completed").strip()
+    text = request.POST.get("TranscriptionText", "")
+    if len(text) > MAX_TRANSCRIPT:
+        raise BadWebhook(f"TranscriptionText: longer than {MAX_TRANSCRIPT} characters.")
+    if status != "completed":
+        text = "(Twilio could not transcribe this voicemail.)"
+    voicemail.call_transcript_store(
+        call_sid=call_sid, text=text, recording=_recording(request, required=False)
+    )
+    return _twiml(VoiceResponse())
 
 
 @twilio_webhook

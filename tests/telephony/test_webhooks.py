@@ -73,7 +73,8 @@ def test_the_greeting_and_dial_are_configurable(twilio_post):
     body = twilio_post(VOICE, voice_params()).content.decode()
 
     assert "<Say>" not in body
-    assert "<Dial>+12125550100</Dial>" in body
+    assert "<Number>+12125550100</Number>" in body
+    assert 'action="http://testserver/webhooks/twilio/voice/dial-done/"' in body
 
 
 def test_a_forged_signature_is_refused_and_nothing_is_stored(twilio_post):
