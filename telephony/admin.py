@@ -1,7 +1,6 @@
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.options import ShowFacets
 from django.db.models import QuerySet
@@ -386,6 +385,7 @@ class TelephonySettingsForm(forms.ModelForm):
     )
     team_time_zone = forms.ChoiceField(
         choices=answering.zone_choices,
+        required=False,
         help_text='Business hours and the dashboard\'s "today" count in this zone; staff '
         "who chose none in My preferences read times in it.",
     )
@@ -421,7 +421,6 @@ class TelephonySettingsForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["open_days"] = sorted(answering.days_parse(self.instance.open_days))
-            self.initial["team_time_zone"] = self.instance.team_time_zone or settings.TIME_ZONE
 
     def clean_open_days(self) -> str:
         return ",".join(str(day) for day in sorted(self.cleaned_data.get("open_days") or []))

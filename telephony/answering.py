@@ -37,7 +37,8 @@ def zone_problem(name: str) -> str:
 
 def zone_choices() -> list[tuple[str, str]]:
     """Every IANA zone, for a select (the usual ones are found by typing their name)."""
-    return [(name, name.replace("_", " ")) for name in sorted(available_timezones())]
+    zones = [(name, name.replace("_", " ")) for name in sorted(available_timezones())]
+    return [("", f"The server's ({settings.TIME_ZONE})"), *zones]
 
 
 def zone_or_default(name: str) -> ZoneInfo:

@@ -101,7 +101,8 @@ def test_an_answered_forward_hangs_up_after_the_conversation(twilio_post):
     params = voice_params()
     twilio_post(VOICE, params)
     body = twilio_post(DIAL_DONE, {**params, "DialCallStatus": "completed"}).content.decode()
-    assert "<Hangup" in body and "<Record" not in body
+    assert "<Hangup" in body
+    assert "<Record" not in body
     assert Call.objects.get().voicemail is False
 
 
@@ -217,10 +218,14 @@ def test_what_a_caller_hears_now_says_what_the_webhook_does():
     )
     open_now = answering.what_caller_hears(config, datetime(2026, 12, 7, 15, 0, tzinfo=UTC))
     closed = answering.what_caller_hears(config, datetime(2026, 12, 7, 23, 0, tzinfo=UTC))
-    assert "rings +12125550100" in open_now and "Mon 10:00 EST" in open_now
-    assert "closed" in closed and "voicemail" in closed and "Mon 18:00 EST" in closed
+    assert "rings +12125550100" in open_now
+    assert "Mon 10:00 EST" in open_now
+    assert "closed" in closed
+    assert "voicemail" in closed
+    assert "Mon 18:00 EST" in closed
     nothing = answering.what_caller_hears(configure(forward_to=""))
-    assert "no forward-to number" in nothing and "leave a message" in nothing
+    assert "no forward-to number" in nothing
+    assert "leave a message" in nothing
 
 
 # --- Recording and transcription callbacks -----------------------------------------------
