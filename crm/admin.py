@@ -33,7 +33,7 @@ from crm.admin_utils import (
     phone_column,
 )
 from crm.erasure import choice_key
-from crm.formatting import datetime_cell, plural
+from crm.formatting import datetime_cell, local_datetime, plural
 from crm.models import (
     Customer,
     CustomerErasure,
@@ -290,10 +290,7 @@ class CustomerAdmin(
         rows = format_html_join(
             "",
             "<li>{} — {}: {} ({})</li>",
-            (
-                (c.created_at.strftime("%Y-%m-%d %H:%M"), c.number, c, c.actor or "system")
-                for c in changes
-            ),
+            ((local_datetime(c.created_at), c.number, c, c.actor or "system") for c in changes),
         )
         return format_html('<ul class="sb-history">{}</ul><a href="{}">All changes</a>', rows, url)
 

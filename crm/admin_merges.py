@@ -14,7 +14,7 @@ from django.utils.html import format_html
 
 from crm import selectors, services
 from crm.admin_utils import FastChangelistMixin, ReadOnlyAdminMixin
-from crm.formatting import counted_kinds, plural
+from crm.formatting import counted_kinds, local_datetime, plural
 from crm.merges import customer_merge_undo, merge_undo_refusal
 from crm.models import Customer, CustomerMerge, MatchSuggestion, PhoneNumber
 from crm.phones import phone_link
@@ -208,7 +208,7 @@ class CustomerMergeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Undo")
     def undo_cell(self, obj: CustomerMerge) -> str:
         if obj.undone_at is not None:
-            return format_html("Undone {}", obj.undone_at.strftime("%Y-%m-%d %H:%M"))
+            return format_html("Undone {}", local_datetime(obj.undone_at))
         if merge_undo_refusal(obj) is not None:
             return EMPTY
         url = reverse("admin:crm_customermerge_undo", args=[obj.pk])

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
@@ -18,14 +18,22 @@ def noun(count: int, singular: str, plural_form: str) -> str:
     return singular if count == 1 else plural_form
 
 
+def local_datetime(moment: datetime | None) -> str:
+    """The one way a moment is written: ``Dec 7, 2026, 14:05 EST``, in the reader's zone
+    (the active one: telephony/middleware.py) and naming it."""
+    if moment is None:
+        return "-"
+    return formats.date_format(timezone.localtime(moment), "DATETIME_FORMAT")
+
+
 def short_datetime(moment: datetime | None) -> str:
-    """A compact local date for narrow list columns: ``Nov 28, 21:37`` this year,
+    """A compact local date for narrow list columns: ``Nov 28, 21:37 EST`` this year,
     ``Nov 28, 2025`` before; the full timestamp is the cell's hover title."""
     if moment is None:
         return "-"
     local = timezone.localtime(moment)
     if local.year == timezone.localdate().year:
-        return f"{local:%b} {local.day}, {local:%H:%M}"
+        return f"{local:%b} {local.day}, {local:%H:%M} {local:%Z}"
     return f"{local:%b} {local.day}, {local.year}"
 
 
@@ -33,7 +41,7 @@ def datetime_cell(moment: datetime | None) -> SafeString | str:
     """:func:`short_datetime` with the full local timestamp on hover."""
     if moment is None:
         return "-"
-    full = f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S %Z}"
+    full = local_datetime(moment)
     return format_html(
         '<time datetime="{}" title="{}">{}</time>', moment.isoformat(), full, short_datetime(moment)
     )

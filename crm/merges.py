@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from crm.actors import Actor, acting_user
+from crm.formatting import local_datetime
 from crm.matches import match_suggestions_refresh
 from crm.models import (
     Customer,
@@ -42,7 +43,7 @@ def merge_undo_refusal(record: CustomerMerge, *, now: datetime | None = None) ->
     """Why this merge can no longer be undone, or None when it can."""
     now = now or timezone.now()
     if record.undone_at is not None:
-        return f"This merge was already undone on {record.undone_at:%Y-%m-%d %H:%M}."
+        return f"This merge was already undone on {local_datetime(record.undone_at)}."
     if now - record.created_at > timedelta(days=CustomerMerge.UNDO_DAYS):
         return f"A merge can be undone for {CustomerMerge.UNDO_DAYS} days; this one is older."
     if not record.undo:

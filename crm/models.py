@@ -4,6 +4,8 @@ from django.db import models
 from django.db.models import Q
 from phonenumber_field.modelfields import PhoneNumberField
 
+from crm.formatting import local_datetime
+
 
 class Customer(models.Model):
     class Source(models.TextChoices):
@@ -242,4 +244,4 @@ class CustomerErasure(models.Model):
         verbose_name = "customer erasure"
 
     def __str__(self) -> str:
-        return f"Erasure of customer #{self.customer_id}, {self.created_at:%Y-%m-%d %H:%M}"
+        return f"Erasure of customer #{self.customer_id}, {local_datetime(self.created_at)}"

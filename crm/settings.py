@@ -96,6 +96,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Pages (not webhooks or the API) show times in the reader's zone (docs/voice.md).
+    "telephony.middleware.ReaderTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -185,6 +187,8 @@ else:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 
 LANGUAGE_CODE = "en-us"
+# One date format everywhere, the zone named with every time (crm/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["crm.formats"]
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 # English only: the translation machinery would cost ~10% of every admin page for nothing.
 USE_I18N = False

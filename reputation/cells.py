@@ -15,6 +15,7 @@ from typing import Any
 from django.urls import reverse
 from django.utils.safestring import SafeString, mark_safe
 
+from crm.formatting import local_datetime
 from reputation.models import MonitoredNumber, Verdict
 from reputation.selectors import RowReputation
 from telephony.models import OwnedNumber
@@ -69,7 +70,7 @@ def _tip(monitored: MonitoredNumber) -> str:
     if not monitored.results:
         error = f": the last check failed ({monitored.last_error})" if monitored.last_error else ""
         return f"Not checked yet{_text(error)}."
-    checked = _text(f"{monitored.checked_at:%Y-%m-%d %H:%M}" if monitored.checked_at else DASH)
+    checked = _text(local_datetime(monitored.checked_at) if monitored.checked_at else DASH)
     rows = "".join(
         TIP_ROW.format(
             "flagged" if r.get("flagged") else "clean",

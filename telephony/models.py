@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
+from crm.formatting import local_datetime
 from crm.models import Customer
 from crm.singletons import SingletonSettings, singleton_constraint
 from telephony.parties import ADDRESS_MAX_LENGTH, party_label
@@ -174,7 +175,7 @@ class Call(models.Model):
         permissions = [("handle_call", "Can mark a missed call or voicemail handled")]
 
     def __str__(self) -> str:
-        when = f"{self.started_at:%Y-%m-%d %H:%M}"
+        when = f"{local_datetime(self.started_at)}"
         return f"{self.get_direction_display()} call {self.caller_label} {when}"
 
     @property
@@ -217,7 +218,7 @@ class Message(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"SMS {self.caller_label} {self.sent_at:%Y-%m-%d %H:%M}"
+        return f"SMS {self.caller_label} {local_datetime(self.sent_at)}"
 
     @property
     def caller_label(self) -> str:
@@ -372,7 +373,7 @@ class RetentionRun(models.Model):
         ordering = ["-started_at", "-id"]
 
     def __str__(self) -> str:
-        return f"Retention run {self.started_at:%Y-%m-%d %H:%M}"
+        return f"Retention run {local_datetime(self.started_at)}"
 
 
 class FrequentCaller(Customer):
@@ -440,7 +441,7 @@ class OrchestrationSwitch(models.Model):
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
-        return f"{'On' if self.enabled else 'Off'} {self.at:%Y-%m-%d %H:%M}"
+        return f"{'On' if self.enabled else 'Off'} {local_datetime(self.at)}"
 
 
 class BackfillRun(models.Model):
