@@ -105,7 +105,7 @@ class Hours:
         if self.open_time is None or self.close_time is None:
             return f"{days}, all day" if self.days else "always open"
         span = f"{self.open_time:%H:%M} to {self.close_time:%H:%M}"
-        return f"{days}, {span} ({self.zone.key})"
+        return f"{days}, {span}, {self.zone.key} time"
 
 
 @dataclass(frozen=True)
@@ -138,19 +138,17 @@ def what_caller_hears(config: "TelephonySettings", moment: datetime | None = Non
     """The settings page's one sentence: what a call arriving now gets, and why."""
     hours = Hours.of(config)
     answer = answer_for(config, moment)
-    when = f"{answer.local_now:%a %H:%M %Z} ({hours.zone.key})"
+    now = f"Now, {answer.local_now:%a %H:%M %Z}"
     greeting = f"“{answer.greeting}”" if answer.greeting else "no greeting"
-    voicemail = f"{greeting}, then the tone and a voicemail recording (up to 3 minutes)"
+    voicemail = f"{greeting}, then the tone and a voicemail recording of up to 3 minutes"
     if answer.forward_to:
         return (
-            f"Now ({when}, open: {hours.describe()}): the call rings {answer.forward_to} "
-            f"for {DIAL_TIMEOUT_SECONDS} s; if nobody answers, {voicemail}."
+            f"{now}, open (business hours: {hours.describe()}). The call rings "
+            f"{answer.forward_to} for {DIAL_TIMEOUT_SECONDS} s; if nobody answers: {voicemail}."
         )
     if not config.forward_to:
-        why = "no forward-to number is set"
-    else:
-        why = f"closed (business hours: {hours.describe()})"
-    return f"Now ({when}, {why}): {voicemail}."
+        return f"{now}, no forward-to number is set. Every caller hears {voicemail}."
+    return f"{now}, closed (business hours: {hours.describe()}). The caller hears {voicemail}."
 
 
 def voicemail_twiml(response: VoiceResponse, *, greeting: str, callbacks: "Callbacks") -> None:

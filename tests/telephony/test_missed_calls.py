@@ -204,5 +204,5 @@ def test_the_settings_page_says_what_a_caller_hears_now(client, administrator):
     assert (config.team_time_zone, config.forward_to) == ("Europe/Paris", "+12125550100")
     page = client.get(url).content.decode()
     # Open or closed at this moment, the sentence names the hours and the zone.
-    assert "Mon, Tue, Wed, Thu, Fri, 09:00 to 17:30 (Europe/Paris)" in page
+    assert "Mon, Tue, Wed, Thu, Fri, 09:00 to 17:30, Europe/Paris time" in page
     assert "no forward-to number is set" not in page

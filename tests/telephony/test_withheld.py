@@ -43,7 +43,7 @@ def test_a_withheld_or_non_phone_caller_is_answered_and_recorded_without_a_profi
 
     assert response.status_code == 200
     assert response.content == normal.content  # the same greeting and forwarding
-    assert b"<Dial>+14155550100</Dial>" in response.content
+    assert b"<Number>+14155550100</Number>" in response.content
     call = Call.objects.get()
     assert (call.customer_id, call.from_number, call.external_id) == (
         None,
