@@ -47,7 +47,7 @@ def _recording_source(call: Call) -> str:
     return url if url.endswith((".mp3", ".wav")) else url + RECORDING_FORMAT
 
 
-def recording_proxy(request: HttpRequest, call_id: int) -> HttpResponse:
+def recording_proxy(request: HttpRequest, call_id: int) -> HttpResponse | StreamingHttpResponse:
     """Stream the voicemail from Twilio with the account's credentials (Twilio's media URLs
     need them when "HTTP basic authentication for media" is on, as it should be), so the
     browser never sees them. Range requests pass through, so the player can seek."""

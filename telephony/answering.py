@@ -50,7 +50,7 @@ def zone_or_default(name: str) -> ZoneInfo:
 
 def days_parse(value: str | Iterable[int | str]) -> set[int]:
     """``"0,1,4"`` (or a list) -> ``{0, 1, 4}``; Monday is 0. Raises ValueError."""
-    parts = value.split(",") if isinstance(value, str) else list(value)
+    parts: list[int | str] = list(value.split(",") if isinstance(value, str) else value)
     days = set()
     for part in parts:
         text = str(part).strip()
