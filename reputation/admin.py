@@ -12,14 +12,15 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
 
-from crm.admin_extensions import Column, Panel
+from crm.admin_extensions import AdminView, Column, Panel
 from crm.admin_utils import ReadOnlyAdminMixin, SingletonAdminMixin
-from reputation import cells, charts, replacements, selectors, services
+from reputation import cells, charts, selectors, services
+from reputation.errors import ReputationRefused
 from reputation.models import (
     NUMBERS_PER_BLOCK,
     DailyCheckRun,
@@ -129,32 +130,11 @@ class SlotClaimAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(MonitoredNumber)
 class MonitoredNumberAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """The monitored numbers, and the row actions' endpoints of the Phone numbers page."""
+    """The monitored numbers (the row actions are the Phone numbers page's own URLs)."""
 
     list_display = ("owned_number", "status", "checked_at", "flagged_at", "at_risk")
     list_filter = ("status", "at_risk")
     list_select_related = ("owned_number",)
-
-    def get_urls(self) -> list[Any]:
-        return [
-            path(
-                "row/<int:owned_id>/<str:verb>/",
-                self.admin_site.admin_view(self.row_action),
-                name="reputation_row_action",
-            ),
-            *super().get_urls(),
-        ]
-
-    def row_action(self, request: HttpRequest, owned_id: int, verb: str) -> HttpResponse:
-        back = request.POST.get("next") or request.headers.get("referer") or ""
-        if not url_has_allowed_host_and_scheme(back, {request.get_host()}):
-            back = ""
-        back = back or reverse("admin:telephony_ownednumber_changelist")
-        if request.method != "POST" or verb not in ROW_VERBS:
-            return HttpResponseRedirect(back)
-        numbers = OwnedNumber.objects.filter(pk=owned_id)
-        ROW_VERBS[verb](None, request, numbers)
-        return HttpResponseRedirect(back)
 
 
 # --- The Phone numbers page: actions ----------------------------------------------------------
@@ -175,7 +155,7 @@ def monitor_reputation(modeladmin: Any, request: HttpRequest, queryset: QuerySet
         outcome = services.numbers_monitor(
             owned_number_ids=list(queryset.values_list("pk", flat=True)), by=request.user
         )
-    except services.ReputationRefused as exc:
+    except ReputationRefused as exc:
         messages.error(request, str(exc))
         return
     spam = sum(1 for m in outcome.monitored if m.status == MonitoredNumber.Status.SPAM)
@@ -207,8 +187,8 @@ def replace_number(modeladmin: Any, request: HttpRequest, queryset: QuerySet) ->
         return
     for number in queryset.filter(status=OwnedNumber.Status.ACTIVE):
         try:
-            done = replacements.number_replace(owned_number=number, by=request.user)
-        except services.ReputationRefused as exc:
+            done = services.number_replace(owned_number=number, by=request.user)
+        except ReputationRefused as exc:
             messages.error(request, str(exc))
             continue
         if done.state == NumberReplacement.State.DONE:
@@ -220,6 +200,21 @@ def replace_number(modeladmin: Any, request: HttpRequest, queryset: QuerySet) ->
 
 
 ROW_VERBS = {"monitor": monitor_reputation, "unmonitor": stop_monitoring, "replace": replace_number}
+
+
+def row_action(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, owned_id: int, verb: str
+) -> HttpResponse:
+    """A row menu's button on the Phone numbers page: the bulk action on that one number,
+    then back to the page it was pressed on."""
+    back = request.POST.get("next") or request.headers.get("referer") or ""
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}):
+        back = ""
+    back = back or reverse("admin:telephony_ownednumber_changelist")
+    if request.method != "POST" or verb not in ROW_VERBS:
+        return HttpResponseRedirect(back)
+    ROW_VERBS[verb](modeladmin, request, OwnedNumber.objects.filter(pk=owned_id))
+    return HttpResponseRedirect(back)
 
 
 # --- The Phone numbers page: filter, column, dashboard, number page, delete warning -------
@@ -329,6 +324,13 @@ def register_admin_extensions() -> None:
     )
     for action in (monitor_reputation, stop_monitoring, replace_number):
         extensions.add_action(action)
+    extensions.add_view(
+        AdminView(
+            name="reputation_row_action",
+            route="reputation/<int:owned_id>/<str:verb>/",
+            view=row_action,
+        )
+    )
     extensions.add_list_filter(ReputationFilter)
     extensions.add_changelist_panel(
         Panel(

@@ -18,8 +18,8 @@ from crm.actors import Actor, acting_user
 from crm.db import LockNamespace, advisory_try_lock
 from crm.providers import get_provider
 from reputation.area_codes import area_code, same_state_area_codes, state_of
+from reputation.errors import ReputationRefused
 from reputation.models import MonitoredNumber, NumberReplacement, SlotClaim, Verdict
-from reputation.services import ReputationRefused, numbers_prescreen
 from telephony.models import OwnedNumber
 from telephony.providers.inventory import BoughtNumber, NumberUnavailable
 
@@ -231,9 +231,6 @@ def _release_old(replacement: NumberReplacement) -> None:
             _set(replacement, State.DONE)
     else:
         _set(replacement, State.DONE)
-    monitored = MonitoredNumber.objects.filter(owned_number_id=replacement.new_id).first()
-    if monitored is not None and monitored.status == Verdict.PENDING:
-        numbers_prescreen(monitored_ids=[monitored.pk])
 
 
 def replacement_resume(*, replacement: NumberReplacement) -> NumberReplacement:

@@ -15,7 +15,4 @@ def numbers_prescreen(monitored_ids: list[int]) -> int:
     """Pre-screening again for numbers whose first check failed (the provider was down)."""
     from reputation import services
 
-    counts = services.numbers_prescreen(monitored_ids=monitored_ids)
-    if counts.turned_spam:
-        services.replace_turned_spam()
-    return counts.checked
+    return services.numbers_prescreen(monitored_ids=monitored_ids).checked
