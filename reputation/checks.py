@@ -9,7 +9,7 @@ applied in short ones. This module knows nothing of replacement: what follows a 
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,7 +32,14 @@ from reputation.models import (
     SourceCheck,
     Verdict,
 )
-from reputation.providers.base import SourceResult
+from reputation.providers.base import (
+    FreshReputationProvider,
+    ReputationProvider,
+    SourceResult,
+    batch_size_of,
+    max_in_flight_of,
+    offers_fresh,
+)
 from telephony.models import OwnedNumber
 
 logger = logging.getLogger(__name__)
@@ -45,7 +52,73 @@ class CheckCounts:
     failed: int = 0
     requests: int = 0
     turned_spam: list[int] = field(default_factory=list)  # MonitoredNumber ids
+    spam: list[int] = field(default_factory=list)  # checked SPAM now, turned or still
     last_error: str = ""
+
+    def add(self, other: "CheckCounts") -> None:
+        self.checked += other.checked
+        self.failed += other.failed
+        self.turned_spam += other.turned_spam
+        self.spam += other.spam
+        self.last_error = other.last_error or self.last_error
+
+
+SOURCE_LENGTH = SourceCheck._meta.get_field("source").max_length or 40
+LABEL_LENGTH = SourceCheck._meta.get_field("label").max_length or 80
+# More sources than this for one number is not an answer we can use.
+MAX_SOURCES = 50
+# The history's integer column (PostgreSQL ``integer``).
+SCORE_RANGE = range(-(2**31), 2**31)
+
+
+def _field(entry: Any, name: str) -> Any:
+    if isinstance(entry, Mapping):
+        return entry.get(name)
+    return getattr(entry, name, None)
+
+
+def _text(value: Any, length: int) -> str | None:
+    """Text as the columns take it: NUL removed (PostgreSQL refuses it), clipped."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    return str(value).replace("\x00", "").strip()[:length]
+
+
+def read_results(raw: Any) -> list[SourceResult] | str:
+    """One number's results as the provider gave them, or why they cannot be used.
+
+    The contract (``providers/base.py``) promises objects with ``carrier``, ``label``,
+    ``score`` and ``flagged``; whatever arrives instead fails this number alone, never the
+    batch nor the day's check (``docs/reputation.md``, "Outages").
+    """
+    if isinstance(raw, str | bytes) or not isinstance(raw, Sequence):
+        return "the answer for this number is not a list of results"
+    if not raw or len(raw) > MAX_SOURCES:
+        return f"the answer for this number has {len(raw)} results"
+    results: list[SourceResult] = []
+    for entry in raw:
+        carrier = _field(entry, "carrier")
+        carrier = _text(carrier, SOURCE_LENGTH) if isinstance(carrier, str) else None
+        label = _text(_field(entry, "label"), LABEL_LENGTH)
+        flagged, score = _field(entry, "flagged"), _field(entry, "score")
+        if not carrier:
+            return "a result has no carrier"
+        if any(r.carrier == carrier for r in results):
+            return f"two results for the carrier {carrier!r}"
+        if label is None:
+            return f"{carrier}: the label is not text"
+        if not isinstance(flagged, bool):
+            return f"{carrier}: flagged is not true or false"
+        if isinstance(score, float) and score.is_integer():
+            score = int(score)
+        if score is not None and (
+            isinstance(score, bool) or not isinstance(score, int) or score not in SCORE_RANGE
+        ):
+            return f"{carrier}: the score is not a number we can keep"
+        results.append(SourceResult(carrier=carrier, label=label, score=score, flagged=flagged))
+    return results
 
 
 def _results_json(results: list[SourceResult]) -> list[dict[str, Any]]:
@@ -55,33 +128,78 @@ def _results_json(results: list[SourceResult]) -> list[dict[str, Any]]:
     ]
 
 
-@transaction.atomic
 def _apply(
     batch: list[MonitoredNumber],
-    answer: dict[str, list[SourceResult]] | None,
+    answer: Mapping[str, Any] | None,
     *,
     kind: str,
     error: str,
     config: ReputationSettings,
     counts: CheckCounts,
 ) -> None:
-    """Record one batch's answer: verdicts, today's history rows, the failures."""
+    """Record one batch's answer; should the batch's write fail, each number on its own,
+    so that what one number's answer breaks fails that number only."""
+    try:
+        with transaction.atomic():
+            outcome = _apply_batch(batch, answer, kind=kind, error=error, config=config)
+    except Exception as exc:
+        logger.exception("recording a reputation batch failed: each number on its own")
+        outcome = CheckCounts(kind=kind)
+        for monitored in _reload(batch):
+            try:
+                with transaction.atomic():
+                    one = _apply_batch([monitored], answer, kind=kind, error=error, config=config)
+            except Exception as single:
+                one = _record_failures([monitored.pk], f"recording the answer failed: {single}")
+            outcome.add(one)
+        del exc
+    counts.add(outcome)
+
+
+def _reload(batch: list[MonitoredNumber]) -> list[MonitoredNumber]:
+    return list(
+        MonitoredNumber.objects.filter(pk__in=[m.pk for m in batch]).annotate(
+            e164=Cast("owned_number__number", CharField())
+        )
+    )
+
+
+def _record_failures(ids: list[int], message: str) -> CheckCounts:
+    message = message[:300]
+    MonitoredNumber.objects.filter(pk__in=ids).update(failed_at=timezone.now(), last_error=message)
+    return CheckCounts(failed=len(ids), last_error=message)
+
+
+def _apply_batch(
+    batch: list[MonitoredNumber],
+    answer: Mapping[str, Any] | None,
+    *,
+    kind: str,
+    error: str,
+    config: ReputationSettings,
+) -> CheckCounts:
+    """Verdicts, today's history rows and the failures of one batch, in one transaction."""
     now = timezone.now()
     today = timezone.localdate(now)
+    outcome = CheckCounts(kind=kind)
     checked: list[MonitoredNumber] = []
-    failed: list[int] = []
+    failed: dict[str, list[int]] = {}
     history: list[SourceCheck] = []
     for monitored in batch:
         e164 = monitored.e164  # type: ignore[attr-defined]
-        results = (answer or {}).get(e164)
-        if not results:
-            failed.append(monitored.pk)  # not checked: its verdict stays as it was
+        raw = answer.get(e164) if answer is not None else None
+        results = read_results(raw) if raw is not None else ""
+        if isinstance(results, str):  # not checked: its verdict stays as it was
+            reason = results or error or "the provider did not answer for this number"
+            failed.setdefault(reason, []).append(monitored.pk)
             continue
         flagged = sum(1 for r in results if r.flagged)
         verdict = Verdict.SPAM if flagged >= config.threshold_for(len(results)) else Verdict.SAFE
-        if verdict == Verdict.SPAM and monitored.status != Verdict.SPAM:
-            monitored.flagged_at = now
-            counts.turned_spam.append(monitored.pk)
+        if verdict == Verdict.SPAM:
+            outcome.spam.append(monitored.pk)
+            if monitored.status != Verdict.SPAM:
+                monitored.flagged_at = now
+                outcome.turned_spam.append(monitored.pk)
         monitored.status = verdict
         monitored.flagged_sources, monitored.sources = flagged, len(results)
         monitored.results = _results_json(results)
@@ -110,12 +228,10 @@ def _apply(
         unique_fields=["number", "day", "source"],
         update_fields=["owned_number", "label", "score", "flagged", "kind", "checked_at"],
     )
-    if failed:
-        message = (error or "the provider did not answer for this number")[:300]
-        MonitoredNumber.objects.filter(pk__in=failed).update(failed_at=now, last_error=message)
-        counts.last_error = message
-    counts.checked += len(checked)
-    counts.failed += len(failed)
+    for reason, ids in failed.items():
+        outcome.add(_record_failures(ids, reason))
+    outcome.checked = len(checked)
+    return outcome
 
 
 VERDICT_FIELDS = [
@@ -168,12 +284,21 @@ def _save_verdicts(checked: list[MonitoredNumber]) -> None:
         cursor.execute(statement.as_string(cursor.connection), [json.dumps(records)])
 
 
-def _ask(provider: Any, e164s: list[str], fresh: bool) -> tuple[Any, str]:
+def _ask(
+    provider: ReputationProvider, e164s: list[str], fresh: bool
+) -> tuple[Mapping[str, Any] | None, str]:
+    """The provider's answer for a batch, or why there is none (nothing changes then)."""
     try:
-        return provider.check(e164s, fresh=fresh), ""
+        if fresh and isinstance(provider, FreshReputationProvider) and offers_fresh(provider):
+            answer: Any = provider.check(e164s, fresh=True)
+        else:  # the contract: one argument (fresh data is an optional capability)
+            answer = provider.check(e164s)
     except Exception as exc:  # any exception is a failed call: nothing changes
         logger.warning("reputation check of %d numbers failed: %s", len(e164s), exc)
         return None, f"{type(exc).__name__}: {exc}"
+    if not isinstance(answer, Mapping):
+        return None, f"the provider answered {type(answer).__name__}, not numbers and results"
+    return answer, ""
 
 
 def _batches(ids: list[int], size: int) -> Iterator[list[MonitoredNumber]]:
@@ -188,16 +313,23 @@ def _batches(ids: list[int], size: int) -> Iterator[list[MonitoredNumber]]:
         )
 
 
-def _check(ids: list[int], *, kind: str, fresh: bool, on_batch: Any = None) -> CheckCounts:
+def _check(
+    ids: list[int],
+    *,
+    kind: str,
+    fresh: bool,
+    on_batch: Callable[[int, int, str], None] | None = None,
+    counts: CheckCounts | None = None,
+) -> CheckCounts:
     """Check these monitored numbers, ``batch_size`` to a request, a few requests in flight.
 
     Only the provider calls run in the pool's threads; answers are applied here, in order.
     """
-    provider = get_provider("REPUTATION_PROVIDER")
+    provider: ReputationProvider = get_provider("REPUTATION_PROVIDER")
     config = ReputationSettings.load()
-    size = max(1, int(getattr(provider, "batch_size", 100)))
-    counts = CheckCounts(kind=kind)
-    workers = max(1, int(getattr(settings, "REPUTATION_CHECK_CONCURRENCY", 4)))
+    size = batch_size_of(provider)
+    counts = counts or CheckCounts(kind=kind)
+    workers = max_in_flight_of(provider, int(getattr(settings, "REPUTATION_CHECK_CONCURRENCY", 4)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         pending: list[tuple[list[MonitoredNumber], Future]] = []
 
@@ -238,7 +370,9 @@ def daily_check(*, today: date, force: bool = False) -> DailyCheck | None:
     Once per calendar day: the day's run row is unique, and a number checked today is not
     checked again, so a second fire checks nothing (it finishes only what an interrupted or
     failed run left). ``force`` checks every number again today, asking for fresh data.
-    None when another worker is running it.
+    The run's counters are numbers: ``numbers_checked`` those checked today, whichever fire
+    did it, ``numbers_failed`` those the latest fire could not check. None when another
+    worker is running it.
     """
     with advisory_try_lock(LockNamespace.REPUTATION_DAILY_CHECK, today.toordinal()) as mine:
         if not mine:
@@ -261,14 +395,25 @@ def daily_check(*, today: date, force: bool = False) -> DailyCheck | None:
                 last_error=error[:300] if error else F("last_error"),
             )
 
-        counts = _check(
-            ids, kind=CheckKind.FORCED if force else CheckKind.DAILY, fresh=force, on_batch=progress
-        )
+        kind = CheckKind.FORCED if force else CheckKind.DAILY
+        counts = CheckCounts(kind=kind)
+        try:
+            _check(ids, kind=kind, fresh=force, on_batch=progress, counts=counts)
+        except Exception as exc:  # the run must end, whatever broke: the next fire resumes
+            logger.exception("the reputation check of %s stopped", today)
+            counts.failed = max(counts.failed, len(ids) - counts.checked)
+            counts.last_error = f"the check stopped: {type(exc).__name__}: {exc}"[:300]
         run.refresh_from_db()
-        run.turned_spam = len(counts.turned_spam)
+        run.turned_spam += len(counts.turned_spam)
+        # Numbers, not attempts: what this fire could not check (its targets were every
+        # number not yet checked today, so the ones an earlier fire missed are among them).
+        run.numbers_failed = counts.failed
+        run.last_error = counts.last_error[:300] if counts.failed else run.last_error
         run.state = DailyCheckRun.State.INCOMPLETE if counts.failed else DailyCheckRun.State.DONE
         run.finished_at = timezone.now()
-        run.save(update_fields=["turned_spam", "state", "finished_at"])
+        run.save(
+            update_fields=["turned_spam", "numbers_failed", "last_error", "state", "finished_at"]
+        )
     return DailyCheck(run=run, counts=counts)
 
 

@@ -206,9 +206,14 @@ def replacements_of(*, owned_number: OwnedNumber) -> QuerySet[NumberReplacement]
 
 
 def replacement_notices(*, days: int = 7) -> QuerySet[NumberReplacement]:
-    """Replacements that bought nothing lately: what the Administrator must be told."""
+    """Replacements that bought nothing (or gave back what they bought) lately: what the
+    Administrator must be told."""
     since = timezone.localdate() - timedelta(days=days)
     return NumberReplacement.objects.filter(
-        state__in=[NumberReplacement.State.REFUSED, NumberReplacement.State.FAILED],
+        state__in=[
+            NumberReplacement.State.REFUSED,
+            NumberReplacement.State.WAITING,
+            NumberReplacement.State.FAILED,
+        ],
         day__gte=since,
     ).order_by("-created_at")[:5]
