@@ -9,11 +9,12 @@ on a number's page and the warning on its delete page.
 from datetime import timedelta
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
 
@@ -32,6 +33,7 @@ from reputation.models import (
 from telephony.models import OwnedNumber
 
 PERMISSION = "reputation.change_monitorednumber"
+RISK_TITLE = "Its answer rate fell: carriers may flag it soon"
 SLOT_WARNING = (
     "A deleted or released number's monitoring slot stays used until the next billing cycle "
     "starts, so replace a number instead of deleting it: a replacement keeps the slot."
@@ -41,8 +43,74 @@ SLOT_WARNING = (
 # --- The Add-on page ----------------------------------------------------------------------
 
 
+class ReputationSettingsForm(forms.ModelForm):
+    confirm_auto_replace = forms.BooleanField(
+        label="Confirm the replacements",
+        required=False,
+        help_text="Switching auto-replacement on buys and releases the numbers listed above.",
+    )
+
+    class Meta:
+        model = ReputationSettings
+        fields = (
+            "addon_enabled",
+            "blocks",
+            "auto_replace",
+            "replacement_area",
+            "spam_threshold",
+            "at_risk_fraction",
+            "daily_call_warning",
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Added after the page's first fields: a post without it keeps what is saved.
+        if "replacement_area" in self.fields:
+            self.fields["replacement_area"].required = False
+
+    def clean_replacement_area(self) -> str:
+        return self.cleaned_data.get("replacement_area") or self.instance.replacement_area
+
+    def clean_blocks(self) -> int:
+        blocks = self.cleaned_data["blocks"]
+        if refusal := services.blocks_refusal(blocks=blocks, config=self.instance):
+            raise forms.ValidationError(refusal)
+        return blocks
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        switching_on = data.get("auto_replace") and not self.instance.auto_replace
+        if switching_on and not data.get("confirm_auto_replace"):
+            preview = selectors.auto_replace_preview()
+            if preview:
+                self.add_error("confirm_auto_replace", _preview_text(preview))
+        return data
+
+
+def _preview_text(preview: list[selectors.ReplacementPreview]) -> str:
+    now = [p for p in preview if p.now]
+    later = len(preview) - len(now)
+    parts = [
+        f"Switching auto-replacement on buys {len(now)} number{'s' * (len(now) != 1)} now and "
+        "releases "
+        + (", ".join(f"{p.e164} ({p.label})" if p.label else p.e164 for p in now) or "none")
+        + "."
+    ]
+    changed = sorted({c for p in now for c in p.campaigns})
+    if changed:
+        parts.append(f"Caller IDs change in: {', '.join(changed)}.")
+    if later:
+        parts.append(
+            f"{later} more SPAM number{'s' * (later != 1)} from earlier checks "
+            "will be replaced after their next successful check."
+        )
+    parts.append("Tick the box to confirm.")
+    return " ".join(parts)
+
+
 @admin.register(ReputationSettings)
 class ReputationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
+    form = ReputationSettingsForm
     fieldsets = (
         (
             "Advanced Phone Reputation",
@@ -54,10 +122,20 @@ class ReputationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
             },
         ),
         ("Subscription", {"fields": ("blocks", "price", "cycle", "usage_figure")}),
-        ("Auto-replacement", {"fields": ("auto_replace",)}),
+        (
+            "Auto-replacement",
+            {
+                "fields": (
+                    "auto_replace",
+                    "replacement_area",
+                    "replacement_preview",
+                    "confirm_auto_replace",
+                )
+            },
+        ),
         ("Checks", {"fields": ("spam_threshold", "at_risk_fraction", "daily_call_warning")}),
     )
-    readonly_fields = ("slot_warning", "price", "cycle", "usage_figure")
+    readonly_fields = ("slot_warning", "price", "cycle", "usage_figure", "replacement_preview")
 
     class Media:
         css = {"all": ("reputation/reputation.css",)}
@@ -91,8 +169,44 @@ class ReputationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
             figures.free,
         )
 
+    @admin.display(description="What switching it on replaces")
+    def replacement_preview(self, obj: ReputationSettings) -> str:
+        preview = selectors.auto_replace_preview()
+        if not preview:
+            return "No monitored number is SPAM now: nothing would be bought or released."
+        where = {
+            "area_code": "in its area code",
+            "state": "in its area code, else elsewhere in its state",
+            "any": "in its area code, else its state, else anywhere",
+        }.get(obj.replacement_area, "")
+        return format_html(
+            '<ul class="sb-rep-preview">{}</ul>',
+            format_html_join(
+                "",
+                "<li><b>{}</b> {}: {} {}; then {} is released. {}</li>",
+                (
+                    (
+                        p.e164,
+                        f"({p.label})" if p.label else "",
+                        "a new number is bought"
+                        if p.now
+                        else "after its next successful check, a new number is bought",
+                        where,
+                        p.e164,
+                        f"Caller ID changes in: {', '.join(p.campaigns)}."
+                        if p.campaigns
+                        else "No campaign dials from it.",
+                    )
+                    for p in preview
+                ),
+            ),
+        )
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        services.reputation_settings_save(config=obj)
+        try:
+            services.reputation_settings_save(config=obj)
+        except ReputationRefused as exc:  # the slots changed since the form was checked
+            messages.error(request, str(exc))
 
 
 # --- Audit and runs (read-only) ------------------------------------------------------------
@@ -132,9 +246,19 @@ class SlotClaimAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class MonitoredNumberAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The monitored numbers (the row actions are the Phone numbers page's own URLs)."""
 
-    list_display = ("owned_number", "status", "checked_at", "flagged_at", "at_risk")
+    list_display = ("owned_number", "status", "checked_at", "flagged_at", "risk")
     list_filter = ("status", "at_risk")
     list_select_related = ("owned_number",)
+
+    class Media:
+        css = {"all": ("reputation/reputation.css",)}
+
+    @admin.display(description="At risk", ordering="at_risk")
+    def risk(self, obj: MonitoredNumber) -> str:
+        # Django's boolean column draws True as a green tick: a number at risk is a warning.
+        if obj.at_risk:
+            return format_html('<span class="sb-rep-risk" title="{}">AT RISK</span>', RISK_TITLE)
+        return format_html('<span class="sb-rep-ok" title="{}">No</span>', "Answer rate steady")
 
 
 # --- The Phone numbers page: actions ----------------------------------------------------------

@@ -12,11 +12,11 @@ without an active successor, nor does a number get two.
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from crm.actors import Actor, acting_user
@@ -32,6 +32,7 @@ from reputation.models import (
     SlotClaim,
     Verdict,
 )
+from reputation.selectors import spam_checked_today
 from telephony.models import OwnedNumber
 from telephony.providers.inventory import (
     AvailabilityInventory,
@@ -61,7 +62,7 @@ def replacements_run(*, today: date | None = None) -> list[NumberReplacement]:
             done.append(replacement_resume(replacement=unfinished))
         except Exception:
             logger.exception("resuming replacement %s failed", unfinished.pk)
-    for monitored in spam_checked_today(today=today):
+    for monitored in _to_replace(today=today):
         try:
             done.append(number_replace(owned_number=monitored.owned_number, by=None, today=today))
         except ReputationRefused as exc:
@@ -71,19 +72,12 @@ def replacements_run(*, today: date | None = None) -> list[NumberReplacement]:
     return done
 
 
-def spam_checked_today(*, today: date) -> Any:
-    """SPAM verdicts of a check that succeeded today (pre-screen or daily), never older: a
-    day whose checks fail (an outage) replaces nothing. Numbers replaced today, or bought
-    today by a replacement, are left for tomorrow."""
-    start = timezone.make_aware(datetime.combine(today, time.min))
+def _to_replace(*, today: date) -> QuerySet[MonitoredNumber]:
+    """SPAM from a check that succeeded today; numbers replaced today, or bought today by a
+    replacement (a purchase loop on a bad pool), are left for tomorrow."""
     today_rows = NumberReplacement.objects.filter(day=today)
     return (
-        MonitoredNumber.objects.filter(
-            status=Verdict.SPAM,
-            owned_number__status=OwnedNumber.Status.ACTIVE,
-            checked_at__gte=start,
-        )
-        .filter(Q(failed_at__isnull=True) | Q(failed_at__lt=F("checked_at")))
+        spam_checked_today(today=today)
         .exclude(
             owned_number__number__in=today_rows.exclude(state=State.FAILED).values("old_number")
         )

@@ -20,6 +20,7 @@ from reputation import checks, replacements
 from reputation.checks import CheckCounts
 from reputation.errors import ReputationRefused
 from reputation.models import (
+    NUMBERS_PER_BLOCK,
     CheckKind,
     DailyCheckRun,
     MonitoredNumber,
@@ -47,12 +48,41 @@ def current_cycle(config: ReputationSettings, today: date | None = None) -> tupl
     return billing_cycle(config.cycle_anchor or today, today)
 
 
+def blocks_refusal(*, blocks: int, config: ReputationSettings | None = None) -> str | None:
+    """Why ``blocks`` cannot be saved, with the figures: fewer slots than this cycle uses
+    (a slot stays used until the cycle ends, ``docs/reputation.md``)."""
+    config = config or ReputationSettings.load()
+    start, end = current_cycle(config)
+    used = slots_used(cycle_start=start)
+    if blocks * NUMBERS_PER_BLOCK >= used:
+        return None
+    least = -(-used // NUMBERS_PER_BLOCK)
+    return (
+        f"{used} monitoring slots are in use this cycle (until {end:%b} {end.day}); "
+        f"{blocks} block{'s' * (blocks != 1)} hold {blocks * NUMBERS_PER_BLOCK}. Keep at least "
+        f"{least} block{'s' * (least != 1)} ({least * NUMBERS_PER_BLOCK} numbers) this cycle."
+    )
+
+
 @transaction.atomic
 def reputation_settings_save(*, config: ReputationSettings) -> ReputationSettings:
-    """Save the Add-on page; switching the add-on on the first time starts the billing."""
+    """Save the Add-on page; switching the add-on on the first time starts the billing.
+
+    Refuses blocks below the slots in use. Switching auto-replacement on replaces, at once,
+    what a check that succeeded today found SPAM (the page showed which, and asked).
+    """
     if config.addon_enabled and config.cycle_anchor is None:
         config.cycle_anchor = timezone.localdate()
+    advisory_xact_lock(LockNamespace.REPUTATION_SLOTS, 0)
+    if refusal := blocks_refusal(blocks=config.blocks, config=config):
+        raise ReputationRefused(refusal)
+    was = ReputationSettings.objects.filter(pk=config.pk).values_list("auto_replace", flat=True)
+    switched_on = config.auto_replace and not any(was)
     config.save()
+    if switched_on and config.addon_enabled:
+        from reputation import tasks
+
+        transaction.on_commit(tasks.auto_replace_now.delay)
     return config
 
 
@@ -203,15 +233,24 @@ def daily_check_run(*, force: bool = False, today: date | None = None) -> DailyC
     return done.run
 
 
-def after_check(*, counts: CheckCounts | None, today: date | None = None) -> None:
+def after_check(
+    *, counts: CheckCounts | None, today: date | None = None
+) -> list[NumberReplacement]:
     """The one rule for what follows a check: when the Administrator allows it, replace
-    what turned SPAM (``replacements.replacements_run`` picks the numbers)."""
+    what a check that succeeded today found SPAM (``selectors.spam_checked_today``; a
+    failed check finds nothing, so an outage replaces nothing)."""
     config = ReputationSettings.load()
     if not (config.addon_enabled and config.auto_replace):
-        return
-    if counts is not None and counts.kind == CheckKind.PRESCREEN and not counts.turned_spam:
-        return
-    replacements_run(today=today)
+        return []
+    if counts is not None and counts.kind == CheckKind.PRESCREEN and not counts.spam:
+        return []
+    return replacements_run(today=today)
+
+
+def auto_replace_now() -> list[NumberReplacement]:
+    """Auto-replacement was just switched on: the rule that follows a check, applied to the
+    checks that succeeded today (the Add-on page listed these numbers and asked)."""
+    return after_check(counts=None)
 
 
 # --- Replacements ---------------------------------------------------------------------------

@@ -16,3 +16,11 @@ def numbers_prescreen(monitored_ids: list[int]) -> int:
     from reputation import services
 
     return services.numbers_prescreen(monitored_ids=monitored_ids).checked
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def auto_replace_now() -> int:
+    """Auto-replacement was just switched on: replace what today's checks found SPAM."""
+    from reputation import services
+
+    return len(services.auto_replace_now())
