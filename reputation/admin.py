@@ -78,7 +78,7 @@ class ReputationSettingsForm(forms.ModelForm):
         return blocks
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         switching_on = data.get("auto_replace") and not self.instance.auto_replace
         if switching_on and not data.get("confirm_auto_replace"):
             preview = selectors.auto_replace_preview()

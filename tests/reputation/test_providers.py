@@ -217,6 +217,8 @@ def test_the_sandbox_inventory_sells_fictional_numbers_in_the_area_code(settings
     assert bought.number.startswith("+1415555")
     with pytest.raises(NumberUnavailable):
         SandboxNumberInventoryProvider().buy("212")
+    assert SandboxNumberInventoryProvider().available("212") == []
+    assert len(SandboxNumberInventoryProvider().available("415")) == 100
 
 
 def telnyx_limited(answers: list):
