@@ -171,6 +171,9 @@ class ReputationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="What switching it on replaces")
     def replacement_preview(self, obj: ReputationSettings) -> str:
+        # The saved value: a form sent back with an error carries the unsaved one.
+        if ReputationSettings.load().auto_replace:
+            return "It is on: a number is replaced when a check that succeeded today finds it SPAM."
         preview = selectors.auto_replace_preview()
         if not preview:
             return "No monitored number is SPAM now: nothing would be bought or released."
@@ -246,7 +249,7 @@ class SlotClaimAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 class MonitoredNumberAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The monitored numbers (the row actions are the Phone numbers page's own URLs)."""
 
-    list_display = ("owned_number", "status", "checked_at", "flagged_at", "risk")
+    list_display = ("owned_number", "status", "risk", "checked_at", "flagged_at")
     list_filter = ("status", "at_risk")
     list_select_related = ("owned_number",)
 
