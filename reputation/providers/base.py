@@ -6,10 +6,11 @@ analytics network) for each number it could check, each with ``carrier``, ``labe
 a failed call for the whole batch. Either way the caller changes nothing for those numbers:
 an outage never changes a verdict.
 
-That is the whole contract (PRODUCT.md, "Providers"). A provider may offer more, and the
-checks detect it, never require it: ``check(e164s, fresh=True)`` (a new, possibly billed
-check instead of cached data), ``batch_size`` (numbers a request may carry; 100 without it),
-``max_in_flight`` (a rate-limit hint: requests it takes at once) and ``name``.
+That is the whole contract (docs/providers.md, docs/reputation.md). A provider may offer
+more, and the checks detect it, never require it: ``check(e164s, fresh=True)`` (a new,
+possibly billed check instead of cached data), ``batch_size`` (numbers a request may carry;
+100 without it), ``max_in_flight`` (a rate-limit hint: requests it takes at once) and
+``name``.
 """
 
 import inspect

@@ -1,6 +1,6 @@
 """The number inventory interface (``NUMBER_INVENTORY_PROVIDER``): buy and release numbers.
 
-The contract (PRODUCT.md, "Providers") is ``buy(area_code)``, answering an object with
+The contract (docs/providers.md) is ``buy(area_code)``, answering an object with
 ``number`` (E.164) and ``provider_id``, and ``release(provider_id)``. A provider that has no
 number for an area code raises :class:`NumberUnavailable` (the caller tries elsewhere);
 anything else it raises is a failed call (the caller changes nothing and retries later).

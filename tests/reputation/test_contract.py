@@ -1,4 +1,5 @@
-"""Providers with exactly what PRODUCT.md's table says, and nothing more, work everywhere.
+"""Providers with exactly what the contract says (docs/providers.md), and nothing more,
+work everywhere.
 
 ``check(e164s)`` takes one argument; ``buy(area_code)`` / ``release(provider_id)`` are the
 whole inventory. No ``batch_size``, ``fresh``, ``name`` or ``available``: each is optional.
