@@ -245,3 +245,31 @@ def test_without_a_way_to_look_purchases_up_a_lost_answer_fails_and_says_so(auto
 class Unavailable(ScriptedInventory):
     def buy(self, area_code):
         raise NumberUnavailable("none")
+
+
+def test_a_new_number_that_cannot_take_over_is_given_back_and_blocks_nothing(
+    auto, owned, monkeypatch
+):
+    from django.db import IntegrityError
+
+    from reputation import replacements
+
+    first, second = spam(owned, "+14155550142"), owned("+14155550143")
+    ScriptedReputation.answers["+14155550143"] = results(True, True, True)
+    ScriptedInventory.stock = {"415": ["+14155559001", "+14155559002"]}
+    real = replacements._pass_slots
+
+    def once_broken(replacement, old, new):
+        if replacement.old_number == "+14155550142":
+            raise IntegrityError("duplicate key value violates unique constraint")
+        return real(replacement, old, new)
+
+    monkeypatch.setattr(replacements, "_pass_slots", once_broken)
+    services.numbers_monitor(owned_number_ids=[first.pk, second.pk], by=None)
+    states = dict(NumberReplacement.objects.values_list("old_number", "state"))
+    assert states == {"+14155550142": "undone", "+14155550143": "done"}
+    undone = NumberReplacement.objects.get(old_number="+14155550142")
+    assert "could not take over" in undone.reason
+    assert ScriptedInventory.released[0] == "PN" + "1".zfill(32)  # what it bought, given back
+    assert OwnedNumber.objects.get(pk=first.pk).status == "active"  # still dialling from it
+    assert not OwnedNumber.objects.filter(number="+14155559001").exists()
