@@ -22,6 +22,7 @@ from django.utils import timezone
 from crm.actors import Actor, acting_user
 from crm.db import LockNamespace, advisory_try_lock
 from crm.providers import get_provider
+from reputation import checks
 from reputation.area_codes import area_code, same_state_area_codes, state_of
 from reputation.errors import ReputationRefused
 from reputation.models import (
@@ -458,6 +459,12 @@ def _release_old(replacement: NumberReplacement) -> None:
             _set(replacement, State.DONE)
     else:
         _set(replacement, State.DONE)
+    # The new number's first verdict (a failure leaves it pending: services retries it).
+    pending = MonitoredNumber.objects.filter(
+        owned_number_id=replacement.new_id, status=Verdict.PENDING
+    ).values_list("pk", flat=True)
+    if ids := list(pending):
+        checks.numbers_prescreen(monitored_ids=ids)
 
 
 def replacement_resume(*, replacement: NumberReplacement) -> NumberReplacement:

@@ -33,6 +33,7 @@ from reputation.models import (
 from reputation.selectors import slots_used
 from telephony.models import Call, Direction, OwnedNumber
 
+# Importable from here as before errors.py and checks.py existed.
 __all__ = ["CheckCounts", "ReputationRefused"]
 
 # Early warning: the recent window against the one before it, and the fewest calls in each
@@ -272,14 +273,17 @@ def number_replace(*, owned_number: OwnedNumber, by: Actor) -> NumberReplacement
 
 
 def _prescreen_new(done: list[NumberReplacement]) -> None:
-    pending = list(
-        MonitoredNumber.objects.filter(
-            owned_number_id__in=[r.new_id for r in done if r.new_id and r.state == "done"],
-            status=Verdict.PENDING,
-        ).values_list("pk", flat=True)
-    )
-    if pending and checks.numbers_prescreen(monitored_ids=pending).failed:
-        _prescreen_retry_later(pending)
+    """A replacement pre-screens its new number; one the provider could not check is
+    tried again later, like any pre-screen."""
+    new_ids = [r.new_id for r in done if r.new_id and r.state == NumberReplacement.State.DONE]
+    if new_ids:
+        _prescreen_retry_later(
+            list(
+                MonitoredNumber.objects.filter(owned_number_id__in=new_ids).values_list(
+                    "pk", flat=True
+                )
+            )
+        )
 
 
 # --- Early warning ------------------------------------------------------------------------
