@@ -68,17 +68,19 @@ LABEL_LENGTH = SourceCheck._meta.get_field("label").max_length or 80
 # More sources than this for one number is not an answer we can use.
 MAX_SOURCES = 50
 # The history's integer column (PostgreSQL ``integer``).
-SCORE_RANGE = range(-(2**31), 2**31)
+SCORE_MIN, SCORE_MAX = -(2**31), 2**31 - 1
 
 
 def _field(entry: Any, name: str) -> Any:
-    if isinstance(entry, Mapping):
+    if isinstance(entry, dict):
         return entry.get(name)
     return getattr(entry, name, None)
 
 
 def _text(value: Any, length: int) -> str | None:
     """Text as the columns take it: NUL removed (PostgreSQL refuses it), clipped."""
+    if type(value) is str:  # the usual case, first: 30,000 results a day at 10k numbers
+        return value.replace("\x00", "").strip()[:length]
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -93,11 +95,14 @@ def read_results(raw: Any) -> list[SourceResult] | str:
     ``score`` and ``flagged``; whatever arrives instead fails this number alone, never the
     batch nor the day's check (``docs/reputation.md``, "Outages").
     """
-    if isinstance(raw, str | bytes) or not isinstance(raw, Sequence):
+    if not isinstance(raw, list | tuple) and (
+        isinstance(raw, str | bytes) or not isinstance(raw, Sequence)
+    ):
         return "the answer for this number is not a list of results"
     if not raw or len(raw) > MAX_SOURCES:
         return f"the answer for this number has {len(raw)} results"
     results: list[SourceResult] = []
+    seen: set[str] = set()
     for entry in raw:
         carrier = _field(entry, "carrier")
         carrier = _text(carrier, SOURCE_LENGTH) if isinstance(carrier, str) else None
@@ -105,19 +110,26 @@ def read_results(raw: Any) -> list[SourceResult] | str:
         flagged, score = _field(entry, "flagged"), _field(entry, "score")
         if not carrier:
             return "a result has no carrier"
-        if any(r.carrier == carrier for r in results):
+        if carrier in seen:
             return f"two results for the carrier {carrier!r}"
+        seen.add(carrier)
         if label is None:
             return f"{carrier}: the label is not text"
-        if not isinstance(flagged, bool):
+        if flagged is not True and flagged is not False:
             return f"{carrier}: flagged is not true or false"
         if isinstance(score, float) and score.is_integer():
             score = int(score)
-        if score is not None and (
-            isinstance(score, bool) or not isinstance(score, int) or score not in SCORE_RANGE
-        ):
+        if score is not None and (type(score) is not int or not SCORE_MIN <= score <= SCORE_MAX):
             return f"{carrier}: the score is not a number we can keep"
-        results.append(SourceResult(carrier=carrier, label=label, score=score, flagged=flagged))
+        if (
+            type(entry) is SourceResult
+            and entry.carrier is carrier
+            and entry.label is label
+            and entry.score is score
+        ):
+            results.append(entry)  # already what it should be: no copy
+        else:
+            results.append(SourceResult(carrier=carrier, label=label, score=score, flagged=flagged))
     return results
 
 
