@@ -40,9 +40,14 @@ from reputation.providers.base import (
     max_in_flight_of,
     offers_fresh,
 )
+from reputation.selectors import spam_checked_today
 from telephony.models import OwnedNumber
 
 logger = logging.getLogger(__name__)
+
+# Which verdicts came from a check that succeeded today: a read, kept with the other reads
+# (the Add-on page previews it), offered here as the checks' own answer.
+__all__ = ["CheckCounts", "daily_check", "numbers_prescreen", "read_results", "spam_checked_today"]
 
 
 @dataclass

@@ -33,7 +33,6 @@ from reputation.models import (
     SlotClaim,
     Verdict,
 )
-from reputation.selectors import spam_checked_today
 from telephony.models import OwnedNumber
 from telephony.providers.inventory import (
     AvailabilityInventory,
@@ -78,7 +77,7 @@ def _to_replace(*, today: date) -> QuerySet[MonitoredNumber]:
     replacement (a purchase loop on a bad pool), are left for tomorrow."""
     today_rows = NumberReplacement.objects.filter(day=today)
     return (
-        spam_checked_today(today=today)
+        checks.spam_checked_today(today=today)
         .exclude(
             owned_number__number__in=today_rows.exclude(state=State.FAILED).values("old_number")
         )
