@@ -13,9 +13,10 @@ from django.core.files import File
 from django.db import connection, transaction
 from django.utils import timezone
 
-from campaigns import ingest, tasks
+from campaigns import ingest, selectors, tasks
 from campaigns.ingest import headers
 from campaigns.ingest.partitions import lock_campaign
+from campaigns.ingest.preview import Preview
 from campaigns.models import (
     Account,
     Campaign,
@@ -68,7 +69,7 @@ def lead_upload_create(
         size=size,
         checksum=digest.hexdigest(),
         uploaded_by=acting_user(uploaded_by),
-        phase="Waiting for a worker",
+        phase=LeadUpload.WAITING_FOR_COLUMNS,
         mapping=mapping,
     )
     upload.file.save(name, file, save=False)
@@ -80,7 +81,46 @@ def lead_upload_create(
 def lead_upload_queue(*, upload: LeadUpload) -> None:
     """Queue a stored upload's import for a worker (after commit, so it finds the row)."""
     upload_id = upload.pk
+    queued = LeadUpload.objects.filter(pk=upload_id, status=LeadUpload.State.QUEUED).update(
+        phase=LeadUpload.WAITING_FOR_WORKER
+    )
+    if not queued:
+        raise ValidationError("This upload was cancelled or has already run.")
+    upload.phase = LeadUpload.WAITING_FOR_WORKER
     transaction.on_commit(lambda: tasks.lead_upload_import.delay(upload_id))
+
+
+def lead_upload_preview_or_queue(
+    *, upload: LeadUpload, mapping: dict[str, str] | None = None
+) -> Preview | None:
+    """The preview of an upload waiting for its columns (read as ``mapping`` says, else as
+    remembered). A file the import will refuse whole has nothing to choose: its import is
+    queued at once, so that the receipt gives the import's own reason, and None returned."""
+    try:
+        return selectors.lead_upload_preview(upload=upload, mapping=mapping)
+    except ingest.FileRefused:
+        lead_upload_queue(upload=upload)
+        return None
+
+
+@transaction.atomic
+def lead_upload_cancel(*, upload: LeadUpload) -> LeadUpload:
+    """Cancel an upload still waiting for its columns: nothing of it is imported. One
+    queued for a worker is not cancelled under it."""
+    upload = LeadUpload.objects.select_for_update().get(pk=upload.pk)
+    if upload.status == LeadUpload.State.CANCELLED:
+        return upload
+    if not upload.waiting_for_columns:
+        raise ValidationError(
+            "This upload's import is already queued or done: it cannot be cancelled."
+        )
+    _mark(
+        upload,
+        status=LeadUpload.State.CANCELLED,
+        phase="Cancelled before its import: nothing was imported.",
+        finished_at=timezone.now(),
+    )
+    return upload
 
 
 def _clean_mapping(mapping: dict[str, str]) -> dict[str, str]:
@@ -99,6 +139,8 @@ def lead_upload_start(*, upload: LeadUpload, mapping: dict[str, str]) -> LeadUpl
     if not any(target in headers.NUMBER_FIELDS for target in mapping.values()):
         raise ValidationError("Choose the column that holds the phone or the mobile number.")
     upload = LeadUpload.objects.select_for_update().select_related("campaign").get(pk=upload.pk)
+    if upload.status == LeadUpload.State.CANCELLED:
+        raise ValidationError("This upload was cancelled: upload the file again.")
     if upload.status != LeadUpload.State.QUEUED or upload.started_at is not None:
         raise ValidationError("This upload's import has already started.")
     upload.mapping = mapping
@@ -140,7 +182,7 @@ def lead_upload_import(
     refused upload is left alone, an interrupted one starts over.
     """
     upload = LeadUpload.objects.select_related("campaign").get(pk=upload_id)
-    if upload.status in (LeadUpload.State.COMPLETED, LeadUpload.State.FAILED):
+    if upload.status in LeadUpload.FINISHED:
         return upload
     # Only one worker imports an upload at a time (a re-delivered task finds it taken).
     with advisory_try_lock(LockNamespace.UPLOAD_IMPORT, upload.pk) as acquired:
@@ -148,7 +190,7 @@ def lead_upload_import(
             logger.info("Lead upload %s is being imported by another worker", upload.pk)
             return upload
         upload.refresh_from_db()
-        if upload.status in (LeadUpload.State.COMPLETED, LeadUpload.State.FAILED):
+        if upload.status in LeadUpload.FINISHED:
             return upload
         earlier = (
             LeadUpload.objects.filter(

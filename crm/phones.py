@@ -62,8 +62,37 @@ def _normalize(text: str, region: str) -> str:
     if not phonenumbers.is_possible_number(parsed):
         raise InvalidPhoneNumber(text, "wrong number of digits")
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidPhoneNumber(text, "not a number in any numbering plan")
+        raise InvalidPhoneNumber(text, _invalid_reason(parsed))
     return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+
+
+# Exchanges that are numbers in every assigned North American area code: an area code
+# with none of them valid is not assigned (N11 codes, 555, codes starting with 0 or 1).
+_NANP_PROBE_LINES = ("2345678", "5550100", "8675309", "7654321", "4567890")
+
+
+def _invalid_reason(parsed: phonenumbers.PhoneNumber) -> str:
+    """Why a number of the right length is no number. Receipts and forms show it, so the
+    wording is what a person checks: the area code when that is what does not exist."""
+    national = str(parsed.national_number)
+    if (
+        parsed.country_code == 1
+        and len(national) == 10
+        and not _nanp_area_code_exists(national[:3])
+    ):
+        return NO_SUCH_AREA_CODE
+    return "not a number in any numbering plan"
+
+
+NO_SUCH_AREA_CODE = "no such area code"
+
+
+@cache
+def _nanp_area_code_exists(area_code: str) -> bool:
+    return any(
+        phonenumbers.is_valid_number(phonenumbers.parse(f"+1{area_code}{line}", None))
+        for line in _NANP_PROBE_LINES
+    )
 
 
 def normalize_stripped(text: str, region: str) -> str:

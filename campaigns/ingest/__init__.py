@@ -18,14 +18,14 @@ import campaigns.ingest.postgresql as postgresql
 import campaigns.ingest.staging as staging
 from campaigns.ingest.partitions import contact_partition, lock_campaign
 from campaigns.ingest.postgresql import CampaignGone
-from campaigns.ingest.reader import MAX_LINE_CHARS, FileRefused, ReadStats
+from campaigns.ingest.reader import MAX_RECORD_CHARS, FileRefused, ReadStats
 from campaigns.ingest.rules import MergeResult
 from campaigns.ingest.staging import ProgressCallback
 from campaigns.models import LeadUpload
 from crm.db import is_postgresql
 
 __all__ = [
-    "MAX_LINE_CHARS",
+    "MAX_RECORD_CHARS",
     "CampaignGone",
     "FileRefused",
     "MergeResult",
