@@ -275,7 +275,7 @@ def lead_upload_progress(upload: LeadUpload) -> dict[str, object]:
     counts = [("rows_read", "Rows read", upload.rows_read)]
     counts.append(("rows_rejected", "Rows rejected", upload.rows_rejected))
     if upload.waiting_for_columns:
-        heading = "Waiting for columns: check how each column is read, then import or cancel"
+        heading = "Waiting for columns: the import starts once they are confirmed"
     elif upload.status == state.QUEUED:
         heading = "Queued: waiting for a worker to start the import"
     elif upload.status == state.RUNNING:

@@ -305,3 +305,51 @@ def test_a_queued_upload_is_not_cancelled_under_its_worker(campaign, administrat
     assert selectors.lead_upload_progress(upload)["heading"].startswith("Queued")
     with pytest.raises(ValidationError, match="already queued"):
         services.lead_upload_cancel(upload=upload)
+
+
+# --- The column preview says what the import refuses --------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_columns_page_lists_the_rows_the_import_will_refuse_before_it_runs(
+    client, administrator, campaign
+):
+    client.force_login(administrator)
+    client.post(
+        reverse("admin:campaigns_campaign_upload", args=[campaign.pk]),
+        {"file": ContentFile(b"name,tel\nAl,678 999 8212\nB\x00b,678 999 8213\nCy,\n", "a.csv")},
+    )
+    upload = LeadUpload.objects.get(campaign=campaign)
+    url = reverse("admin:campaigns_campaign_upload_columns", args=[campaign.pk, upload.pk])
+    page = client.get(url).content.decode()
+    assert "Choose the column that holds the phone" in page  # "tel" is no spelling of phone
+    form = {"col_0": "name", "col_1": "phone", "check": "Check"}
+    page = client.post(url, form).content.decode()
+    upload.refresh_from_db()
+    assert upload.waiting_for_columns  # checking starts nothing
+    assert "2 rows will be refused" in page
+    assert 'data-row="3"' in page and "NUL character" in page
+    assert 'data-row="4"' in page and "no phone number" in page
+    del form["check"]
+    assert client.post(url, form).status_code == 302
+    upload = services.lead_upload_import(upload_id=upload.pk)
+    refused = LeadRejection.objects.filter(upload=upload, row_kept=False)
+    assert sorted(refused.values_list("row_number", flat=True)) == [3, 4]
+
+
+@pytest.mark.django_db
+def test_a_file_that_is_no_csv_goes_from_the_columns_page_to_its_receipt(
+    client, administrator, campaign, django_capture_on_commit_callbacks
+):
+    client.force_login(administrator)
+    client.post(
+        reverse("admin:campaigns_campaign_upload", args=[campaign.pk]),
+        {"file": ContentFile(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", "leads.pdf")},
+    )
+    upload = LeadUpload.objects.get(campaign=campaign)
+    url = reverse("admin:campaigns_campaign_upload_columns", args=[campaign.pk, upload.pk])
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert client.get(url).status_code == 302
+    assert len(queued) == 1
+    upload = services.lead_upload_import(upload_id=upload.pk)
+    assert "This is a PDF, not a CSV" in upload.error
