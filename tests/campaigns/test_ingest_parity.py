@@ -2,11 +2,12 @@
 
 The corpus exercises every merge rule: fills from later rows, one email in several cases,
 rows without email (identical and not), bad cells that keep their row and bad rows that
-do not (a NUL among them), a quoted cell with line breaks, a number in both columns, do-not-call numbers (listed before the first upload,
-and one listed between the uploads, already in the campaign), and a second upload into
-the same campaign that merges into its contacts and accounts. The expected result is
-written down (``parity_expected.json``), so the embedded default (SQLite) is held to what
-PostgreSQL stores, and on PostgreSQL the two paths are also compared with each other.
+do not (a NUL among them), a quoted cell with line breaks, a number in both columns,
+do-not-call numbers (listed before the first upload, and one listed between the uploads,
+already in the campaign), and a second upload into the same campaign that merges into
+its contacts and accounts. The expected result is written down
+(``parity_expected.json``), so the embedded default (SQLite) is held to what PostgreSQL
+stores, and on PostgreSQL the two paths are also compared with each other.
 """
 
 import json
