@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+from contextlib import suppress
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
@@ -99,7 +100,9 @@ def lead_upload_preview_or_queue(
     try:
         return selectors.lead_upload_preview(upload=upload, mapping=mapping)
     except ingest.FileRefused:
-        lead_upload_queue(upload=upload)
+        # Cancelled meanwhile: nothing to queue, and its page says so.
+        with suppress(ValidationError):
+            lead_upload_queue(upload=upload)
         return None
 
 

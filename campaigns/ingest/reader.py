@@ -239,5 +239,5 @@ class LeadFileReader:
                 else row_key(name=name, company=company, phone=phone, mobile=mobile),
             )
         self.read_to_end = records.exhausted
-        if stats.rows_read == 0 and self.last_row is None:
+        if stats.rows_read == 0 and records.exhausted:
             raise FileRefused("The file has a header but no rows.")

@@ -355,3 +355,22 @@ def test_a_file_that_is_no_csv_goes_from_the_columns_page_to_its_receipt(
     assert len(queued) == 1
     upload = services.lead_upload_import(upload_id=upload.pk)
     assert "This is a PDF, not a CSV" in upload.error
+
+
+@pytest.mark.django_db
+def test_a_cancelled_upload_cannot_be_started_and_a_header_alone_is_refused_by_the_preview(
+    campaign, administrator, django_capture_on_commit_callbacks
+):
+    upload = services.lead_upload_create(
+        campaign=campaign,
+        file=ContentFile(b"name,phone\n\n,\n", name="a.csv"),
+        uploaded_by=administrator,
+    )
+    with pytest.raises(FileRefused, match="header but no rows"):
+        preview(io.BytesIO(b"name,phone\n\n,\n"))
+    services.lead_upload_cancel(upload=upload)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert services.lead_upload_preview_or_queue(upload=upload) is None
+    assert queued == []
+    with pytest.raises(ValidationError, match="cancelled"):
+        services.lead_upload_start(upload=upload, mapping={"phone": "phone"})
