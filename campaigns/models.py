@@ -230,6 +230,11 @@ class LeadUpload(models.Model):
         return min(95, int(95 * self.bytes_read / self.size))
 
     @property
+    def cancellable(self) -> bool:
+        """Its import has not started (a worker that gets it later finds it cancelled)."""
+        return self.status == self.State.QUEUED and self.started_at is None
+
+    @property
     def waiting_for_columns(self) -> bool:
         """Stored, its columns not yet confirmed: no worker has it (and it can be cancelled)."""
         return self.status == self.State.QUEUED and self.phase == self.WAITING_FOR_COLUMNS

@@ -2,8 +2,8 @@
 
 import hashlib
 import logging
-from contextlib import suppress
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -108,15 +108,13 @@ def lead_upload_preview_or_queue(
 
 @transaction.atomic
 def lead_upload_cancel(*, upload: LeadUpload) -> LeadUpload:
-    """Cancel an upload still waiting for its columns: nothing of it is imported. One
-    queued for a worker is not cancelled under it."""
+    """Cancel an upload whose import has not started (waiting for its columns, or queued
+    for a worker, which then finds it cancelled): nothing of it is imported."""
     upload = LeadUpload.objects.select_for_update().get(pk=upload.pk)
     if upload.status == LeadUpload.State.CANCELLED:
         return upload
-    if not upload.waiting_for_columns:
-        raise ValidationError(
-            "This upload's import is already queued or done: it cannot be cancelled."
-        )
+    if not upload.cancellable:
+        raise ValidationError("This upload's import has already started: it cannot be cancelled.")
     _mark(
         upload,
         status=LeadUpload.State.CANCELLED,
@@ -192,8 +190,12 @@ def lead_upload_import(
         if not acquired:
             logger.info("Lead upload %s is being imported by another worker", upload.pk)
             return upload
+        # Claimed under the row's lock, so that a cancellation comes before it or not at all.
+        claimed = LeadUpload.objects.filter(
+            pk=upload.pk, status__in=(LeadUpload.State.QUEUED, LeadUpload.State.RUNNING)
+        ).update(status=LeadUpload.State.RUNNING)
         upload.refresh_from_db()
-        if upload.status in LeadUpload.FINISHED:
+        if not claimed:
             return upload
         earlier = (
             LeadUpload.objects.filter(

@@ -296,15 +296,30 @@ def test_an_upload_waiting_for_its_columns_says_so_and_can_be_cancelled(
 
 
 @pytest.mark.django_db
-def test_a_queued_upload_is_not_cancelled_under_its_worker(campaign, administrator):
+def test_a_queued_upload_cancelled_before_its_worker_is_not_imported(campaign, administrator):
     upload = services.lead_upload_submit(
         campaign=campaign,
         file=ContentFile(b"name,phone\nAl,678 999 8212\n", name="a.csv"),
         uploaded_by=administrator,
     )
     assert selectors.lead_upload_progress(upload)["heading"].startswith("Queued")
-    with pytest.raises(ValidationError, match="already queued"):
+    services.lead_upload_cancel(upload=upload)
+    assert services.lead_upload_import(upload_id=upload.pk).status == LeadUpload.State.CANCELLED
+    assert not Contact.objects.filter(campaign=campaign).exists()
+
+
+@pytest.mark.django_db
+def test_an_import_that_started_is_not_cancelled_under_its_worker(campaign, administrator):
+    upload = services.lead_upload_submit(
+        campaign=campaign,
+        file=ContentFile(b"name,phone\nAl,678 999 8212\n", name="a.csv"),
+        uploaded_by=administrator,
+    )
+    # The worker's claim comes first: the cancellation is refused, the import completes.
+    LeadUpload.objects.filter(pk=upload.pk).update(status=LeadUpload.State.RUNNING)
+    with pytest.raises(ValidationError, match="already started"):
         services.lead_upload_cancel(upload=upload)
+    assert services.lead_upload_import(upload_id=upload.pk).status == LeadUpload.State.COMPLETED
 
 
 # --- The column preview says what the import refuses --------------------------------------
