@@ -13,6 +13,7 @@ from django.urls import reverse
 
 import campaigns.ingest.records as records_module
 from campaigns import ingest, selectors, services
+from campaigns.ingest import encoding
 from campaigns.ingest.preview import preview
 from campaigns.ingest.reader import STAGED_FIELDS, FileRefused, LeadFileReader
 from campaigns.models import Contact, LeadRejection, LeadUpload
@@ -193,6 +194,15 @@ def test_a_multi_line_cell_imports_whole_by_either_merge(campaign, upload_csv, m
     ]
     assert (upload.rows_read, upload.rows_rejected, upload.contacts_created) == (3, 0, 3)
     assert not LeadRejection.objects.filter(upload=upload).exists()
+
+
+@pytest.mark.django_db
+def test_a_180_kb_record_imports_as_one_row_by_either_merge(campaign, upload_csv, merge_path):
+    note = ("z" * 99 + "\r\n") * 1_800
+    upload = upload_csv(campaign, f'name,phone,notes\nAl,678 999 8212,"{note}"\nBo,678 999 8213,\n')
+    assert (upload.rows_read, upload.rows_rejected, upload.contacts_created) == (2, 0, 2)
+    al = Contact.objects.get(campaign=campaign, name="Al")
+    assert al.extra == {"notes": note}
 
 
 @pytest.mark.django_db
@@ -389,3 +399,32 @@ def test_a_cancelled_upload_cannot_be_started_and_a_header_alone_is_refused_by_t
     assert queued == []
     with pytest.raises(ValidationError, match="cancelled"):
         services.lead_upload_start(upload=upload, mapping={"phone": "phone"})
+
+
+def _peak_memory_reading(kind: str, rows: int) -> int:
+    import tracemalloc
+
+    body = "".join(f"P{i},404 555 {i % 10_000:04d}\n" for i in range(rows))
+    if kind == "quote left open":
+        data = 'name,phone,notes\nAl,678 999 8212,"oops\n' + body
+    else:
+        data = "name,phone,notes\nAl,678 999 8212," + "x" * 200_000 + "\n" + body
+    # The encoding's scan reads a megabyte at a time (constant too); this is the reading.
+    reader = LeadFileReader(io.BytesIO(data.encode()), upload_id=7, found=encoding.UTF8)
+    del data, body
+    tracemalloc.start()
+    try:
+        staged = sum(1 for _ in reader)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert (staged, reader.stats.rows_rejected) == (rows, 1)
+    return peak
+
+
+@pytest.mark.parametrize("kind", ["quote left open", "one endless line"])
+def test_memory_holds_one_record_whatever_the_file_size(monkeypatch, kind):
+    monkeypatch.setattr(records_module, "MAX_RECORD_CHARS", 10_000)
+    small = _peak_memory_reading(kind, 10_000)
+    large = _peak_memory_reading(kind, 40_000)  # four times the file, the same memory
+    assert large < small * 1.1 + 50_000
