@@ -221,6 +221,7 @@ class CampaignAdmin(admin.ModelAdmin):
             "upload": upload,
             "preview": preview,
             "problems_shown": preview.problems[:PROBLEMS_SHOWN],
+            "problems_more": max(0, len(preview.problems) - PROBLEMS_SHOWN),
             "form": form,
             "opts": self.model._meta,
             "cancel_url": reverse("admin:campaigns_leadupload_cancel", args=[upload.pk]),

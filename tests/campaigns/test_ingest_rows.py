@@ -428,3 +428,19 @@ def test_memory_holds_one_record_whatever_the_file_size(monkeypatch, kind):
     small = _peak_memory_reading(kind, 10_000)
     large = _peak_memory_reading(kind, 40_000)  # four times the file, the same memory
     assert large < small * 1.1 + 50_000
+
+
+@pytest.mark.django_db
+def test_the_columns_page_counts_the_problems_it_does_not_list(client, administrator, campaign):
+    rows = "".join(f"P{i},12345\n" for i in range(25))
+    upload = services.lead_upload_create(
+        campaign=campaign,
+        file=ContentFile(f"name,phone\n{rows}".encode(), name="a.csv"),
+        uploaded_by=administrator,
+    )
+    client.force_login(administrator)
+    url = reverse("admin:campaigns_campaign_upload_columns", args=[campaign.pk, upload.pk])
+    page = client.get(url).content.decode()
+    assert "25 rows will be refused" in page
+    assert page.count("data-row=") == 20
+    assert "… and 5 more" in page
