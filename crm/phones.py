@@ -66,8 +66,8 @@ def _normalize(text: str, region: str) -> str:
     return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
 
 
-# Exchanges that are numbers in every assigned North American area code: an area code
-# with none of them valid is not assigned (N11 codes, 555, codes starting with 0 or 1).
+NO_SUCH_AREA_CODE = "no such area code"
+# Lines that are numbers in every area code assigned in the United States and Canada.
 _NANP_PROBE_LINES = ("2345678", "5550100", "8675309", "7654321", "4567890")
 
 
@@ -84,15 +84,15 @@ def _invalid_reason(parsed: phonenumbers.PhoneNumber) -> str:
     return "not a number in any numbering plan"
 
 
-NO_SUCH_AREA_CODE = "no such area code"
-
-
 @cache
 def _nanp_area_code_exists(area_code: str) -> bool:
-    return any(
-        phonenumbers.is_valid_number(phonenumbers.parse(f"+1{area_code}{line}", None))
-        for line in _NANP_PROBE_LINES
-    )
+    """Whether any number has this area code, by libphonenumber's own rules: an area
+    code that a region claims by its leading digits (the Caribbean's) is that region's;
+    the others are judged by the probe lines."""
+    for leading_digits, _ in _nanp_validators():
+        if leading_digits is not None and leading_digits.match(f"{area_code}2000000"):
+            return True
+    return any(_nanp_is_valid(f"{area_code}{line}") for line in _NANP_PROBE_LINES)
 
 
 def normalize_stripped(text: str, region: str) -> str:

@@ -2,7 +2,8 @@
 
 Two phases, so that a failure never leaves a half-imported campaign:
 
-1. **Stage** (``staging``, reading with ``reader``): stream the file (constant memory),
+1. **Stage** (``staging``, reading with ``reader``, its rows from ``records``): stream
+   the file (memory holds one row at most),
    check its encoding and shape, normalise both number columns with :mod:`crm.phones`
    and write valid rows to the staging table in chunks, each committed with the upload's
    progress. Bad cells and rows go to the receipt.

@@ -1,4 +1,5 @@
-"""Reading a leads file: encoding, delimiter, header mapping, and each row's cells.
+"""Reading a leads file: its encoding, how its header maps to fields, and each row (as
+``records`` gives them, RFC 4180) as a staged row or a rejection.
 
 No database here: the reader turns bytes into staged rows (tuples in ``STAGED_FIELDS``
 order) and rejections, and the staging module writes them wherever the database wants.

@@ -46,6 +46,7 @@ def test_region_argument_changes_national_interpretation():
         ("(999) 555-0123", "no such area code"),
         ("911 555 0123", "no such area code"),
         ("678 123 4567", "not a number in any numbering plan"),
+        ("+1 264 100 0000", "not a number in any numbering plan"),  # Anguilla's
         ("9" * 200, "too long"),
     ],
 )
