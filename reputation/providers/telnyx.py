@@ -29,6 +29,7 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
+from crm.logs import mask
 from reputation.providers.base import (
     ReputationProviderError,
     ReputationRateLimited,
@@ -93,9 +94,9 @@ class TelnyxReputationProvider:
             try:
                 response = self.session.request(method, url, timeout=self.timeout, **kwargs)
             except requests.RequestException as exc:
-                # Not the exception's text: it holds the URL, and the URL a phone number.
+                # The error quotes the URL, a number in it: stored as last_error and logged.
                 raise ReputationProviderError(
-                    f"Telnyx could not be reached ({type(exc).__name__})"
+                    f"Telnyx could not be reached: {mask(str(exc))}"
                 ) from exc
             reset = _seconds(response.headers.get("x-ratelimit-reset"))
             if not _rate_limited(response):
