@@ -42,11 +42,7 @@ def find_leads(query: search.Query, user: Any, limit: int) -> list[search.Hit]:
     from campaigns.selectors import campaigns_for_user
 
     # Agents and Administrators search every lead; a Caller the leads of their campaigns.
-    campaigns = (
-        Campaign.objects.all()
-        if user.has_perm("campaigns.view_contact")
-        else campaigns_for_user(user)
-    )
+    campaigns = Campaign.objects.all() if user.is_staff else campaigns_for_user(user)
     rows = search.ranked(
         search.matches(
             Contact.objects.filter(campaign__in=campaigns).select_related("campaign", "account"),
@@ -55,7 +51,7 @@ def find_leads(query: search.Query, user: Any, limit: int) -> list[search.Hit]:
         ),
         "-id",
     )[:limit]
-    staff = bool(user.is_staff)
+    in_admin = user.is_staff and user.has_perm("campaigns.view_contact")
     return [
         search.Hit(
             kind="lead",
@@ -64,7 +60,7 @@ def find_leads(query: search.Query, user: Any, limit: int) -> list[search.Hit]:
             matched=search.matched_text(query, contact.search_rank),
             rank=contact.search_rank,
             url=reverse("admin:campaigns_contact_change", args=[contact.pk])
-            if staff
+            if in_admin
             else reverse("campaigns:detail", args=[contact.campaign_id])
             + "?"
             + urlencode({"q": query.text}),

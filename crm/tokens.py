@@ -38,10 +38,15 @@ class HashedTokenAuthentication(TokenAuthentication):
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         auth = get_authorization_header(request).split()
-        if auth and auth[0].lower() == b"bearer":
-            auth[0] = b"Token"
-            request.META["HTTP_AUTHORIZATION"] = b" ".join(auth).decode("latin-1")
-        return super().authenticate(request)
+        if not auth or auth[0].lower() not in (b"token", b"bearer"):
+            return None
+        if len(auth) != 2:
+            raise exceptions.AuthenticationFailed("Invalid token header: give one key.")
+        try:
+            key = auth[1].decode()
+        except UnicodeError:
+            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        return self.authenticate_credentials(key)
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
         if "\x00" in key or len(key) > 200:
