@@ -96,4 +96,7 @@ def notes_panel(request: HttpRequest, customer: Any) -> dict[str, Any] | None:
     """The note form on a profile (its notes show on the timeline)."""
     if not request.user.has_perm("crm.add_note") or customer.merged_into_id:
         return None
-    return {"action": reverse("admin:crm_note_add_for", args=[customer.pk])}
+    return {
+        "form_id": "sb-note-form",
+        "action": reverse("admin:crm_note_add_for", args=[customer.pk]),
+    }
