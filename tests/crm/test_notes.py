@@ -138,3 +138,11 @@ def test_the_note_admin_lets_only_the_author_change_the_text(client, make_user, 
     note.refresh_from_db()
     assert note.text == "Changed by me"
     assert NoteEdit.objects.filter(note=note, text_before="Original").exists()
+
+
+def test_a_merge_moves_the_notes_to_the_kept_profile(agent):
+    kept, merged = CustomerFactory(), CustomerFactory()
+    note = services.note_create(customer=merged, author=agent, text="Moved with the profile")
+    services.customer_merge(keep=kept, merge=merged, actor=agent)
+    note.refresh_from_db()
+    assert note.customer_id == kept.pk
