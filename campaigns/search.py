@@ -44,10 +44,11 @@ def find_leads(query: search.Query, user: Any, limit: int) -> list[search.Hit]:
     # Agents and Administrators search every lead; a Caller the leads of their campaigns.
     campaigns = Campaign.objects.all() if user.is_staff else campaigns_for_user(user)
     rows = search.ranked(
-        search.matches(
+        search.best(
             Contact.objects.filter(campaign__in=campaigns).select_related("campaign", "account"),
             query,
             lead_fields(campaigns),
+            limit=limit,
         ),
         "-id",
     )[:limit]
@@ -57,8 +58,8 @@ def find_leads(query: search.Query, user: Any, limit: int) -> list[search.Hit]:
             kind="lead",
             id=contact.pk,
             label=str(contact) + (f", {contact.account}" if contact.account_id else ""),
-            matched=search.matched_text(query, contact.search_rank),
-            rank=contact.search_rank,
+            matched=search.matched_text(query, search.rank_of(contact)),
+            rank=search.rank_of(contact),
             url=reverse("admin:campaigns_contact_change", args=[contact.pk])
             if in_admin
             else reverse("campaigns:detail", args=[contact.campaign_id])

@@ -77,11 +77,14 @@ def campaign_contacts(*, campaign: Campaign, search: str = "") -> QuerySet[Conta
     # company, part of an email, the last digits of a number. The ids are fetched
     # first, capped: a common name can match much of a large campaign.
     in_campaign = Contact.objects.filter(campaign=campaign)
-    found = crm_search.matches(
-        in_campaign, search, lead_fields(Campaign.objects.filter(pk=campaign.pk))
+    found = crm_search.best(
+        in_campaign,
+        search,
+        lead_fields(Campaign.objects.filter(pk=campaign.pk)),
+        limit=SEARCH_MATCH_CAP,
+        order=("id",),
     )
-    ranked = found.order_by("search_rank", "id").values_list("id", flat=True)
-    ids = list(ranked[:SEARCH_MATCH_CAP])
+    ids = list(found.order_by("search_rank", "id").values_list("id", flat=True))
     return contacts.filter(id__in=ids).order_by("id")
 
 

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, URLPattern, path, reverse
+from django.urls import NoReverseMatch, URLPattern, URLResolver, path, reverse
 from django.utils.html import format_html
 
 from crm import roles
@@ -63,7 +63,7 @@ class SwitchboardAdminSite(admin.AdminSite):
     index_template = "admin/switchboard_index.html"
     login_form = SwitchboardLoginForm
 
-    def get_urls(self) -> list[URLPattern]:  # type: ignore[override]
+    def get_urls(self) -> list[URLPattern | URLResolver]:
         from crm import admin_views
 
         def search(request: HttpRequest) -> HttpResponse:

@@ -185,7 +185,8 @@ class SearchRuleAdminMixin:
         query = search.parse(search_term)
         if not query.text:
             return queryset, False
-        return search.matches(queryset, query, self.search_rule), False
+        order = [*(self.get_ordering(request) or ()), "-pk"]  # type: ignore[attr-defined]
+        return search.best(queryset, query, self.search_rule, order=order), False
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         base = super().get_changelist(request, **kwargs)  # type: ignore[misc]

@@ -1,9 +1,10 @@
 """Admin pages every staff user has: the search results behind the header search box,
 and their own API tokens (``docs/search.md``)."""
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -35,7 +36,7 @@ def search_view(site: Any, request: HttpRequest) -> HttpResponse:
 
 def tokens_view(site: Any, request: HttpRequest) -> HttpResponse:
     """A staff user's own tokens: make one (its key shown once), revoke one."""
-    user = request.user
+    user = cast(User, request.user)  # the admin lets only signed-in staff here
     new_key = None
     if request.method == "POST":
         if "revoke" in request.POST:

@@ -227,7 +227,7 @@ class NoteDetailApi(generics.RetrieveUpdateAPIView):
 class SearchHitSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["customer", "lead", "call", "owned_number"])
     id = serializers.IntegerField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
     matched = serializers.CharField()
 
 

@@ -201,7 +201,7 @@ def matches(queryset: QuerySet[_M], query: Query | str, fields: Fields) -> Query
         query = parse(query)
     found = conditions(query, fields)
     if not found:
-        return queryset.none()
+        return _nothing(queryset)
     anywhere = Q()
     for condition, _ in found:
         anywhere |= condition
@@ -211,6 +211,60 @@ def matches(queryset: QuerySet[_M], query: Query | str, fields: Fields) -> Query
         output_field=IntegerField(),
     )
     return queryset.filter(anywhere).annotate(search_rank=rank)
+
+
+# A search answers at most this many rows, best first: nobody pages past them, and a common
+# word ("mar") can match a fifth of a million customers.
+SEARCH_CAP = 1_000
+
+
+def best(
+    queryset: QuerySet[_M],
+    query: Query | str,
+    fields: Fields,
+    *,
+    limit: int = SEARCH_CAP,
+    order: Sequence[Any] = ("-pk",),
+) -> QuerySet[_M]:
+    """The ``limit`` best rows, annotated with ``search_rank`` (order by it, then ``order``).
+
+    Each rank is its own query, in ``order`` and LIMITed: PostgreSQL then either walks the
+    ``order`` index until it has enough rows (a common word) or reads the few matches from
+    the trigram/number indexes (a rare one), where ranking every match of one OR would sort
+    them all. At most one query per rank, and one for the rows.
+    """
+    if isinstance(query, str):
+        query = parse(query)
+    by_rank: dict[int, Q] = {}
+    for condition, rank in conditions(query, fields):
+        by_rank[rank] = by_rank.get(rank, Q()) | condition
+    ranks: dict[Any, int] = {}
+    for rank in sorted(by_rank):
+        if len(ranks) >= limit:
+            break
+        wanted = limit + len(ranks)  # rows found at a better rank may come again
+        rows = queryset.filter(by_rank[rank]).order_by(*order).values_list("pk", flat=True)
+        for pk in rows[:wanted]:
+            if pk not in ranks and len(ranks) < limit:
+                ranks[pk] = rank
+    if not ranks:
+        return _nothing(queryset)
+    whens = [
+        When(pk__in=[pk for pk, r in ranks.items() if r == rank], then=Value(rank))
+        for rank in sorted(set(ranks.values()))
+    ]
+    rank_value = Case(*whens, default=Value(RANK_PARTIAL), output_field=IntegerField())
+    return queryset.filter(pk__in=list(ranks)).annotate(search_rank=rank_value)
+
+
+def _nothing(queryset: QuerySet[_M]) -> QuerySet[_M]:
+    # Annotated too, so the caller may order by the rank whatever was found.
+    return queryset.none().annotate(search_rank=Value(RANK_PARTIAL, output_field=IntegerField()))
+
+
+def rank_of(row: object) -> int:
+    """A found row's ``search_rank`` (the annotation :func:`matches` adds)."""
+    return int(getattr(row, "search_rank", RANK_PARTIAL))
 
 
 def _rank(item: tuple[Q, int]) -> int:

@@ -63,7 +63,7 @@ def customer_search(queryset: QuerySet[Customer], term: str) -> QuerySet[Custome
     query = search.parse(term)
     if query.empty:
         return queryset if not query.text else queryset.none()
-    return search.ranked(search.matches(queryset, query, CUSTOMER_FIELDS), "-id")
+    return search.ranked(search.best(queryset, query, CUSTOMER_FIELDS), "-id")
 
 
 def customer_filter_by_phone_term(queryset: QuerySet[Customer], term: str) -> QuerySet[Customer]:
@@ -266,14 +266,15 @@ def customer_hits(query: "search.Query", user: Any, limit: int) -> list["search.
     """The ``customer`` kind of the header search box and ``/api/search/``."""
     from django.urls import reverse
 
-    rows = search.ranked(search.matches(customer_queryset(), query, CUSTOMER_FIELDS), "-id")
+    found = search.best(customer_queryset(), query, CUSTOMER_FIELDS, limit=limit)
+    rows = search.ranked(found, "-id")
     return [
         search.Hit(
             kind="customer",
             id=customer.pk,
             label=str(customer),
-            matched=search.matched_text(query, customer.search_rank),
-            rank=customer.search_rank,
+            matched=search.matched_text(query, search.rank_of(customer)),
+            rank=search.rank_of(customer),
             url=reverse("admin:crm_customer_change", args=[customer.pk]),
             detail=customer.email if customer.name else "",
         )

@@ -26,12 +26,19 @@ def interaction_search(queryset: QuerySet[Any], term: str) -> QuerySet[Any]:
     text = term.strip()
     if text[:2] in {"CA", "SM", "MM"} and len(text) == 34:
         return queryset.filter(external_id=text)
-    return search.matches(queryset, text, INTERACTION_FIELDS)
+    time_field = "started_at" if queryset.model is Call else "sent_at"
+    return search.best(queryset, text, INTERACTION_FIELDS, order=(f"-{time_field}", "-id"))
 
 
 def find_calls(query: search.Query, user: Any, limit: int) -> list[search.Hit]:
     rows = search.ranked(
-        search.matches(Call.objects.select_related("customer"), query, INTERACTION_FIELDS),
+        search.best(
+            Call.objects.select_related("customer"),
+            query,
+            INTERACTION_FIELDS,
+            limit=limit,
+            order=("-started_at", "-id"),
+        ),
         "-started_at",
         "-id",
     )[:limit]
@@ -41,8 +48,8 @@ def find_calls(query: search.Query, user: Any, limit: int) -> list[search.Hit]:
             id=call.pk,
             label=f"{call.get_direction_display()} call, {display_number(call.from_number)}"
             + (f" ({call.customer})" if call.customer_id else ""),
-            matched=search.matched_text(query, call.search_rank),
-            rank=call.search_rank,
+            matched=search.matched_text(query, search.rank_of(call)),
+            rank=search.rank_of(call),
             url=reverse("admin:telephony_call_change", args=[call.pk]),
             detail=f"{call.started_at:%Y-%m-%d %H:%M}",
         )
@@ -52,15 +59,15 @@ def find_calls(query: search.Query, user: Any, limit: int) -> list[search.Hit]:
 
 def find_owned_numbers(query: search.Query, user: Any, limit: int) -> list[search.Hit]:
     rows = search.ranked(
-        search.matches(OwnedNumber.objects.all(), query, OWNED_NUMBER_FIELDS), "-id"
+        search.best(OwnedNumber.objects.all(), query, OWNED_NUMBER_FIELDS, limit=limit), "-id"
     )[:limit]
     return [
         search.Hit(
             kind="owned_number",
             id=number.pk,
             label=display_number(str(number.number)) + (f" {number.label}" if number.label else ""),
-            matched=search.matched_text(query, number.search_rank),
-            rank=number.search_rank,
+            matched=search.matched_text(query, search.rank_of(number)),
+            rank=search.rank_of(number),
             url=reverse("admin:telephony_ownednumber_change", args=[number.pk]),
             detail=number.get_status_display(),
         )
