@@ -244,7 +244,10 @@ class SearchHitSerializer(serializers.Serializer):
             "limit", OpenApiTypes.INT, description="At most this many per kind (1-100, default 20)."
         ),
     ],
-    responses={200: SearchHitSerializer(many=True)},
+    responses={
+        200: SearchHitSerializer(many=True),
+        400: OpenApiResponse(description="No `q`, or a `limit` outside 1-100."),
+    },
     description="Customers, leads, calls and owned numbers in one ranked list (exact number "
     "or email, then name, then partial matches). A Caller's search covers only the leads of "
     "the campaigns assigned to them.",

@@ -2,7 +2,8 @@
 
 The numbers are E.164 text, so "ends in 8212" is a prefix of the reversed text, which a
 btree with ``text_pattern_ops`` answers; a trigram index cannot anchor at the end and is
-three times the size. Whole numbers keep their plain indexes.
+three times the size. A whole number is an equality on ``from_number`` (indexed before)
+or ``to_number`` (indexed here: an outbound call's other party is its ``to``).
 """
 
 from django.db import migrations
@@ -10,6 +11,7 @@ from django.db import migrations
 INDEXES = {
     "telephony_call_from_reversed": "telephony_call (reverse((from_number)::text) text_pattern_ops)",
     "telephony_call_to_reversed": "telephony_call (reverse((to_number)::text) text_pattern_ops)",
+    "telephony_call_to": "telephony_call (to_number)",
 }
 
 
