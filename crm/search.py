@@ -3,9 +3,9 @@
 A term is read once into a :class:`Query`: a number typed any way (``crm/phones.py``),
 the last 4 or more digits of a number, the words of a name or company (each matching the
 start of a word, case and accents ignored: ``garc`` finds "Ana García"), and an email or
-part of one. Every list applies it through :func:`matches`, which filters a queryset and
-annotates ``search_rank``: 0 an exact number or email, 1 a name, 2 a partial match (part
-of an email, the last digits of a number). Upper apps (telephony, campaigns) apply the
+part of one. Every list applies it through :func:`best`, which keeps a queryset's best
+rows and annotates ``search_rank``: 0 an exact number or email, 1 a name, 2 a partial
+match (part of an email, the last digits of a number). Upper apps (telephony, campaigns) apply the
 rule to their own querysets and register their kinds in :data:`search_registry`, so the
 header search box and ``/api/search/`` cover them without crm importing them.
 
@@ -203,24 +203,6 @@ def conditions(query: Query, fields: Fields) -> list[tuple[Q, int]]:
     return found
 
 
-def matches(queryset: QuerySet[_M], query: Query | str, fields: Fields) -> QuerySet[_M]:
-    """The rows the rule finds, annotated with ``search_rank`` (lower is better)."""
-    if isinstance(query, str):
-        query = parse(query)
-    found = conditions(query, fields)
-    if not found:
-        return _nothing(queryset)
-    anywhere = Q()
-    for condition, _ in found:
-        anywhere |= condition
-    rank = Case(
-        *[When(condition, then=Value(rank)) for condition, rank in sorted(found, key=_rank)],
-        default=Value(RANK_PARTIAL),
-        output_field=IntegerField(),
-    )
-    return queryset.filter(anywhere).annotate(search_rank=rank)
-
-
 # A search answers at most this many rows, best first (ten pages of a list): nobody pages
 # past them, and a common word ("mar") can match a fifth of a million customers.
 SEARCH_CAP = 500
@@ -271,12 +253,8 @@ def _nothing(queryset: QuerySet[_M]) -> QuerySet[_M]:
 
 
 def rank_of(row: object) -> int:
-    """A found row's ``search_rank`` (the annotation :func:`matches` adds)."""
+    """A found row's ``search_rank`` (the annotation :func:`best` adds)."""
     return int(getattr(row, "search_rank", RANK_PARTIAL))
-
-
-def _rank(item: tuple[Q, int]) -> int:
-    return item[1]
 
 
 def ranked(queryset: QuerySet[_M], *then: str) -> QuerySet[_M]:
