@@ -33,7 +33,7 @@ from django.db.models import (
     Transform,
     Value,
 )
-from django.db.models.expressions import Case, When
+from django.db.models.expressions import Case, Col, When
 from django.db.models.functions import Reverse
 
 from crm.phones import try_normalize
@@ -86,12 +86,30 @@ def fold(text: object) -> str:
     return " " + " ".join(_WORD.findall(text))
 
 
+# Columns PostgreSQL keeps folded itself (generated, stored; crm migration 0009):
+# ``(table, column) -> folded column``.
+FOLDED_COLUMNS = {("crm_customer", "name"): "name_folded"}
+
+
 class Fold(Transform):
     """``name__sb_fold__contains=" garc"``: the folded text, indexed on PostgreSQL."""
 
     function = "sb_fold"
     lookup_name = "sb_fold"
     output_field = CharField()
+
+    def as_postgresql(
+        self, compiler: Any, connection: Any, **extra_context: Any
+    ) -> tuple[str, Any]:
+        lhs = self.lhs
+        target = getattr(lhs, "target", None)
+        if isinstance(lhs, Col) and target is not None:
+            folded = FOLDED_COLUMNS.get((target.model._meta.db_table, target.column))
+            if folded is not None:
+                sql, params = compiler.compile(lhs)  # '"crm_customer"."name"' or 'U0."name"'
+                prefix = sql[: len(sql) - len(connection.ops.quote_name(target.column))]
+                return prefix + connection.ops.quote_name(folded), params
+        return self.as_sql(compiler, connection, **extra_context)
 
 
 CharField.register_lookup(Fold)
