@@ -1,10 +1,11 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from crm.api import CustomerListDetailApi, NoteDetailApi, SearchApi
+from crm.api import CustomerListDetailApi, CustomerMergeApi, NoteDetailApi, SearchApi
 
 router = DefaultRouter()
 router.register("customers", CustomerListDetailApi, basename="customer")
+router.register("merges", CustomerMergeApi, basename="customer-merge")
 
 urlpatterns = [
     path("search/", SearchApi.as_view(), name="search"),

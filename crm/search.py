@@ -12,7 +12,7 @@ header search box and ``/api/search/`` cover them without crm importing them.
 Names are compared folded: ``sb_fold(text)`` lower-cases, drops accents and turns every
 run of non-alphanumerics into one space, with a space in front, so a word prefix is
 ``sb_fold(name) LIKE '% garc%'``. On PostgreSQL ``sb_fold`` is an IMMUTABLE SQL function
-over ``unaccent`` with a pg_trgm GIN index on it (migration 0009); on SQLite it is the
+over ``unaccent`` with a pg_trgm GIN index on it (migration 0010); on SQLite it is the
 Python :func:`fold` registered on each connection. Both give the same answers.
 """
 
@@ -86,7 +86,7 @@ def fold(text: object) -> str:
     return " " + " ".join(_WORD.findall(text))
 
 
-# Columns PostgreSQL keeps folded itself (generated, stored; crm migration 0009):
+# Columns PostgreSQL keeps folded itself (generated, stored; crm migration 0010):
 # ``(table, column) -> folded column``.
 FOLDED_COLUMNS = {("crm_customer", "name"): "name_folded"}
 
@@ -159,7 +159,7 @@ def parse(term: object) -> Query:
 
 def suffix_q(field_name: str, digits: str) -> Q:
     """Numbers (E.164 text) ending in ``digits``. PostgreSQL reads it from an index on the
-    reversed number (a prefix of it, migration 0009); SQLite scans, fast at its sizes."""
+    reversed number (a prefix of it, migration 0010); SQLite scans, fast at its sizes."""
     if connection.vendor == "postgresql":
         return Q(**{f"{field_name}__reverse__startswith": digits[::-1]})
     return Q(**{f"{field_name}__endswith": digits})

@@ -30,5 +30,5 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("telephony", "0009_lookup_claims"), ("crm", "0009_search_indexes")]
+    dependencies = [("telephony", "0009_lookup_claims"), ("crm", "0010_search_indexes")]
     operations = [migrations.RunPython(create, drop)]

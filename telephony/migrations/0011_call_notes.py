@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0010_notes_and_api_tokens'),
+        ('crm', '0011_notes_and_api_tokens'),
         ('telephony', '0010_search_number_suffix_indexes'),
     ]
 

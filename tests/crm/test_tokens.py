@@ -80,7 +80,7 @@ def test_the_migration_hashes_legacy_keys_and_drops_the_clear_text(agent):
     from django.apps import apps as django_apps
 
     legacy = Token.objects.create(user=agent)
-    migration = import_module("crm.migrations.0011_roles_notes_and_hashed_tokens")
+    migration = import_module("crm.migrations.0012_roles_notes_and_hashed_tokens")
     migration.hash_legacy_tokens(django_apps, None)
     assert not Token.objects.exists()
     assert ApiToken.objects.get().user == agent

@@ -30,7 +30,7 @@ def hash_legacy_tokens(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("crm", "0010_notes_and_api_tokens"),
+        ("crm", "0011_notes_and_api_tokens"),
         ("authtoken", "0004_alter_tokenproxy_options"),
     ]
     operations = [

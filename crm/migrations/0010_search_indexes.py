@@ -60,5 +60,5 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("crm", "0008_customer_erasure")]
+    dependencies = [("crm", "0009_merge_by_field_and_undo")]
     operations = [migrations.RunPython(create, drop)]
