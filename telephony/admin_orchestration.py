@@ -16,8 +16,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from crm.admin_utils import ReadOnlyAdminMixin, SingletonAdminMixin
-from telephony import identification
-from telephony import identification_selectors as selectors
+from telephony.identification import ledger, selectors, services
 from telephony.models import BackfillRun, OrchestrationSettings, OrchestrationSwitch
 
 
@@ -102,7 +101,7 @@ class OrchestrationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
 
     def _page_context(self) -> dict[str, Any]:
         config = OrchestrationSettings.load()
-        price = identification.provider_price(identification.line_type_provider())
+        price = ledger.provider_price(ledger.line_type_provider())
         committed = selectors.month_committed()
         cap = config.lookup_monthly_cap
         allows = selectors.lookups_the_cap_allows(config=config, price=price)
@@ -132,7 +131,7 @@ class OrchestrationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
         }
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        identification.orchestration_settings_save(config=obj, actor=request.user)
+        services.orchestration_settings_save(config=obj, actor=request.user)
 
 
 @admin.register(BackfillRun)

@@ -460,7 +460,7 @@ class LookupClaim(models.Model):
     """A number whose lookup someone is about to pay for, held until its answer is in the
     ledger: the backfill and a new caller's task each take the claim before they check
     the ledger, so of two that want the same number, one pays and the other reads its
-    answer. A claim older than ``telephony.identification.CLAIM_STALE_AFTER`` belonged to
+    answer. A claim older than ``telephony.identification.ledger.CLAIM_STALE_AFTER`` belonged to
     a worker that died and may be taken over.
     """
 

@@ -66,7 +66,7 @@ def test_before_switching_on_the_page_previews_count_cost_and_what_the_cap_allow
 
 
 def test_the_page_says_when_the_cap_stops_lookups_with_the_months_spend(client, administrator):
-    from telephony.identification_selectors import month_start
+    from telephony.identification.ledger import month_start
 
     config = OrchestrationSettings.load()
     config.lookup_monthly_cap = Decimal("1.00")

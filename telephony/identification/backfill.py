@@ -1,7 +1,7 @@
 """The identification backfill: one pass over the numbers whose type could change.
 
 Numbers are taken in E.164 order, in chunks, from the cursor the run row keeps; their
-lookups go through :class:`telephony.lookups.LookupPool` (at most N in flight, each
+lookups go through :class:`telephony.identification.pool.LookupPool` (at most N in flight, each
 answer in the ledger before its slot frees), and a chunk's mobile answers are applied in
 one set-based change. The rules are in docs/identification.md.
 """
@@ -20,12 +20,12 @@ from django.utils import timezone
 from crm.db import LockNamespace, advisory_try_lock
 from crm.models import PhoneNumber
 from crm.services import phone_numbers_identify_mobile
-from telephony import identification_selectors as selectors
-from telephony.identification import (
+from telephony.identification import selectors
+from telephony.identification.ledger import (
     HEARTBEAT_SECONDS,
-    RETRY_DELAY_SECONDS,
     RETRY_PASSES,
-    backfill_start,
+    Job,
+    Outcome,
     ledger_writer,
     line_type_provider,
     lookup_budget_release,
@@ -38,7 +38,7 @@ from telephony.identification import (
     provider_price,
     require_outside_transaction,
 )
-from telephony.lookups import Job, LookupPool, Outcome
+from telephony.identification.pool import LookupPool
 from telephony.models import BackfillRun, LineTypeLookup, OrchestrationSettings
 from telephony.providers.base import LineType
 
@@ -49,11 +49,20 @@ BACKFILL_CHUNK = 500
 Progress = Callable[[BackfillRun], None]
 
 
-def backfill_run(
+@dataclass(frozen=True)
+class Pass:
+    """How a pass left its run, and whether its failed numbers want another pass (the
+    caller, :func:`telephony.identification.services.backfill_run`, queues it)."""
+
+    run: BackfillRun
+    needs_retry_pass: bool = False
+
+
+def backfill_pass(
     *, run_id: int, concurrency: int | None = None, progress: Progress | None = None
-) -> BackfillRun:
+) -> Pass:
     """Run (or resume) backfill ``run_id`` until it is done, paused by the cap, stopped
-    by the provider or switched off. Returns the run as it was left.
+    by the provider or switched off.
 
     One worker at a time (a session lock on the run); another worker given the same run
     returns at once.
@@ -62,7 +71,7 @@ def backfill_run(
     with advisory_try_lock(LockNamespace.IDENTIFICATION_BACKFILL, run_id) as mine:
         run = BackfillRun.objects.get(pk=run_id)
         if not mine or run.status != BackfillRun.Status.RUNNING:
-            return run
+            return Pass(run)
         return _Backfill(run, concurrency, progress).run()
 
 
@@ -114,7 +123,22 @@ class _Backfill:
         self.owner = f"backfill:{run.pk}"
         self.deferred_at = time.monotonic()
 
-    def run(self) -> BackfillRun:
+    def run(self) -> Pass:
+        """Each chunk goes through these states; the loop turns until none is left::
+
+            fetched --claims--> open: pending (in the pool) + deferred (claimed elsewhere)
+                                  | every outcome collected, nothing deferred
+                                  v
+                                closed --whole--> saved: counters + cursor past it, claims
+                                  |                      given up; the next chunk may close
+                                  +--not whole (cap, refusal, switched off)--> kept: the
+                                     cursor stays before it, taken again by a later pass
+
+        and the pass itself: fetching while CHUNKS_AHEAD allow -> stopping (paused by the
+        cap, halted by a refusal, stopped: the queue is taken back, not paid) or exhausted
+        -> drained (every number sent is collected) -> finished (completed, paused, halted
+        or stopped), with ``needs_retry_pass`` when it completed with failed numbers.
+        """
         fetch_after = self.run_row.cursor
         exhausted = False
         serial = 0
@@ -329,7 +353,7 @@ class _Backfill:
         self.stop_status = BackfillRun.Status.HALTED
         self.message = reason
 
-    def _finish(self) -> BackfillRun:
+    def _finish(self) -> Pass:
         run = self.run_row
         if self.stop_status in (BackfillRun.Status.PAUSED, BackfillRun.Status.HALTED):
             BackfillRun.objects.filter(pk=run.pk, status=BackfillRun.Status.RUNNING).update(
@@ -340,12 +364,9 @@ class _Backfill:
                 status=BackfillRun.Status.COMPLETED, finished_at=timezone.now()
             )
         run.refresh_from_db()
-        if run.status == BackfillRun.Status.COMPLETED and run.failed and run.attempt < RETRY_PASSES:
-            backfill_start(
-                trigger=BackfillRun.Trigger.RETRY,
-                attempt=run.attempt + 1,
-                countdown=RETRY_DELAY_SECONDS,
-            )
         if self.progress is not None:
             self.progress(run)
-        return run
+        retry = (
+            run.status == BackfillRun.Status.COMPLETED and run.failed and run.attempt < RETRY_PASSES
+        )
+        return Pass(run, needs_retry_pass=bool(retry))

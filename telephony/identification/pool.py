@@ -18,12 +18,11 @@ import logging
 import queue
 import sys
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from typing import Any
 
+from telephony.identification.ledger import Job, Ledger, Outcome, Recorder
 from telephony.providers.base import (
     AsyncLookup,
     LineTypeAnswer,
@@ -43,27 +42,6 @@ UNAVAILABLE_TRIES = 4
 BACKOFF_SECONDS = 0.5
 # The GIL's turn while a pool runs (Python's default is 5 ms).
 SWITCH_INTERVAL_SECONDS = 0.0005
-
-
-@dataclass(frozen=True)
-class Job:
-    number: str
-    phone_id: int
-    batch: int = 0  # the caller's own grouping (the backfill's chunk)
-
-
-@dataclass
-class Outcome:
-    job: Job
-    answer: LineTypeAnswer | None = None
-    lookup_id: int | None = None  # the ledger row, once recorded
-    error: str = ""
-
-
-# Writes answered outcomes to the ledger (one commit) and sets their lookup_id; awaited
-# on the pool's loop, opened there by a Ledger (telephony.identification.ledger_writer).
-Recorder = Callable[[list[Outcome]], Awaitable[None]]
-Ledger = Callable[[], AbstractAsyncContextManager[Recorder]]
 
 
 class LookupPool:

@@ -1,8 +1,9 @@
 """Reads for mobile identification: which numbers the backfill looks up, what that would
-cost, the month's spend, and the ledger (docs/identification.md)."""
+cost, the month's spend, and the ledger (docs/identification.md). Of the package, only
+:mod:`.ledger` is imported here."""
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ from django.db.models import Q, Sum
 from django.utils import timezone
 
 from crm.models import PhoneNumber, PhoneNumberChange
+from telephony.identification.ledger import month_start
 from telephony.models import (
     BackfillRun,
     Call,
@@ -97,10 +99,6 @@ def cached_answers(*, numbers: list[str], since: datetime) -> dict[str, LineType
     ):
         answers.setdefault(lookup.number, lookup)
     return answers
-
-
-def month_start(now: datetime | None = None) -> date:
-    return (now or timezone.now()).astimezone(UTC).date().replace(day=1)
 
 
 def month_committed() -> Decimal:
