@@ -10,12 +10,13 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
 from crm.admin_utils import ReadOnlyAdminMixin, SingletonAdminMixin
+from crm.inputs import post_as_sent
 from telephony.identification import ledger, selectors, services
 from telephony.models import BackfillRun, OrchestrationSettings, OrchestrationSwitch
 
@@ -70,6 +71,26 @@ class OrchestrationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
     class Media:
         css = {"all": ("telephony/identification.css",)}
         js = ("telephony/orchestration.js",)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):  # type: ignore[no-untyped-def]
+        form = super().get_form(request, obj, change, **kwargs)
+        sent = post_as_sent(request) if request.method == "POST" else None
+
+        class CapReadAsSent(form):  # type: ignore[valid-type,misc]
+            def clean_lookup_monthly_cap(self) -> Any:
+                # The request's NULs are stripped before any form sees it (crm/inputs.py),
+                # which would turn "\x00" into an empty field, that is "no cap": the
+                # cap is money, so what was typed is read as it was sent.
+                raw = sent.get("lookup_monthly_cap", "") if sent is not None else ""
+                if raw and not (raw.strip().isascii() and raw.strip().isprintable()):
+                    raise ValidationError(
+                        "Enter the cap as a number in digits, such as 50.00 (the value "
+                        "sent holds characters that are not part of a number); empty "
+                        "means no cap."
+                    )
+                return self.cleaned_data["lookup_monthly_cap"]
+
+        return CapReadAsSent
 
     def get_urls(self) -> list[Any]:
         return [

@@ -35,6 +35,7 @@ from telephony.identification.ledger import (
     lookup_claims_take,
     lookups_stop,
     mobile_cause,
+    provider_name,
     provider_price,
     require_outside_transaction,
 )
@@ -144,7 +145,7 @@ class _Backfill:
         serial = 0
         ledger = functools.partial(
             ledger_writer,
-            provider=self.provider.name,
+            provider=provider_name(self.provider),
             purpose=LineTypeLookup.Purpose.BACKFILL,
             backfill_id=self.run_row.pk,
         )
@@ -153,6 +154,7 @@ class _Backfill:
             concurrency=self.concurrency,
             ledger=ledger,
             at_provider=int(settings.LINE_TYPE_PROVIDER_CONCURRENCY) or None,
+            price=self.price,
         ) as pool:
             while True:
                 if (
@@ -253,14 +255,20 @@ class _Backfill:
                 self._send(pool, state, claimed)
 
     def _collect(self, outcomes: list[Outcome]) -> None:
-        failed = 0
+        released = 0
         for outcome in outcomes:
             state = self.chunks[outcome.job.batch]
             state.pending -= 1
-            state.counts["numbers_done"] += 1
             answer = outcome.answer
-            if answer is None:
-                failed += 1
+            if not outcome.sent:  # the provider refused: not paid, the number stays pending
+                released += 1
+                state.whole = False
+                continue
+            state.counts["numbers_done"] += 1
+            if answer is None or outcome.timed_out:
+                # Failed: a retry pass takes it again. A timed-out attempt is in the ledger
+                # with its cost at risk, which stays committed against the cap.
+                released += answer is None
                 state.counts["failed"] += 1
                 continue
             state.counts["lookups"] += 1
@@ -268,7 +276,7 @@ class _Backfill:
             state.mobiles.append(
                 (outcome.job.phone_id, outcome.lookup_id, answer.line_type, answer.carrier)
             )
-        lookup_budget_release(lookups=failed, price=self.price)
+        lookup_budget_release(lookups=released, price=self.price)
 
     def _hold_back(self, jobs: list[Job]) -> None:
         """Numbers taken back from the queue (stopping): not sent, not paid, done later."""

@@ -10,7 +10,7 @@ record the answer in the ledger in its own commit, then apply it.
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
@@ -25,9 +25,16 @@ from django.db.models import F
 from django.utils import timezone
 
 from crm.db import is_postgresql
+from crm.inputs import clean_text
 from crm.providers import get_provider
 from telephony.models import LineTypeLookup, LookupClaim, LookupSpend, OrchestrationSettings
-from telephony.providers.base import LineTypeAnswer, LineTypeProvider
+from telephony.providers.base import (
+    LineType,
+    LineTypeAnswer,
+    LineTypeProvider,
+    NamedProvider,
+    PricedProvider,
+)
 
 # A running backfill writes a heartbeat this often; one silent for STALLED_AFTER is dead.
 HEARTBEAT_SECONDS = 2.0
@@ -44,8 +51,82 @@ def line_type_provider() -> LineTypeProvider:
     return get_provider("LINE_TYPE_PROVIDER")
 
 
-def provider_price(provider: Any) -> Decimal:
-    return Decimal(str(getattr(provider, "price", settings.LINE_TYPE_LOOKUP_PRICE)))
+def provider_name(provider: LineTypeProvider) -> str:
+    """The name the ledger records: the provider's own ``name``, else its dotted path."""
+    name = provider.name if isinstance(provider, NamedProvider) else None
+    if not isinstance(name, str) or not clean_text(name).strip():
+        name = f"{type(provider).__module__}.{type(provider).__qualname__}"
+    return clean_text(name).strip()[:PROVIDER_NAME_LENGTH]
+
+
+def provider_price(provider: LineTypeProvider) -> Decimal:
+    """USD per lookup: the provider's own ``price`` if it is readable money, else
+    ``LINE_TYPE_LOOKUP_PRICE``."""
+    own = _money(provider.price) if isinstance(provider, PricedProvider) else None
+    return own if own is not None else Decimal(str(settings.LINE_TYPE_LOOKUP_PRICE))
+
+
+# The ledger's column sizes: whatever a vendor answers is clipped to them.
+PROVIDER_NAME_LENGTH = LineTypeLookup._meta.get_field("provider").max_length or 200
+CARRIER_LENGTH = LineTypeLookup._meta.get_field("carrier").max_length or 100
+ERROR_LENGTH = LineTypeLookup._meta.get_field("error").max_length or 16
+# The largest cost the ledger's column holds (max_digits 10, 5 places).
+_MAX_COST = Decimal("99999.99999")
+_LINE_TYPES = {value for value, _label in LineType.CHOICES}
+
+
+def answer_read(raw: object, *, price: Decimal) -> LineTypeAnswer:
+    """A vendor's answer as the ledger records it, whatever its fields hold: it was paid
+    for, so it is never refused (docs/providers.md). A line type we do not know is
+    unknown; a carrier or an error code of any type or length is text, clipped; a cost
+    that is not readable money is the provider's price; ``valid`` defaults to True."""
+
+    def field(name: str) -> object:
+        try:
+            return raw.get(name) if isinstance(raw, Mapping) else getattr(raw, name, None)
+        except Exception:  # a property that raises: that field is missing, no more
+            return None
+
+    line_type = field("line_type")
+    line_type = getattr(line_type, "value", line_type)  # an enum member
+    kind = _text(line_type, 20).lower()
+    error = field("error")
+    if error is None or error == "":
+        error = field("error_code")
+    valid = field("valid")
+    cost = _money(field("cost"))
+    return LineTypeAnswer(
+        line_type=kind if kind in _LINE_TYPES else LineType.UNKNOWN,
+        carrier=_text(field("carrier"), CARRIER_LENGTH) or None,
+        cost=cost if cost is not None else price,
+        valid=not (valid is False or (isinstance(valid, str) and valid.lower() == "false")),
+        error=_text(error, ERROR_LENGTH),
+    )
+
+
+def _text(value: object, length: int) -> str:
+    if value is None or value is False:
+        return ""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    try:
+        text = str(value)
+    except Exception:  # a vendor object whose __str__ fails is still paid for
+        return ""
+    return clean_text(text).strip()[:length]
+
+
+def _money(value: object) -> Decimal | None:
+    """``value`` as a cost the ledger can hold, or None when it is not one."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        money = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (ArithmeticError, ValueError, TypeError):
+        return None
+    if not money.is_finite() or money < 0 or money > _MAX_COST:
+        return None
+    return money
 
 
 def require_outside_transaction() -> None:
@@ -73,10 +154,23 @@ class Job:
 
 @dataclass
 class Outcome:
+    """What became of one number's lookup. ``answer`` set: recorded in the ledger (with
+    ``timed_out``, as an attempt whose cost is at risk). ``sent`` False: never sent (the
+    provider refuses every lookup): not paid, the number stays pending."""
+
     job: Job
     answer: LineTypeAnswer | None = None
     lookup_id: int | None = None  # the ledger row, once recorded
     error: str = ""
+    sent: bool = True
+    timed_out: bool = False
+
+
+def timed_out_attempt(job: Job, *, price: Decimal, error: str = "") -> Outcome:
+    """A lookup the client gave up on: the vendor may have billed it, so it goes to the
+    ledger as an attempt at ``price``, counted against the cap, never used as an answer."""
+    attempt = LineTypeAnswer(LineType.UNKNOWN, None, price, error="timeout")
+    return Outcome(job, answer=attempt, error=error or "timed out", timed_out=True)
 
 
 # Writes answered outcomes to the ledger (one commit) and sets their lookup_id; awaited
@@ -135,6 +229,7 @@ _LEDGER_FIELDS = (
     "valid",
     "error",
     "cost",
+    "at_risk",
     "provider",
     "purpose",
     "backfill",
@@ -146,7 +241,7 @@ def lookups_record(
     *, outcomes: list[Outcome], provider: str, purpose: str, backfill_id: int | None = None
 ) -> None:
     """Write answers to the ledger, committed on their own, the moment they arrive."""
-    answered = [o for o in outcomes if o.answer is not None]
+    answered = [o for o in outcomes if o.answer is not None]  # answers and timed-out attempts
     if not answered:
         return
     sql, params = _ledger_insert(answered, provider, purpose, backfill_id)
@@ -220,7 +315,7 @@ def _ledger_insert(
     shared = [
         field.get_db_prep_save(value, connection)
         for field, value in zip(
-            fields[6:], (provider, purpose, backfill_id, timezone.now()), strict=True
+            fields[7:], (provider, purpose, backfill_id, timezone.now()), strict=True
         )
     ]
     params: list[Any] = []
@@ -228,7 +323,8 @@ def _ledger_insert(
         answer = o.answer
         assert answer is not None
         params += [o.job.number, answer.line_type, answer.carrier or "", answer.valid]
-        params += [answer.error, fields[5].get_db_prep_save(answer.cost, connection), *shared]
+        cost = fields[5].get_db_prep_save(answer.cost, connection)
+        params += [answer.error, cost, o.timed_out, *shared]
     quote = connection.ops.quote_name
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     sql = (

@@ -80,7 +80,7 @@ def backfill_plan(*, config: OrchestrationSettings, price: Decimal) -> Plan:
         cursor.execute(
             "SELECT COUNT(*), COUNT(*) FILTER (WHERE EXISTS ("  # noqa: S608
             "  SELECT 1 FROM telephony_linetypelookup l"
-            "  WHERE l.number = e.number AND l.looked_up_at >= %(cutoff)s)) "
+            "  WHERE l.number = e.number AND l.looked_up_at >= %(cutoff)s AND NOT l.at_risk)) "
             f"FROM ({_ELIGIBLE}) AS e",
             {"after": "", "cutoff": cache_cutoff(config)},
         )
@@ -89,11 +89,12 @@ def backfill_plan(*, config: OrchestrationSettings, price: Decimal) -> Plan:
 
 
 def cached_answers(*, numbers: list[str], since: datetime) -> dict[str, LineTypeLookup]:
-    """The newest answer since ``since`` for each of these numbers that has one."""
+    """The newest answer since ``since`` for each of these numbers that has one (a
+    timed-out attempt is no answer)."""
     answers: dict[str, LineTypeLookup] = {}
-    rows = LineTypeLookup.objects.filter(number__in=numbers, looked_up_at__gte=since).order_by(
-        "number", "-looked_up_at", "-id"
-    )
+    rows = LineTypeLookup.objects.filter(
+        number__in=numbers, looked_up_at__gte=since, at_risk=False
+    ).order_by("number", "-looked_up_at", "-id")
     for lookup in rows.only(
         "id", "number", "line_type", "carrier", "cost", "backfill_id", "looked_up_at"
     ):

@@ -6,6 +6,7 @@ the backfill's runner is :mod:`telephony.identification.backfill`.
 """
 
 import logging
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,6 +22,7 @@ from telephony.identification.ledger import (
     STALLED_AFTER,
     Job,
     Outcome,
+    answer_read,
     line_type_provider,
     lookup_budget_release,
     lookup_budget_reserve,
@@ -29,8 +31,10 @@ from telephony.identification.ledger import (
     lookups_record,
     lookups_stop,
     mobile_cause,
+    provider_name,
     provider_price,
     require_outside_transaction,
+    timed_out_attempt,
 )
 from telephony.models import (
     BackfillRun,
@@ -38,7 +42,13 @@ from telephony.models import (
     OrchestrationSettings,
     OrchestrationSwitch,
 )
-from telephony.providers.base import LineType, LineTypeLookupFailed, LineTypeRefused
+from telephony.providers.base import (
+    LineType,
+    LineTypeLookupFailed,
+    LineTypeRefused,
+    LineTypeTimedOut,
+    LineTypeUnavailable,
+)
 from telephony.ratelimit import SharedRateLimit
 
 logger = logging.getLogger(__name__)
@@ -121,21 +131,44 @@ def _caller_number_look_up(phone_id: int, e164: str, config: OrchestrationSettin
     price = provider_price(provider)
     if not lookup_budget_reserve(lookups=1, price=price):
         return "capped"
+    name = provider_name(provider)
+    job = Job(e164, phone_id)
     try:
         SharedRateLimit().wait()
-        answer = provider.lookup(e164)
+        outcome = Outcome(job, answer=answer_read(provider.lookup(e164), price=price))
     except LineTypeRefused as exc:
         lookup_budget_release(lookups=1, price=price)
         lookups_stop(reason=exc.message)
         return "refused"
-    except BaseException:
+    except (LineTypeTimedOut, TimeoutError) as exc:
+        # It may have been billed: an attempt in the ledger, its reservation kept against
+        # the cap; the task tries again later (the attempt is never taken as an answer).
+        _record(timed_out_attempt(job, price=price), name, price)
+        raise LineTypeUnavailable(f"{e164}: the lookup timed out ({exc})") from exc
+    except LineTypeLookupFailed:
         lookup_budget_release(lookups=1, price=price)
         raise
-    outcome = Outcome(Job(e164, phone_id), answer=answer)
-    lookups_record(
-        outcomes=[outcome], provider=provider.name, purpose=LineTypeLookup.Purpose.NEW_CALLER
-    )
+    except Exception as exc:  # any exception from a provider is a failed call: retried
+        lookup_budget_release(lookups=1, price=price)
+        raise LineTypeUnavailable(f"{e164}: {type(exc).__name__}: {exc}"[:255]) from exc
+    _record(outcome, name, price)
+    answer = outcome.answer
+    assert answer is not None
     return _new_caller_apply(phone_id, answer.line_type, outcome.lookup_id, answer.carrier)
+
+
+def _record(outcome: Outcome, provider: str, price: Decimal) -> None:
+    """The new caller's answer (or attempt) in the ledger. Should that fail, the
+    reservation is given back and the task retries rather than leave money committed
+    that the ledger does not show."""
+    try:
+        lookups_record(
+            outcomes=[outcome], provider=provider, purpose=LineTypeLookup.Purpose.NEW_CALLER
+        )
+    except Exception as exc:
+        logger.exception("recording the line-type answer for %s failed", outcome.job.number)
+        lookup_budget_release(lookups=1, price=price)
+        raise LineTypeUnavailable("the ledger could not record the answer") from exc
 
 
 @transaction.atomic

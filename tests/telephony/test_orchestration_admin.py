@@ -229,3 +229,17 @@ def test_the_admin_links_numbers_to_their_view(client, administrator, busy_numbe
         "/admin/telephony/linetypelookup/",
     ):
         assert link in client.get(page).content.decode(), page
+
+
+@pytest.mark.parametrize("cap", ["\x00", "12\x00", "abc", "1e400", "NaN", "Infinity", "١٢", "-1"])
+def test_an_unreadable_cap_is_refused_and_the_cap_unchanged(client, administrator, cap):
+    config = OrchestrationSettings.load()
+    config.lookup_monthly_cap = Decimal("25.00")
+    config.save()
+    client.force_login(administrator)
+    response = client.post(
+        PAGE, {"mobile_identification": "on", "lookup_monthly_cap": cap, "lookup_cache_days": "180"}
+    )
+    assert response.status_code == 200
+    assert "errornote" in response.content.decode()
+    assert OrchestrationSettings.load().lookup_monthly_cap == Decimal("25.00")
