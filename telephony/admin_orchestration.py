@@ -26,7 +26,11 @@ def run_progress(run: BackfillRun | None) -> dict[str, Any] | None:
     return None if run is None else progress_of(run)
 
 
-def progress_of(run: BackfillRun) -> dict[str, Any]:
+def progress_of(run: BackfillRun, figures: selectors.RunFigures | None = None) -> dict[str, Any]:
+    """A run's progress. Its lookups and money are the ledger's (one source with the
+    month's figures); its numbers done move with its cursor."""
+    if figures is None:
+        figures = selectors.runs_figures(run_ids=[run.pk])[run.pk]
     total = max(run.planned_numbers, run.numbers_done)
     running = run.status == BackfillRun.Status.RUNNING
     elapsed = (timezone.now() - run.started_at).total_seconds()
@@ -44,13 +48,25 @@ def progress_of(run: BackfillRun) -> dict[str, Any]:
         if run.status == BackfillRun.Status.COMPLETED or not total
         else min(100, int(100 * run.numbers_done / total)),
         "turned_mobile": run.turned_mobile,
-        "lookups": run.lookups,
+        "lookups": figures.lookups,
         "from_cache": run.answered_from_cache,
         "failed": run.failed,
-        "spent": f"{run.spent:.2f}",
+        "spent": f"{figures.spent:.2f}",
+        "at_risk": f"{figures.at_risk:.2f}",
+        "attempts_at_risk": figures.attempts_at_risk,
         "planned_cost": f"{run.planned_cost:.2f}",
         "time_left": _duration(left) if left is not None else ("-" if not running else "..."),
         "message": run.message,
+    }
+
+
+def month_progress() -> dict[str, str]:
+    month = selectors.month_figures()
+    return {
+        "spent": f"{month.spent:.2f}",
+        "at_risk": f"{month.at_risk:.2f}",
+        "in_flight": f"{month.in_flight:.2f}",
+        "committed": f"{month.committed:.2f}",
     }
 
 
@@ -106,11 +122,7 @@ class OrchestrationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         return JsonResponse(
-            {
-                "run": run_progress(selectors.backfill_current()),
-                # Money committed this month: the ledger's spend plus lookups in flight.
-                "month_committed": f"{selectors.month_committed():.2f}",
-            }
+            {"run": run_progress(selectors.backfill_current()), "month": month_progress()}
         )
 
     def change_view(
@@ -123,10 +135,14 @@ class OrchestrationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
     def _page_context(self) -> dict[str, Any]:
         config = OrchestrationSettings.load()
         price = ledger.provider_price(ledger.line_type_provider())
-        committed = selectors.month_committed()
+        month = selectors.month_figures()
         cap = config.lookup_monthly_cap
         allows = selectors.lookups_the_cap_allows(config=config, price=price)
         run = selectors.backfill_current()
+        runs = list(BackfillRun.objects.select_related("started_by")[:10])
+        figures = selectors.runs_figures(run_ids=[r.pk for r in runs])
+        for r in runs:  # the ledger's figures, as the progress section shows them
+            r.ledger = figures[r.pk]  # type: ignore[attr-defined]
         plan = (
             None
             if config.mobile_identification
@@ -138,15 +154,14 @@ class OrchestrationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
             "cap": cap,
             "cap_allows": allows,
             "cap_stops_plan": plan is not None and allows is not None and allows < plan.lookups,
-            "capped": cap is not None and price > 0 and committed + price > cap,
-            "month_spent": selectors.month_spent(),
-            "month_committed": committed,
+            "capped": cap is not None and price > 0 and month.committed + price > cap,
+            "month": month,
             "stopped_reason": config.lookups_stopped_reason,
             "stopped_at": config.lookups_stopped_at,
             "progress": run_progress(run),
             "progress_url": reverse("admin:telephony_orchestration_progress"),
             "switches": OrchestrationSwitch.objects.select_related("by")[:10],
-            "runs": BackfillRun.objects.select_related("started_by")[:10],
+            "runs": runs,
             "runs_url": reverse("admin:telephony_backfillrun_changelist"),
             "zero": Decimal(0),
         }

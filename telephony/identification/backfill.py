@@ -7,6 +7,7 @@ one set-based change. The rules are in docs/identification.md.
 """
 
 import functools
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ from telephony.identification.pool import LookupPool
 from telephony.models import BackfillRun, LineTypeLookup, OrchestrationSettings
 from telephony.providers.base import LineType
 
+logger = logging.getLogger(__name__)
+
 # Numbers taken per chunk: the cursor and the counters move together once per chunk.
 BACKFILL_CHUNK = 500
 
@@ -73,7 +76,21 @@ def backfill_pass(
         run = BackfillRun.objects.get(pk=run_id)
         if not mine or run.status != BackfillRun.Status.RUNNING:
             return Pass(run)
-        return _Backfill(run, concurrency, progress).run()
+        try:
+            return _Backfill(run, concurrency, progress).run()
+        except Exception as exc:
+            # Never left running on an error: the beat would start it again, and each
+            # start could pay again for what this one sent. Halted, it waits for an
+            # Administrator (saving the Orchestration page resumes it).
+            logger.exception("identification backfill #%s stopped on an error", run_id)
+            lookup_claims_release(owner=f"backfill:{run_id}")
+            BackfillRun.objects.filter(pk=run_id, status=BackfillRun.Status.RUNNING).update(
+                status=BackfillRun.Status.HALTED,
+                message=f"Stopped on an error ({type(exc).__name__}): see the worker's log. "
+                "Save the Orchestration page to resume."[:255],
+                heartbeat_at=timezone.now(),
+            )
+            raise
 
 
 @dataclass
@@ -176,7 +193,9 @@ class _Backfill:
                 if pool.refused is not None and not self.stop_status:
                     lookups_stop(reason=pool.refused.message)
                     self._halt(pool.refused.message)
-                if self.stop_status:
+                if self.stop_status and self.stop_status != BackfillRun.Status.PAUSED:
+                    # Paused by the cap, the numbers queued are paid for within it already:
+                    # they go on, so the cap is reached before the run says so.
                     self._hold_back(pool.cancel_queued())
                 self._close_finished()
                 self._heartbeat()
@@ -352,9 +371,14 @@ class _Backfill:
 
     def _pause(self) -> None:
         self.stop_status = BackfillRun.Status.PAUSED
-        self.message = (
-            f"Paused: this month's lookups reached the cap of "
-            f"${self.config.lookup_monthly_cap}. Raise the cap to resume."
+
+    def _pause_message(self) -> str:
+        """Said once the pass is over, with the month's figures as they are then."""
+        counted = selectors.month_committed()
+        return (
+            f"Paused at the monthly cap: ${counted:.2f} of the "
+            f"${self.config.lookup_monthly_cap} cap is counted this month, and the next "
+            f"lookup (${self.price}) would pass it. Raise the cap to resume."
         )
 
     def _halt(self, reason: str) -> None:
@@ -363,6 +387,8 @@ class _Backfill:
 
     def _finish(self) -> Pass:
         run = self.run_row
+        if self.stop_status == BackfillRun.Status.PAUSED:
+            self.message = self._pause_message()
         if self.stop_status in (BackfillRun.Status.PAUSED, BackfillRun.Status.HALTED):
             BackfillRun.objects.filter(pk=run.pk, status=BackfillRun.Status.RUNNING).update(
                 status=self.stop_status, message=self.message[:255]

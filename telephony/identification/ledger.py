@@ -21,7 +21,7 @@ from typing import Any
 import psycopg
 from django.conf import settings
 from django.db import connection
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from crm.db import is_postgresql
@@ -199,7 +199,7 @@ def lookup_budget_reserve(*, lookups: int, price: Decimal) -> int:
         spend.update(committed=F("committed") + price * lookups)
         return lookups
     for _attempt in range(10):
-        committed = spend.values_list("committed", flat=True).get()
+        committed = _committed(spend)
         allowed = min(lookups, int(max(cap - committed, Decimal(0)) // price))
         if allowed <= 0:
             return 0
@@ -208,6 +208,12 @@ def lookup_budget_reserve(*, lookups: int, price: Decimal) -> int:
         if spend.filter(committed__lte=cap - amount).update(committed=F("committed") + amount):
             return allowed
     return 0
+
+
+def _committed(spend: QuerySet[LookupSpend]) -> Decimal:
+    """The month's committed money as read now: another worker may add to it before
+    this one's conditional UPDATE, which is why that UPDATE checks it again."""
+    return spend.values_list("committed", flat=True).get()
 
 
 def lookup_budget_release(*, lookups: int, price: Decimal) -> None:
