@@ -42,11 +42,12 @@ class LineTypeLookupAdmin(
         "valid",
         "error",
         "cost",
+        "at_risk",
         "provider",
         "purpose",
         "backfill",
     )
-    list_filter = ("line_type", "purpose", "provider", "looked_up_at")
+    list_filter = ("line_type", "purpose", "at_risk", "provider", "looked_up_at")
     search_fields = ("number",)
     search_help_text = "A phone number typed any way."
     list_per_page = 50

@@ -88,7 +88,9 @@ class OrchestrationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
         css = {"all": ("telephony/identification.css",)}
         js = ("telephony/orchestration.js",)
 
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):  # type: ignore[no-untyped-def]
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         form = super().get_form(request, obj, change, **kwargs)
         sent = post_as_sent(request) if request.method == "POST" else None
 
