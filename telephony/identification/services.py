@@ -151,6 +151,9 @@ def _caller_number_look_up(phone_id: int, e164: str, config: OrchestrationSettin
     except Exception as exc:  # any exception from a provider is a failed call: retried
         lookup_budget_release(lookups=1, price=price)
         raise LineTypeUnavailable(f"{e164}: {type(exc).__name__}: {exc}"[:255]) from exc
+    except BaseException:  # the worker is stopping: nothing was recorded, nothing kept
+        lookup_budget_release(lookups=1, price=price)
+        raise
     _record(outcome, name, price)
     answer = outcome.answer
     assert answer is not None

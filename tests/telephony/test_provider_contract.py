@@ -195,6 +195,21 @@ def test_a_provider_exception_releases_the_reservation_and_the_task_retries(mini
     assert not LineTypeLookup.objects.exists()
 
 
+def test_a_ledger_that_cannot_record_releases_the_reservation_and_the_task_retries(
+    minimal, monkeypatch
+):
+    caller = hold("+14155550134", "other")
+
+    def unreachable(**kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(identification, "lookups_record", unreachable)
+    with pytest.raises(LineTypeUnavailable):
+        identification.caller_number_identify(phone_id=caller.pk)
+
+    assert committed() == 0
+
+
 def test_a_timed_out_new_caller_lookup_is_an_attempt_at_risk_counted_against_the_cap(minimal):
     config = OrchestrationSettings.load()
     config.lookup_monthly_cap = 2 * PRICE
