@@ -3,7 +3,9 @@
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import cast
+from zoneinfo import available_timezones
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -19,6 +21,7 @@ from crm.models import (
     MatchSuggestion,
     PhoneNumber,
     PhoneNumberChange,
+    StaffProfile,
 )
 from crm.phones import InvalidPhoneNumber, normalize
 
@@ -522,3 +525,24 @@ def customer_erase(
     return CustomerErasure.objects.create(
         customer=customer, erased_by=acting_user(actor), reference=reference[:100], erased=erased
     )
+
+
+@transaction.atomic
+def staff_profile_save(*, user: AbstractBaseUser, phone: str, time_zone: str) -> StaffProfile:
+    """A team member's own phone (any format, stored E.164) and time zone."""
+    errors: dict[str, str] = {}
+    e164 = ""
+    if phone.strip():
+        try:
+            e164 = normalize(phone)
+        except InvalidPhoneNumber as exc:
+            errors["phone"] = str(exc)
+    time_zone = time_zone.strip()
+    if time_zone and time_zone not in available_timezones():
+        errors["time_zone"] = f"“{time_zone[:64]}” is not a time zone (e.g. America/New_York)."
+    if errors:
+        raise ValidationError(errors)
+    profile, _ = StaffProfile.objects.select_for_update().get_or_create(user=user)
+    profile.phone, profile.time_zone = e164, time_zone
+    profile.save(update_fields=["phone", "time_zone", "updated_at"])
+    return profile

@@ -32,6 +32,7 @@ class TelephonyConfig(AppConfig):
             "LINE_TYPE_PROVIDER", check_id="telephony.E001", what="carrier line-type lookups"
         )
         register_inventory_setting()
+        register_provider_setting("VOICE_PROVIDER", check_id="telephony.E004", what="click-to-call")
         # Wherever crm's admin shows a number, it links to the number view.
         number_links.url_for = number_view_url
 
