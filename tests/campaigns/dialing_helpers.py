@@ -2,12 +2,12 @@
 middle of the night), so no test depends on the time of day it runs at."""
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
-from campaigns.models import Account, Campaign, CampaignPhone, Contact
 from campaigns.ingest import rules
-from zoneinfo import ZoneInfo
+from campaigns.models import Account, Campaign, CampaignPhone, Contact
 
 
 def zone_where_hour(low: int, high: int, now: datetime | None = None) -> str:

@@ -59,7 +59,8 @@ def test_default_outcomes_are_seeded_with_kinds(campaign):
     assert kinds["Call back later"] == "callback"
     assert kinds["Meeting booked"] == "final"
     retry = Outcome.objects.get(campaign=campaign, name="No answer")
-    assert retry.retry_after_minutes and retry.max_attempts
+    assert retry.retry_after_minutes
+    assert retry.max_attempts
 
 
 def test_callbacks_due_come_first_then_fresh_then_recycled(campaign, caller, make_user):
@@ -68,8 +69,12 @@ def test_callbacks_due_come_first_then_fresh_then_recycled(campaign, caller, mak
     fresh = lead(campaign, "Fresh", number="+16785551002")
     callback = lead(campaign, "Callback", number="+16785551003")
     later = lead(campaign, "Later", number="+16785551004")
-    Contact.objects.filter(pk=recycled.pk).update(queue=Queue.RETRY, queue_at=now - timedelta(minutes=1))
-    Contact.objects.filter(pk=callback.pk).update(queue=Queue.CALLBACK, queue_at=now - timedelta(minutes=5))
+    Contact.objects.filter(pk=recycled.pk).update(
+        queue=Queue.RETRY, queue_at=now - timedelta(minutes=1)
+    )
+    Contact.objects.filter(pk=callback.pk).update(
+        queue=Queue.CALLBACK, queue_at=now - timedelta(minutes=5)
+    )
     Contact.objects.filter(pk=later.pk).update(queue=Queue.RETRY, queue_at=now + timedelta(hours=1))
     others = [make_user("Caller", f"c{i}") for i in range(3)]
     handed = [next_id(campaign, user, now) for user in [caller, *others]]
@@ -114,7 +119,8 @@ def test_never_hands_disqualified_dnc_wrong_or_out_of_window_leads(campaign, cal
     found = dialing.lead_next(campaign=campaign, caller=caller)
     assert isinstance(found, dialing.NoLead)
     assert "calling window" in found.reason
-    assert found.retry_at is not None and found.retry_at > timezone.now()
+    assert found.retry_at is not None
+    assert found.retry_at > timezone.now()
 
 
 def test_out_of_window_leads_are_passed_by_for_callable_ones(campaign, caller):
@@ -125,7 +131,8 @@ def test_out_of_window_leads_are_passed_by_for_callable_ones(campaign, caller):
 
 def test_nothing_left_answers_without_retry_time(campaign, caller):
     found = dialing.lead_next(campaign=campaign, caller=caller)
-    assert isinstance(found, dialing.NoLead) and found.retry_at is None
+    assert isinstance(found, dialing.NoLead)
+    assert found.retry_at is None
 
 
 def test_retry_outcome_waits_its_delay_then_stops_after_max_attempts(campaign, caller):
@@ -135,7 +142,8 @@ def test_retry_outcome_waits_its_delay_then_stops_after_max_attempts(campaign, c
     started = place(campaign, caller, target)
     calling.call_outcome_log(call=started.call, outcome="No answer", by=caller)
     target.refresh_from_db()
-    assert target.queue == Queue.RETRY and target.attempts == 1
+    assert target.queue == Queue.RETRY
+    assert target.attempts == 1
     assert target.queue_at > timezone.now() + timedelta(minutes=29)
     assert next_id(campaign, caller) is None  # waiting for its delay
     assert next_id(campaign, caller, timezone.now() + timedelta(minutes=31)) == target.pk
@@ -144,7 +152,8 @@ def test_retry_outcome_waits_its_delay_then_stops_after_max_attempts(campaign, c
     started = place(campaign, caller, target)
     calling.call_outcome_log(call=started.call, outcome=str(outcome.pk), by=caller)
     target.refresh_from_db()
-    assert target.queue == Queue.DONE and target.attempts == 2
+    assert target.queue == Queue.DONE
+    assert target.attempts == 2
 
 
 def test_wrong_number_leaves_that_contact_which_comes_back_with_its_other_number(
@@ -156,7 +165,8 @@ def test_wrong_number_leaves_that_contact_which_comes_back_with_its_other_number
     started = place(campaign, caller, target, shared)
     calling.call_outcome_log(call=started.call, outcome="Wrong number", by=caller)
     target.refresh_from_db()
-    assert target.phone_wrong and not target.mobile_wrong
+    assert target.phone_wrong
+    assert not target.mobile_wrong
     # The number stays good for the other contact carrying it (a fresh lead comes first).
     first = dialing.lead_next(campaign=campaign, caller=make_user("Caller", "other"))
     assert first.contact.pk == neighbour.pk
@@ -189,13 +199,14 @@ def test_callback_is_entered_in_the_lead_local_time(campaign, caller):
     local = attempt.callback_at.astimezone(__import__("zoneinfo").ZoneInfo(zone))
     assert (local.hour, local.minute) == (10, 30)
     target.refresh_from_db()
-    assert target.queue == Queue.CALLBACK and target.queue_at == attempt.callback_at
+    assert target.queue == Queue.CALLBACK
+    assert target.queue_at == attempt.callback_at
     entry = Disposition.objects.get(contact=target, outcome="callback")
     assert entry.callback_at == attempt.callback_at
 
 
 @pytest.mark.parametrize(
-    "value, problem",
+    ("value", "problem"),
     [
         (None, "Say when"),
         ("", "Say when"),
@@ -241,7 +252,8 @@ def test_final_outcome_and_disqualified_outcome_end_the_lead_and_undo_works(
     started = place(campaign, caller, target)
     calling.call_outcome_log(call=started.call, outcome="Disqualified", note="no budget", by=caller)
     target.refresh_from_db()
-    assert target.status == Status.DISQUALIFIED and target.queue == Queue.DONE
+    assert target.status == Status.DISQUALIFIED
+    assert target.queue == Queue.DONE
     entry = Disposition.objects.get(contact=target, outcome=Disposition.Outcome.DISQUALIFIED)
     services.disposition_undo(disposition=entry, by=administrator)
     target.refresh_from_db()
@@ -281,7 +293,9 @@ def test_contacts_list_outcome_moves_the_lead_in_the_queue(campaign, caller):
 def test_call_refusals_say_why(campaign, caller, make_user):
     account = Account.objects.create(campaign=campaign, name="Gone")
     asleep = lead(campaign, "Asleep", number="+16785551001", time_zone=night_zone())
-    with pytest.raises(calling.CallRefused, match="Outside the calling window: it is .* calls open at"):
+    with pytest.raises(
+        calling.CallRefused, match=r"Outside the calling window: it is .* calls open at"
+    ):
         place(campaign, caller, asleep)
     dnc = lead(campaign, "Dnc", number="+16785551002")
     DoNotCallNumber.objects.create(number=dnc.phone.number, reason="asked")
@@ -298,7 +312,8 @@ def test_call_refusals_say_why(campaign, caller, make_user):
         place(campaign, caller, held)
     with pytest.raises(ValidationError, match="not one of this contact"):
         place(campaign, caller, lead(campaign, "Free", number="+16785551005"), "+16785559999")
-    assert Call.objects.count() == 0 and CallAttempt.objects.count() == 0
+    assert Call.objects.count() == 0
+    assert CallAttempt.objects.count() == 0
 
 
 def test_a_caller_without_a_phone_is_told_to_set_it(campaign, caller):
@@ -315,10 +330,14 @@ def test_offline_call_is_an_outbound_call_linked_to_lead_and_customer(campaign, 
     target = lead(campaign, "Known lead", number="+16785551001")
     started = place(campaign, caller, target)
     call = started.call
-    assert call.direction == "outbound" and call.status == "completed"
-    assert call.from_number == "+16785550100" and call.to_number == "+16785551001"
-    assert call.customer_id == customer.pk and call.duration_seconds == 42
-    assert started.attempt.contact_id == target.pk and started.attempt.caller_id == caller.pk
+    assert call.direction == "outbound"
+    assert call.status == "completed"
+    assert call.from_number == "+16785550100"
+    assert call.to_number == "+16785551001"
+    assert call.customer_id == customer.pk
+    assert call.duration_seconds == 42
+    assert started.attempt.contact_id == target.pk
+    assert started.attempt.caller_id == caller.pk
     assert "area code (678)" in started.reason
 
 
@@ -327,8 +346,10 @@ def test_do_not_call_add_disqualifies_the_number_everywhere(campaign, caller, ad
     entry = calling.do_not_call_add(number="(678) 555-1001", reason="asked", by=administrator)
     assert entry.number == "+16785551001"
     target.phone.refresh_from_db()
-    assert target.phone.status == Status.DISQUALIFIED and target.phone.status_scope == "everywhere"
+    assert target.phone.status == Status.DISQUALIFIED
+    assert target.phone.status_scope == "everywhere"
     again = calling.do_not_call_add(number="+16785551001", reason="twice", by=administrator)
-    assert again.pk == entry.pk and DoNotCallNumber.objects.count() == 1
+    assert again.pk == entry.pk
+    assert DoNotCallNumber.objects.count() == 1
     with pytest.raises(ValidationError):
         calling.do_not_call_add(number="not a number", reason="", by=administrator)
