@@ -120,6 +120,22 @@ def _tiers(campaign: Campaign, now: datetime) -> list[tuple[str, QuerySet[Contac
     ]
 
 
+def _claim(contact: Contact) -> bool:
+    """Lock this one candidate, or pass it by when another caller's transaction has it.
+
+    Only the candidate about to be leased is locked (never the whole batch read), so
+    callers asking together spread over the first leads instead of queueing on one.
+    """
+    if not is_postgresql():
+        return True  # writes are serialised (IMMEDIATE transactions): the lease decides
+    locked = (
+        Contact.objects.filter(campaign_id=contact.campaign_id, pk=contact.pk)
+        .select_for_update(skip_locked=True)
+        .values_list("pk", flat=True)
+    )
+    return bool(list(locked[:1]))
+
+
 def lead_hold(contact: Contact, caller: AbstractBaseUser, now: datetime) -> datetime | None:
     """Hold the lead for ``caller``; None when another caller holds it (the unique row
     decides: an expired lease is taken over by a conditional UPDATE, a missing one by an
@@ -194,8 +210,6 @@ def lead_next(
         seen: set[int] = set()
         while len(seen) < SCAN_LIMIT:
             query = rows.exclude(pk__in=seen) if seen else rows
-            if is_postgresql():
-                query = query.select_for_update(skip_locked=True, of=("self",))
             batch = list(query[:BATCH])
             if not batch:
                 break
@@ -209,6 +223,8 @@ def lead_next(
                 if not window.open:
                     if window.opens_at is not None:
                         opens.append(window.opens_at)
+                    continue
+                if not _claim(contact):
                     continue
                 expires = lead_hold(contact, caller, now)
                 if expires is None:
