@@ -124,6 +124,12 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     for contact in shown:
         contact.last_outcome = outcomes.get(contact.pk)
         contact.customers = _customers_of(contact, customers)
+    # Callback times are shown in the lead's local time, its zone named (docs/dialing.md).
+    pairs = [(c, c.last_outcome) for c in shown if c.last_outcome]
+    for lead, entry in [*((c.contact, c) for c in callbacks), *pairs]:
+        if entry.callback_at is not None and lead is not None:
+            zone = calling.lead_zone(lead, calling.lead_number(lead))
+            entry.callback_local = local_label(entry.callback_at, zone)
     return render(
         request,
         "campaigns/campaign_detail.html",
