@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F
@@ -31,7 +30,7 @@ from campaigns.models import (
     Scope,
     Status,
 )
-from crm.actors import acting_user
+from crm.actors import Actor, acting_user
 from crm.models import StaffProfile
 from crm.phones import InvalidPhoneNumber, display_number, normalize
 from telephony import caller_ids, outbound
@@ -59,9 +58,12 @@ class CallStarted:
     reason: str
 
 
-def caller_phone(user: AbstractBaseUser) -> str:
+def caller_phone(user: Actor) -> str:
     return (
-        StaffProfile.objects.filter(user_id=user.pk).values_list("phone", flat=True).first() or ""
+        StaffProfile.objects.filter(user_id=dialing.caller_pk(user))
+        .values_list("phone", flat=True)
+        .first()
+        or ""
     )
 
 
@@ -101,7 +103,7 @@ def _refusal(contact: Contact, phone: CampaignPhone) -> str | None:
 
 @transaction.atomic
 def _prepare(
-    *, campaign: Campaign, contact_id: int, raw_number: str, caller: AbstractBaseUser, now: datetime
+    *, campaign: Campaign, contact_id: int, raw_number: str, caller: Actor, now: datetime
 ) -> tuple[CallAttempt, caller_ids.CallerIdChoice, str]:
     contact = (
         Contact.objects.select_for_update(of=("self",))
@@ -119,7 +121,7 @@ def _prepare(
     if not window.open:
         raise CallRefused(window.refusal())
     holder = dialing.lead_holder(contact, now)
-    if holder is not None and holder != caller.pk:
+    if holder is not None and holder != dialing.caller_pk(caller):
         raise CallRefused(f"Another caller is working {contact} now.")
     own_phone = caller_phone(caller)
     if not own_phone:
@@ -156,7 +158,7 @@ def call_start(
     campaign: Campaign,
     contact_id: int,
     number: str,
-    caller: AbstractBaseUser,
+    caller: Actor,
     status_callback: str,
     now: datetime | None = None,
 ) -> CallStarted:
@@ -237,7 +239,7 @@ def _apply(
     number: str,
     callback_at: datetime | None,
     now: datetime,
-    by: AbstractBaseUser,
+    by: Actor,
     note: str,
 ) -> None:
     """What an outcome does to the lead's place in the queue."""
@@ -275,7 +277,7 @@ def call_outcome_log(
     *,
     call: Call,
     outcome: object,
-    by: AbstractBaseUser,
+    by: Actor,
     note: str = "",
     callback_at: object = None,
     now: datetime | None = None,
@@ -332,9 +334,7 @@ def call_outcome_log(
     return attempt
 
 
-def disposition_applied(
-    *, contact: Contact, disposition: Disposition, by: AbstractBaseUser
-) -> None:
+def disposition_applied(*, contact: Contact, disposition: Disposition, by: Actor) -> None:
     """An outcome logged from the contacts list (no call placed here) moves the lead in the
     queue as the campaign's outcome of that kind would."""
     outcome = (
@@ -362,7 +362,7 @@ def disposition_applied(
 
 
 @transaction.atomic
-def do_not_call_add(*, number: str, reason: str, by: AbstractBaseUser) -> DoNotCallNumber:
+def do_not_call_add(*, number: str, reason: str, by: Actor) -> DoNotCallNumber:
     """Put one number on the global do-not-call list: every campaign's row for it is
     disqualified everywhere (logged, undoable by an Administrator), uploads skip it."""
     try:
@@ -411,7 +411,7 @@ def lead_number(contact: Contact) -> str:
 def contact_outcome_log(
     *,
     contact: Contact,
-    by: AbstractBaseUser,
+    by: Actor,
     outcome: str,
     note: str = "",
     callback_at: object = None,

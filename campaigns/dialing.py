@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
@@ -32,6 +32,7 @@ from campaigns.models import (
     Status,
 )
 from campaigns.outcomes import DEFAULT_OUTCOMES
+from crm.actors import Actor, acting_user
 from crm.db import is_postgresql
 from crm.phones import display_number
 
@@ -61,13 +62,21 @@ class NoLead:
         return max(1, math.ceil((self.retry_at - now).total_seconds()))
 
 
+def caller_pk(actor: Actor) -> int:
+    """The signed-in user's id: dialling always has a person behind it."""
+    user = acting_user(actor)
+    if user is None:
+        raise PermissionDenied("Sign in to call.")
+    return int(user.pk)
+
+
 @transaction.atomic
 def campaign_outcomes_ensure(*, campaign: Campaign) -> list[Outcome]:
     """The campaign's outcomes, the defaults created the first time they are needed."""
     if not Outcome.objects.filter(campaign=campaign).exists():
         Outcome.objects.bulk_create(
             [
-                Outcome(campaign=campaign, position=i, **row)  # type: ignore[arg-type]
+                Outcome(campaign=campaign, position=i, **row)
                 for i, row in enumerate(DEFAULT_OUTCOMES)
             ],
             ignore_conflicts=True,
@@ -136,15 +145,15 @@ def _claim(contact: Contact) -> bool:
     return bool(list(locked[:1]))
 
 
-def lead_hold(contact: Contact, caller: AbstractBaseUser, now: datetime) -> datetime | None:
+def lead_hold(contact: Contact, caller: Actor, now: datetime) -> datetime | None:
     """Hold the lead for ``caller``; None when another caller holds it (the unique row
     decides: an expired lease is taken over by a conditional UPDATE, a missing one by an
     INSERT that loses to a concurrent one with an IntegrityError)."""
     expires = now + timedelta(minutes=LEASE_MINUTES)
     taken = (
         LeadLease.objects.filter(contact_id=contact.pk)
-        .filter(Q(expires_at__lte=now) | Q(caller_id=caller.pk))
-        .update(caller_id=caller.pk, expires_at=expires, campaign_id=contact.campaign_id)
+        .filter(Q(expires_at__lte=now) | Q(caller_id=caller_pk(caller)))
+        .update(caller_id=caller_pk(caller), expires_at=expires, campaign_id=contact.campaign_id)
     )
     if taken:
         return expires
@@ -153,7 +162,7 @@ def lead_hold(contact: Contact, caller: AbstractBaseUser, now: datetime) -> date
             LeadLease.objects.create(
                 contact_id=contact.pk,
                 campaign_id=contact.campaign_id,
-                caller_id=caller.pk,
+                caller_id=caller_pk(caller),
                 expires_at=expires,
             )
     except IntegrityError:
@@ -170,11 +179,11 @@ def _reason(tier: str, contact: Contact, now: datetime, window: WindowState) -> 
     return f"Recycled: called again after its retry delay ({attempts} so far)"
 
 
-def _held_lead(campaign: Campaign, caller: AbstractBaseUser, now: datetime) -> Lead | None:
+def _held_lead(campaign: Campaign, caller: Actor, now: datetime) -> Lead | None:
     """The lead this caller already holds here, still callable: asked again, the caller
     gets the same lead (a page reload never skips a lead)."""
     lease = (
-        LeadLease.objects.filter(campaign=campaign, caller_id=caller.pk, expires_at__gt=now)
+        LeadLease.objects.filter(campaign=campaign, caller_id=caller_pk(caller), expires_at__gt=now)
         .order_by("-expires_at")
         .first()
     )
@@ -197,9 +206,7 @@ def _held_lead(campaign: Campaign, caller: AbstractBaseUser, now: datetime) -> L
 
 
 @transaction.atomic
-def lead_next(
-    *, campaign: Campaign, caller: AbstractBaseUser, now: datetime | None = None
-) -> Lead | NoLead:
+def lead_next(*, campaign: Campaign, caller: Actor, now: datetime | None = None) -> Lead | NoLead:
     """Hand ``caller`` the next lead of ``campaign`` and hold it for them."""
     now = now or timezone.now()
     held = _held_lead(campaign, caller, now)
@@ -262,10 +269,10 @@ def _none_callable(campaign: Campaign, now: datetime, opens: list[datetime]) -> 
 
 
 @transaction.atomic
-def lead_release(*, contact: Contact, caller: AbstractBaseUser | None = None) -> None:
+def lead_release(*, contact: Contact, caller: Actor = None) -> None:
     leases = LeadLease.objects.filter(contact_id=contact.pk)
     if caller is not None:
-        leases = leases.filter(caller_id=caller.pk)
+        leases = leases.filter(caller_id=caller_pk(caller))
     leases.delete()
 
 

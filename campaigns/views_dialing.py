@@ -45,7 +45,7 @@ def dial(request: HttpRequest, campaign_id: int) -> HttpResponse:
     dialing.campaign_outcomes_ensure(campaign=campaign)
     now = timezone.now()
     lead = dialing.lead_next(campaign=campaign, caller=request.user, now=now)
-    profile = StaffProfile.objects.filter(user_id=request.user.pk).first()
+    profile = StaffProfile.objects.filter(user_id=dialing.caller_pk(request.user)).first()
     extra: dict[str, object] = {
         "profile": profile,
         "lawful": is_lawful(campaign.call_window_start, campaign.call_window_end),
@@ -164,7 +164,7 @@ def dial_outcome(request: HttpRequest, campaign_id: int, attempt_id: int) -> Htt
 @login_required(login_url=LOGIN)
 def my_phone(request: HttpRequest) -> HttpResponse:
     """The caller's own phone, rung first by click-to-call, and their time zone."""
-    profile = StaffProfile.objects.filter(user_id=request.user.pk).first()
+    profile = StaffProfile.objects.filter(user_id=dialing.caller_pk(request.user)).first()
     next_url = request.POST.get("next") or request.GET.get("next") or reverse("campaigns:list")
     if not next_url.startswith("/") or next_url.startswith("//"):
         next_url = reverse("campaigns:list")

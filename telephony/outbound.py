@@ -20,10 +20,10 @@ from telephony.models import Call, Channel, Direction
 
 PENDING_PREFIX = "pending-"
 # A status only moves forward: a late "ringing" never reopens a call in progress.
-_STATUS_RANK = {
-    Call.Status.QUEUED: 0,
-    Call.Status.RINGING: 1,
-    Call.Status.IN_PROGRESS: 2,
+_STATUS_RANK: dict[str, int] = {
+    Call.Status.QUEUED.value: 0,
+    Call.Status.RINGING.value: 1,
+    Call.Status.IN_PROGRESS.value: 2,
 }
 
 
