@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.db.models import Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -129,45 +129,42 @@ def _tiers(campaign: Campaign, now: datetime) -> list[tuple[str, QuerySet[Contac
     ]
 
 
-def _claim(contact: Contact) -> bool:
-    """Lock this one candidate, or pass it by when another caller's transaction has it.
+def _claim(rows: QuerySet[Contact], contact: Contact) -> bool:
+    """Lock this one candidate if it is still what its tier asks for, or pass it by when
+    another caller's transaction has it.
 
-    Only the candidate about to be leased is locked (never the whole batch read), so
-    callers asking together spread over the first leads instead of queueing on one.
+    The batch was read without locks, so by now another caller may have been handed the
+    lead and logged its outcome: the tier's conditions are evaluated again, against what
+    is committed now, by the statement that takes the lock. Only this candidate is locked
+    (never the whole batch), so callers asking together spread over the first leads.
     """
-    if not is_postgresql():
-        return True  # writes are serialised (IMMEDIATE transactions): the lease decides
-    locked = (
-        Contact.objects.filter(campaign_id=contact.campaign_id, pk=contact.pk)
-        .select_for_update(skip_locked=True)
-        .values_list("pk", flat=True)
-    )
-    return bool(list(locked[:1]))
+    still = rows.filter(pk=contact.pk).order_by()
+    if is_postgresql():
+        still = still.select_for_update(skip_locked=True, of=("self",))
+    return bool(list(still.values_list("pk", flat=True)[:1]))
 
 
 def lead_hold(contact: Contact, caller: Actor, now: datetime) -> datetime | None:
-    """Hold the lead for ``caller``; None when another caller holds it (the unique row
-    decides: an expired lease is taken over by a conditional UPDATE, a missing one by an
-    INSERT that loses to a concurrent one with an IntegrityError)."""
+    """Hold the lead for ``caller``; None when another caller holds it.
+
+    One statement on the unique lease row: a new lease, or taking over an expired one (or
+    the caller's own); a concurrent insert of the same contact waits for the other
+    transaction and then finds its lease live, so it takes nothing.
+    """
     expires = now + timedelta(minutes=LEASE_MINUTES)
-    taken = (
-        LeadLease.objects.filter(contact_id=contact.pk)
-        .filter(Q(expires_at__lte=now) | Q(caller_id=caller_pk(caller)))
-        .update(caller_id=caller_pk(caller), expires_at=expires, campaign_id=contact.campaign_id)
-    )
-    if taken:
-        return expires
-    try:
-        with transaction.atomic():
-            LeadLease.objects.create(
-                contact_id=contact.pk,
-                campaign_id=contact.campaign_id,
-                caller_id=caller_pk(caller),
-                expires_at=expires,
-            )
-    except IntegrityError:
-        return None
-    return expires
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO campaigns_leadlease (campaign_id, contact_id, caller_id, expires_at) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (contact_id) DO UPDATE SET "
+            "caller_id = excluded.caller_id, expires_at = excluded.expires_at, "
+            "campaign_id = excluded.campaign_id "
+            "WHERE campaigns_leadlease.expires_at <= %s "
+            "OR campaigns_leadlease.caller_id = excluded.caller_id RETURNING id",
+            [contact.campaign_id, contact.pk, caller_pk(caller), adapt(expires), adapt(now)],
+        )
+        taken = cursor.fetchone()
+    return expires if taken else None
 
 
 def _reason(tier: str, contact: Contact, now: datetime, window: WindowState) -> str:
@@ -231,7 +228,7 @@ def lead_next(*, campaign: Campaign, caller: Actor, now: datetime | None = None)
                     if window.opens_at is not None:
                         opens.append(window.opens_at)
                     continue
-                if not _claim(contact):
+                if not _claim(rows, contact):
                     continue
                 expires = lead_hold(contact, caller, now)
                 if expires is None:

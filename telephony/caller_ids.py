@@ -73,18 +73,16 @@ def day_start(now: datetime | None = None) -> datetime:
 
 
 def calls_today(e164s: Iterable[str], *, now: datetime | None = None) -> dict[str, int]:
-    """Outbound calls placed from each of these numbers since the team's day began."""
+    """Outbound calls placed from each of these numbers since the team's day began: one
+    range of the calls' start index (a day's outbound calls), not one probe per number."""
+    wanted = set(e164s)
     rows = (
-        Call.objects.filter(
-            direction=Direction.OUTBOUND,
-            from_number__in=list(e164s),
-            started_at__gte=day_start(now),
-        )
+        Call.objects.filter(direction=Direction.OUTBOUND, started_at__gte=day_start(now))
         .order_by()
         .values_list("from_number")
         .annotate(n=Count("id"))
     )
-    return dict(rows)
+    return {number: n for number, n in rows if number in wanted}
 
 
 def caller_id_choose(
@@ -109,18 +107,19 @@ def caller_id_choose(
     for check in _filters.values():
         for pk, why in check(candidates).items():
             excluded.setdefault(pk, why)
-    usage = calls_today((e164_of(n) for n in candidates), now=now)
-    usable = [n for n in candidates if n.pk not in excluded and usage.get(e164_of(n), 0) < limit]
+    e164s = {n.pk: e164_of(n) for n in candidates}
+    usage = calls_today(e164s.values(), now=now)
+    usable = [n for n in candidates if n.pk not in excluded and usage.get(e164s[n.pk], 0) < limit]
     if not usable:
         reasons = sorted(set(excluded.values())) or [f"each placed {limit} calls today"]
         raise NoCallerId("No usable caller ID: " + "; ".join(reasons) + ".")
 
     def least_used(numbers: list[OwnedNumber]) -> OwnedNumber:
-        return min(numbers, key=lambda n: (usage.get(e164_of(n), 0), n.pk))
+        return min(numbers, key=lambda n: (usage.get(e164s[n.pk], 0), n.pk))
 
     npa, state = area_code(lead_e164), state_of(lead_e164)
-    local = [n for n in usable if npa and area_code(e164_of(n)) == npa]
-    in_state = [n for n in usable if state and state_of(e164_of(n)) == state]
+    local = [n for n in usable if npa and area_code(e164s[n.pk]) == npa]
+    in_state = [n for n in usable if state and state_of(e164s[n.pk]) == state]
     if local:
         chosen, why = least_used(local), f"Same area code ({npa}) as the lead; least used today"
     elif in_state:
@@ -130,6 +129,6 @@ def caller_id_choose(
     else:
         chosen = least_used(usable)
         why = "None in the lead's area code or state and no usable default; least used today"
-    used = usage.get(e164_of(chosen), 0)
+    used = usage.get(e164s[chosen.pk], 0)
     reason = f"{why} ({used} of {limit} calls today)"
-    return CallerIdChoice(number=chosen, e164=e164_of(chosen), reason=reason, calls_today=used)
+    return CallerIdChoice(number=chosen, e164=e164s[chosen.pk], reason=reason, calls_today=used)
