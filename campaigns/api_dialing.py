@@ -21,6 +21,7 @@ from campaigns import calling, dialing, selectors
 from campaigns.api import HasPerm, _campaign
 from campaigns.calling_window import local_label
 from campaigns.models import CallAttempt, DoNotCallNumber, Outcome
+from crm.api_schema import BAD_REQUEST, CONFLICT
 from crm.phones import InvalidPhoneNumber, normalize
 from telephony.models import Call
 
@@ -104,7 +105,7 @@ class ContactCallApi(APIView):
                     "reason": serializers.CharField(),
                 },
             ),
-            409: OpenApiTypes.OBJECT,
+            409: CONFLICT,
             502: OpenApiTypes.OBJECT,
         },
     )
@@ -244,30 +245,30 @@ class DoNotCallAddSerializer(serializers.Serializer):
 
 
 class DoNotCallApi(APIView):
-    """The global do-not-call list: ``GET ?number=`` for one number (404 when not on it),
-    else the newest 100; ``POST`` one number (Administrators)."""
+    """The global do-not-call list: ``GET ?number=`` (any format) answers that number's
+    entry, or an empty list when it is not listed; without it the newest 100. ``POST`` one
+    number (Administrators)."""
 
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
         parameters=[OpenApiParameter("number", OpenApiTypes.STR, description="Any format.")],
-        responses=DoNotCallSerializer(many=True),
+        responses={200: DoNotCallSerializer(many=True), 400: BAD_REQUEST},
     )
     def get(self, request: Request) -> Response:
-        entries = DoNotCallNumber.objects.select_related("added_by")
+        entries = DoNotCallNumber.objects.select_related("added_by").order_by("-created_at")
         raw = request.query_params.get("number")
         if raw is not None:
             try:
-                e164 = normalize(raw)
+                entries = entries.filter(number=normalize(raw))
             except InvalidPhoneNumber as exc:
                 raise ValidationError({"number": [str(exc)]}) from exc
-            entry = entries.filter(number=e164).first()
-            if entry is None:
-                raise NotFound(f"{e164} is not on the do-not-call list.")
-            return Response(DoNotCallSerializer(entry).data)
-        return Response(DoNotCallSerializer(entries.order_by("-created_at")[:100], many=True).data)
+        return Response(DoNotCallSerializer(entries[:100], many=True).data)
 
-    @extend_schema(request=DoNotCallAddSerializer, responses={201: DoNotCallSerializer})
+    @extend_schema(
+        request=DoNotCallAddSerializer,
+        responses={200: DoNotCallSerializer, 201: DoNotCallSerializer},
+    )
     def post(self, request: Request) -> Response:
         if not request.user.has_perm(DO_NOT_CALL_ADD):
             raise PermissionDenied("Only Administrators add numbers to the do-not-call list.")

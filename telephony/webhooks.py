@@ -238,7 +238,9 @@ def voice_outbound(request: HttpRequest) -> HttpResponse:
     caller's own phone and the caller ID, never the lead the call is about.
     """
     call_sid = _sid(request, "CallSid", CALL_SID)
-    status = _call_status(request, required=True)
+    # The "initiated" event reports a call Twilio has accepted and not yet rung.
+    initiated = request.POST.get("CallStatus", "").strip() == "initiated"
+    status = Call.Status.QUEUED if initiated else _call_status(request, required=True)
     duration = _duration(request)
     timestamp = _timestamp(request)
     raw_call = request.GET.get("call", "")

@@ -134,3 +134,25 @@ def test_progress_is_idempotent_and_never_goes_backwards():
         outbound.outbound_call_progress(external_id="CA" + "d" * 32, progress=done, call_id=call.pk)
         is None
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"CallStatus": "completed"}, 400),
+        ({"CallSid": "CA123", "CallStatus": "completed"}, 400),
+        ({"CallSid": "CA" + "e" * 32}, 400),
+        ({"CallSid": "CA" + "e" * 32, "CallStatus": "exploded"}, 400),
+        ({"CallSid": "CA" + "e" * 32, "CallStatus": "completed", "CallDuration": "-5"}, 400),
+        ({"CallSid": "CA" + "e" * 32, "CallStatus": "completed", "CallDuration": "x\x00"}, 400),
+        ({"CallSid": "CA" + "e" * 32, "CallStatus": "completed"}, 200),
+    ],
+)
+def test_outbound_webhook_refuses_bad_input_and_ignores_unknown_calls(twilio_post, params, status):
+    call = outbound.outbound_call_create(from_e164="+16785550100", lead_e164="+16785551234")
+    response = twilio_post(f"/webhooks/twilio/voice/outbound/?call={call.pk}0", params)
+    assert response.status_code == status
+    call.refresh_from_db()
+    assert call.status == "queued"
+    assert call.external_id.startswith("pending-")
