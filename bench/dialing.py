@@ -141,7 +141,7 @@ def caller_id_bench(owned: int, samples: int) -> list[float]:
     )
     timings = []
     for i in range(samples):
-        lead = f"+1{random.choice(AREA_CODES + ['907', '808'])}555{i % 10000:04d}"
+        lead = f"+1{random.choice([*AREA_CODES, '907', '808'])}555{i % 10000:04d}"
         started = time.perf_counter()
         caller_ids.caller_id_choose(lead_e164=lead, pool=pool)
         timings.append((time.perf_counter() - started) * 1000)
@@ -165,6 +165,8 @@ def main() -> None:
         User.objects.create(username=f"bench-caller-{campaign.pk}-{i}") for i in range(args.callers)
     ]
     try:
+        alone, _ = callers_ask(campaign, users[:1], args.rounds * 2)
+        print(f"next lead, 1 caller (baseline, same run): {describe(alone)}")
         timings, handed = callers_ask(campaign, users, args.rounds)
         twice, out_of_window, on_dnc = check(campaign, handed)
         print(f"next lead, {args.callers} callers at once: {describe(timings)}")

@@ -37,7 +37,7 @@ from crm.db import is_postgresql
 from crm.phones import display_number
 
 LEASE_MINUTES = 10
-BATCH = 25  # candidates read (and locked) per round
+BATCH = 25  # candidates read per round where writes are serialised (SQLite)
 SCAN_LIMIT = 400  # candidates looked at per tier before answering "none callable now"
 
 
@@ -129,21 +129,6 @@ def _tiers(campaign: Campaign, now: datetime) -> list[tuple[str, QuerySet[Contac
     ]
 
 
-def _claim(rows: QuerySet[Contact], contact: Contact) -> bool:
-    """Lock this one candidate if it is still what its tier asks for, or pass it by when
-    another caller's transaction has it.
-
-    The batch was read without locks, so by now another caller may have been handed the
-    lead and logged its outcome: the tier's conditions are evaluated again, against what
-    is committed now, by the statement that takes the lock. Only this candidate is locked
-    (never the whole batch), so callers asking together spread over the first leads.
-    """
-    still = rows.filter(pk=contact.pk).order_by()
-    if is_postgresql():
-        still = still.select_for_update(skip_locked=True, of=("self",))
-    return bool(list(still.values_list("pk", flat=True)[:1]))
-
-
 def lead_hold(contact: Contact, caller: Actor, now: datetime) -> datetime | None:
     """Hold the lead for ``caller``; None when another caller holds it.
 
@@ -214,7 +199,13 @@ def lead_next(*, campaign: Campaign, caller: Actor, now: datetime | None = None)
         seen: set[int] = set()
         while len(seen) < SCAN_LIMIT:
             query = rows.exclude(pk__in=seen) if seen else rows
-            batch = list(query[:BATCH])
+            size = BATCH
+            if is_postgresql():
+                # One row at a time, locked as it is read: callers asking together each
+                # take a different row instead of queueing on the first, and the lock's
+                # recheck sees a lead another caller finished meanwhile (its queue moved).
+                query, size = query.select_for_update(skip_locked=True, of=("self",)), 1
+            batch = list(query[:size])
             if not batch:
                 break
             do_not_call = do_not_call_numbers([p.number for c in batch for p in c.dialable_phones])
@@ -228,13 +219,11 @@ def lead_next(*, campaign: Campaign, caller: Actor, now: datetime | None = None)
                     if window.opens_at is not None:
                         opens.append(window.opens_at)
                     continue
-                if not _claim(rows, contact):
-                    continue
                 expires = lead_hold(contact, caller, now)
                 if expires is None:
                     continue
                 return Lead(contact, numbers, window, _reason(tier, contact, now, window), expires)
-            if len(batch) < BATCH:
+            if len(batch) < size:
                 break
     return _none_callable(campaign, now, opens)
 
