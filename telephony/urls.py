@@ -7,5 +7,6 @@ app_name = "telephony"
 urlpatterns = [
     path("voice/", webhooks.voice, name="twilio-voice"),
     path("voice/status/", webhooks.voice_status, name="twilio-voice-status"),
+    path("voice/outbound/", webhooks.voice_outbound, name="twilio-voice-outbound"),
     path("sms/", webhooks.sms, name="twilio-sms"),
 ]

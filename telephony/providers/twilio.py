@@ -167,5 +167,6 @@ def _seconds(value: str | None) -> float | None:
 # The public name of Twilio's number inventory adapter (docs/providers.md); it lives in its
 # own module beside this one.
 from telephony.providers.twilio_inventory import TwilioNumberInventoryProvider  # noqa: E402
+from telephony.providers.twilio_voice import TwilioVoiceProvider  # noqa: E402
 
-__all__ = ["TwilioLineTypeProvider", "TwilioNumberInventoryProvider"]
+__all__ = ["TwilioLineTypeProvider", "TwilioNumberInventoryProvider", "TwilioVoiceProvider"]
