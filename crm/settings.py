@@ -226,7 +226,7 @@ PHONENUMBER_DEFAULT_FORMAT = "E164"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "crm.tokens.HashedTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["crm.permissions.DjangoModelPermissionsWithView"],
     # The parsers clean what DRF parses itself, as the middleware does for forms.
@@ -349,6 +349,12 @@ REPUTATION_PROVIDER = os.environ.get(
 NUMBER_INVENTORY_PROVIDER = os.environ.get(
     "NUMBER_INVENTORY_PROVIDER", "telephony.providers.sandbox.SandboxNumberInventoryProvider"
 )
+# Click-to-call (docs/dialing.md): rings the caller's own phone, then dials the lead.
+VOICE_PROVIDER = os.environ.get(
+    "VOICE_PROVIDER", "telephony.providers.offline.OfflineVoiceProvider"
+)
+# Calls one owned number may place in the team's day before caller-ID choice passes it by.
+CALLER_ID_DAILY_CALL_LIMIT = int(os.environ.get("CALLER_ID_DAILY_CALL_LIMIT", "100"))
 REPUTATION_FEED_URL = os.environ.get("REPUTATION_FEED_URL", "")
 REPUTATION_FEED_TOKEN = os.environ.get("REPUTATION_FEED_TOKEN", "")
 TELNYX_API_BASE_URL = os.environ.get("TELNYX_API_BASE_URL", "https://api.telnyx.com/v2")

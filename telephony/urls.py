@@ -10,5 +10,6 @@ urlpatterns = [
     path("voice/dial-done/", webhooks.voice_dial_done, name="twilio-voice-dial-done"),
     path("voice/recording/", webhooks.voice_recording, name="twilio-voice-recording"),
     path("voice/transcription/", webhooks.voice_transcription, name="twilio-voice-transcription"),
+    path("voice/outbound/", webhooks.voice_outbound, name="twilio-voice-outbound"),
     path("sms/", webhooks.sms, name="twilio-sms"),
 ]

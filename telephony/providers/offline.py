@@ -5,12 +5,14 @@ own), but not in North America, where mobiles and landlines share area codes: th
 number is unknown, and so stays Other.
 """
 
+import uuid
 from decimal import Decimal
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
 from telephony.providers.base import LineType, LineTypeAnswer
+from telephony.providers.voice import VoiceCall
 
 _TYPES = {
     PhoneNumberType.MOBILE: LineType.MOBILE,
@@ -32,3 +34,20 @@ class OfflineLineTypeProvider:
             return LineTypeAnswer(LineType.UNKNOWN, None, Decimal(0), valid=False)
         line_type = _TYPES.get(phonenumbers.number_type(parsed), LineType.UNKNOWN)
         return LineTypeAnswer(line_type, None, Decimal(0))
+
+
+class OfflineVoiceProvider:
+    """A sandbox that places nothing: each call "completes" at once, so the whole calling
+    flow (caller ID, call, outcome, next lead) works with no network and no cost."""
+
+    name = "offline"
+    duration_seconds = 42
+
+    def call(
+        self, from_e164: str, to_e164: str, bridge_to_e164: str, status_callback: str
+    ) -> VoiceCall:
+        return VoiceCall(
+            external_id="CA" + uuid.uuid4().hex,
+            status="completed",
+            duration_seconds=self.duration_seconds,
+        )
