@@ -72,6 +72,9 @@ class SwitchboardAdminSite(admin.AdminSite):
         def api_tokens(request: HttpRequest) -> HttpResponse:
             return admin_views.tokens_view(self, request)
 
+        def preferences(request: HttpRequest) -> HttpResponse:
+            return admin_views.preferences_view(self, request)
+
         def note_add(request: HttpRequest, customer_id: int) -> HttpResponse:
             return admin_views.note_add_view(self, request, customer_id)
 
@@ -81,6 +84,7 @@ class SwitchboardAdminSite(admin.AdminSite):
                 "notes/add/<int:customer_id>/", self.admin_view(note_add), name="crm_note_add_for"
             ),
             path("tokens/", self.admin_view(api_tokens), name="api_tokens"),
+            path("preferences/", self.admin_view(preferences), name="preferences"),
             *super().get_urls(),
         ]
 

@@ -62,6 +62,38 @@ def tokens_view(site: Any, request: HttpRequest) -> HttpResponse:
     return response
 
 
+def preferences_view(site: Any, request: HttpRequest) -> HttpResponse:
+    """My preferences: the zone this user reads times in (empty: the team's)."""
+    from zoneinfo import available_timezones
+
+    from crm.models import StaffProfile
+    from crm.staff import staff_profile_save
+
+    user = cast(User, request.user)
+    profile = StaffProfile.objects.filter(user=user).first()
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            staff_profile_save(
+                user=user,
+                phone=profile.phone if profile else "",
+                time_zone=request.POST.get("time_zone", ""),
+            )
+        except ValidationError as exc:
+            errors = exc.message_dict
+        else:
+            messages.success(request, "Saved: times are now shown in your zone.")
+            return HttpResponseRedirect(reverse("admin:preferences"))
+    context = {
+        **site.each_context(request),
+        "title": "My preferences",
+        "zones": sorted(available_timezones()),
+        "current": profile.time_zone if profile else "",
+        "errors": errors,
+    }
+    return TemplateResponse(request, "admin/preferences.html", context)
+
+
 def _int(value: str | None) -> int:
     try:
         return int(value or "")

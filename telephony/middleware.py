@@ -8,10 +8,10 @@ in UTC ISO 8601 and never pay the profile's query.
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from django.apps import apps
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from crm.models import StaffProfile
 from telephony.answering import zone_or_default, zone_problem
 from telephony.models import TelephonySettings
 
@@ -19,13 +19,8 @@ PAGE_PREFIXES = ("/admin/", "/campaigns/")
 
 
 def staff_time_zone(user_id: int) -> str:
-    """The zone a team member chose ("" for none). Read through the app registry so pages
-    keep working on an install whose crm has no staff profiles yet."""
-    try:
-        profile_model = apps.get_model("crm", "StaffProfile")
-    except LookupError:
-        return ""
-    zone = profile_model.objects.filter(user_id=user_id).values_list("time_zone", flat=True)
+    """The zone a team member chose in My preferences ("" for none)."""
+    zone = StaffProfile.objects.filter(user_id=user_id).values_list("time_zone", flat=True)
     return zone.first() or ""
 
 

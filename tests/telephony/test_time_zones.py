@@ -119,3 +119,29 @@ def test_today_counts_a_voicemail_as_missed():
     now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
     make_call(now - timedelta(hours=1), voicemail=True)
     assert selectors.day_activity(now=now).missed == 1
+
+
+def test_my_preferences_sets_the_zone_pages_are_read_in(client, agent):
+    team_zone("America/New_York")
+    customer = Customer.objects.create(name="Ana García")
+    make_call(MOMENT, customer=customer)
+    client.force_login(agent)
+    url = reverse("admin:preferences")
+    assert 'name="time_zone"' in client.get(url).content.decode()
+
+    refused = client.post(url, {"time_zone": "Mars/Olympus"})
+    assert refused.status_code == 200
+    assert "is not a time zone" in refused.content.decode()
+
+    assert client.post(url, {"time_zone": "Asia/Tokyo"}).status_code == 302
+    page = client.get(reverse("admin:crm_customer_change", args=[customer.pk])).content.decode()
+    assert "Dec 8, 2026, 04:05 JST" in page
+
+    client.post(url, {"time_zone": ""})  # back to the team's
+    page = client.get(reverse("admin:crm_customer_change", args=[customer.pk])).content.decode()
+    assert "Dec 7, 2026, 14:05 EST" in page
+
+
+def test_a_caller_has_no_admin_preferences_page(client, caller):
+    client.force_login(caller)
+    assert client.get(reverse("admin:preferences")).status_code == 302
