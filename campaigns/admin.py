@@ -23,7 +23,6 @@ from campaigns.models import (
     CampaignPhone,
     Contact,
     Disposition,
-    DoNotCallNumber,
     LeadUpload,
     Outcome,
 )
@@ -445,22 +444,12 @@ class DispositionAdmin(ReadOnlyAdminMixin, EstimatedCountAdminMixin, admin.Model
             self.message_user(request, f"{undone} undone.")
 
 
-@admin.register(DoNotCallNumber)
-class DoNotCallNumberAdmin(admin.ModelAdmin):
-    list_display = ("number", "reason", "added_by", "created_at")
-    search_fields = ("number",)
-    readonly_fields = ("number", "reason", "added_by", "created_at")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # added by disqualifying a number "everywhere"; undone from the log
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 def number_leads_panel(request: HttpRequest, e164: str) -> dict[str, Any] | None:
     """The number view's campaign leads (telephony's number view; campaigns/apps.py)."""
     if not request.user.has_perm("campaigns.view_contact"):
         return None
     leads, more = selectors.number_leads(e164=e164)
     return {"leads": leads, "more": more}
+
+
+from campaigns import admin_dnc  # noqa: E402,F401  (the do-not-call list's admin)

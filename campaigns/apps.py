@@ -8,14 +8,33 @@ class CampaignsConfig(AppConfig):
 
     def ready(self) -> None:
         from campaigns.admin import number_leads_panel
+        from campaigns.admin_dnc import number_do_not_call_panel
         from campaigns.customer_panel import customer_leads_panel
         from campaigns.dashboard import uploads_panel
+        from campaigns.dnc import listed_numbers
         from campaigns.erasure import CampaignsErasure
-        from crm.admin_extensions import Panel, customer_admin_extensions, dashboard_extensions
+        from crm.admin_extensions import (
+            NumberFlag,
+            Panel,
+            customer_admin_extensions,
+            dashboard_extensions,
+            number_flags,
+        )
         from crm.erasure import erasure_registry
         from telephony.admin_numbers import number_view_extensions
 
         erasure_registry.register(CampaignsErasure())
+
+        # The do-not-call list shows on the number wherever crm shows it (profile, API).
+        number_flags.add(NumberFlag(key="do_not_call", label="Do not call", lookup=listed_numbers))
+        number_view_extensions.add_panel(
+            Panel(
+                key="do-not-call",
+                template="admin/campaigns/number/_do_not_call.html",
+                context=number_do_not_call_panel,
+                order=5,
+            )
+        )
 
         customer_admin_extensions.add_panel(
             Panel(

@@ -9,6 +9,7 @@ from django.contrib.auth.models import User as AuthUser
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
+from campaigns import dnc
 from campaigns.ingest import rules
 from campaigns.ingest.headers import DELIMITERS as DELIMITER_NAMES
 from campaigns.ingest.headers import EXTRA
@@ -191,7 +192,12 @@ def lead_upload_preview(*, upload: LeadUpload) -> Preview:
     the campaign's last upload read that header, else by its spelling). Raises
     ``ingest.FileRefused`` for a file the import would refuse."""
     with upload.file.storage.open(upload.file.name, "rb") as handle:
-        return preview(handle, remembered=upload.campaign.column_mapping)
+        found = preview(handle, remembered=upload.campaign.column_mapping)
+        numbers = [i for i, c in enumerate(found.columns) if c.choice in ("phone", "mobile")]
+        found.do_not_call = dnc.file_numbers_listed(
+            handle, delimiter=found.delimiter, columns=numbers
+        )
+        return found
 
 
 def lead_upload_reading_lines(upload: LeadUpload) -> list[str]:

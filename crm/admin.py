@@ -17,6 +17,7 @@ from crm import selectors, services
 from crm.admin_extensions import (
     ExtensibleAdminMixin,
     customer_admin_extensions,
+    number_flags,
     number_links,
     phone_number_admin_extensions,
 )
@@ -89,13 +90,24 @@ class PhoneNumberInline(admin.TabularInline):
 
     @admin.display(description="Number view")
     def view(self, obj: PhoneNumber) -> str:
-        return number_view_link(str(obj.number)) if obj.pk else ""
+        if not obj.pk:
+            return ""
+        e164 = str(obj.number)
+        flags = number_flags.of([e164]).get(e164, [])
+        return format_html("{}{}", number_view_link(e164), flag_badges(flags))
 
 
 TYPE_LABELS = dict(PhoneNumber.Type.choices)
 # Erasing is an Administrator's act: the permission to record an erasure is the right to make one.
 ERASE_PERMISSION = "crm.add_customererasure"
 SMS_BADGE = mark_safe('<span class="sb-sms">SMS</span>')
+
+
+def flag_badges(flags: list[Any]) -> str:
+    """An upper app's facts about a number (crm.admin_extensions.number_flags) as badges."""
+    return format_html_join(
+        "", '<span class="sb-flag sb-flag-{}">{}</span>', ((f.key, f.label) for f in flags)
+    )
 
 
 def number_link(e164: str) -> str:
@@ -137,8 +149,10 @@ class CustomerChangeList(FastChangeList):
         super().get_results(request)
         page = list(self.result_list)  # evaluates (and caches) the page's queryset
         numbers = selectors.numbers_by_customer(customer.pk for customer in page)
+        flags = number_flags.of([n[0] for found in numbers.values() for n in found])
         for customer in page:
             customer.page_numbers = numbers.get(customer.pk, [])
+            customer.page_flags = flags
 
 
 class NumberTypeFilter(admin.SimpleListFilter):
@@ -269,11 +283,19 @@ class CustomerAdmin(
         numbers = getattr(obj, "page_numbers", None)
         if numbers is None:  # not from the changelist: load this one customer's numbers
             numbers = selectors.numbers_by_customer([obj.pk]).get(obj.pk, [])
+        flags = getattr(obj, "page_flags", None)
+        if flags is None:
+            flags = number_flags.of([e164 for e164, _, _ in numbers])
         items = format_html_join(
             "",
-            '<span class="sb-number">{}<small>{}</small>{}</span>',
+            '<span class="sb-number">{}<small>{}</small>{}{}</span>',
             (
-                (number_link(e164), TYPE_LABELS[type_], SMS_BADGE if sms else "")
+                (
+                    number_link(e164),
+                    TYPE_LABELS[type_],
+                    SMS_BADGE if sms else "",
+                    flag_badges(flags.get(e164, [])),
+                )
                 for e164, type_, sms in numbers
             ),
         )

@@ -257,3 +257,38 @@ phone_number_admin_extensions = AdminExtensions("crm.PhoneNumber")
 # The admin home (crm/admin_site.py): each Panel is a dashboard section, its context
 # called as ``context(request, None)``; return None to hide it from this user.
 dashboard_extensions = AdminExtensions("admin.index")
+
+
+@dataclass
+class NumberFlag:
+    key: str  # also the field crm's API answers on each number, e.g. "do_not_call"
+    label: str  # the badge, e.g. "Do not call"
+    lookup: Callable[[list[str]], set[str]]  # which of these E.164 numbers carry it
+
+
+@dataclass
+class NumberFlags:
+    """Facts an upper app knows about a number that crm shows wherever it shows the
+    number (campaigns registers "do not call"; crm never imports campaigns)."""
+
+    flags: dict[str, NumberFlag] = field(default_factory=dict)
+
+    def add(self, flag: NumberFlag) -> None:
+        self.flags[flag.key] = flag
+
+    def of(self, numbers: list[str]) -> dict[str, list[NumberFlag]]:
+        """``{e164: [flags]}`` for the numbers that carry any: one query a flag."""
+        found: dict[str, list[NumberFlag]] = {}
+        if not numbers:
+            return found
+        for flag in self.flags.values():
+            for e164 in flag.lookup(numbers):
+                found.setdefault(e164, []).append(flag)
+        return found
+
+    def has(self, key: str, e164: str) -> bool:
+        flag = self.flags.get(key)
+        return flag is not None and e164 in flag.lookup([e164])
+
+
+number_flags = NumberFlags()

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from crm import selectors, services
+from crm.admin_extensions import number_flags
 from crm.db import constraint_violation_message
 from crm.models import Customer, CustomerMerge, PhoneNumber
 from crm.phones import InvalidPhoneNumber, normalize
@@ -24,10 +25,15 @@ from crm.phones import InvalidPhoneNumber, normalize
 
 class PhoneNumberSerializer(serializers.ModelSerializer):
     number = serializers.CharField(read_only=True)
+    do_not_call = serializers.SerializerMethodField()
 
     class Meta:
         model = PhoneNumber
-        fields = ["id", "number", "type", "sms", "type_source", "updated_at"]
+        fields = ["id", "number", "type", "sms", "type_source", "do_not_call", "updated_at"]
+
+    def get_do_not_call(self, phone: PhoneNumber) -> bool:
+        """On the global do-not-call list (campaigns registers the lookup)."""
+        return number_flags.has("do_not_call", str(phone.number))
 
 
 class CustomerSerializer(serializers.ModelSerializer):

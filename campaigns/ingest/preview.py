@@ -41,6 +41,7 @@ class Preview:
     delimiter: str
     columns: list[PreviewColumn]
     rows: int  # how many sample rows each column shows
+    do_not_call: int = 0  # the file's numbers on the do-not-call list (campaigns/dnc.py)
 
     @property
     def delimiter_name(self) -> str:
