@@ -291,6 +291,7 @@ def file_numbers_listed(binary: IO[bytes], *, delimiter: str, columns: list[int]
     if not columns or not DoNotCallNumber.objects.exists():
         return 0
     region = settings.PHONENUMBER_DEFAULT_REGION
+    binary.seek(0)
     found = encoding.detect(binary)
     text = io.TextIOWrapper(binary, encoding=found.codec, errors="replace", newline="")
     listed: set[str] = set()

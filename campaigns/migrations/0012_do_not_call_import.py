@@ -10,7 +10,7 @@ from crm.roles import noop, sync_roles
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('campaigns', '0010_default_outcomes'),
+        ('campaigns', '0011_merge_20261207_0146'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
