@@ -19,7 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from campaigns import dialing, selectors, services
+from campaigns import admin_stats, dialing, selectors, services
 from campaigns.calling_window import is_lawful
 from campaigns.export import csv_response, original_rows_response
 from campaigns.ingest import headers
@@ -131,6 +131,11 @@ class CampaignAdmin(admin.ModelAdmin):
     def get_urls(self) -> list[Any]:
         return [
             path(
+                "statistics/",
+                self.admin_site.admin_view(self.stats_view),
+                name="campaigns_campaign_stats",
+            ),
+            path(
                 "<int:campaign_id>/upload/",
                 self.admin_site.admin_view(self.upload_view),
                 name="campaigns_campaign_upload",
@@ -142,6 +147,9 @@ class CampaignAdmin(admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def stats_view(self, request: HttpRequest) -> HttpResponse:
+        return admin_stats.stats_view(request, self.admin_site.each_context(request))
 
     # A campaign holds up to millions of contacts: the confirmation page counts them
     # instead of listing each, and the deletion is set-based (services.campaign_delete).

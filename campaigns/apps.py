@@ -9,6 +9,7 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         from campaigns.admin import number_leads_panel
         from campaigns.admin_dnc import number_do_not_call_panel
+        from campaigns.admin_stats import stats_panel
         from campaigns.customer_panel import customer_leads_panel
         from campaigns.dashboard import uploads_panel
         from campaigns.dnc import listed_numbers
@@ -45,6 +46,14 @@ class CampaignsConfig(AppConfig):
             )
         )
 
+        dashboard_extensions.add_panel(
+            Panel(
+                key="campaigns-stats",
+                template="admin/campaigns/_dashboard_stats.html",
+                context=stats_panel,
+                order=31,
+            )
+        )
         dashboard_extensions.add_panel(
             Panel(
                 key="campaigns-uploads",

@@ -306,7 +306,9 @@ def monitored_risk_refresh(*, now: datetime | None = None) -> int:
     before_from = recent_from - timedelta(days=BEFORE_DAYS)
     recent = Q(started_at__gte=recent_from)
     before = Q(started_at__lt=recent_from)
-    answered = Q(status="completed")
+    # Answered: completed and connected for more than 0 s (a bridge the lead never picked
+    # up completes at 0 s); the dial flow's outbound calls (telephony/outbound.py) count.
+    answered = Q(status="completed") & ~Q(duration_seconds=0)
     monitored_numbers = MonitoredNumber.objects.values("owned_number__number")
     stats = {
         row["from_number"]: row
