@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from crm.actors import Actor, acting_user
 from crm.db import LockNamespace, advisory_xact_lock
-from reputation import checks, replacements
+from reputation import checks, replacements, resting
 from reputation.checks import CheckCounts
 from reputation.errors import ReputationRefused
 from reputation.models import (
@@ -230,6 +230,7 @@ def daily_check_run(*, force: bool = False, today: date | None = None) -> DailyC
         return None
     if done.counts is not None:
         monitored_risk_refresh()
+        resting.resting_refresh()
     after_check(counts=done.counts, today=today)
     return done.run
 
