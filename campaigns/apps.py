@@ -7,6 +7,7 @@ class CampaignsConfig(AppConfig):
     verbose_name = "Campaigns"
 
     def ready(self) -> None:
+        from campaigns import search as campaigns_search
         from campaigns.admin import number_leads_panel
         from campaigns.admin_dnc import number_do_not_call_panel
         from campaigns.admin_stats import stats_panel
@@ -25,6 +26,7 @@ class CampaignsConfig(AppConfig):
         from telephony.admin_numbers import number_view_extensions
 
         erasure_registry.register(CampaignsErasure())
+        campaigns_search.register()
 
         # The do-not-call list shows on the number wherever crm shows it (profile, API).
         number_flags.add(NumberFlag(key="do_not_call", label="Do not call", lookup=listed_numbers))

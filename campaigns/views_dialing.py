@@ -20,7 +20,7 @@ from campaigns.calling_window import is_lawful, local_label
 from campaigns.models import CallAttempt, Contact, Outcome
 from campaigns.views import _campaign, _context
 from crm.models import StaffProfile
-from crm.services import staff_profile_save
+from crm.staff import staff_profile_save
 
 LOGIN = "campaigns:login"
 

@@ -30,7 +30,9 @@ from crm.admin_utils import (
     FastChangeList,
     FastChangelistMixin,
     NumberSearchMixin,
+    RankedChangeListMixin,
     ReadOnlyAdminMixin,
+    SearchRuleAdminMixin,
     phone_column,
 )
 from crm.erasure import choice_key
@@ -145,7 +147,7 @@ class ProfileActivityColumns:
         return datetime_cell(obj.last_interaction_at)
 
 
-class CustomerChangeList(FastChangeList):
+class CustomerChangeList(RankedChangeListMixin, FastChangeList):
     """Loads the page's numbers in one light query after paginating (see selectors)."""
 
     def get_results(self, request: HttpRequest) -> None:
@@ -189,6 +191,7 @@ class ConflictRedirectMixin:
 class CustomerAdmin(
     ExtensibleAdminMixin,
     ProfileActivityColumns,
+    SearchRuleAdminMixin,
     ConflictRedirectMixin,
     FastChangelistMixin,
     admin.ModelAdmin,
@@ -209,7 +212,8 @@ class CustomerAdmin(
     list_filter = (NumberTypeFilter, "source", "created_at", "last_interaction_at")
     search_fields = ("name", "email")
     search_help_text = (
-        "A phone number typed any way, e.g. (678)-999 8212, or the start of a name or email."
+        "Any word of a name (accents ignored), an email or part of one, a number typed "
+        "any way, or its last 4 or more digits."
     )
     list_select_related = ()  # no FK is shown; numbers come from one prefetch query
     list_per_page = 50
@@ -266,12 +270,7 @@ class CustomerAdmin(
             return HttpResponseRedirect(reverse("admin:crm_customer_change", args=[kept.pk]))
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet, search_term: str
-    ) -> tuple[QuerySet, bool]:
-        # A number is normalised and matched exactly on its index; anything else is a
-        # name/email prefix. Neither can return a customer twice.
-        return selectors.customer_search(queryset, search_term), False
+    search_rule = selectors.CUSTOMER_FIELDS
 
     @admin.display(description="Name", ordering="name")
     def display_name(self, obj: Customer) -> str:
@@ -504,3 +503,6 @@ class StaffProfileAdmin(admin.ModelAdmin):
     list_display = ("user", "phone", "time_zone", "updated_at")
     search_fields = ("user__username", "phone")
     raw_id_fields = ("user",)
+
+
+from crm import admin_records  # noqa: E402, F401  (notes and API tokens)

@@ -3,9 +3,7 @@
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import cast
-from zoneinfo import available_timezones
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import Exists, OuterRef, Q
@@ -26,9 +24,10 @@ from crm.models import (
     CustomerErasure,
     CustomerMerge,
     MatchSuggestion,
+    Note,
+    NoteEdit,
     PhoneNumber,
     PhoneNumberChange,
-    StaffProfile,
 )
 from crm.phones import InvalidPhoneNumber, normalize
 from crm.selectors import (
@@ -541,22 +540,41 @@ def _customer_erase(
     )
 
 
+# --- Notes ---------------------------------------------------------------------------------
+NOTE_MAX_LENGTH = 5000
+
+
+class NoteNotYours(PermissionError):
+    """Only a note's author edits it (docs/search.md, "Notes")."""
+
+
+def _note_text(text: object) -> str:
+    cleaned = str(text if text is not None else "").replace("\x00", "").strip()
+    if not cleaned:
+        raise ValidationError("Write something: a note cannot be empty.")
+    if len(cleaned) > NOTE_MAX_LENGTH:
+        raise ValidationError(f"A note holds at most {NOTE_MAX_LENGTH:,} characters.")
+    return cleaned
+
+
 @transaction.atomic
-def staff_profile_save(*, user: AbstractBaseUser, phone: str, time_zone: str) -> StaffProfile:
-    """A team member's own phone (any format, stored E.164) and time zone."""
-    errors: dict[str, str] = {}
-    e164 = ""
-    if phone.strip():
-        try:
-            e164 = normalize(phone)
-        except InvalidPhoneNumber as exc:
-            errors["phone"] = str(exc)
-    time_zone = time_zone.strip()
-    if time_zone and time_zone not in available_timezones():
-        errors["time_zone"] = f"“{time_zone[:64]}” is not a time zone (e.g. America/New_York)."
-    if errors:
-        raise ValidationError(errors)
-    profile, _ = StaffProfile.objects.select_for_update().get_or_create(user=user)
-    profile.phone, profile.time_zone = e164, time_zone
-    profile.save(update_fields=["phone", "time_zone", "updated_at"])
-    return profile
+def note_create(*, customer: Customer | None, author: Actor, text: str) -> Note:
+    user = acting_user(author)
+    if user is None:
+        raise NoteNotYours("Notes are written by a signed-in person.")
+    return Note.objects.create(customer=customer, author=user, text=_note_text(text))
+
+
+@transaction.atomic
+def note_edit(*, note: Note, by: Actor, text: str) -> Note:
+    """The author's new text; the text it replaces is kept in a NoteEdit (the audit)."""
+    note = Note.objects.select_for_update().get(pk=note.pk)
+    user = acting_user(by)
+    if user is None or note.author_id != user.pk:
+        raise NoteNotYours("Only the author of a note may edit it.")
+    cleaned = _note_text(text)
+    if cleaned != note.text:
+        NoteEdit.objects.create(note=note, text_before=note.text, edited_by=user)
+        note.text = cleaned
+        note.save(update_fields=["text", "updated_at"])
+    return note

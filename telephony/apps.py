@@ -23,6 +23,7 @@ class TelephonyConfig(AppConfig):
         from crm.erasure import erasure_registry
         from crm.providers import register_provider_setting
         from telephony import checks  # noqa: F401  (registers the system checks)
+        from telephony import search as telephony_search
         from telephony.admin import customer_history_panel
         from telephony.dashboard import backfill_panel, today_panel
         from telephony.erasure import LookupLedgerErasure, TelephonyErasure
@@ -32,6 +33,7 @@ class TelephonyConfig(AppConfig):
             "LINE_TYPE_PROVIDER", check_id="telephony.E001", what="carrier line-type lookups"
         )
         register_inventory_setting()
+        telephony_search.register()
         register_provider_setting("VOICE_PROVIDER", check_id="telephony.E004", what="click-to-call")
         # Wherever crm's admin shows a number, it links to the number view.
         number_links.url_for = number_view_url

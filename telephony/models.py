@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
-from crm.models import Customer
+from crm.models import Customer, Note
 from crm.singletons import SingletonSettings, singleton_constraint
 from telephony.parties import ADDRESS_MAX_LENGTH, party_label
 from telephony.providers.base import LineType
@@ -423,7 +423,14 @@ class LineTypeLookup(models.Model):
     valid = models.BooleanField(default=True, help_text="False: no such number.")
     error = models.CharField(max_length=16, blank=True, help_text="The provider's error code.")
     cost = models.DecimalField(max_digits=10, decimal_places=5)
-    provider = models.CharField(max_length=32)
+    at_risk = models.BooleanField(
+        default=False,
+        help_text=(
+            "An attempt, not an answer: the lookup was sent and timed out, so the vendor "
+            "may have billed it. Its cost counts against the cap; it is never reused."
+        ),
+    )
+    provider = models.CharField(max_length=200, help_text="Its name, or its dotted path.")
     purpose = models.CharField(max_length=10, choices=Purpose.choices)
     backfill = models.ForeignKey(
         BackfillRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -460,7 +467,7 @@ class LookupClaim(models.Model):
     """A number whose lookup someone is about to pay for, held until its answer is in the
     ledger: the backfill and a new caller's task each take the claim before they check
     the ledger, so of two that want the same number, one pays and the other reads its
-    answer. A claim older than ``telephony.identification.CLAIM_STALE_AFTER`` belonged to
+    answer. A claim older than ``telephony.identification.ledger.CLAIM_STALE_AFTER`` belonged to
     a worker that died and may be taken over.
     """
 
@@ -473,3 +480,16 @@ class LookupClaim(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number} ({self.owner})"
+
+
+class CallNote(models.Model):
+    """Links a note (``crm.Note``, on the call's customer when it has one) to its call."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="notes")
+    note = models.OneToOneField(Note, on_delete=models.CASCADE, related_name="call_link")
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"Note #{self.note_id} on call #{self.call_id}"
