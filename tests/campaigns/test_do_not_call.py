@@ -79,7 +79,8 @@ def test_import_streams_in_batches(monkeypatch):
 
 def test_import_of_a_file_that_is_not_text_reports_lines_and_does_not_fail():
     total, state = run_import(b"\xff\xfe\x00\x01garbage\n2125550147\n")
-    assert total.added == 1 and state.rejected == 1
+    assert total.added == 1
+    assert state.rejected == 1
 
 
 def test_import_run_writes_the_receipt(administrator):
@@ -96,7 +97,8 @@ def test_import_run_writes_the_receipt(administrator):
 def test_import_of_a_vanished_file_fails_with_the_reason(administrator):
     job = DoNotCallImport.objects.create(original_name="gone.txt", file="do_not_call/gone.txt")
     done = dnc.import_run(import_id=job.pk)
-    assert done.status == DoNotCallImport.State.FAILED and "could not be read" in done.error
+    assert done.status == DoNotCallImport.State.FAILED
+    assert "could not be read" in done.error
 
 
 # --- roles -----------------------------------------------------------------------------
@@ -124,7 +126,8 @@ def test_administrator_imports_a_file_and_sees_the_receipt(
             "/admin/campaigns/donotcallnumber/import/",
             {"file": SimpleUploadedFile("dnc.txt", FILE.encode()), "reason": "registry"},
         )
-    assert response.status_code == 302 and len(queued) == 1
+    assert response.status_code == 302
+    assert len(queued) == 1
     job = DoNotCallImport.objects.get()
     assert job.status == DoNotCallImport.State.QUEUED
     dnc.import_run(import_id=job.pk)
@@ -144,7 +147,8 @@ def test_administrator_adds_one_number_in_the_admin(client, administrator, seede
     phone = CampaignPhone.objects.get(campaign=seeded, number="+12127612846")
     assert phone.status == Status.DISQUALIFIED
     bad = client.post("/admin/campaigns/donotcallnumber/add/", {"number": "12", "reason": ""})
-    assert bad.status_code == 200 and DoNotCallNumber.objects.count() == 1
+    assert bad.status_code == 200
+    assert DoNotCallNumber.objects.count() == 1
 
 
 def test_api_posts_a_file_for_administrators_only(

@@ -58,7 +58,7 @@ def worked(caller, make_user):
 
 
 def test_dials_connects_and_conversations_per_caller(worked, caller):
-    campaign, other = worked
+    _campaign, other = worked
     now = timezone.now()
     rows = {r.caller: r for r in stats.caller_rows(since=now - timedelta(days=1), until=now)}
     mine = rows[caller.get_username()]

@@ -38,5 +38,6 @@ def test_outbound_dial_calls_feed_the_at_risk_answer_rate(addon, owned):
     _dial(steady, days_ago=1, connected=8, unanswered=2)
     assert services.monitored_risk_refresh() == 1
     risky = MonitoredNumber.objects.get(owned_number=falling)
-    assert risky.at_risk and round(risky.answer_rate_recent, 2) == 0.2
+    assert risky.at_risk
+    assert round(risky.answer_rate_recent, 2) == 0.2
     assert not MonitoredNumber.objects.get(owned_number=steady).at_risk

@@ -25,7 +25,8 @@ def test_a_flagged_number_rests_and_returns_after_three_clean_days(addon, owned)
     now = timezone.now()
     counts = resting.resting_refresh(now=now)
     flagged.refresh_from_db()
-    assert counts.rested == 1 and flagged.resting_since == now
+    assert counts.rested == 1
+    assert flagged.resting_since == now
     # Clean again: still resting, with the reason caller-ID choice gives.
     MonitoredNumber.objects.filter(pk=flagged.pk).update(status=Verdict.SAFE, checked_at=now)
     resting.resting_refresh(now=now)
@@ -37,7 +38,8 @@ def test_a_flagged_number_rests_and_returns_after_three_clean_days(addon, owned)
     assert flagged.resting_since is not None
     counts = resting.resting_refresh(now=now + timedelta(days=3))
     flagged.refresh_from_db()
-    assert counts.returned == 1 and flagged.resting_since is None
+    assert counts.returned == 1
+    assert flagged.resting_since is None
     assert reputation_filter([flagged.owned_number]) == {}
 
 
@@ -47,7 +49,8 @@ def test_flagged_again_while_resting_restarts_the_clean_days(addon, owned):
     MonitoredNumber.objects.filter(pk=number.pk).update(status=Verdict.SPAM)
     resting.resting_refresh(now=now + timedelta(days=1))
     number.refresh_from_db()
-    assert number.clean_since is None and number.resting_since == now
+    assert number.clean_since is None
+    assert number.resting_since == now
 
 
 def test_at_most_the_share_rests_clean_longest_back_first_spam_never(addon, owned):
@@ -60,10 +63,12 @@ def test_at_most_the_share_rests_clean_longest_back_first_spam_never(addon, owne
     for _ in range(6):
         owned()
     counts = resting.resting_refresh(now=now)  # 10 numbers: cap 3, 4 would rest
-    assert counts.cap == 3 and counts.resting == 3
+    assert counts.cap == 3
+    assert counts.resting == 3
     clean_old.refresh_from_db()
     clean_new.refresh_from_db()
-    assert clean_old.resting_since is None and clean_new.resting_since is not None
+    assert clean_old.resting_since is None
+    assert clean_new.resting_since is not None
     # Over the cap with only SPAM numbers: they still rest (never dialled while SPAM).
     addon.resting_share = "0.00"
     addon.save()
