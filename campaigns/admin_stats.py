@@ -32,7 +32,12 @@ def stats_view(request: HttpRequest, admin_context: dict[str, Any]) -> HttpRespo
     since = midnight - timedelta(days=int(days) - 1)
     campaign_id = _int(request.GET.get("campaign"))
     caller_id = _int(request.GET.get("caller"))
-    scope = {"since": since, "until": now, "campaign_id": campaign_id, "caller_id": caller_id}
+    scope: dict[str, Any] = {
+        "since": since,
+        "until": now,
+        "campaign_id": campaign_id,
+        "caller_id": caller_id,
+    }
     campaigns = list(Campaign.objects.order_by("name"))
     shown = [c for c in campaigns if campaign_id in (None, c.pk)]
     context = {

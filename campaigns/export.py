@@ -141,7 +141,7 @@ def _dialling(campaign: Campaign, chunk: list[Contact]) -> Iterator[tuple[Contac
         .order_by("contact_id", "created_at", "id")
         .values_list("contact_id", "note")
     ):
-        notes.setdefault(contact_id, []).append(note)  # type: ignore[arg-type]
+        notes.setdefault(contact_id, []).append(note)
     for contact in chunk:
         last = outcomes.get(contact.pk)
         callback, zone = "", ""
