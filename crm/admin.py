@@ -11,7 +11,6 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 
 from crm import selectors, services
 from crm.admin_extensions import (
@@ -20,6 +19,7 @@ from crm.admin_extensions import (
     number_links,
     phone_number_admin_extensions,
 )
+from crm.admin_profile import OPT_OUT_FIELDS, list_badges
 from crm.admin_utils import (
     FastChangeList,
     FastChangelistMixin,
@@ -82,8 +82,8 @@ class PhoneNumberForm(forms.ModelForm):
 class PhoneNumberInline(admin.TabularInline):
     model = PhoneNumber
     form = PhoneNumberForm
-    fields = ("number", "type", "sms", "type_source", "updated_at", "view")
-    readonly_fields = ("type_source", "updated_at", "view")
+    fields = ("number", "type", "sms", "sms_opted_out", "type_source", "updated_at", "view")
+    readonly_fields = ("sms_opted_out", "type_source", "updated_at", "view")
     extra = 1
 
     @admin.display(description="Number view")
@@ -94,7 +94,6 @@ class PhoneNumberInline(admin.TabularInline):
 TYPE_LABELS = dict(PhoneNumber.Type.choices)
 # Erasing is an Administrator's act: the permission to record an erasure is the right to make one.
 ERASE_PERMISSION = "crm.add_customererasure"
-SMS_BADGE = mark_safe('<span class="sb-sms">SMS</span>')
 
 
 def number_link(e164: str) -> str:
@@ -136,8 +135,10 @@ class CustomerChangeList(FastChangeList):
         super().get_results(request)
         page = list(self.result_list)  # evaluates (and caches) the page's queryset
         numbers = selectors.numbers_by_customer(customer.pk for customer in page)
+        opted_out = selectors.numbers_opted_out(n[0] for ns in numbers.values() for n in ns)
         for customer in page:
             customer.page_numbers = numbers.get(customer.pk, [])
+            customer.page_opted_out = opted_out
 
 
 class NumberTypeFilter(admin.SimpleListFilter):
@@ -268,11 +269,12 @@ class CustomerAdmin(
         numbers = getattr(obj, "page_numbers", None)
         if numbers is None:  # not from the changelist: load this one customer's numbers
             numbers = selectors.numbers_by_customer([obj.pk]).get(obj.pk, [])
+        opted_out = getattr(obj, "page_opted_out", set())
         items = format_html_join(
             "",
             '<span class="sb-number">{}<small>{}</small>{}</span>',
             (
-                (number_link(e164), TYPE_LABELS[type_], SMS_BADGE if sms else "")
+                (number_link(e164), TYPE_LABELS[type_], list_badges(sms, e164 in opted_out))
                 for e164, type_, sms in numbers
             ),
         )
@@ -409,17 +411,18 @@ class PhoneNumberAdmin(
         phone_column("number", "Number"),
         "type",
         "sms",
+        "sms_opted_out",
         "customer",
         "type_source",
         "updated_at",
         "view",
     )
-    list_filter = ("type", "sms", "type_source")
+    list_filter = ("type", "sms", "sms_opted_out", "type_source")
     list_select_related = ("customer",)
     search_fields = ("number",)
     search_help_text = "A phone number typed any way."
     raw_id_fields = ("customer",)
-    readonly_fields = ("type_source", "created_at", "updated_at")
+    readonly_fields = ("type_source", "created_at", "updated_at", *OPT_OUT_FIELDS)
 
     @admin.display(description="Number view")
     def view(self, obj: PhoneNumber) -> str:

@@ -27,7 +27,16 @@ class PhoneNumberSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PhoneNumber
-        fields = ["id", "number", "type", "sms", "type_source", "updated_at"]
+        fields = [
+            "id",
+            "number",
+            "type",
+            "sms",
+            "sms_opted_out",
+            "sms_opted_out_at",
+            "type_source",
+            "updated_at",
+        ]
 
 
 class CustomerSerializer(serializers.ModelSerializer):

@@ -13,9 +13,11 @@ class CrmConfig(AppConfig):
 
     def ready(self) -> None:
         from crm import providers  # noqa: F401  (registers the provider settings check)
-        from crm.admin_extensions import Panel, dashboard_extensions
+        from crm.admin_extensions import Panel, customer_admin_extensions, dashboard_extensions
+        from crm.admin_profile import CUSTOMER_CARD
         from crm.dashboard import PANEL_TEMPLATE, match_suggestions_panel
 
+        customer_admin_extensions.add_panel(CUSTOMER_CARD)
         dashboard_extensions.add_panel(
             Panel(
                 key="crm-matches",

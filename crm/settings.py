@@ -340,6 +340,10 @@ REPUTATION_PROVIDER = os.environ.get(
 NUMBER_INVENTORY_PROVIDER = os.environ.get(
     "NUMBER_INVENTORY_PROVIDER", "telephony.providers.sandbox.SandboxNumberInventoryProvider"
 )
+# SMS replies (docs/messaging.md): the offline default stores what it is given, sends nothing.
+MESSAGING_PROVIDER = os.environ.get(
+    "MESSAGING_PROVIDER", "telephony.providers.offline.OfflineMessagingProvider"
+)
 REPUTATION_FEED_URL = os.environ.get("REPUTATION_FEED_URL", "")
 REPUTATION_FEED_TOKEN = os.environ.get("REPUTATION_FEED_TOKEN", "")
 TELNYX_API_BASE_URL = os.environ.get("TELNYX_API_BASE_URL", "https://api.telnyx.com/v2")

@@ -8,4 +8,5 @@ urlpatterns = [
     path("voice/", webhooks.voice, name="twilio-voice"),
     path("voice/status/", webhooks.voice_status, name="twilio-voice-status"),
     path("sms/", webhooks.sms, name="twilio-sms"),
+    path("sms/status/", webhooks.sms_status, name="twilio-sms-status"),
 ]
