@@ -49,9 +49,18 @@ class MessageSerializer(serializers.ModelSerializer):
         return data
 
 
+class TextField(serializers.CharField):
+    """Text only: a number or a list where text belongs is a mistake, not text."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class SendSerializer(serializers.Serializer):
-    body = serializers.CharField(max_length=messaging.MAX_BODY, trim_whitespace=True)
-    to = serializers.CharField(
+    body = TextField(max_length=messaging.MAX_BODY, trim_whitespace=True)
+    to = TextField(
         max_length=64,
         required=False,
         allow_blank=True,
