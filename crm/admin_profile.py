@@ -29,7 +29,7 @@ def list_badges(sms: bool, opted_out: bool) -> SafeString:
 def sms_opt_out_badge(phone: PhoneNumber) -> SafeString:
     """The opt-out badge, with when on hover; empty for a number that takes texts."""
     if not phone.sms_opted_out:
-        return format_html("")
+        return mark_safe("")
     when = phone.sms_opted_out_at
     title = f"Texted STOP on {timezone.localtime(when):%Y-%m-%d %H:%M}" if when else "Texted STOP"
     return format_html('<span class="sb-optout" title="{}">SMS opted out</span>', title)
