@@ -26,7 +26,7 @@ from crm.models import Customer
 from crm.providers import get_provider
 from crm.services import phone_number_sms_opt_out_set
 from telephony import inbox, selectors, services
-from telephony.models import Direction, Message, TelephonySettings
+from telephony.models import DEFAULT_SMS_HELP_TEXT, Direction, Message, TelephonySettings
 from telephony.parties import party_identify
 from telephony.providers.messaging import MessagingRejected, MessagingRetryable
 
@@ -110,7 +110,7 @@ def message_receive(*, external_id: str, from_number: str, to_number: str, body:
         return OPTED_OUT_REPLY
     if keyword == "start":
         return OPTED_IN_REPLY
-    return config.sms_help_text
+    return config.sms_help_text or DEFAULT_SMS_HELP_TEXT
 
 
 def status_callback_url(base: str, message_id: int) -> str:

@@ -268,6 +268,9 @@ class Conversation(models.Model):
         return f"Conversation with customer #{self.customer_id}"
 
 
+DEFAULT_SMS_HELP_TEXT = "Reply STOP to stop our texts, START to receive them again."
+
+
 class TelephonySettings(SingletonSettings):
     """Administrator settings for the phone lines and data retention (one row, ``load()``)."""
 
@@ -297,8 +300,9 @@ class TelephonySettings(SingletonSettings):
     sms_help_text = models.CharField(
         "HELP answer",
         max_length=480,
-        default="Reply STOP to stop our texts, START to receive them again.",
-        help_text="Sent to whoever texts HELP.",
+        blank=True,
+        default=DEFAULT_SMS_HELP_TEXT,
+        help_text="Sent to whoever texts HELP (empty: the default, which says how to stop).",
     )
     # Empty means keep forever: nothing is ever deleted unless an Administrator asks.
     transcript_retention_days = models.PositiveSmallIntegerField(

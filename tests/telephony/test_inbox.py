@@ -51,7 +51,8 @@ def test_an_inbound_text_waits_in_the_inbox_with_the_contract_fields(api_client,
         "assigned_to": None,
         "status": "open",
     }
-    assert item["last_message_at"] and item["awaiting_reply"] is True
+    assert item["last_message_at"]
+    assert item["awaiting_reply"] is True
 
 
 def test_a_reply_takes_it_out_of_the_default_list_and_a_new_text_brings_it_back(api_client, agent):
@@ -70,7 +71,8 @@ def test_resolve_then_a_new_text_reopens(api_client, agent):
     api_client.force_authenticate(agent)
 
     response = api_client.post(f"{INBOX}{customer.pk}/resolve/")
-    assert response.status_code == 200 and response.json()["status"] == "resolved"
+    assert response.status_code == 200
+    assert response.json()["status"] == "resolved"
     assert listed(api_client, agent) == []
     assert listed(api_client, agent, status="resolved") == [customer.pk]
 
@@ -85,7 +87,8 @@ def test_assign_to_an_agent_and_filter_by_assignment(api_client, agent, make_use
     api_client.force_authenticate(agent)
 
     response = api_client.post(f"{INBOX}{mine.pk}/assign/", {"user": agent.pk}, format="json")
-    assert response.status_code == 200 and response.json()["assigned_to"] == agent.pk
+    assert response.status_code == 200
+    assert response.json()["assigned_to"] == agent.pk
     api_client.post(f"{INBOX}{theirs.pk}/assign/", {"user": other_agent.pk}, format="json")
 
     assert listed(api_client, agent, assigned="me") == [mine.pk]

@@ -66,7 +66,8 @@ def test_a_reply_is_stored_before_the_provider_is_called_then_takes_its_answer(p
     (call,) = provider.calls
     assert call["stored"] == ["pending"]  # the row existed, pending, when the provider ran
     assert (call["from"], call["to"], call["body"]) == (OURS, CUSTOMER, "3 pm works")
-    assert message.status == "queued" and message.external_id.startswith("SM")
+    assert message.status == "queued"
+    assert message.external_id.startswith("SM")
     assert (message.direction, message.from_number, message.to_number) == (
         "outbound",
         OURS,
@@ -107,7 +108,8 @@ def test_with_nothing_to_send_from_it_is_refused_and_nothing_is_stored(provider,
 
     assert response.status_code == 409
     assert "No number to send from" in response.json()["detail"]
-    assert outbound() == [] and provider.calls == []
+    assert outbound() == []
+    assert provider.calls == []
 
 
 def test_the_api_answers_201_with_the_stored_message(provider, api_client, agent):
@@ -136,7 +138,8 @@ def test_an_opted_out_number_is_refused_with_the_reason(provider, api_client, ag
 
     assert response.status_code == 409
     assert "opted out of SMS" in response.json()["detail"]
-    assert outbound() == [] and provider.calls == []
+    assert outbound() == []
+    assert provider.calls == []
 
 
 def test_a_customer_without_an_sms_capable_number_is_refused(provider, api_client, agent):
@@ -173,13 +176,15 @@ def test_a_bad_body_is_a_400_and_nothing_is_sent(provider, api_client, agent, pa
     response = send(api_client, agent, customer, **payload)
     assert response.status_code == 400
     assert "body" in response.json()
-    assert outbound() == [] and provider.calls == []
+    assert outbound() == []
+    assert provider.calls == []
 
 
 def test_a_nul_in_the_body_never_reaches_the_provider(provider, agent):
     customer = texted()
     message = messaging.message_send(customer=customer, body="a\x00b", by=agent)
-    assert message.body == "ab" and provider.calls[0]["body"] == "ab"
+    assert message.body == "ab"
+    assert provider.calls[0]["body"] == "ab"
 
 
 @pytest.mark.parametrize(
@@ -279,8 +284,10 @@ def test_an_unconfirmed_send_is_never_resent_and_its_callback_settles_it(provide
         customer=customer, body="Hi", by=agent, callback_base="https://crm.example.com/"
     )
 
-    assert message.status == "unknown" and "not sent again" in message.error_message
-    assert queued == [] and len(provider.calls) == 1
+    assert message.status == "unknown"
+    assert "not sent again" in message.error_message
+    assert queued == []
+    assert len(provider.calls) == 1
     assert provider.calls[0]["callback"] == (
         f"https://crm.example.com/webhooks/twilio/sms/status/?message={message.pk}"
     )
@@ -289,7 +296,8 @@ def test_an_unconfirmed_send_is_never_resent_and_its_callback_settles_it(provide
         report=messaging.StatusReport(external_id=sid, status="delivered", message_id=message.pk)
     )
     message.refresh_from_db()
-    assert found and (message.external_id, message.status, message.error_message) == (
+    assert found
+    assert (message.external_id, message.status, message.error_message) == (
         sid,
         "delivered",
         "",
@@ -305,7 +313,8 @@ def test_through_twilio_a_timeout_after_it_took_the_message_sends_once(settings,
         providers.clear_providers()
         message = messaging.message_send(customer=customer, body="Hi", by=agent)
         assert message.status == "unknown"
-        assert len(fake.requests) == 1 and queued == []
+        assert len(fake.requests) == 1
+        assert queued == []
     providers.clear_providers()
 
 
@@ -325,7 +334,8 @@ def test_through_twilio_429_then_201_sends_once(settings, agent, queued):
         assert [r["fields"]["Body"] for r in fake.requests] == ["Hi", "Hi"]
     providers.clear_providers()
     message.refresh_from_db()
-    assert message.status == "queued" and message.external_id.startswith("SM")
+    assert message.status == "queued"
+    assert message.external_id.startswith("SM")
 
 
 def test_the_customers_api_shows_the_opt_out_on_each_number(api_client, agent):
@@ -333,4 +343,5 @@ def test_the_customers_api_shows_the_opt_out_on_each_number(api_client, agent):
     phone_number_sms_opt_out_set(e164=CUSTOMER, opted_out=True, cause="test")
     api_client.force_authenticate(agent)
     (number,) = api_client.get(f"/api/customers/{customer.pk}/").json()["numbers"]
-    assert number["sms_opted_out"] is True and number["sms_opted_out_at"]
+    assert number["sms_opted_out"] is True
+    assert number["sms_opted_out_at"]

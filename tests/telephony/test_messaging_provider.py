@@ -51,7 +51,8 @@ def test_the_request_is_the_messages_api_shape_and_the_answer_its_sid(twilio):
     }
     expected = base64.b64encode(f"{ACCOUNT}:secret-token".encode()).decode()
     assert request["authorization"] == f"Basic {expected}"
-    assert answer.external_id.startswith("SM") and len(answer.external_id) == 34
+    assert answer.external_id.startswith("SM")
+    assert len(answer.external_id) == 34
     assert answer.status == "queued"
 
 
@@ -120,7 +121,8 @@ def test_a_success_we_cannot_read_is_unconfirmed_not_retried(twilio, answer):
 def test_the_offline_provider_keeps_what_it_was_given_and_sends_nothing():
     answer = OfflineMessagingProvider().send(FROM, TO, "Offline hello", CALLBACK)
     assert isinstance(answer, SentMessage)
-    assert answer.external_id.startswith("SM") and answer.status == "sent"
+    assert answer.external_id.startswith("SM")
+    assert answer.status == "sent"
     assert OfflineMessagingProvider.outbox[-1] == {
         "sid": answer.external_id,
         "from": FROM,

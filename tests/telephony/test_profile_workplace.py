@@ -114,7 +114,8 @@ def test_a_refused_reply_says_why_and_keeps_what_was_written(client, agent, cust
     html = client.post(reply_url(customer), {"body": "Are you there?"}, follow=True)
     html = html.content.decode()
 
-    assert "Not sent:" in html and "opted out of SMS" in html
+    assert "Not sent:" in html
+    assert "opted out of SMS" in html
     assert ">Are you there?</textarea>" in html
     assert not Message.objects.filter(direction="outbound").exists()
 
@@ -137,7 +138,8 @@ def test_a_caller_cannot_reply_or_see_the_profile(client, caller, customer):
 def test_a_get_of_the_reply_url_goes_back_to_the_profile(client, agent, customer):
     client.force_login(agent)
     response = client.get(reply_url(customer))
-    assert response.status_code == 302 and response["Location"] == profile_url(customer)
+    assert response.status_code == 302
+    assert response["Location"] == profile_url(customer)
 
 
 def test_opt_out_shows_on_the_customers_and_phone_numbers_lists(client, agent, customer):
