@@ -19,7 +19,7 @@ from crm.admin_extensions import (
     number_links,
     phone_number_admin_extensions,
 )
-from crm.admin_profile import OPT_OUT_FIELDS, list_badges
+from crm.admin_profile import OPT_OUT_FIELDS, list_badges, sms_opt_out_cell
 from crm.admin_utils import (
     FastChangeList,
     FastChangelistMixin,
@@ -82,8 +82,8 @@ class PhoneNumberForm(forms.ModelForm):
 class PhoneNumberInline(admin.TabularInline):
     model = PhoneNumber
     form = PhoneNumberForm
-    fields = ("number", "type", "sms", "sms_opted_out", "type_source", "updated_at", "view")
-    readonly_fields = ("sms_opted_out", "type_source", "updated_at", "view")
+    fields = ("number", "type", "sms", sms_opt_out_cell, "type_source", "updated_at", "view")
+    readonly_fields = (sms_opt_out_cell, "type_source", "updated_at", "view")
     extra = 1
 
     @admin.display(description="Number view")

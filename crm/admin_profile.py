@@ -7,6 +7,7 @@ add through ``number_badges`` (crm/admin_extensions.py), e.g. do-not-call.
 
 from typing import Any
 
+from django.contrib import admin
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
@@ -33,6 +34,12 @@ def sms_opt_out_badge(phone: PhoneNumber) -> SafeString:
     when = phone.sms_opted_out_at
     title = f"Texted STOP on {timezone.localtime(when):%Y-%m-%d %H:%M}" if when else "Texted STOP"
     return format_html('<span class="sb-optout" title="{}">SMS opted out</span>', title)
+
+
+@admin.display(description="SMS opt-out")
+def sms_opt_out_cell(phone: PhoneNumber) -> SafeString:
+    """The opt-out column of the numbers in the customer form (nothing for a new row)."""
+    return sms_opt_out_badge(phone) if phone.pk else mark_safe("")
 
 
 def customer_card_panel(request: HttpRequest, customer: Customer) -> dict[str, Any] | None:

@@ -91,8 +91,15 @@ class ConversationAdmin(admin.ModelAdmin):
     action_form = AssignForm
     actions = ["assign_to_me", "assign_to_chosen", "unassign", "resolve", "reopen"]
 
+    class Media:
+        css = {"all": ("telephony/inbox.css",)}
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
         return selectors.inbox_for_admin()
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> Any:
+        title = "SMS inbox: open a customer to reply"
+        return super().changelist_view(request, {"title": title, **(extra_context or {})})
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

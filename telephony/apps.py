@@ -24,7 +24,7 @@ class TelephonyConfig(AppConfig):
         from crm.providers import register_provider_setting
         from telephony import checks  # noqa: F401  (registers the system checks)
         from telephony.admin_profile import CONVERSATION_PANEL, HISTORY_PANEL
-        from telephony.dashboard import backfill_panel, today_panel
+        from telephony.dashboard import backfill_panel, inbox_panel, today_panel
         from telephony.erasure import LookupLedgerErasure, TelephonyErasure
         from telephony.providers.inventory import register_inventory_setting
         from telephony.providers.messaging import register_messaging_setting
@@ -43,6 +43,9 @@ class TelephonyConfig(AppConfig):
         erasure_registry.register(LookupLedgerErasure())
         dashboard_extensions.add_panel(
             Panel(key="telephony-today", template=PANEL_TEMPLATE, context=today_panel, order=10)
+        )
+        dashboard_extensions.add_panel(
+            Panel(key="telephony-inbox", template=PANEL_TEMPLATE, context=inbox_panel, order=12)
         )
         dashboard_extensions.add_panel(
             Panel(

@@ -196,3 +196,12 @@ def test_a_caller_cannot_reach_the_inbox_page(client, caller):
     response = client.get(ADMIN_INBOX)
     assert response.status_code in (302, 403)
     assert "Hello?" not in response.content.decode()
+
+
+def test_the_admin_home_counts_texts_awaiting_a_reply(client, agent):
+    customer = texted()
+    client.force_login(agent)
+    html = client.get("/admin/").content.decode()
+    section = html[html.index('id="dashboard-telephony-inbox"') :]
+    assert "awaiting a reply" in section
+    assert f"/admin/crm/customer/{customer.pk}/change/#customer-reply" in section
