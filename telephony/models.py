@@ -256,8 +256,7 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-last_message_at", "-id"]
-        verbose_name = "inbox conversation"
-        verbose_name_plural = "SMS inbox"
+        verbose_name = "SMS conversation"
         indexes = [
             models.Index(
                 fields=["status", "awaiting_reply", "-last_message_at"], name="telephony_inbox"
