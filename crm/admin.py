@@ -19,7 +19,7 @@ from crm.admin_extensions import (
     number_links,
     phone_number_admin_extensions,
 )
-from crm.admin_profile import OPT_OUT_FIELDS, list_badges, sms_opt_out_cell
+from crm.admin_profile import OPT_OUT_FIELDS, OptOutColumn, list_badges
 from crm.admin_utils import (
     FastChangeList,
     FastChangelistMixin,
@@ -79,11 +79,11 @@ class PhoneNumberForm(forms.ModelForm):
         )
 
 
-class PhoneNumberInline(admin.TabularInline):
+class PhoneNumberInline(OptOutColumn, admin.TabularInline):
     model = PhoneNumber
     form = PhoneNumberForm
-    fields = ("number", "type", "sms", sms_opt_out_cell, "type_source", "updated_at", "view")
-    readonly_fields = (sms_opt_out_cell, "type_source", "updated_at", "view")
+    fields = ("number", "type", "sms", "sms_opt_out", "type_source", "updated_at", "view")
+    readonly_fields = ("sms_opt_out", "type_source", "updated_at", "view")
     extra = 1
 
     @admin.display(description="Number view")
@@ -269,7 +269,7 @@ class CustomerAdmin(
         numbers = getattr(obj, "page_numbers", None)
         if numbers is None:  # not from the changelist: load this one customer's numbers
             numbers = selectors.numbers_by_customer([obj.pk]).get(obj.pk, [])
-        opted_out = getattr(obj, "page_opted_out", set())
+        opted_out: set[str] = getattr(obj, "page_opted_out", set())
         items = format_html_join(
             "",
             '<span class="sb-number">{}<small>{}</small>{}</span>',

@@ -36,10 +36,12 @@ def sms_opt_out_badge(phone: PhoneNumber) -> SafeString:
     return format_html('<span class="sb-optout" title="{}">SMS opted out</span>', title)
 
 
-@admin.display(description="SMS opt-out")
-def sms_opt_out_cell(phone: PhoneNumber) -> SafeString:
+class OptOutColumn:
     """The opt-out column of the numbers in the customer form (nothing for a new row)."""
-    return sms_opt_out_badge(phone) if phone.pk else mark_safe("")
+
+    @admin.display(description="SMS opt-out")
+    def sms_opt_out(self, phone: PhoneNumber) -> SafeString:
+        return sms_opt_out_badge(phone) if phone.pk else mark_safe("")
 
 
 def customer_card_panel(request: HttpRequest, customer: Customer) -> dict[str, Any] | None:

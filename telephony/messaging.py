@@ -47,7 +47,7 @@ OPTED_IN_REPLY = "You will receive our messages again. Reply STOP to stop them."
 
 # Delivery moves one way: queued < sending < sent < delivered/undelivered/failed (Twilio's
 # order); a callback that arrives late or out of order never moves a message back.
-STATUS_RANK = {
+STATUS_RANK: dict[str, int] = {
     Message.Status.PENDING: 0,
     Message.Status.UNKNOWN: 0,
     Message.Status.ACCEPTED: 1,
