@@ -74,9 +74,11 @@ class PhoneNumber(models.Model):
     )
     # Set by an inbound STOP (or a synonym), cleared by START: a number, not a profile,
     # opts out, so every row holding it moves together (docs/messaging.md).
+    # A database default too: bulk loads (COPY, INSERT ... SELECT) name only their columns.
     sms_opted_out = models.BooleanField(
         "opted out of SMS",
         default=False,
+        db_default=False,
         help_text="The number texted STOP: nothing is sent to it until it texts START.",
     )
     sms_opted_out_at = models.DateTimeField("opted out at", null=True, blank=True)

@@ -206,9 +206,12 @@ class Message(models.Model):
         related_name="+",
         help_text="The agent who sent an outbound message.",
     )
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="Requests to the provider.")
-    error_code = models.CharField(max_length=16, blank=True)
-    error_message = models.CharField(max_length=255, blank=True)
+    # Database defaults too: bulk loads (COPY, INSERT ... SELECT) name only their columns.
+    attempts = models.PositiveSmallIntegerField(
+        default=0, db_default=0, help_text="Requests to the provider."
+    )
+    error_code = models.CharField(max_length=16, blank=True, default="", db_default="")
+    error_message = models.CharField(max_length=255, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
