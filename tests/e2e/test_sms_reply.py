@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from crm import providers
+from crm.services import phone_number_sms_opt_out_set
 from telephony import services
 from telephony.models import Message
 from tests.telephony.factories import message_sid
@@ -80,3 +81,16 @@ def test_an_agent_answers_a_text_from_the_inbox(page, live_server, login, agent,
     page.goto(f"{live_server.url}/admin/telephony/conversation/")
     expect(page.locator("#result_list tbody tr")).to_have_count(1)
     expect(page.locator("#result_list")).to_contain_text("Bob Lee")
+
+
+def test_an_opted_out_number_shows_why_no_reply_can_go(page, live_server, login, agent):
+    bob = _texts("+14155550143", "STOP", "Bob Lee")
+    phone_number_sms_opt_out_set(e164="+14155550143", opted_out=True, cause="texted STOP")
+
+    login(agent.username)
+    page.goto(f"{live_server.url}/admin/crm/customer/{bob.pk}/change/")
+
+    expect(page.locator("#customer-card .sb-optout")).to_have_text("SMS opted out")
+    expect(page.locator("#customer-reply .sb-refusal")).to_contain_text("opted out of SMS")
+    expect(page.get_by_role("button", name="Send SMS")).to_have_count(0)
+    _shoot(page, "sms-profile-opted-out")
