@@ -245,9 +245,17 @@ class CallAdmin(_InteractionAdmin):
 
 @admin.register(Message)
 class MessageAdmin(_InteractionAdmin):
-    list_display = ("sent_at", "customer_link", "direction", "caller", "status", "short_body")
+    list_display = (
+        "sent_at",
+        "customer_link",
+        "direction",
+        "caller",
+        "status",
+        "short_body",
+        "sent_by",
+    )
     list_filter = (CustomerIdFilter, "sent_at", "direction", "status")
-    list_select_related = ("customer",)
+    list_select_related = ("customer", "sent_by")
     search_fields = ("from_number",)
     search_help_text = "A number typed any way, a MessageSid, or the start of a customer's name."
     raw_id_fields = ("customer",)

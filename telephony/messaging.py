@@ -252,6 +252,8 @@ def _retry_later(message: Message, *, attempt: int, callback: str, exc: Messagin
     )
     from telephony import tasks
 
+    # Queued directly, not on commit: this runs outside any transaction (the provider was
+    # just called), so the row the task reads is already committed.
     tasks.message_send_retry.apply_async(
         kwargs={"message_id": message.pk, "attempt": attempt + 1, "callback": callback},
         countdown=delay,

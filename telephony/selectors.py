@@ -78,7 +78,7 @@ def call_list() -> QuerySet[Call]:
 
 
 def message_list() -> QuerySet[Message]:
-    return Message.objects.select_related("customer")
+    return Message.objects.select_related("customer", "sent_by")
 
 
 def owned_numbers_for_admin() -> QuerySet[OwnedNumber]:

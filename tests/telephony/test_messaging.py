@@ -345,3 +345,35 @@ def test_the_customers_api_shows_the_opt_out_on_each_number(api_client, agent):
     (number,) = api_client.get(f"/api/customers/{customer.pk}/").json()["numbers"]
     assert number["sms_opted_out"] is True
     assert number["sms_opted_out_at"]
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_two_deliveries_of_one_retry_racing_send_once(provider, agent, queued):
+    import threading
+
+    from django.db import connection
+
+    customer = texted()
+    provider.reset([MessagingRetryable("503"), "ok"])
+    messaging.message_send(customer=customer, body="Hi", by=agent)
+    (retry,) = queued
+    kwargs = {k: retry[k] for k in ("message_id", "attempt", "callback")}
+    start = threading.Barrier(2)
+
+    def deliver() -> None:
+        start.wait()
+        try:
+            tasks.message_send_retry(**kwargs)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=deliver) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert len(provider.calls) == 2  # the first attempt and one retry, not two
+    (message,) = outbound()
+    assert (message.status, message.attempts) == ("queued", 2)
