@@ -207,7 +207,11 @@ def _attempt(message: Message, *, attempt: int, callback: str) -> Message:
             )[:255],
         )
     else:
-        _answered(message, external_id=getattr(answer, "external_id", None), status=answer.status)
+        _answered(
+            message,
+            external_id=getattr(answer, "external_id", None),
+            status=getattr(answer, "status", None),
+        )
     message.refresh_from_db()
     return message
 
@@ -231,7 +235,7 @@ def _answered(message: Message, *, external_id: object, status: object) -> None:
             )
         # Its status callback may have arrived first: never move the status back.
         _advance(Message.objects.filter(pk=message.pk), status)
-        if message.customer_id is not None:
+        if message.customer_id is not None and status not in FAILED_STATUSES:
             inbox.conversation_answered(customer_id=message.customer_id, at=message.sent_at)
 
 

@@ -1,6 +1,8 @@
 """SMS replies: the send rules, the provider's answers, retries that never send twice, the
 API per role (docs/messaging.md)."""
 
+from types import SimpleNamespace
+
 import pytest
 
 from crm import providers
@@ -377,3 +379,25 @@ def test_two_deliveries_of_one_retry_racing_send_once(provider, agent, queued):
     assert len(provider.calls) == 2  # the first attempt and one retry, not two
     (message,) = outbound()
     assert (message.status, message.attempts) == ("queued", 2)
+
+
+@pytest.mark.parametrize(
+    ("answer", "external_id", "status"),
+    [
+        (object(), None, "accepted"),
+        (SimpleNamespace(external_id=12345, status="QUEUED"), "12345", "queued"),
+        (SimpleNamespace(external_id="SM" + "f" * 200, status=None), "SM" + "f" * 62, "accepted"),
+        (SimpleNamespace(external_id="", status="teleported"), None, "accepted"),
+    ],
+)
+def test_a_malformed_answer_is_kept_as_taken_never_a_500(
+    provider, api_client, agent, answer, external_id, status
+):
+    customer = texted()
+    provider.reset([answer])
+
+    response = send(api_client, agent, customer, body="Hi")
+
+    assert response.status_code == 201
+    (message,) = outbound()
+    assert (message.external_id, message.status) == (external_id, status)
