@@ -12,7 +12,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from crm import selectors, services
+# The merge pages (match suggestions, the merge log and its undo) register themselves there.
+from crm import (
+    admin_merges,  # noqa: F401
+    selectors,
+    services,
+)
 from crm.admin_extensions import (
     ExtensibleAdminMixin,
     customer_admin_extensions,
@@ -28,12 +33,10 @@ from crm.admin_utils import (
     phone_column,
 )
 from crm.erasure import choice_key
-from crm.formatting import counted_kinds, datetime_cell, plural
+from crm.formatting import datetime_cell, plural
 from crm.models import (
     Customer,
     CustomerErasure,
-    CustomerMerge,
-    MatchSuggestion,
     PhoneNumber,
     PhoneNumberChange,
 )
@@ -465,124 +468,6 @@ class PhoneNumberChangeAdmin(ReadOnlyAdminMixin, FastChangelistMixin, admin.Mode
         if found is None:
             found = queryset.filter(cause__icontains=search_term.strip())
         return found, False
-
-
-@admin.register(MatchSuggestion)
-class MatchSuggestionAdmin(FastChangelistMixin, admin.ModelAdmin):
-    list_display = ("pair", "reason", "detail", "status", "created_at", "review")
-    list_filter = ("status", "reason")
-    list_select_related = ("customer", "other", "resolved_by")
-    search_fields = ("detail",)
-    readonly_fields = (
-        "customer",
-        "other",
-        "reason",
-        "detail",
-        "status",
-        "created_at",
-        "resolved_at",
-        "resolved_by",
-    )
-    actions = ["dismiss_selected"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @admin.display(description="Profiles")
-    def pair(self, obj: MatchSuggestion) -> str:
-        return f"{obj.customer} / {obj.other}"
-
-    @admin.display(description="")
-    def review(self, obj: MatchSuggestion) -> str:
-        if obj.status != MatchSuggestion.Status.OPEN:
-            return ""
-        url = reverse("admin:crm_matchsuggestion_merge", args=[obj.pk])
-        return format_html('<a class="button" href="{}">Review and merge</a>', url)
-
-    @admin.action(description="Dismiss the selected suggestions", permissions=["change"])
-    def dismiss_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        dismissed = 0
-        for suggestion in queryset.filter(status=MatchSuggestion.Status.OPEN):
-            services.match_suggestion_dismiss(suggestion=suggestion, actor=request.user)
-            dismissed += 1
-        self.message_user(
-            request,
-            f"{plural(dismissed, 'suggestion', 'suggestions')} dismissed.",
-            messages.SUCCESS,
-        )
-
-    def get_urls(self) -> list:
-        return [
-            path(
-                "<int:pk>/merge/",
-                self.admin_site.admin_view(self.merge_view),
-                name="crm_matchsuggestion_merge",
-            ),
-            *super().get_urls(),
-        ]
-
-    def merge_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        suggestion = get_object_or_404(
-            MatchSuggestion.objects.select_related("customer", "other"), pk=pk
-        )
-        if not (
-            self.has_change_permission(request, suggestion)
-            and request.user.has_perm("crm.change_customer")
-        ):
-            raise PermissionDenied("Only Administrators and Agents merge customer profiles.")
-        profiles = [suggestion.customer, suggestion.other]
-        if request.method == "POST":
-            choice = request.POST.get("keep")
-            action = request.POST.get("action")
-            try:
-                if action == "dismiss":
-                    services.match_suggestion_dismiss(suggestion=suggestion, actor=request.user)
-                    self.message_user(request, "Suggestion dismissed.", messages.SUCCESS)
-                    return HttpResponseRedirect(reverse("admin:crm_matchsuggestion_changelist"))
-                keep = next((p for p in profiles if str(p.pk) == choice), None)
-                if keep is None:
-                    raise ValidationError("Choose the profile to keep.")
-                merge = profiles[1] if keep is profiles[0] else profiles[0]
-                result = services.customer_merge(keep=keep, merge=merge, actor=request.user)
-            except ValidationError as exc:
-                self.message_user(request, " ".join(exc.messages), messages.ERROR)
-                return HttpResponseRedirect(request.get_full_path())
-            moved = counted_kinds(result.moved)
-            self.message_user(
-                request, f"Merged {merge} into {keep} (moved {moved}).", messages.SUCCESS
-            )
-            return HttpResponseRedirect(reverse("admin:crm_customer_change", args=[keep.pk]))
-        numbers = selectors.numbers_by_customer(p.pk for p in profiles)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Review a possible match",
-            "opts": self.opts,
-            "suggestion": suggestion,
-            "profiles": [
-                (
-                    p,
-                    [(phone_link(n), TYPE_LABELS[t], sms) for n, t, sms in numbers.get(p.pk, [])],
-                )
-                for p in profiles
-            ],
-        }
-        return TemplateResponse(request, "admin/crm/matchsuggestion/merge.html", context)
-
-
-@admin.register(CustomerMerge)
-class CustomerMergeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "kept", "merged", "merged_by", "what_moved")
-    readonly_fields = ("kept", "merged", "merged_by", "what_moved", "created_at")
-    exclude = ("moved",)
-    list_select_related = ("kept", "merged", "merged_by")
-    raw_id_fields = ("kept", "merged")
-
-    @admin.display(description="Moved to the kept profile")
-    def what_moved(self, obj: CustomerMerge) -> str:
-        return counted_kinds(obj.moved if isinstance(obj.moved, dict) else {})
 
 
 @admin.register(CustomerErasure)

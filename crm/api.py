@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from crm import selectors, services
 from crm.db import constraint_violation_message
+from crm.merges import customer_merge_undo
 from crm.models import Customer, CustomerMerge, PhoneNumber
 from crm.phones import InvalidPhoneNumber, normalize
 
@@ -60,14 +61,32 @@ class CustomerSerializer(serializers.ModelSerializer):
 
 class MergeRequestSerializer(serializers.Serializer):
     into = serializers.IntegerField(min_value=1, help_text="The id of the profile to keep.")
+    name = serializers.ChoiceField(
+        services.MERGE_SOURCES,
+        required=False,
+        help_text="Whose name the kept profile takes: `kept` (the `into` profile's) or "
+        "`merged` (this one's). Default: the kept one's, unless it has none.",
+    )
+    email = serializers.ChoiceField(
+        services.MERGE_SOURCES, required=False, help_text="Whose email survives, as `name`."
+    )
 
 
-class CustomerMergeSerializer(serializers.ModelSerializer):
-    customer = serializers.SerializerMethodField()
+class CustomerMergeLogSerializer(serializers.ModelSerializer):
+    """A merge as the log lists it: who went where, what moved, the values before."""
 
     class Meta:
         model = CustomerMerge
-        fields = ["id", "kept", "merged", "moved", "created_at", "customer"]
+        fields = ["id", "kept", "merged", "moved", "values", "created_at", "undone_at"]
+        read_only_fields = fields
+
+
+class CustomerMergeSerializer(CustomerMergeLogSerializer):
+    customer = serializers.SerializerMethodField()
+
+    class Meta(CustomerMergeLogSerializer.Meta):
+        fields = [*CustomerMergeLogSerializer.Meta.fields, "customer"]
+        read_only_fields = fields
 
     def get_customer(self, obj: CustomerMerge) -> dict:
         kept = selectors.customer_with_numbers().get(pk=obj.kept_id)
@@ -131,11 +150,53 @@ class CustomerListDetailApi(viewsets.ReadOnlyModelViewSet):
         keep = selectors.customer_queryset().filter(pk=body.validated_data["into"]).first()
         if keep is None:
             raise ValidationError({"into": ["No profile with this id (or it was merged away)."]})
+        chosen = {
+            f: body.validated_data[f] for f in services.MERGE_FIELDS if f in body.validated_data
+        }
         try:
-            result = services.customer_merge(keep=keep, merge=merge, actor=request.user)
+            result = services.customer_merge(
+                keep=keep, merge=merge, actor=request.user, fields=chosen
+            )
         except DomainError as exc:
             return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
         except IntegrityError as exc:
             reason = constraint_violation_message(exc, PhoneNumber) or "A rule forbids this merge."
             return Response({"detail": reason}, status=status.HTTP_409_CONFLICT)
         return Response(CustomerMergeSerializer(result).data)
+
+
+class CanUndoMerge(BasePermission):
+    """Undoing a merge is Administrators' alone."""
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        return bool(request.user and request.user.has_perm("crm.undo_customermerge"))
+
+
+class CustomerMergeApi(viewsets.ReadOnlyModelViewSet):
+    """The merge log; Administrators undo a merge for 30 days."""
+
+    serializer_class = CustomerMergeLogSerializer
+    queryset = CustomerMerge.objects.order_by("-id")
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: inline_serializer(
+                "MergeUndone",
+                {"merge": CustomerMergeLogSerializer(), "back": serializers.DictField()},
+            ),
+            409: inline_serializer("UndoRefused", {"detail": serializers.CharField()}),
+        },
+        description="Undo this merge (Administrators, for 30 days): the rows it moved go "
+        "back to the merged profile, which is live again. 409 with the reason when it "
+        "cannot be undone (too old, already undone, merged on since, erased).",
+    )
+    @action(detail=True, methods=["post"], permission_classes=[CanUndoMerge])
+    def undo(self, request: Request, pk: str | None = None) -> Response:
+        record = self.get_object()
+        try:
+            back = customer_merge_undo(record=record, actor=request.user)
+        except DomainError as exc:
+            return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_409_CONFLICT)
+        record.refresh_from_db()
+        return Response({"merge": CustomerMergeLogSerializer(record).data, "back": back})

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from phonenumber_field.modelfields import PhoneNumberField
@@ -188,7 +189,11 @@ class MatchSuggestion(models.Model):
 
 
 class CustomerMerge(models.Model):
-    """The log of a merge: which profile was kept, which merged away, what moved."""
+    """The log of a merge: which profile was kept, which merged away, what moved, and
+    what an Administrator needs to undo it (docs/product.md, "Possible matches and merges")."""
+
+    # An Administrator may undo a merge this long after it (docs/product.md).
+    UNDO_DAYS = 30
 
     kept = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="merges_kept")
     merged = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="merges_away")
@@ -196,10 +201,30 @@ class CustomerMerge(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     moved = models.JSONField(default=dict, help_text="Rows moved to the kept profile, by kind.")
+    values = models.JSONField(
+        default=dict,
+        encoder=DjangoJSONEncoder,
+        help_text="Both profiles' name, email and counters before the merge, and which "
+        "profile's name and email the kept profile took.",
+    )
+    undo = models.JSONField(
+        default=dict,
+        help_text="What undoing needs: the ids of the rows moved (by model and field), the "
+        "merged profile's copies of shared numbers, the kept numbers whose type was raised.",
+    )
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("undo_customermerge", "Can undo a merge")]
 
     def __str__(self) -> str:
         return f"#{self.merged_id} merged into #{self.kept_id}"

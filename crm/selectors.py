@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 from django.db.models import CharField, F, Model, Prefetch, Q, QuerySet
 from django.db.models.functions import Cast
 
+from crm.db import number_locks
 from crm.models import Customer, MatchSuggestion, PhoneNumber, PhoneNumberChange
 from crm.phones import try_normalize
 
@@ -98,34 +99,76 @@ def match_suggestions_open(customer: Customer | None = None) -> QuerySet[MatchSu
     return queryset.select_related("customer", "other")
 
 
-def customer_erasure_subject(
-    customer: Customer, *, lock: bool = False
-) -> tuple[Customer, list[Customer], list[str]]:
-    """Whom an erasure or export is about: the live profile, every profile merged into it
-    (the same person), and every number they hold or held (their number history too, as
-    old calls and leads may carry a number since removed). ``lock`` serialises erasures
-    of one person (inside a transaction)."""
-    customer = Customer.objects.get(pk=customer.pk)  # merged_into as stored now
+class ProfilesChanged(Exception):
+    """The profiles to lock changed between reading and locking them: start over."""
+
+
+def profiles_lock(customer_ids: Iterable[int], numbers: Iterable[str]) -> dict[int, Customer]:
+    """Lock profiles the way every merge and erasure does, in one order: first the linking
+    lock of each number (``crm.db.number_locks``, the lock a webhook takes before reading a
+    number's holders), then the profiles' rows in id order. A webhook linking one of these
+    numbers finishes first or waits, and two merges or erasures of one person serialise
+    without deadlocking. Returns the rows as they are now, re-read under the lock."""
+    number_locks(numbers)
+    return {
+        c.pk: c
+        for c in Customer.objects.select_for_update()
+        .filter(pk__in=sorted(set(customer_ids)))
+        .order_by("pk")
+    }
+
+
+def _person(customer_id: int) -> tuple[Customer, list[Customer], list[str]]:
+    customer = Customer.objects.get(pk=customer_id)  # merged_into as stored now
     while customer.merged_into_id is not None:
         customer = Customer.objects.get(pk=customer.merged_into_id)
-    if lock:
-        customer = Customer.objects.select_for_update().get(pk=customer.pk)
     profiles, frontier = [customer], [customer.pk]
     while frontier:
         merged = list(Customer.objects.filter(merged_into_id__in=frontier).order_by("id"))
         profiles += merged
         frontier = [p.pk for p in merged]
-    ids = [p.pk for p in profiles]
+    return customer, profiles, numbers_held([p.pk for p in profiles], history=True)
+
+
+def numbers_held(customer_ids: list[int], *, history: bool = False) -> list[str]:
+    """The numbers these profiles hold, and with ``history`` every number they held (old
+    calls and leads may carry a number since removed)."""
     numbers = {
         str(n)
-        for n in PhoneNumber.objects.filter(customer_id__in=ids).values_list("number", flat=True)
+        for n in PhoneNumber.objects.filter(customer_id__in=customer_ids).values_list(
+            "number", flat=True
+        )
     }
-    numbers |= set(
-        PhoneNumberChange.objects.filter(customer_id__in=ids)
-        .exclude(number="")
-        .values_list("number", flat=True)
-    )
-    return customer, profiles, sorted(numbers)
+    if history:
+        numbers |= set(
+            PhoneNumberChange.objects.filter(customer_id__in=customer_ids)
+            .exclude(number="")
+            .values_list("number", flat=True)
+        )
+    return sorted(numbers)
+
+
+def customer_erasure_subject(
+    customer: Customer, *, lock: bool = False
+) -> tuple[Customer, list[Customer], list[str]]:
+    """Whom an erasure or export is about: the live profile, every profile merged into it
+    (the same person), and every number they hold or held.
+
+    ``lock`` (inside a transaction) locks them as :func:`profiles_lock` says and reads them
+    again under the lock: a merge that committed meanwhile (this profile merged into
+    another, or another into it) makes the person bigger, so :class:`ProfilesChanged` is
+    raised and the caller starts its transaction over, its locks released.
+    """
+    found = _person(customer.pk)
+    if not lock:
+        return found
+    profiles_lock([p.pk for p in found[1]], found[2])
+    locked = _person(customer.pk)
+    if (locked[0].pk, [p.pk for p in locked[1]]) != (found[0].pk, [p.pk for p in found[1]]) or (
+        not set(locked[2]) <= set(found[2])
+    ):
+        raise ProfilesChanged
+    return locked
 
 
 def customer_erasure_plan(customer: Customer) -> tuple[Customer, list[str], list[Any]]:

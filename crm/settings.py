@@ -240,6 +240,10 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.UserRateThrottle",
         "rest_framework.throttling.AnonRateThrottle",
     ],
+    # The client an anonymous request is counted against: the socket's address, or behind
+    # TRUSTED_PROXY_COUNT proxies the address they saw. Left unset, DRF would key on the
+    # whole X-Forwarded-For, which a client writes as it likes (one new key per request).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_RATES": {
         "user": os.environ.get("API_THROTTLE_RATE") or "1200/minute",
         "anon": os.environ.get("API_ANON_THROTTLE_RATE") or "60/minute",
@@ -259,6 +263,7 @@ SPECTACULAR_SETTINGS = {
         "MessageStatusEnum": "telephony.models.Message.Status",
         "CampaignPhoneStatusEnum": "campaigns.models.Status",
         "LeadUploadStatusEnum": "campaigns.models.LeadUpload.State",
+        "MergeFieldSourceEnum": "crm.services.MERGE_SOURCES",
     },
 }
 

@@ -156,10 +156,10 @@ def customer_for_number(
             )
             return customer.pk
         chosen, texted_from_it = _choose(holders, medium)
-        if _count_unless_merged(chosen.customer_id, at):
+        if _count_if_still_holder(chosen.customer_id, e164, at):
             break
-        # Merged into another profile since the holders were read: its numbers have
-        # moved with it, so look again.
+        # Merged into another profile, or erased, since the holders were read: the number
+        # has moved or gone, so look again.
     else:
         raise RuntimeError(f"{e164}: its profiles kept being merged while linking")
 
@@ -243,25 +243,28 @@ _COUNT_SQL = (
     "UPDATE crm_customer SET interaction_count = interaction_count + 1, "
     "first_interaction_at = {0}(COALESCE(first_interaction_at, %s), %s), "
     "last_interaction_at = {1}(COALESCE(last_interaction_at, %s), %s) "
-    "WHERE id = %s AND merged_into_id IS NULL"
+    "WHERE id = %s AND merged_into_id IS NULL AND EXISTS "
+    "(SELECT 1 FROM crm_phonenumber p WHERE p.customer_id = crm_customer.id AND p.number = %s)"
 )
 
 
-def _count_unless_merged(customer_id: int, at: datetime) -> bool:
-    """One more interaction at ``at``, unless the profile has been merged away: says
-    whether it was counted.
+def _count_if_still_holder(customer_id: int, e164: str, at: datetime) -> bool:
+    """One more interaction at ``at``, unless the profile has been merged away or no
+    longer holds ``e164`` (an erasure took it): says whether it was counted.
 
-    The UPDATE also locks the profile's row until commit. A merge locks both rows before
-    moving anything, so either it finished first (the profile reads as merged and
-    nothing is counted) or it waits for this link to commit and then moves the
-    interaction along with the rest. Counters move in SQL, so concurrent links add up.
+    Merges and erasures take this number's lock before anything else (crm.selectors.
+    profiles_lock), so one that has not committed by now waits for this link and then
+    takes the call with the rest. Whatever did commit since the holders were read (a
+    merge, an erasure, an agent removing the number) is seen by this statement, so no call
+    is linked to a profile that no longer holds its number. The UPDATE keeps the row
+    locked until commit. Counters move in SQL, so concurrent links add up.
     Hand-written for the same reason as :data:`_HOLDERS_SQL` (the ORM's Least/Greatest
     expression costs more to compile than to run); MIN/MAX are SQLite's LEAST/GREATEST.
     """
     sql = _COUNT_SQL.format(*(("LEAST", "GREATEST") if is_postgresql() else ("MIN", "MAX")))
     value = connection.ops.adapt_datetimefield_value(at)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value, value, value, value, customer_id])
+        cursor.execute(sql, [value, value, value, value, customer_id, e164])
         return cursor.rowcount == 1
 
 

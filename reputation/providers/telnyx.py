@@ -20,6 +20,7 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
+from crm.logs import mask
 from reputation.providers.base import ReputationProviderError, SourceResult
 
 BATCH_SIZE = 100
@@ -67,7 +68,8 @@ class TelnyxReputationProvider:
         try:
             return self.session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
-            raise ReputationProviderError(f"Telnyx could not be reached: {exc}") from exc
+            # The error quotes the URL, a number in it: stored as last_error and logged.
+            raise ReputationProviderError(f"Telnyx could not be reached: {mask(str(exc))}") from exc
 
     def _json(self, response: requests.Response) -> Any:
         if response.status_code >= 400:

@@ -6,75 +6,157 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('crm', '0009_phone_number_sms_opt_out'),
-        ('telephony', '0009_lookup_claims'),
+        ("crm", "0010_phone_number_sms_opt_out"),
+        ("telephony", "0009_lookup_claims"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='message',
-            options={'ordering': ['-sent_at', '-id'], 'permissions': [('send_message', 'Can send an SMS to a customer')]},
+            name="message",
+            options={
+                "ordering": ["-sent_at", "-id"],
+                "permissions": [("send_message", "Can send an SMS to a customer")],
+            },
         ),
         migrations.AddField(
-            model_name='message',
-            name='attempts',
-            field=models.PositiveSmallIntegerField(db_default=0, default=0, help_text='Requests to the provider.'),
+            model_name="message",
+            name="attempts",
+            field=models.PositiveSmallIntegerField(
+                db_default=0, default=0, help_text="Requests to the provider."
+            ),
         ),
         migrations.AddField(
-            model_name='message',
-            name='error_code',
-            field=models.CharField(blank=True, db_default='', default='', max_length=16),
+            model_name="message",
+            name="error_code",
+            field=models.CharField(blank=True, db_default="", default="", max_length=16),
         ),
         migrations.AddField(
-            model_name='message',
-            name='error_message',
-            field=models.CharField(blank=True, db_default='', default='', max_length=255),
+            model_name="message",
+            name="error_message",
+            field=models.CharField(blank=True, db_default="", default="", max_length=255),
         ),
         migrations.AddField(
-            model_name='message',
-            name='sent_by',
-            field=models.ForeignKey(blank=True, help_text='The agent who sent an outbound message.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="message",
+            name="sent_by",
+            field=models.ForeignKey(
+                blank=True,
+                help_text="The agent who sent an outbound message.",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='telephonysettings',
-            name='sms_from',
-            field=models.CharField(blank=True, help_text='Replies go out from the number the customer last wrote to; to a customer who never texted us, from this one (one of our Twilio numbers, any format).', max_length=32, verbose_name='SMS from-number'),
+            model_name="telephonysettings",
+            name="sms_from",
+            field=models.CharField(
+                blank=True,
+                help_text="Replies go out from the number the customer last wrote to; to a customer who never texted us, from this one (one of our Twilio numbers, any format).",
+                max_length=32,
+                verbose_name="SMS from-number",
+            ),
         ),
         migrations.AddField(
-            model_name='telephonysettings',
-            name='sms_help_text',
-            field=models.CharField(blank=True, default='Reply STOP to stop our texts, START to receive them again.', help_text='Sent to whoever texts HELP (empty: the default, which says how to stop).', max_length=480, verbose_name='HELP answer'),
+            model_name="telephonysettings",
+            name="sms_help_text",
+            field=models.CharField(
+                blank=True,
+                default="Reply STOP to stop our texts, START to receive them again.",
+                help_text="Sent to whoever texts HELP (empty: the default, which says how to stop).",
+                max_length=480,
+                verbose_name="HELP answer",
+            ),
         ),
         migrations.AlterField(
-            model_name='message',
-            name='external_id',
-            field=models.CharField(blank=True, help_text='Twilio MessageSid.', max_length=64, null=True, unique=True),
+            model_name="message",
+            name="external_id",
+            field=models.CharField(
+                blank=True, help_text="Twilio MessageSid.", max_length=64, null=True, unique=True
+            ),
         ),
         migrations.AlterField(
-            model_name='message',
-            name='status',
-            field=models.CharField(choices=[('received', 'Received'), ('pending', 'Sending'), ('unknown', 'Not confirmed'), ('accepted', 'Accepted'), ('scheduled', 'Scheduled'), ('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('undelivered', 'Undelivered'), ('failed', 'Failed'), ('canceled', 'Canceled'), ('read', 'Read')], default='received', max_length=12),
+            model_name="message",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("received", "Received"),
+                    ("pending", "Sending"),
+                    ("unknown", "Not confirmed"),
+                    ("accepted", "Accepted"),
+                    ("scheduled", "Scheduled"),
+                    ("queued", "Queued"),
+                    ("sending", "Sending"),
+                    ("sent", "Sent"),
+                    ("delivered", "Delivered"),
+                    ("undelivered", "Undelivered"),
+                    ("failed", "Failed"),
+                    ("canceled", "Canceled"),
+                    ("read", "Read"),
+                ],
+                default="received",
+                max_length=12,
+            ),
         ),
         migrations.CreateModel(
-            name='Conversation',
+            name="Conversation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('open', 'Open'), ('resolved', 'Resolved')], default='open', max_length=10)),
-                ('awaiting_reply', models.BooleanField(default=True, help_text="The last message is the customer's and nobody has answered.")),
-                ('last_message_at', models.DateTimeField()),
-                ('last_inbound_at', models.DateTimeField(blank=True, null=True)),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('assigned_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('customer', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='conversation', to='crm.customer')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("resolved", "Resolved")],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "awaiting_reply",
+                    models.BooleanField(
+                        default=True,
+                        help_text="The last message is the customer's and nobody has answered.",
+                    ),
+                ),
+                ("last_message_at", models.DateTimeField()),
+                ("last_inbound_at", models.DateTimeField(blank=True, null=True)),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "assigned_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "customer",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="conversation",
+                        to="crm.customer",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'SMS conversation',
-                'ordering': ['-last_message_at', '-id'],
-                'indexes': [models.Index(fields=['status', 'awaiting_reply', '-last_message_at'], name='telephony_inbox'), models.Index(fields=['assigned_to', 'status'], name='telephony_inbox_assigned')],
+                "verbose_name": "SMS conversation",
+                "ordering": ["-last_message_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["status", "awaiting_reply", "-last_message_at"],
+                        name="telephony_inbox",
+                    ),
+                    models.Index(fields=["assigned_to", "status"], name="telephony_inbox_assigned"),
+                ],
             },
         ),
     ]
