@@ -5,7 +5,13 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat
@@ -14,7 +20,8 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from campaigns import selectors, services
-from campaigns.ingest import FileRefused, headers
+from campaigns.export import csv_response, original_rows_response
+from campaigns.ingest import headers
 from campaigns.ingest.preview import Preview
 from campaigns.models import (
     Account,
@@ -25,7 +32,6 @@ from campaigns.models import (
     DoNotCallNumber,
     LeadUpload,
 )
-from campaigns.views import csv_response
 from crm import roles
 from crm.admin_utils import (
     EstimatedCountAdminMixin,
@@ -35,6 +41,9 @@ from crm.admin_utils import (
 )
 from crm.formatting import plural
 from crm.selectors import number_search
+
+# The preview lists this many of the problems it finds, and counts the rest.
+PROBLEMS_SHOWN = 20
 
 
 class LeadUploadForm(forms.Form):
@@ -182,30 +191,40 @@ class CampaignAdmin(admin.ModelAdmin):
         receipt = HttpResponseRedirect(
             reverse("admin:campaigns_leadupload_change", args=[upload.pk])
         )
-        if upload.status != LeadUpload.State.QUEUED or upload.started_at is not None:
+        if not upload.waiting_for_columns:
             return receipt
-        try:
-            preview = selectors.lead_upload_preview(upload=upload)
-        except FileRefused:
-            services.lead_upload_queue(upload=upload)  # refused by the import, on its receipt
+        preview = services.lead_upload_preview_or_queue(upload=upload)
+        if preview is None:  # refused whole: the receipt says why
             return receipt
         form = ColumnMappingForm(request.POST or None, preview=preview)
         if request.method == "POST" and form.is_valid():
-            try:
-                services.lead_upload_start(upload=upload, mapping=form.mapping())
-            except ValidationError as exc:
-                form.add_error(None, exc)
+            if "check" in request.POST:  # what the import refuses, read as now chosen
+                checked = services.lead_upload_preview_or_queue(
+                    upload=upload, mapping=form.mapping()
+                )
+                if checked is None:
+                    return receipt
+                preview = checked
+                form = ColumnMappingForm(request.POST, preview=preview)
             else:
-                self.message_user(request, "Importing: the import runs in the background.")
-                return receipt
+                try:
+                    services.lead_upload_start(upload=upload, mapping=form.mapping())
+                except ValidationError as exc:
+                    form.add_error(None, exc)
+                else:
+                    self.message_user(request, "Importing: the import runs in the background.")
+                    return receipt
         context = {
             **self.admin_site.each_context(request),
             "title": f"Check the columns of {upload.original_name}",
             "campaign": upload.campaign,
             "upload": upload,
             "preview": preview,
+            "problems_shown": preview.problems[:PROBLEMS_SHOWN],
+            "problems_more": max(0, len(preview.problems) - PROBLEMS_SHOWN),
             "form": form,
             "opts": self.model._meta,
+            "cancel_url": reverse("admin:campaigns_leadupload_cancel", args=[upload.pk]),
         }
         return TemplateResponse(request, "admin/campaigns/campaign/upload_columns.html", context)
 
@@ -238,6 +257,16 @@ class LeadUploadAdmin(admin.ModelAdmin):
                 name="campaigns_leadupload_rejections",
             ),
             path(
+                "<int:upload_id>/rejected-rows-as-they-were.csv",
+                self.admin_site.admin_view(self.originals_csv),
+                name="campaigns_leadupload_originals",
+            ),
+            path(
+                "<int:upload_id>/cancel/",
+                self.admin_site.admin_view(self.cancel_view),
+                name="campaigns_leadupload_cancel",
+            ),
+            path(
                 "<int:upload_id>/progress.json",
                 self.admin_site.admin_view(self.progress_json),
                 name="campaigns_leadupload_progress",
@@ -263,6 +292,14 @@ class LeadUploadAdmin(admin.ModelAdmin):
                 receipt=selectors.lead_upload_receipt_lines(upload),
                 progress_url=reverse("admin:campaigns_leadupload_progress", args=[upload.pk]),
                 rejections_url=reverse("admin:campaigns_leadupload_rejections", args=[upload.pk]),
+                originals_url=reverse("admin:campaigns_leadupload_originals", args=[upload.pk]),
+                has_originals=upload.rejections.filter(row_kept=False)
+                .exclude(original="")
+                .exists(),
+                columns_url=reverse(
+                    "admin:campaigns_campaign_upload_columns", args=[upload.campaign_id, upload.pk]
+                ),
+                cancel_url=reverse("admin:campaigns_leadupload_cancel", args=[upload.pk]),
             )
         return super().change_view(request, object_id, form_url, extra)
 
@@ -304,6 +341,31 @@ class LeadUploadAdmin(admin.ModelAdmin):
             ["row", "column", "value", "reason", "row_kept"],
             ([r, c, v, why, "yes" if kept else "no"] for r, c, v, why, kept in rows.iterator()),
         )
+
+    def originals_csv(self, request: HttpRequest, upload_id: int) -> HttpResponseBase:
+        if not request.user.has_perm("campaigns.view_leadupload"):
+            raise PermissionDenied("Only Administrators download the rejected rows.")
+        upload = get_object_or_404(LeadUpload, pk=upload_id)
+        return original_rows_response(
+            f"upload-{upload.pk}-rejected-rows-as-they-were.csv",
+            upload.header_line,
+            selectors.lead_upload_rejected_originals(upload),
+            delimiter=upload.delimiter or ",",
+        )
+
+    def cancel_view(self, request: HttpRequest, upload_id: int) -> HttpResponse:
+        if not request.user.has_perm("campaigns.add_leadupload"):
+            raise PermissionDenied("Only Administrators cancel uploads.")
+        upload = get_object_or_404(LeadUpload, pk=upload_id)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        try:
+            services.lead_upload_cancel(upload=upload)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+        else:
+            self.message_user(request, f"{upload}: cancelled, nothing was imported.")
+        return HttpResponseRedirect(reverse("admin:campaigns_leadupload_change", args=[upload.pk]))
 
 
 @admin.register(CampaignPhone)

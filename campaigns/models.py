@@ -160,6 +160,12 @@ class LeadUpload(models.Model):
         RUNNING = "running", "Running"
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Refused"
+        CANCELLED = "cancelled", "Cancelled"
+
+    # The phase of a stored upload until its import is queued: the admin's column check.
+    WAITING_FOR_COLUMNS = "Waiting for columns"
+    WAITING_FOR_WORKER = "Waiting for a worker"
+    FINISHED = (State.COMPLETED, State.FAILED, State.CANCELLED)
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="uploads")
     file = models.FileField(upload_to="lead_uploads/%Y/%m/")
@@ -186,6 +192,9 @@ class LeadUpload(models.Model):
     )
     mapping = models.JSONField(
         default=dict, blank=True, help_text="Header: field, as chosen (the others detected)."
+    )
+    header_line = models.TextField(
+        blank=True, help_text="The header as in the file (the rejected rows' CSV starts with it)."
     )
     # The receipt.
     rows_read = models.PositiveIntegerField(default=0)
@@ -219,6 +228,16 @@ class LeadUpload(models.Model):
             return 0
         # Reading the file is most of the work; the last stretch is the merge.
         return min(95, int(95 * self.bytes_read / self.size))
+
+    @property
+    def cancellable(self) -> bool:
+        """Its import has not started (a worker that gets it later finds it cancelled)."""
+        return self.status == self.State.QUEUED and self.started_at is None
+
+    @property
+    def waiting_for_columns(self) -> bool:
+        """Stored, its columns not yet confirmed: no worker has it (and it can be cancelled)."""
+        return self.status == self.State.QUEUED and self.phase == self.WAITING_FOR_COLUMNS
 
 
 class LeadRow(models.Model):
@@ -265,6 +284,10 @@ class LeadRejection(models.Model):
     reason = models.CharField(max_length=255)
     row_kept = models.BooleanField(
         default=False, help_text="The row was kept with its other number; only this cell dropped."
+    )
+    original = models.TextField(
+        blank=True,
+        help_text="The row as in the file, when it was not imported (on its first rejection).",
     )
 
     class Meta:

@@ -1,6 +1,6 @@
 """Reads for the caller workspace, the admin and the API."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -186,12 +186,25 @@ def campaign_data_quality(*, campaign: Campaign, limit: int = 50) -> DataQuality
     )
 
 
-def lead_upload_preview(*, upload: LeadUpload) -> Preview:
+def lead_upload_preview(*, upload: LeadUpload, mapping: dict[str, str] | None = None) -> Preview:
     """The stored file's first rows, each column with how the import would read it (as
-    the campaign's last upload read that header, else by its spelling). Raises
-    ``ingest.FileRefused`` for a file the import would refuse."""
+    ``mapping`` says, else as the campaign's last upload read that header, else by its
+    spelling), and what the import will refuse in them. Raises ``ingest.FileRefused`` for
+    a file the import would refuse whole."""
     with upload.file.storage.open(upload.file.name, "rb") as handle:
-        return preview(handle, remembered=upload.campaign.column_mapping)
+        return preview(handle, remembered=upload.campaign.column_mapping, mapping=mapping)
+
+
+def lead_upload_rejected_originals(upload: LeadUpload) -> Iterator[str]:
+    """The rows the import did not take, as they were in the file, in file order (each
+    record's text, line breaks and all; the header is ``upload.header_line``)."""
+    rows = (
+        upload.rejections.filter(row_kept=False)
+        .exclude(original="")
+        .order_by("row_number", "id")
+        .values_list("original", flat=True)
+    )
+    return rows.iterator(chunk_size=2_000)
 
 
 def lead_upload_reading_lines(upload: LeadUpload) -> list[str]:
@@ -217,6 +230,8 @@ def lead_upload_receipt_lines(upload: LeadUpload) -> list[str]:
     """The receipt as text, for the command line and the admin."""
     if upload.status == LeadUpload.State.FAILED:
         return [f"Refused: {upload.error}"]
+    if upload.status == LeadUpload.State.CANCELLED:
+        return [upload.phase]
     if upload.duplicate_of_id:
         return [upload.phase]
     lines = [*lead_upload_reading_lines(upload)]
@@ -259,7 +274,9 @@ def lead_upload_progress(upload: LeadUpload) -> dict[str, object]:
     percent = upload.percent
     counts = [("rows_read", "Rows read", upload.rows_read)]
     counts.append(("rows_rejected", "Rows rejected", upload.rows_rejected))
-    if upload.status == state.QUEUED:
+    if upload.waiting_for_columns:
+        heading = "Waiting for columns: the import starts once they are confirmed"
+    elif upload.status == state.QUEUED:
         heading = "Queued: waiting for a worker to start the import"
     elif upload.status == state.RUNNING:
         rows = plural(upload.rows_read, "row", "rows")
@@ -269,6 +286,8 @@ def lead_upload_progress(upload: LeadUpload) -> dict[str, object]:
             heading = f"Importing: reading the file, {rows} so far"
     elif upload.status == state.FAILED:
         heading = f"{upload.get_status_display()}: {upload.error or 'nothing was imported.'}"
+    elif upload.status == state.CANCELLED:
+        heading = upload.phase
     elif upload.duplicate_of_id:
         heading = f"Completed: {upload.phase}"
     else:
@@ -283,9 +302,13 @@ def lead_upload_progress(upload: LeadUpload) -> dict[str, object]:
     return {
         "status": upload.status,
         "status_label": (
-            "Importing" if upload.status == state.RUNNING else upload.get_status_display()
+            "Importing"
+            if upload.status == state.RUNNING
+            else LeadUpload.WAITING_FOR_COLUMNS
+            if upload.waiting_for_columns
+            else upload.get_status_display()
         ),
-        "finished": upload.status in (state.COMPLETED, state.FAILED),
+        "finished": upload.status in LeadUpload.FINISHED,
         "heading": heading,
         "percent": percent,
         "percent_text": f"{percent}%",

@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from campaigns import selectors, services
-from campaigns.export import contacts_csv, csv_response, spreadsheet_safe
+from campaigns.export import contacts_csv
 from campaigns.models import (
     Account,
     Campaign,
@@ -33,8 +33,6 @@ from crm.phones import display_number
 CONTACTS_PER_PAGE = 50
 CALLBACKS_SHOWN = 20
 EXPORT_PERMISSION = "campaigns.export_campaign"
-# The admin and older callers import these from here.
-__all__ = ["csv_response", "spreadsheet_safe"]
 
 
 class WorkspaceLoginView(LoginView):

@@ -4,8 +4,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from campaigns.export import spreadsheet_safe
 from campaigns.models import CampaignPhone, Contact, Disposition, LeadUpload
-from campaigns.views import spreadsheet_safe
 from tests.campaigns.conftest import SEED_CSV
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgresql]

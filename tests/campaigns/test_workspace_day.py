@@ -165,6 +165,10 @@ def test_the_upload_page_tells_one_story(client, campaign, administrator):
     )
     client.force_login(administrator)
     progress_url = reverse("admin:campaigns_leadupload_progress", args=[upload.pk])
+    waiting = client.get(progress_url).json()
+    assert waiting["heading"].startswith("Waiting for columns")
+    assert waiting["status_label"] == "Waiting for columns"
+    services.lead_upload_queue(upload=upload)
     queued = client.get(progress_url).json()
     assert queued["heading"].startswith("Queued")
     assert queued["status_label"] == "Queued"
