@@ -32,15 +32,16 @@ from campaigns.models import (
     DoNotCallNumber,
     LeadUpload,
 )
+from campaigns.search import ACCOUNT_FIELDS, LEAD_FIELDS
 from crm import roles
 from crm.admin_utils import (
     EstimatedCountAdminMixin,
     NumberSearchMixin,
     ReadOnlyAdminMixin,
+    SearchRuleAdminMixin,
     phone_column,
 )
 from crm.formatting import plural
-from crm.selectors import number_search
 
 # The preview lists this many of the problems it finds, and counts the rest.
 PROBLEMS_SHOWN = 20
@@ -388,7 +389,7 @@ class CampaignPhoneAdmin(NumberSearchMixin, EstimatedCountAdminMixin, admin.Mode
         return format_html('<a href="{}">Profiles, lookups, leads</a>', url)
 
     search_fields = ("number",)
-    search_help_text = "A phone number typed any way."
+    search_help_text = "A phone number typed any way, or its last 4 or more digits."
     readonly_fields = [f.name for f in CampaignPhone._meta.fields]
     ordering = ("-contact_count", "id")
 
@@ -397,11 +398,12 @@ class CampaignPhoneAdmin(NumberSearchMixin, EstimatedCountAdminMixin, admin.Mode
 
 
 @admin.register(Account)
-class AccountAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
+class AccountAdmin(SearchRuleAdminMixin, EstimatedCountAdminMixin, admin.ModelAdmin):
     list_display = ("name", "campaign", "status")
     list_filter = ("status",)
     list_select_related = ("campaign",)
     search_fields = ("name",)
+    search_rule = ACCOUNT_FIELDS
     raw_id_fields = ("campaign",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -409,7 +411,7 @@ class AccountAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Contact)
-class ContactAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
+class ContactAdmin(SearchRuleAdminMixin, EstimatedCountAdminMixin, admin.ModelAdmin):
     list_display = (
         "__str__",
         "email",
@@ -422,22 +424,11 @@ class ContactAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
     list_filter = ("status",)
     list_select_related = ("campaign", "account", "phone", "mobile")
     search_fields = ("=email", "name")
-    search_help_text = "A phone number typed any way, an email, or a name."
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet, search_term: str
-    ) -> tuple[QuerySet, bool]:
-        # A number typed any way is its campaigns' CampaignPhone rows, then the contacts
-        # carrying one in either column: two index lookups, never a scan of the numbers.
-        found = number_search(CampaignPhone.objects.all(), search_term)
-        if found is None:
-            return super().get_search_results(request, queryset, search_term)
-        phones = found.values_list("id", flat=True)
-        ids = [
-            *Contact.objects.filter(phone_id__in=phones).values_list("id", flat=True)[:5_000],
-            *Contact.objects.filter(mobile_id__in=phones).values_list("id", flat=True)[:5_000],
-        ]
-        return queryset.filter(pk__in=ids), False
+    search_help_text = (
+        "Any word of a name or company, an email or part of one, a number typed any way, "
+        "or its last 4 or more digits."
+    )
+    search_rule = LEAD_FIELDS
 
     raw_id_fields = ("campaign", "account", "phone", "mobile", "upload")
     readonly_fields = ("dedup_key", "merged_rows", "upload", "row_number", "created_at")

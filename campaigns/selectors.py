@@ -26,6 +26,8 @@ from campaigns.models import (
     Scope,
     Status,
 )
+from campaigns.search import lead_fields
+from crm import search as crm_search
 from crm.db import is_postgresql
 from crm.formatting import plural
 from crm.models import Customer
@@ -61,29 +63,29 @@ def campaign_contacts(*, campaign: Campaign, search: str = "") -> QuerySet[Conta
     search = search.strip()
     if not search:
         return contacts.order_by("id")
-    # Each kind of search is answered by indexes: an OR across a join would read every
-    # contact of the campaign (a second per search in a campaign of a million).
+    # A whole number and a whole email are answered by indexes first: an OR across a
+    # join would read every contact of the campaign (a second in a campaign of a million).
     by_number = number_search(CampaignPhone.objects.filter(campaign=campaign), search)
     if by_number is not None:
         phone_id = by_number.values_list("id", flat=True).first()
         return contacts.filter(Q(phone_id=phone_id) | Q(mobile_id=phone_id)).order_by("id")
-    if "@" in search:
-        return contacts.filter(dedup_key=rules.email_key(search)).order_by("id")
-    # Prefix matches on the name or the company (both indexed, see migration 0002).
+    if "@" in search and " " not in search:
+        exact = contacts.filter(dedup_key=rules.email_key(search))
+        if exact.exists():
+            return exact.order_by("id")
+    # Anything else by the one search rule (crm/search.py): a word of the name or the
+    # company, part of an email, the last digits of a number. The ids are fetched
+    # first, capped: a common name can match much of a large campaign.
     in_campaign = Contact.objects.filter(campaign=campaign)
-    # No ORDER BY inside the union's parts: SQLite refuses one in a compound statement.
-    by_name = in_campaign.filter(name__istartswith=search).order_by().values("id")
-    by_company = (
-        in_campaign.filter(
-            account__in=Account.objects.filter(campaign=campaign, name__istartswith=search)
-        )
-        .order_by()
-        .values("id")
+    found = crm_search.best(
+        in_campaign,
+        search,
+        lead_fields(Campaign.objects.filter(pk=campaign.pk)),
+        limit=SEARCH_MATCH_CAP,
+        order=("id",),
     )
-    # The ids are fetched first: given the union as a subquery, the planner misjudges
-    # how many rows match and walks the campaign in id order instead.
-    ids = by_name.union(by_company).order_by("id").values_list("id", flat=True)
-    return contacts.filter(id__in=list(ids[:SEARCH_MATCH_CAP])).order_by("id")
+    ids = list(found.order_by("search_rank", "id").values_list("id", flat=True))
+    return contacts.filter(id__in=ids).order_by("id")
 
 
 def campaign_contents(*, campaign: Campaign) -> dict[str, int]:

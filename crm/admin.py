@@ -29,7 +29,9 @@ from crm.admin_utils import (
     FastChangeList,
     FastChangelistMixin,
     NumberSearchMixin,
+    RankedChangeListMixin,
     ReadOnlyAdminMixin,
+    SearchRuleAdminMixin,
     phone_column,
 )
 from crm.erasure import choice_key
@@ -131,7 +133,7 @@ class ProfileActivityColumns:
         return datetime_cell(obj.last_interaction_at)
 
 
-class CustomerChangeList(FastChangeList):
+class CustomerChangeList(RankedChangeListMixin, FastChangeList):
     """Loads the page's numbers in one light query after paginating (see selectors)."""
 
     def get_results(self, request: HttpRequest) -> None:
@@ -175,6 +177,7 @@ class ConflictRedirectMixin:
 class CustomerAdmin(
     ExtensibleAdminMixin,
     ProfileActivityColumns,
+    SearchRuleAdminMixin,
     ConflictRedirectMixin,
     FastChangelistMixin,
     admin.ModelAdmin,
@@ -195,7 +198,8 @@ class CustomerAdmin(
     list_filter = (NumberTypeFilter, "source", "created_at", "last_interaction_at")
     search_fields = ("name", "email")
     search_help_text = (
-        "A phone number typed any way, e.g. (678)-999 8212, or the start of a name or email."
+        "Any word of a name (accents ignored), an email or part of one, a number typed "
+        "any way, or its last 4 or more digits."
     )
     list_select_related = ()  # no FK is shown; numbers come from one prefetch query
     list_per_page = 50
@@ -252,12 +256,7 @@ class CustomerAdmin(
             return HttpResponseRedirect(reverse("admin:crm_customer_change", args=[kept.pk]))
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet, search_term: str
-    ) -> tuple[QuerySet, bool]:
-        # A number is normalised and matched exactly on its index; anything else is a
-        # name/email prefix. Neither can return a customer twice.
-        return selectors.customer_search(queryset, search_term), False
+    search_rule = selectors.CUSTOMER_FIELDS
 
     @admin.display(description="Name", ordering="name")
     def display_name(self, obj: Customer) -> str:
@@ -475,3 +474,6 @@ class CustomerErasureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "customer", "erased_by", "reference", "erased")
     list_select_related = ("customer", "erased_by")
     raw_id_fields = ("customer",)
+
+
+from crm import admin_records  # noqa: E402, F401  (notes and API tokens)

@@ -255,3 +255,67 @@ class CustomerErasure(models.Model):
 
     def __str__(self) -> str:
         return f"Erasure of customer #{self.customer_id}, {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Note(models.Model):
+    """What an agent writes on a customer's record, or on one of their calls
+    (``telephony.CallNote`` links a note to its call: crm knows no calls)."""
+
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="notes"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField(max_length=5000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The profile timeline reads a customer's notes newest first, a page at a time.
+            models.Index(fields=["customer", "-created_at", "-id"], name="crm_note_timeline")
+        ]
+
+    def __str__(self) -> str:
+        return f"Note #{self.pk} by {self.author or 'a removed user'}"
+
+
+class NoteEdit(models.Model):
+    """The audit of a note: each edit keeps the text it replaced, who, and when."""
+
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="edits")
+    text_before = models.TextField()
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    edited_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-edited_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Edit of note #{self.note_id} at {self.edited_at:%Y-%m-%d %H:%M}"
+
+
+class ApiToken(models.Model):
+    """A staff user's API token, stored as its SHA-256 digest: the key is shown once, when
+    made, and cannot be read back (``docs/search.md``, "API tokens")."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, help_text="What uses it, e.g. 'voice assistant'.")
+    prefix = models.CharField(max_length=12, help_text="The key's first characters, to tell it.")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

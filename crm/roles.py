@@ -35,6 +35,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "crm.view_matchsuggestion",
         "crm.change_matchsuggestion",
         "crm.view_customermerge",
+        # Notes: anyone who works on profiles writes them; only the author edits one
+        # (crm/services.py note_edit).
+        "crm.view_note",
+        "crm.add_note",
+        "crm.change_note",
         "telephony.view_call",
         "telephony.view_message",
         "telephony.view_assistant",

@@ -6,9 +6,10 @@ from typing import Any, TypeVar
 from django.db.models import CharField, F, Model, Prefetch, Q, QuerySet
 from django.db.models.functions import Cast
 
+from crm import search
 from crm.db import number_locks
-from crm.models import Customer, MatchSuggestion, PhoneNumber, PhoneNumberChange
-from crm.phones import try_normalize
+from crm.models import Customer, MatchSuggestion, Note, PhoneNumber, PhoneNumberChange
+from crm.phones import InvalidPhoneNumber, try_normalize
 
 _M = TypeVar("_M", bound=Model)
 
@@ -51,17 +52,33 @@ def customer_filter_by_phone(queryset: QuerySet[Customer], e164: str) -> QuerySe
     return queryset.filter(id__in=holders)
 
 
+CUSTOMER_FIELDS = search.Fields(
+    names=("name",),
+    emails=("email",),
+    holders=(PhoneNumber.objects.all(), "number", "customer_id"),
+)
+
+
 def customer_search(queryset: QuerySet[Customer], term: str) -> QuerySet[Customer]:
-    """Search as agents type: a number in any format, else a name or email prefix."""
-    term = term.strip()
-    if not term:
-        return queryset
-    holders = number_search(PhoneNumber.objects.all(), term)
-    if holders is not None:
+    """The search rule (crm/search.py) on customers, best matches first."""
+    query = search.parse(term)
+    if query.empty:
+        return queryset if not query.text else queryset.none()
+    return search.ranked(search.best(queryset, query, CUSTOMER_FIELDS), "-id")
+
+
+def customer_filter_by_phone_term(queryset: QuerySet[Customer], term: str) -> QuerySet[Customer]:
+    """``?phone=``: a number typed any way, or its last 4 or more digits; raises
+    :class:`~crm.phones.InvalidPhoneNumber` for anything else."""
+    query = search.parse(term)
+    if query.e164:
+        return customer_filter_by_phone(queryset, query.e164)
+    if query.suffix:
+        holders = PhoneNumber.objects.filter(search.suffix_q("number", query.suffix))
         return queryset.filter(id__in=holders.values("customer_id"))
-    if "@" in term:
-        return queryset.filter(email__istartswith=term)
-    return queryset.filter(name__istartswith=term) | queryset.filter(email__istartswith=term)
+    raise InvalidPhoneNumber(
+        str(term)[:64], "give a number in any format or its last 4 or more digits"
+    )
 
 
 def numbers_by_customer(customer_ids: Iterable[int]) -> dict[int, list[tuple[str, str, bool]]]:
@@ -288,3 +305,32 @@ def mobile_holder(e164: str, *, exclude_pk: int | None = None) -> PhoneNumber | 
     if exclude_pk is not None:
         rows = rows.exclude(pk=exclude_pk)
     return rows.select_related("customer").first()
+
+
+def customer_notes(customer: Customer) -> QuerySet[Note]:
+    """A customer's notes, newest first (those on their calls too)."""
+    return (
+        Note.objects.filter(customer=customer)
+        .select_related("author")
+        .order_by("-created_at", "-id")
+    )
+
+
+def customer_hits(query: "search.Query", user: Any, limit: int) -> list["search.Hit"]:
+    """The ``customer`` kind of the header search box and ``/api/search/``."""
+    from django.urls import reverse
+
+    found = search.best(customer_queryset(), query, CUSTOMER_FIELDS, limit=limit)
+    rows = search.ranked(found, "-id")
+    return [
+        search.Hit(
+            kind="customer",
+            id=customer.pk,
+            label=str(customer),
+            matched=search.matched_text(query, search.rank_of(customer)),
+            rank=search.rank_of(customer),
+            url=reverse("admin:crm_customer_change", args=[customer.pk]),
+            detail=customer.email if customer.name else "",
+        )
+        for customer in rows[:limit]
+    ]

@@ -24,6 +24,8 @@ from crm.models import (
     CustomerErasure,
     CustomerMerge,
     MatchSuggestion,
+    Note,
+    NoteEdit,
     PhoneNumber,
     PhoneNumberChange,
 )
@@ -563,3 +565,43 @@ def _customer_erase(
     return CustomerErasure.objects.create(
         customer=customer, erased_by=acting_user(actor), reference=reference[:100], erased=erased
     )
+
+
+# --- Notes ---------------------------------------------------------------------------------
+NOTE_MAX_LENGTH = 5000
+
+
+class NoteNotYours(PermissionError):
+    """Only a note's author edits it (docs/search.md, "Notes")."""
+
+
+def _note_text(text: object) -> str:
+    cleaned = str(text if text is not None else "").replace("\x00", "").strip()
+    if not cleaned:
+        raise ValidationError("Write something: a note cannot be empty.")
+    if len(cleaned) > NOTE_MAX_LENGTH:
+        raise ValidationError(f"A note holds at most {NOTE_MAX_LENGTH:,} characters.")
+    return cleaned
+
+
+@transaction.atomic
+def note_create(*, customer: Customer | None, author: Actor, text: str) -> Note:
+    user = acting_user(author)
+    if user is None:
+        raise NoteNotYours("Notes are written by a signed-in person.")
+    return Note.objects.create(customer=customer, author=user, text=_note_text(text))
+
+
+@transaction.atomic
+def note_edit(*, note: Note, by: Actor, text: str) -> Note:
+    """The author's new text; the text it replaces is kept in a NoteEdit (the audit)."""
+    note = Note.objects.select_for_update().get(pk=note.pk)
+    user = acting_user(by)
+    if user is None or note.author_id != user.pk:
+        raise NoteNotYours("Only the author of a note may edit it.")
+    cleaned = _note_text(text)
+    if cleaned != note.text:
+        NoteEdit.objects.create(note=note, text_before=note.text, edited_by=user)
+        note.text = cleaned
+        note.save(update_fields=["text", "updated_at"])
+    return note

@@ -15,6 +15,7 @@ from crm.admin_utils import (
     EstimatedCountAdminMixin,
     FastChangelistMixin,
     ReadOnlyAdminMixin,
+    SearchRuleAdminMixin,
     SingletonAdminMixin,
     checkbox_html,
     phone_column,
@@ -22,7 +23,7 @@ from crm.admin_utils import (
 from crm.formatting import datetime_cell
 from crm.models import Customer, PhoneNumber
 from crm.phones import phone_link
-from crm.selectors import number_search
+from crm.selectors import CUSTOMER_FIELDS
 from telephony import selectors, services
 from telephony.admin_profile import reply_view
 from telephony.models import (
@@ -34,6 +35,7 @@ from telephony.models import (
     RetentionRun,
     TelephonySettings,
 )
+from telephony.search import OWNED_NUMBER_FIELDS, interaction_search
 
 # Upper apps (reputation) add columns, actions, a dashboard and warnings to "Phone system >
 # Phone numbers" from their AppConfig.ready(); telephony never imports them.
@@ -41,7 +43,9 @@ owned_number_admin_extensions = AdminExtensions("telephony.OwnedNumber")
 
 
 @admin.register(OwnedNumber)
-class OwnedNumberAdmin(ExtensibleAdminMixin, FastChangelistMixin, admin.ModelAdmin):
+class OwnedNumberAdmin(
+    ExtensibleAdminMixin, SearchRuleAdminMixin, FastChangelistMixin, admin.ModelAdmin
+):
     """The team's numbers. Upper apps add a column per row (reputation: two), so a row's
     fixed cost matters: the checkbox is a string (``FastChangelistMixin``) and the number
     is read as its column holds it (``e164``) rather than parsed and re-validated by each
@@ -61,6 +65,8 @@ class OwnedNumberAdmin(ExtensibleAdminMixin, FastChangelistMixin, admin.ModelAdm
     )
     list_filter = ("status",)
     search_fields = ("number", "label")
+    search_help_text = "A number typed any way or its last 4+ digits, or a word of the label."
+    search_rule = OWNED_NUMBER_FIELDS
     list_select_related = ("replaced_by",)
     raw_id_fields = ("replaced_by",)
 
@@ -136,25 +142,15 @@ class SatisfactionFilter(admin.SimpleListFilter):
         return queryset
 
 
-def _number_search(queryset: QuerySet, term: str) -> QuerySet:
-    term = term.strip()
-    if not term:
-        return queryset
-    by_number = number_search(queryset, term, fields=("from_number", "to_number"))
-    if by_number is not None:
-        return by_number
-    if term[:2] in {"CA", "SM", "MM"} and len(term) == 34:
-        return queryset.filter(external_id=term)
-    return queryset.filter(customer__name__istartswith=term)
-
-
-class _InteractionAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
-    """What the Calls and Messages lists share: number search and a link to the customer."""
+class _InteractionAdmin(SearchRuleAdminMixin, EstimatedCountAdminMixin, admin.ModelAdmin):
+    """What the Calls and Messages lists share: the search rule and a link to the customer."""
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple[QuerySet, bool]:
-        return _number_search(queryset, search_term), False
+        if not search_term.strip():
+            return queryset, False
+        return interaction_search(queryset, search_term), False
 
     @admin.display(description="Customer", ordering="customer__name")
     def customer_link(self, obj: Call | Message) -> str:
@@ -203,7 +199,10 @@ class CallAdmin(_InteractionAdmin):
     list_select_related = ("customer", "assistant")
     date_hierarchy = None
     search_fields = ("from_number",)
-    search_help_text = "A number typed any way, a CallSid, or the start of a customer's name."
+    search_help_text = (
+        "A number typed any way or its last 4+ digits, a CallSid, or a word of the "
+        "customer's name or email."
+    )
     raw_id_fields = ("customer",)
     readonly_fields = (
         "external_id",
@@ -257,7 +256,10 @@ class MessageAdmin(_InteractionAdmin):
     list_filter = (CustomerIdFilter, "sent_at", "direction", "status")
     list_select_related = ("customer", "sent_by")
     search_fields = ("from_number",)
-    search_help_text = "A number typed any way, a MessageSid, or the start of a customer's name."
+    search_help_text = (
+        "A number typed any way or its last 4+ digits, a MessageSid, or a word of the "
+        "customer's name or email."
+    )
     raw_id_fields = ("customer",)
     readonly_fields = (
         "external_id",
@@ -304,7 +306,9 @@ class AssistantAdmin(admin.ModelAdmin):
 
 
 @admin.register(FrequentCaller)
-class FrequentCallerAdmin(ProfileActivityColumns, ReadOnlyAdminMixin, admin.ModelAdmin):
+class FrequentCallerAdmin(
+    ProfileActivityColumns, SearchRuleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     """Who reaches us most: the interaction counter, kept by the linking transaction."""
 
     list_display = (
@@ -320,16 +324,11 @@ class FrequentCallerAdmin(ProfileActivityColumns, ReadOnlyAdminMixin, admin.Mode
     show_full_result_count = False
     show_facets = ShowFacets.NEVER  # facets would count the whole customer table
     search_fields = ("name",)
-    search_help_text = "The start of a name."
+    search_help_text = "Any word of a name, an email or part of one, a number or its last digits."
+    search_rule = CUSTOMER_FIELDS
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:
         return selectors.frequent_callers().prefetch_related("phone_numbers")
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet, search_term: str
-    ) -> tuple[QuerySet, bool]:
-        term = search_term.strip()
-        return (queryset.filter(name__istartswith=term) if term else queryset), False
 
     def get_ordering(self, request: HttpRequest) -> list[str]:
         return ["-interaction_count", "-last_interaction_at", "-id"]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from telephony.api import CallListCreateApi, CustomerCallListApi
+from telephony.api import CallListCreateApi, CallNoteListCreateApi, CustomerCallListApi
 from telephony.api_messaging import (
     CustomerMessageSendApi,
     InboxApi,
@@ -10,6 +10,7 @@ from telephony.api_messaging import (
 
 urlpatterns = [
     path("calls/", CallListCreateApi.as_view(), name="calls"),
+    path("calls/<int:id>/notes/", CallNoteListCreateApi.as_view(), name="call-notes"),
     path("customers/<int:id>/calls/", CustomerCallListApi.as_view(), name="customer-calls"),
     path(
         "customers/<int:id>/messages/",

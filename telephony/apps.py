@@ -23,6 +23,7 @@ class TelephonyConfig(AppConfig):
         from crm.erasure import erasure_registry
         from crm.providers import register_provider_setting
         from telephony import checks  # noqa: F401  (registers the system checks)
+        from telephony import search as telephony_search
         from telephony.admin_profile import CONVERSATION_PANEL, HISTORY_PANEL
         from telephony.dashboard import backfill_panel, inbox_panel, today_panel
         from telephony.erasure import LookupLedgerErasure, TelephonyErasure
@@ -34,6 +35,7 @@ class TelephonyConfig(AppConfig):
         )
         register_inventory_setting()
         register_messaging_setting()
+        telephony_search.register()
         # Wherever crm's admin shows a number, it links to the number view.
         number_links.url_for = number_view_url
 

@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
-from crm.models import Customer
+from crm.models import Customer, Note
 from crm.singletons import SingletonSettings, singleton_constraint
 from telephony.parties import ADDRESS_MAX_LENGTH, party_label
 from telephony.providers.base import LineType
@@ -560,3 +560,16 @@ class LookupClaim(models.Model):
 
     def __str__(self) -> str:
         return f"{self.number} ({self.owner})"
+
+
+class CallNote(models.Model):
+    """Links a note (``crm.Note``, on the call's customer when it has one) to its call."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="notes")
+    note = models.OneToOneField(Note, on_delete=models.CASCADE, related_name="call_link")
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"Note #{self.note_id} on call #{self.call_id}"

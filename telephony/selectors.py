@@ -26,7 +26,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, TruncWeek
 from django.utils import timezone
 
-from crm.models import Customer
+from crm.models import Customer, Note
 from crm.phones import InvalidPhoneNumber, display_number, normalize
 from crm.selectors import customer_queryset
 from telephony.models import Call, Conversation, Message, OwnedNumber, TelephonySettings
@@ -111,9 +111,9 @@ def frequent_callers() -> QuerySet[Customer]:
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    kind: str  # "call" or "sms"
+    kind: str  # "call", "sms" or "note"
     at: datetime
-    item: Call | Message
+    item: Call | Message | Note
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ class TimelinePage:
 
 
 def customer_timeline(*, customer: Customer, page: int = 1) -> TimelinePage:
-    """Calls and messages, newest first, one page: three queries whatever the history.
+    """Calls, messages and notes, newest first, one page: four queries whatever the history.
 
     The page of (kind, id) pairs comes from one UNION ALL ordered and LIMITed in SQL
     (each side an index range on (customer, time)); then one query per kind fetches
@@ -150,16 +150,23 @@ def customer_timeline(*, customer: Customer, page: int = 1) -> TimelinePage:
         .order_by("-sent_at", "-id")
         .values_list("kind", "id", "at")
     )
+    notes = (
+        Note.objects.filter(customer=customer)
+        .annotate(kind=Value("note", output_field=CharField()), at=F("created_at"))
+        .order_by("-created_at", "-id")
+        .values_list("kind", "id", "at")
+    )
     if connection.features.supports_slicing_ordering_in_compound:
-        calls, messages = calls[:need], messages[:need]
+        calls, messages, notes = calls[:need], messages[:need], notes[:need]
     else:
-        calls, messages = calls.order_by(), messages.order_by()
-    keys = list(calls.union(messages, all=True).order_by("-at", "-id")[offset:need])
+        calls, messages, notes = calls.order_by(), messages.order_by(), notes.order_by()
+    keys = list(calls.union(messages, notes, all=True).order_by("-at", "-id")[offset:need])
     has_next = len(keys) > TIMELINE_PAGE_SIZE
     keys = keys[:TIMELINE_PAGE_SIZE]
     call_ids = [pk for kind, pk, _ in keys if kind == "call"]
     message_ids = [pk for kind, pk, _ in keys if kind == "sms"]
-    by_key: dict[tuple[str, int], Call | Message] = {}
+    note_ids = [pk for kind, pk, _ in keys if kind == "note"]
+    by_key: dict[tuple[str, int], Call | Message | Note] = {}
     if call_ids:
         by_key.update(
             (("call", c.pk), c)
@@ -170,10 +177,18 @@ def customer_timeline(*, customer: Customer, page: int = 1) -> TimelinePage:
             (("sms", m.pk), m)
             for m in Message.objects.filter(id__in=message_ids).select_related("sent_by")
         )
+    if note_ids:
+        notes_found = (
+            Note.objects.filter(id__in=note_ids)
+            .select_related("author", "call_link")
+            .annotate(edit_count=Count("edits"))
+        )
+        by_key.update((("note", n.pk), n) for n in notes_found)
     entries = [
         TimelineEntry(kind, at, by_key[(kind, pk)]) for kind, pk, at in keys if (kind, pk) in by_key
     ]
-    total = max(customer.interaction_count, offset + len(entries))
+    notes_total = Note.objects.filter(customer=customer).count()  # indexed by customer
+    total = max(customer.interaction_count + notes_total, offset + len(entries))
     return TimelinePage(
         entries=entries,
         number=page,
@@ -282,6 +297,15 @@ def day_activity(*, now: datetime | None = None, recent: int = 5) -> DayActivity
         messages=Message.objects.filter(sent_at__gte=start).count(),
         missed=missed.count(),
         recent_missed=list(missed.select_related("customer").order_by("-started_at")[:recent]),
+    )
+
+
+def call_notes(call: Call) -> QuerySet[Note]:
+    """A call's notes, newest first."""
+    return (
+        Note.objects.filter(call_link__call=call)
+        .select_related("author")
+        .order_by("-created_at", "-id")
     )
 
 

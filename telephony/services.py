@@ -19,13 +19,15 @@ from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 from psycopg import sql
 
+from crm.actors import Actor
 from crm.db import LockNamespace, is_postgresql, number_lock_key
-from crm.models import Customer, PhoneNumber, PhoneNumberChange
-from crm.services import phone_number_change_record, phone_number_set_type
+from crm.models import Customer, Note, PhoneNumber, PhoneNumberChange
+from crm.services import note_create, phone_number_change_record, phone_number_set_type
 from telephony import identification, inbox
 from telephony.models import (
     Assistant,
     Call,
+    CallNote,
     Channel,
     Direction,
     Message,
@@ -554,3 +556,11 @@ def telephony_settings_save(*, config: TelephonySettings) -> TelephonySettings:
     config.full_clean()
     config.save()
     return config
+
+
+@transaction.atomic
+def call_note_create(*, call: Call, author: Actor, text: str) -> Note:
+    """A note on a call: on the call's customer's timeline too, when the call has one."""
+    note = note_create(customer=call.customer, author=author, text=text)
+    CallNote.objects.create(call=call, note=note)
+    return note

@@ -7,8 +7,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("crm", "0010_phone_number_sms_opt_out"),
-        ("telephony", "0009_lookup_claims"),
+        ("crm", "0013_phone_number_sms_opt_out"),
+        ("telephony", "0011_call_notes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

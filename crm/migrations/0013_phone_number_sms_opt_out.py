@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("crm", "0009_merge_by_field_and_undo"),
+        ("crm", "0012_roles_notes_and_hashed_tokens"),
     ]
 
     operations = [
