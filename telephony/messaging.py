@@ -23,8 +23,8 @@ from django.utils import timezone
 
 from crm.actors import Actor, acting_user
 from crm.models import Customer
+from crm.optout import phone_number_sms_opt_out_set
 from crm.providers import get_provider
-from crm.services import phone_number_sms_opt_out_set
 from telephony import inbox, selectors, services
 from telephony.models import DEFAULT_SMS_HELP_TEXT, Direction, Message, TelephonySettings
 from telephony.parties import party_identify

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from crm import providers
-from crm.services import phone_number_sms_opt_out_set
+from crm.optout import phone_number_sms_opt_out_set
 from telephony import services
 from telephony.models import Message
 from tests.telephony.factories import message_sid

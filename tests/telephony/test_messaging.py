@@ -7,7 +7,7 @@ import pytest
 
 from crm import providers
 from crm.models import PhoneNumber
-from crm.services import phone_number_sms_opt_out_set
+from crm.optout import phone_number_sms_opt_out_set
 from telephony import messaging, services, tasks
 from telephony.models import Message, TelephonySettings
 from telephony.providers.messaging import MessagingRejected, MessagingRetryable

@@ -6,7 +6,7 @@ from django.utils.html import format_html
 
 from crm import providers
 from crm.admin_extensions import number_badges
-from crm.services import phone_number_sms_opt_out_set
+from crm.optout import phone_number_sms_opt_out_set
 from telephony import services
 from telephony.admin import MessageAdmin
 from telephony.models import Message
