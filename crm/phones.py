@@ -112,12 +112,6 @@ def try_normalize(raw: str | None, region: str | None = None) -> str | None:
         return None
 
 
-def is_mobile_by_numbering_plan(e164: str) -> bool:
-    """True where the numbering plan alone says mobile (not in NANP, where it can't tell)."""
-    parsed = phonenumbers.parse(e164, None)
-    return phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE
-
-
 def national_format(e164: str) -> str:
     """Display form, e.g. ``(678) 999-8212``; cheap for NANP, where changelists call it a lot."""
     if len(e164) == 12 and e164.startswith("+1") and e164[1:].isdigit():

@@ -10,7 +10,8 @@ from django.utils import timezone
 from crm.dashboard import section
 from crm.formatting import noun
 from crm.phones import display_number
-from telephony import identification_selectors, selectors
+from telephony import selectors
+from telephony.identification import selectors as identification_selectors
 from telephony.models import BackfillRun, Call
 
 

@@ -510,7 +510,14 @@ class LineTypeLookup(models.Model):
     valid = models.BooleanField(default=True, help_text="False: no such number.")
     error = models.CharField(max_length=16, blank=True, help_text="The provider's error code.")
     cost = models.DecimalField(max_digits=10, decimal_places=5)
-    provider = models.CharField(max_length=32)
+    at_risk = models.BooleanField(
+        default=False,
+        help_text=(
+            "An attempt, not an answer: the lookup was sent and timed out, so the vendor "
+            "may have billed it. Its cost counts against the cap; it is never reused."
+        ),
+    )
+    provider = models.CharField(max_length=200, help_text="Its name, or its dotted path.")
     purpose = models.CharField(max_length=10, choices=Purpose.choices)
     backfill = models.ForeignKey(
         BackfillRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -547,7 +554,7 @@ class LookupClaim(models.Model):
     """A number whose lookup someone is about to pay for, held until its answer is in the
     ledger: the backfill and a new caller's task each take the claim before they check
     the ledger, so of two that want the same number, one pays and the other reads its
-    answer. A claim older than ``telephony.identification.CLAIM_STALE_AFTER`` belonged to
+    answer. A claim older than ``telephony.identification.ledger.CLAIM_STALE_AFTER`` belonged to
     a worker that died and may be taken over.
     """
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("crm", "0013_phone_number_sms_opt_out"),
-        ("telephony", "0011_call_notes"),
+        ("telephony", "0012_merge_identification_and_notes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
