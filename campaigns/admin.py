@@ -19,7 +19,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from campaigns import selectors, services
+from campaigns import dialing, selectors, services
+from campaigns.calling_window import is_lawful
 from campaigns.export import csv_response, original_rows_response
 from campaigns.ingest import headers
 from campaigns.ingest.preview import Preview
@@ -31,6 +32,7 @@ from campaigns.models import (
     Disposition,
     DoNotCallNumber,
     LeadUpload,
+    Outcome,
 )
 from campaigns.search import ACCOUNT_FIELDS, LEAD_FIELDS
 from crm import roles
@@ -80,11 +82,42 @@ class ColumnMappingForm(forms.Form):
         ]
 
 
+class OutcomeInline(admin.TabularInline):
+    """Each campaign's outcomes and what they do to a lead (docs/dialing.md, "Outcomes")."""
+
+    model = Outcome
+    extra = 0
+    fields = (
+        "position",
+        "name",
+        "kind",
+        "retry_after_minutes",
+        "max_attempts",
+        "disqualifies",
+        "disposition",
+        "active",
+    )
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     list_display = ("name", "created_at", "links")
     search_fields = ("name",)
     filter_horizontal = ("callers", "caller_ids")
+    autocomplete_fields = ("default_caller_id",)
+    inlines = (OutcomeInline,)
+
+    def save_model(self, request: HttpRequest, obj: Campaign, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            dialing.campaign_outcomes_ensure(campaign=obj)
+        if not is_lawful(obj.call_window_start, obj.call_window_end):
+            messages.warning(
+                request,
+                f"The calling window {obj.call_window_start:%H:%M}-{obj.call_window_end:%H:%M} "
+                "is wider than 8:00-21:00 in the lead's local time: telemarketing rules "
+                "forbid calls outside those hours.",
+            )
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "callers":

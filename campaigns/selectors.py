@@ -354,7 +354,10 @@ def campaign_callbacks_due(
             outcome=Disposition.Outcome.CALLBACK,
             callback_at__isnull=False,
             callback_at__lt=until,
+            # A disqualified lead leaves the callback queue (docs/dialing.md).
+            contact__status=Status.ACTIVE,
         )
+        .exclude(contact__account__status=Status.DISQUALIFIED)
         .filter(~Exists(superseded))
         .select_related("contact__account", "contact__phone", "contact__mobile")
         .order_by("callback_at", "id")[:limit]

@@ -475,6 +475,8 @@ def disposition_log(
         raise ValidationError(f"Unknown outcome {outcome!r}.")
     if outcome == Disposition.Outcome.CALLBACK and callback_at is None:
         raise ValidationError("Choose the date and time to call back.")
+    if outcome == Disposition.Outcome.CALLBACK and callback_at and callback_at <= timezone.now():
+        raise ValidationError("That callback time is past: choose a time to come.")
     return Disposition.objects.create(
         campaign_id=contact.campaign_id,
         outcome=outcome,

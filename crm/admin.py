@@ -41,6 +41,7 @@ from crm.models import (
     CustomerErasure,
     PhoneNumber,
     PhoneNumberChange,
+    StaffProfile,
 )
 from crm.phones import display_number, national_format, phone_link
 
@@ -474,6 +475,15 @@ class CustomerErasureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "customer", "erased_by", "reference", "erased")
     list_select_related = ("customer", "erased_by")
     raw_id_fields = ("customer",)
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    """Each team member's own phone (rung first by click-to-call) and time zone."""
+
+    list_display = ("user", "phone", "time_zone", "updated_at")
+    search_fields = ("user__username", "phone")
+    raw_id_fields = ("user",)
 
 
 from crm import admin_records  # noqa: E402, F401  (notes and API tokens)

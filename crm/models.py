@@ -319,3 +319,27 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class StaffProfile(models.Model):
+    """What Switchboard knows of a team member beyond the login: where to ring them for
+    "call me first" click-to-call, and the zone they read times in."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
+    )
+    phone = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="E.164. Click-to-call rings this phone first, then dials the lead.",
+    )
+    time_zone = models.CharField(
+        max_length=64, blank=True, help_text="IANA zone, e.g. America/New_York. Empty: the team's."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "staff profile"
+
+    def __str__(self) -> str:
+        return f"Profile of {self.user}"

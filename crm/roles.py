@@ -57,6 +57,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "campaigns.view_disposition",
         "campaigns.add_disposition",
         "campaigns.work_campaign",
+        "campaigns.view_outcome",
+        "campaigns.view_callattempt",
+        "campaigns.add_callattempt",
+        "campaigns.view_donotcallnumber",
     ],
 }
 

@@ -349,6 +349,12 @@ NUMBER_INVENTORY_PROVIDER = os.environ.get(
 MESSAGING_PROVIDER = os.environ.get(
     "MESSAGING_PROVIDER", "telephony.providers.offline.OfflineMessagingProvider"
 )
+# Click-to-call (docs/dialing.md): rings the caller's own phone, then dials the lead.
+VOICE_PROVIDER = os.environ.get(
+    "VOICE_PROVIDER", "telephony.providers.offline.OfflineVoiceProvider"
+)
+# Calls one owned number may place in the team's day before caller-ID choice passes it by.
+CALLER_ID_DAILY_CALL_LIMIT = int(os.environ.get("CALLER_ID_DAILY_CALL_LIMIT", "100"))
 REPUTATION_FEED_URL = os.environ.get("REPUTATION_FEED_URL", "")
 REPUTATION_FEED_TOKEN = os.environ.get("REPUTATION_FEED_TOKEN", "")
 TELNYX_API_BASE_URL = os.environ.get("TELNYX_API_BASE_URL", "https://api.telnyx.com/v2")

@@ -36,6 +36,7 @@ class TelephonyConfig(AppConfig):
         register_inventory_setting()
         register_messaging_setting()
         telephony_search.register()
+        register_provider_setting("VOICE_PROVIDER", check_id="telephony.E004", what="click-to-call")
         # Wherever crm's admin shows a number, it links to the number view.
         number_links.url_for = number_view_url
 

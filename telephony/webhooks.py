@@ -22,7 +22,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from crm.inputs import moment_problem, post_as_sent
-from telephony import messaging, services
+from telephony import messaging, outbound, services
 from telephony.models import Call, Channel, Direction, TelephonySettings
 
 CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
@@ -250,3 +250,33 @@ def sms_status(request: HttpRequest) -> HttpResponse:
     )
     # An id we do not know is answered 200 too: Twilio has nothing to retry.
     return _twiml(MessagingResponse())
+
+
+@twilio_webhook
+def voice_outbound(request: HttpRequest) -> HttpResponse:
+    """Progress of a click-to-call (docs/dialing.md): completes the outbound ``Call``.
+
+    Only the status, duration and end are read: the parties of the first leg are the
+    caller's own phone and the caller ID, never the lead the call is about.
+    """
+    call_sid = _sid(request, "CallSid", CALL_SID)
+    # The "initiated" event reports a call Twilio has accepted and not yet rung.
+    initiated = request.POST.get("CallStatus", "").strip() == "initiated"
+    status = Call.Status.QUEUED if initiated else _call_status(request, required=True)
+    duration = _duration(request)
+    timestamp = _timestamp(request)
+    raw_call = request.GET.get("call", "")
+    call_id = int(raw_call) if raw_call.isdigit() and len(raw_call) < 19 else None
+    if request.POST.get("ParentCallSid"):
+        return _twiml(VoiceResponse())
+    final = status in Call.FINAL_STATUSES
+    outbound.outbound_call_progress(
+        external_id=call_sid,
+        call_id=call_id,
+        progress=outbound.Progress(
+            status=status or Call.Status.QUEUED,
+            duration_seconds=duration,
+            ended_at=(timestamp or timezone.now()) if final else None,
+        ),
+    )
+    return _twiml(VoiceResponse())

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("crm", "0013_phone_number_sms_opt_out"),
+        ("crm", "0014_phone_number_sms_opt_out"),
         ("telephony", "0012_merge_identification_and_notes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -15,6 +15,7 @@ from phonenumbers import PhoneNumberType
 
 from telephony.providers.base import LineType, LineTypeAnswer
 from telephony.providers.messaging import SentMessage
+from telephony.providers.voice import VoiceCall
 
 _TYPES = {
     PhoneNumberType.MOBILE: LineType.MOBILE,
@@ -49,3 +50,20 @@ class OfflineMessagingProvider:
         self.outbox.append({"sid": external_id, "from": from_e164, "to": to_e164, "body": body})
         # Nothing will call back, so the message says where it ended up.
         return SentMessage(external_id=external_id, status="sent")
+
+
+class OfflineVoiceProvider:
+    """A sandbox that places nothing: each call "completes" at once, so the whole calling
+    flow (caller ID, call, outcome, next lead) works with no network and no cost."""
+
+    name = "offline"
+    duration_seconds = 42
+
+    def call(
+        self, from_e164: str, to_e164: str, bridge_to_e164: str, status_callback: str
+    ) -> VoiceCall:
+        return VoiceCall(
+            external_id="CA" + uuid.uuid4().hex,
+            status="completed",
+            duration_seconds=self.duration_seconds,
+        )

@@ -168,5 +168,11 @@ def _seconds(value: str | None) -> float | None:
 # each lives in its own module beside this one.
 from telephony.providers.twilio_inventory import TwilioNumberInventoryProvider  # noqa: E402
 from telephony.providers.twilio_messaging import TwilioMessagingProvider  # noqa: E402
+from telephony.providers.twilio_voice import TwilioVoiceProvider  # noqa: E402
 
-__all__ = ["TwilioLineTypeProvider", "TwilioMessagingProvider", "TwilioNumberInventoryProvider"]
+__all__ = [
+    "TwilioLineTypeProvider",
+    "TwilioMessagingProvider",
+    "TwilioNumberInventoryProvider",
+    "TwilioVoiceProvider",
+]

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("crm", "0012_roles_notes_and_hashed_tokens"),
+        ("crm", "0013_merge_staff_profile_and_notes"),
     ]
 
     operations = [
