@@ -34,7 +34,17 @@ class PhoneNumberSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PhoneNumber
-        fields = ["id", "number", "type", "sms", "type_source", "do_not_call", "updated_at"]
+        fields = [
+            "id",
+            "number",
+            "type",
+            "sms",
+            "sms_opted_out",
+            "sms_opted_out_at",
+            "type_source",
+            "do_not_call",
+            "updated_at",
+        ]
 
     def get_do_not_call(self, phone: PhoneNumber) -> bool:
         """On the global do-not-call list (campaigns registers the lookup)."""

@@ -44,6 +44,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "telephony.view_message",
         "telephony.view_assistant",
         "telephony.view_frequentcaller",
+        # SMS replies and the inbox (docs/messaging.md).
+        "telephony.send_message",
+        "telephony.view_conversation",
+        "telephony.change_conversation",
     ],
     CALLER: [
         "campaigns.view_campaign",

@@ -345,6 +345,10 @@ REPUTATION_PROVIDER = os.environ.get(
 NUMBER_INVENTORY_PROVIDER = os.environ.get(
     "NUMBER_INVENTORY_PROVIDER", "telephony.providers.sandbox.SandboxNumberInventoryProvider"
 )
+# SMS replies (docs/messaging.md): the offline default stores what it is given, sends nothing.
+MESSAGING_PROVIDER = os.environ.get(
+    "MESSAGING_PROVIDER", "telephony.providers.offline.OfflineMessagingProvider"
+)
 # Click-to-call (docs/dialing.md): rings the caller's own phone, then dials the lead.
 VOICE_PROVIDER = os.environ.get(
     "VOICE_PROVIDER", "telephony.providers.offline.OfflineVoiceProvider"
