@@ -251,6 +251,29 @@ class NumberLinks:
 
 number_links = NumberLinks()
 
+
+@dataclass(frozen=True)
+class AdminPage:
+    route: str
+    view: Callable[..., Any]
+    name: str
+
+
+@dataclass
+class AdminPages:
+    """Admin pages of their own, about no one model (telephony's number view): served
+    under ``/admin/`` behind the admin's login, reversed as ``admin:<name>``."""
+
+    pages: list[AdminPage] = field(default_factory=list)
+
+    def add(self, route: str, view: Callable[..., Any], *, name: str) -> None:
+        if any(page.name == name for page in self.pages):
+            return  # ready() may run twice (tests); one page per name
+        self.pages.append(AdminPage(route=route, view=view, name=name))
+
+
+admin_pages = AdminPages()
+
 # The registries crm's own admin pages offer. Upper apps fill them from AppConfig.ready().
 customer_admin_extensions = AdminExtensions("crm.Customer")
 phone_number_admin_extensions = AdminExtensions("crm.PhoneNumber")

@@ -3,9 +3,10 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.urls import path
 
 from crm import roles
-from crm.admin_extensions import dashboard_extensions
+from crm.admin_extensions import admin_pages, dashboard_extensions
 from crm.singletons import SingletonSettings
 
 # The home page lists the apps in the order of the work: who the customers are, how they
@@ -40,6 +41,14 @@ class SwitchboardAdminSite(admin.AdminSite):
         if app_label is not None:
             return apps  # one app's own page: as Django builds it
         return arrange_app_list(apps, show_system=is_administrator(request.user))
+
+    def get_urls(self) -> list[Any]:
+        # Pages upper apps add (crm/admin_extensions.py), before the admin's catch-all.
+        own = [
+            path(page.route, self.admin_view(page.view), name=page.name)
+            for page in admin_pages.pages
+        ]
+        return [*own, *super().get_urls()]
 
     def index(self, request: HttpRequest, extra_context: Any = None) -> TemplateResponse:
         context = {

@@ -84,7 +84,7 @@ def test_an_administrator_switches_identification_on_and_watches_the_backfill_fi
     contact = ContactFactory(name="Lead at Acme")
     contact.mobile = CampaignPhoneFactory(campaign=contact.campaign, number=number)
     contact.save()
-    page.goto(f"{live_server.url}/admin/telephony/linetypelookup/number/{number}/")
+    page.goto(f"{live_server.url}/admin/telephony/number/{number}/")
     expect(page.locator("#number-profiles")).to_contain_text("Mobile")
     expect(page.locator("#number-calls")).to_contain_text("Delivery date")
     expect(page.locator("#number-leads")).to_contain_text("Lead at Acme")

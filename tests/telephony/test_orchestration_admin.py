@@ -17,7 +17,7 @@ NUMBER = "+14045550001"
 
 
 def number_url(e164: str = NUMBER) -> str:
-    return f"/admin/telephony/linetypelookup/number/{e164}/"
+    return f"/admin/telephony/number/{e164}/"
 
 
 @pytest.fixture
