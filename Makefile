@@ -12,6 +12,12 @@ DEV_STAMP := $(VENV)/.installed-dev
 # Tests and benchmarks run on the real PostgreSQL and Redis; override to point elsewhere.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+# pytest-xdist workers per run, each with a test database of its own (test_NAME_gw0, ...)
+# and a broker of its own (worker n: the Redis database above minus n; tests/conftest.py).
+# More workers than cores: much of the suite waits on browsers, servers and sockets.
+# A whole test module runs on one worker (--dist loadfile). PYTEST_WORKERS=0 runs in-process.
+PYTEST_WORKERS ?= 4
+XDIST = -n $(PYTEST_WORKERS) --dist loadfile
 
 .PHONY: install install-dev run serve test lint pytest pytest-sqlite browser bench format
 
@@ -72,7 +78,7 @@ pytest: install-dev
 	@echo "== pytest on PostgreSQL"
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 # The whole suite again on the embedded default `make run` serves: SQLite in a temporary
 # directory and kombu's filesystem broker. Only tests marked `postgresql` skip here, and
@@ -81,7 +87,7 @@ pytest-sqlite: install-dev
 	@echo "== pytest on SQLite"
 	@dir=$$(mktemp -d); \
 	SWITCHBOARD_VAR_DIR=$$dir DATABASE_URL=sqlite:///$$dir/switchboard.sqlite3 \
-	CELERY_BROKER_URL=filesystem:// $(BIN)/pytest -rs $(PYTEST_ARGS); \
+	CELERY_BROKER_URL=filesystem:// $(BIN)/pytest -rs $(XDIST) $(PYTEST_ARGS); \
 	status=$$?; rm -rf "$$dir"; exit $$status
 
 test: install-dev browser lint pytest pytest-sqlite

@@ -14,7 +14,7 @@ from tests.campaigns.factories import CampaignPhoneFactory, ContactFactory
 from tests.crm.factories import CustomerFactory
 from tests.telephony.factories import CallFactory
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 SHOTS = os.environ.get("SCREENSHOT_DIR")
 
@@ -34,6 +34,7 @@ def shoot(page, name: str) -> None:
     page.set_viewport_size({"width": 1366, "height": 850})
 
 
+@pytest.mark.postgresql  # a real Celery worker on Redis runs the backfill
 def test_an_administrator_switches_identification_on_and_watches_the_backfill_finish(
     page, live_server, login, administrator, scripted, celery_worker_thread
 ):

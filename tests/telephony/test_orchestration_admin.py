@@ -9,7 +9,7 @@ from telephony.models import BackfillRun, LineTypeLookup, LookupSpend, Orchestra
 from tests.campaigns.factories import CampaignPhoneFactory, ContactFactory
 from tests.telephony.factories import CallFactory, MessageFactory, hold
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgresql]
+pytestmark = pytest.mark.django_db
 
 PAGE = "/admin/telephony/orchestrationsettings/1/change/"
 PROGRESS = "/admin/telephony/orchestrationsettings/progress/"
