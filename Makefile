@@ -15,9 +15,10 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 # pytest-xdist workers per run, each with a test database of its own (test_NAME_gw0, ...)
 # and a broker of its own (worker n: the Redis database above minus n; tests/conftest.py).
 # More workers than cores: much of the suite waits on browsers, servers and sockets.
-# A whole test module runs on one worker (--dist loadfile). PYTEST_WORKERS=0 runs in-process.
+# Tests are handed out one by one (--dist loadfile would lose schemathesis' operations,
+# which share one test id). PYTEST_WORKERS=0 runs in-process.
 PYTEST_WORKERS ?= 4
-XDIST = -n $(PYTEST_WORKERS) --dist loadfile
+XDIST = -n $(PYTEST_WORKERS)
 
 .PHONY: install install-dev run serve test lint pytest pytest-sqlite browser bench format
 

@@ -56,6 +56,30 @@ def _one_broker_per_worker() -> None:
 _one_broker_per_worker()
 
 
+def pytest_sessionfinish(session):
+    # A pytest-xdist worker sends back how many requests schemathesis made; the controller
+    # counts the operations itself, from the test reports the workers forward to it.
+    from tests.api import tally
+
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["schemathesis_requests"] = tally.requests
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    from tests.api import tally
+
+    tally.requests += getattr(node, "workeroutput", {}).get("schemathesis_requests", 0)
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests.api import tally
+
+    if tally.requests:
+        terminalreporter.write_line(tally.summary())
+
+
 def pytest_collection_modifyitems(config, items):
     # PostgreSQL-only tests skip elsewhere; .ci/run fails the build on any skip.
     if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):

@@ -5,8 +5,3 @@ def pytest_runtest_logreport(report):
     if report.when == "call" and "test_openapi_fuzz" in report.nodeid:
         tally.operations += 1
         tally.failed_operations += report.failed
-
-
-def pytest_terminal_summary(terminalreporter):
-    if tally.requests:
-        terminalreporter.write_line(tally.summary())
