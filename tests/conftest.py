@@ -56,6 +56,15 @@ def _one_broker_per_worker() -> None:
 _one_broker_per_worker()
 
 
+def pytest_runtest_logreport(report):
+    # Counted here, in the root conftest, so that the pytest-xdist controller counts too.
+    if report.when == "call" and "test_openapi_fuzz" in report.nodeid:
+        from tests.api import tally
+
+        tally.operations += 1
+        tally.failed_operations += report.failed
+
+
 def pytest_sessionfinish(session):
     # A pytest-xdist worker sends back how many requests schemathesis made; the controller
     # counts the operations itself, from the test reports the workers forward to it.
