@@ -5,7 +5,13 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.template.defaultfilters import filesizeformat
@@ -13,8 +19,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from campaigns import selectors, services
-from campaigns.ingest import FileRefused, headers
+from campaigns import dialing, selectors, services
+from campaigns.calling_window import is_lawful
+from campaigns.export import csv_response, original_rows_response
+from campaigns.ingest import headers
 from campaigns.ingest.preview import Preview
 from campaigns.models import (
     Account,
@@ -24,17 +32,21 @@ from campaigns.models import (
     Disposition,
     DoNotCallNumber,
     LeadUpload,
+    Outcome,
 )
-from campaigns.views import csv_response
+from campaigns.search import ACCOUNT_FIELDS, LEAD_FIELDS
 from crm import roles
 from crm.admin_utils import (
     EstimatedCountAdminMixin,
     NumberSearchMixin,
     ReadOnlyAdminMixin,
+    SearchRuleAdminMixin,
     phone_column,
 )
 from crm.formatting import plural
-from crm.selectors import number_search
+
+# The preview lists this many of the problems it finds, and counts the rest.
+PROBLEMS_SHOWN = 20
 
 
 class LeadUploadForm(forms.Form):
@@ -70,11 +82,42 @@ class ColumnMappingForm(forms.Form):
         ]
 
 
+class OutcomeInline(admin.TabularInline):
+    """Each campaign's outcomes and what they do to a lead (docs/dialing.md, "Outcomes")."""
+
+    model = Outcome
+    extra = 0
+    fields = (
+        "position",
+        "name",
+        "kind",
+        "retry_after_minutes",
+        "max_attempts",
+        "disqualifies",
+        "disposition",
+        "active",
+    )
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     list_display = ("name", "created_at", "links")
     search_fields = ("name",)
     filter_horizontal = ("callers", "caller_ids")
+    autocomplete_fields = ("default_caller_id",)
+    inlines = (OutcomeInline,)
+
+    def save_model(self, request: HttpRequest, obj: Campaign, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            dialing.campaign_outcomes_ensure(campaign=obj)
+        if not is_lawful(obj.call_window_start, obj.call_window_end):
+            messages.warning(
+                request,
+                f"The calling window {obj.call_window_start:%H:%M}-{obj.call_window_end:%H:%M} "
+                "is wider than 8:00-21:00 in the lead's local time: telemarketing rules "
+                "forbid calls outside those hours.",
+            )
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "callers":
@@ -182,30 +225,40 @@ class CampaignAdmin(admin.ModelAdmin):
         receipt = HttpResponseRedirect(
             reverse("admin:campaigns_leadupload_change", args=[upload.pk])
         )
-        if upload.status != LeadUpload.State.QUEUED or upload.started_at is not None:
+        if not upload.waiting_for_columns:
             return receipt
-        try:
-            preview = selectors.lead_upload_preview(upload=upload)
-        except FileRefused:
-            services.lead_upload_queue(upload=upload)  # refused by the import, on its receipt
+        preview = services.lead_upload_preview_or_queue(upload=upload)
+        if preview is None:  # refused whole: the receipt says why
             return receipt
         form = ColumnMappingForm(request.POST or None, preview=preview)
         if request.method == "POST" and form.is_valid():
-            try:
-                services.lead_upload_start(upload=upload, mapping=form.mapping())
-            except ValidationError as exc:
-                form.add_error(None, exc)
+            if "check" in request.POST:  # what the import refuses, read as now chosen
+                checked = services.lead_upload_preview_or_queue(
+                    upload=upload, mapping=form.mapping()
+                )
+                if checked is None:
+                    return receipt
+                preview = checked
+                form = ColumnMappingForm(request.POST, preview=preview)
             else:
-                self.message_user(request, "Importing: the import runs in the background.")
-                return receipt
+                try:
+                    services.lead_upload_start(upload=upload, mapping=form.mapping())
+                except ValidationError as exc:
+                    form.add_error(None, exc)
+                else:
+                    self.message_user(request, "Importing: the import runs in the background.")
+                    return receipt
         context = {
             **self.admin_site.each_context(request),
             "title": f"Check the columns of {upload.original_name}",
             "campaign": upload.campaign,
             "upload": upload,
             "preview": preview,
+            "problems_shown": preview.problems[:PROBLEMS_SHOWN],
+            "problems_more": max(0, len(preview.problems) - PROBLEMS_SHOWN),
             "form": form,
             "opts": self.model._meta,
+            "cancel_url": reverse("admin:campaigns_leadupload_cancel", args=[upload.pk]),
         }
         return TemplateResponse(request, "admin/campaigns/campaign/upload_columns.html", context)
 
@@ -238,6 +291,16 @@ class LeadUploadAdmin(admin.ModelAdmin):
                 name="campaigns_leadupload_rejections",
             ),
             path(
+                "<int:upload_id>/rejected-rows-as-they-were.csv",
+                self.admin_site.admin_view(self.originals_csv),
+                name="campaigns_leadupload_originals",
+            ),
+            path(
+                "<int:upload_id>/cancel/",
+                self.admin_site.admin_view(self.cancel_view),
+                name="campaigns_leadupload_cancel",
+            ),
+            path(
                 "<int:upload_id>/progress.json",
                 self.admin_site.admin_view(self.progress_json),
                 name="campaigns_leadupload_progress",
@@ -263,6 +326,14 @@ class LeadUploadAdmin(admin.ModelAdmin):
                 receipt=selectors.lead_upload_receipt_lines(upload),
                 progress_url=reverse("admin:campaigns_leadupload_progress", args=[upload.pk]),
                 rejections_url=reverse("admin:campaigns_leadupload_rejections", args=[upload.pk]),
+                originals_url=reverse("admin:campaigns_leadupload_originals", args=[upload.pk]),
+                has_originals=upload.rejections.filter(row_kept=False)
+                .exclude(original="")
+                .exists(),
+                columns_url=reverse(
+                    "admin:campaigns_campaign_upload_columns", args=[upload.campaign_id, upload.pk]
+                ),
+                cancel_url=reverse("admin:campaigns_leadupload_cancel", args=[upload.pk]),
             )
         return super().change_view(request, object_id, form_url, extra)
 
@@ -305,6 +376,31 @@ class LeadUploadAdmin(admin.ModelAdmin):
             ([r, c, v, why, "yes" if kept else "no"] for r, c, v, why, kept in rows.iterator()),
         )
 
+    def originals_csv(self, request: HttpRequest, upload_id: int) -> HttpResponseBase:
+        if not request.user.has_perm("campaigns.view_leadupload"):
+            raise PermissionDenied("Only Administrators download the rejected rows.")
+        upload = get_object_or_404(LeadUpload, pk=upload_id)
+        return original_rows_response(
+            f"upload-{upload.pk}-rejected-rows-as-they-were.csv",
+            upload.header_line,
+            selectors.lead_upload_rejected_originals(upload),
+            delimiter=upload.delimiter or ",",
+        )
+
+    def cancel_view(self, request: HttpRequest, upload_id: int) -> HttpResponse:
+        if not request.user.has_perm("campaigns.add_leadupload"):
+            raise PermissionDenied("Only Administrators cancel uploads.")
+        upload = get_object_or_404(LeadUpload, pk=upload_id)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        try:
+            services.lead_upload_cancel(upload=upload)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+        else:
+            self.message_user(request, f"{upload}: cancelled, nothing was imported.")
+        return HttpResponseRedirect(reverse("admin:campaigns_leadupload_change", args=[upload.pk]))
+
 
 @admin.register(CampaignPhone)
 class CampaignPhoneAdmin(NumberSearchMixin, EstimatedCountAdminMixin, admin.ModelAdmin):
@@ -326,7 +422,7 @@ class CampaignPhoneAdmin(NumberSearchMixin, EstimatedCountAdminMixin, admin.Mode
         return format_html('<a href="{}">Profiles, lookups, leads</a>', url)
 
     search_fields = ("number",)
-    search_help_text = "A phone number typed any way."
+    search_help_text = "A phone number typed any way, or its last 4 or more digits."
     readonly_fields = [f.name for f in CampaignPhone._meta.fields]
     ordering = ("-contact_count", "id")
 
@@ -335,11 +431,12 @@ class CampaignPhoneAdmin(NumberSearchMixin, EstimatedCountAdminMixin, admin.Mode
 
 
 @admin.register(Account)
-class AccountAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
+class AccountAdmin(SearchRuleAdminMixin, EstimatedCountAdminMixin, admin.ModelAdmin):
     list_display = ("name", "campaign", "status")
     list_filter = ("status",)
     list_select_related = ("campaign",)
     search_fields = ("name",)
+    search_rule = ACCOUNT_FIELDS
     raw_id_fields = ("campaign",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -347,7 +444,7 @@ class AccountAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Contact)
-class ContactAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
+class ContactAdmin(SearchRuleAdminMixin, EstimatedCountAdminMixin, admin.ModelAdmin):
     list_display = (
         "__str__",
         "email",
@@ -360,22 +457,11 @@ class ContactAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
     list_filter = ("status",)
     list_select_related = ("campaign", "account", "phone", "mobile")
     search_fields = ("=email", "name")
-    search_help_text = "A phone number typed any way, an email, or a name."
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet, search_term: str
-    ) -> tuple[QuerySet, bool]:
-        # A number typed any way is its campaigns' CampaignPhone rows, then the contacts
-        # carrying one in either column: two index lookups, never a scan of the numbers.
-        found = number_search(CampaignPhone.objects.all(), search_term)
-        if found is None:
-            return super().get_search_results(request, queryset, search_term)
-        phones = found.values_list("id", flat=True)
-        ids = [
-            *Contact.objects.filter(phone_id__in=phones).values_list("id", flat=True)[:5_000],
-            *Contact.objects.filter(mobile_id__in=phones).values_list("id", flat=True)[:5_000],
-        ]
-        return queryset.filter(pk__in=ids), False
+    search_help_text = (
+        "Any word of a name or company, an email or part of one, a number typed any way, "
+        "or its last 4 or more digits."
+    )
+    search_rule = LEAD_FIELDS
 
     raw_id_fields = ("campaign", "account", "phone", "mobile", "upload")
     readonly_fields = ("dedup_key", "merged_rows", "upload", "row_number", "created_at")

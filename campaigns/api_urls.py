@@ -1,6 +1,6 @@
 from django.urls import path
 
-from campaigns import api
+from campaigns import api, api_dialing
 
 app_name = "campaigns-api"
 
@@ -25,4 +25,17 @@ urlpatterns = [
         api.LeadUploadDetailApi.as_view(),
         name="upload-detail",
     ),
+    path("campaigns/<int:campaign_id>/next/", api_dialing.NextLeadApi.as_view(), name="next-lead"),
+    path(
+        "campaigns/<int:campaign_id>/contacts/<int:contact_id>/call/",
+        api_dialing.ContactCallApi.as_view(),
+        name="contact-call",
+    ),
+    path(
+        "campaigns/<int:campaign_id>/outcomes/",
+        api_dialing.OutcomeListApi.as_view(),
+        name="outcome-list",
+    ),
+    path("calls/<int:call_id>/outcome/", api_dialing.CallOutcomeApi.as_view(), name="call-outcome"),
+    path("do-not-call/", api_dialing.DoNotCallApi.as_view(), name="do-not-call"),
 ]

@@ -7,6 +7,7 @@ class CampaignsConfig(AppConfig):
     verbose_name = "Campaigns"
 
     def ready(self) -> None:
+        from campaigns import search as campaigns_search
         from campaigns.admin import number_leads_panel
         from campaigns.customer_panel import customer_leads_panel
         from campaigns.dashboard import uploads_panel
@@ -16,6 +17,7 @@ class CampaignsConfig(AppConfig):
         from telephony.admin_numbers import number_view_extensions
 
         erasure_registry.register(CampaignsErasure())
+        campaigns_search.register()
 
         customer_admin_extensions.add_panel(
             Panel(

@@ -8,8 +8,9 @@ a mobile under two emails. Idempotent: uploading the same rows again adds nothin
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 
-from campaigns import services
+from campaigns import dialing, services
 from campaigns.models import Campaign, LeadUpload
+from crm.models import StaffProfile
 from telephony.models import OwnedNumber
 
 DEMO_CAMPAIGN = "Demo: Atlanta realtors"
@@ -34,6 +35,10 @@ def seed(stdout) -> None:
     caller = get_user_model().objects.filter(username="caller").first()
     if caller is not None:
         campaign.callers.add(caller)
+        # "Call me first" rings the caller's own phone: the offline voice provider
+        # completes every call, so the demo works through Start calling end to end.
+        StaffProfile.objects.get_or_create(user=caller, defaults={"phone": "+14045550199"})
+    dialing.campaign_outcomes_ensure(campaign=campaign)
     owned = OwnedNumber.objects.filter(status=OwnedNumber.Status.ACTIVE).first()
     if owned is not None:
         campaign.caller_ids.add(owned)

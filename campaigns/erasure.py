@@ -16,7 +16,8 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from campaigns.models import CampaignPhone, Contact, Disposition, DoNotCallNumber, Status
 from crm.erasure import ErasureChoice, ErasurePart
-from crm.models import Customer
+from crm.models import Customer, PhoneNumber
+from crm.phones import display_number
 
 ERASED_PREFIX = "erased:"
 LEAD_EXPORT_FIELDS = (
@@ -39,9 +40,48 @@ LEAD_EXPORT_FIELDS = (
 )
 
 
+def _profiles(customer: Customer) -> QuerySet[Customer]:
+    return Customer.objects.filter(Q(pk=customer.pk) | Q(merged_into=customer))
+
+
 def _emails(customer: Customer) -> list[str]:
-    profiles = Customer.objects.filter(Q(pk=customer.pk) | Q(merged_into=customer))
+    profiles = _profiles(customer)
     return [e.lower() for e in profiles.exclude(email="").values_list("email", flat=True)]
+
+
+def _held(customer: Customer) -> dict[str, str]:
+    """``{e164: type}`` of the numbers the person holds now (Mobile first if several)."""
+    rows = PhoneNumber.objects.filter(customer__in=_profiles(customer)).values_list(
+        "number", "type"
+    )
+    held: dict[str, str] = {}
+    for number, type_ in rows:
+        if held.get(str(number)) != PhoneNumber.Type.MOBILE:
+            held[str(number)] = type_
+    return held
+
+
+def _tie(contact: Contact, emails: set[str], held: dict[str, str]) -> tuple[bool, str]:
+    """Whether a lead is surely this person, and why it matched.
+
+    Surely: the same email, or a number the person holds as Mobile (a Mobile has one
+    owner). A number held as Home, Office or Other, or held before, may be a shared line
+    (an office switchboard, a family phone): such a lead is offered, not ticked.
+    """
+    if contact.email and contact.email.lower() in emails:
+        return True, "Same email."
+    numbers = [str(p.number) for p in (contact.mobile, contact.phone) if p is not None]
+    for number in numbers:
+        if held.get(number) == PhoneNumber.Type.MOBILE:
+            return True, f"{display_number(number)} is this person's Mobile."
+    for number in numbers:
+        if number in held:
+            kind = PhoneNumber.Type(held[number]).label
+            return False, (
+                f"Shares {display_number(number)}, {kind} on this profile: maybe a shared line."
+            )
+    shown = ", ".join(display_number(n) for n in numbers)
+    return False, f"Carries {shown}, a number this profile held before."
 
 
 def leads_of(customer: Customer, numbers: Collection[str]) -> QuerySet[Contact]:
@@ -106,9 +146,15 @@ class CampaignsErasure:
 
     def describe(self, customer: Customer, numbers: Collection[str]) -> list[ErasurePart]:
         choices = []
+        emails, held = set(_emails(customer)), _held(customer)
         for contact in leads_of(customer, numbers):
             label, detail = _label(contact)
-            choices.append(ErasureChoice(key=str(contact.pk), label=label, detail=detail))
+            ticked, why = _tie(contact, emails, held)
+            choices.append(
+                ErasureChoice(
+                    key=str(contact.pk), label=label, detail=detail, ticked=ticked, why=why
+                )
+            )
         return [
             ErasurePart(
                 self.key,
@@ -116,10 +162,12 @@ class CampaignsErasure:
                 len(choices),
                 choices=tuple(choices),
                 keeps=(
-                    "Leads that carry one of the numbers or the email; untick a lead that is "
-                    "someone else (a shared office line). Erased leads stay counted as empty "
-                    "contacts; dispositions, disqualified numbers and the do-not-call list "
-                    "stay so the person is never called again. Uploaded files are kept as "
+                    "Leads that carry one of the numbers or the email. Those with the same "
+                    "email or this person's Mobile are ticked; the others may be someone "
+                    "else on a shared line, so they are left for you to tick. Erased leads "
+                    "stay counted as empty contacts; dispositions, disqualified numbers and "
+                    "the do-not-call list stay so the person is never called again. "
+                    "Uploaded files are kept as "
                     "uploaded."
                 ),
             )

@@ -7,6 +7,7 @@ number it is, while ``+SUM(A1)`` or ``-2+3`` become text.
 """
 
 import csv
+import io
 import re
 from collections.abc import Iterable, Iterator
 
@@ -58,6 +59,29 @@ def csv_response(
         yield writer.writerow([spreadsheet_safe(cell) for cell in header])
         for row in rows:
             yield writer.writerow([spreadsheet_safe(cell) for cell in row])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def original_rows_response(
+    filename: str, header_line: str, originals: Iterable[str], *, delimiter: str
+) -> StreamingHttpResponse:
+    """Rows as they were in an uploaded file, under its header, in its delimiter: a CSV
+    to fix and upload again. Each row is read and written again cell by cell, so that a
+    cell a spreadsheet would run as a formula is defused here too."""
+    writer = csv.writer(_Echo(), delimiter=delimiter)
+
+    def cells(text: str) -> list[str]:
+        row = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), [])
+        return [spreadsheet_safe(cell) for cell in row]
+
+    def lines() -> Iterator[str]:
+        yield "\ufeff"  # Excel opens UTF-8 as such only with the BOM
+        yield writer.writerow(cells(header_line.lstrip("\ufeff")))
+        for text in originals:
+            yield writer.writerow(cells(text))
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

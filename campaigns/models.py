@@ -6,6 +6,8 @@ number is a row of its campaign (``CampaignPhone``) and contacts point at it, so
 number's status is stored once and every contact reads it through the join.
 """
 
+from datetime import time
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -23,6 +25,13 @@ from django.db.models.functions import Lower
 class Status(models.TextChoices):
     ACTIVE = "active", "Active"
     DISQUALIFIED = "disqualified", "Disqualified"
+
+
+class Queue(models.TextChoices):
+    FRESH = "fresh", "Not called yet"
+    RETRY = "retry", "To call again"
+    CALLBACK = "callback", "Call back"
+    DONE = "done", "Done"
 
 
 class Scope(models.TextChoices):
@@ -51,6 +60,27 @@ class Campaign(models.Model):
         default=dict,
         blank=True,
         help_text="How its last upload's columns were read (header: field), for the next.",
+    )
+    # The calling window, in each lead's local time (docs/dialing.md, "Calling window").
+    call_window_start = models.TimeField(
+        default=time(8, 0),
+        db_default=time(8, 0),
+        help_text="No call starts before this time in the lead's local time (8:00 by default).",
+    )
+    call_window_end = models.TimeField(
+        default=time(21, 0),
+        db_default=time(21, 0),
+        help_text="No call starts after this time in the lead's local time (21:00 by default). "
+        "Telemarketing rules forbid calls before 8:00 or after 21:00.",
+    )
+    default_caller_id = models.ForeignKey(
+        "telephony.OwnedNumber",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name="default caller ID",
+        help_text="Dialled from when no number of ours shares the lead's area code or state.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -160,6 +190,12 @@ class LeadUpload(models.Model):
         RUNNING = "running", "Running"
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Refused"
+        CANCELLED = "cancelled", "Cancelled"
+
+    # The phase of a stored upload until its import is queued: the admin's column check.
+    WAITING_FOR_COLUMNS = "Waiting for columns"
+    WAITING_FOR_WORKER = "Waiting for a worker"
+    FINISHED = (State.COMPLETED, State.FAILED, State.CANCELLED)
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="uploads")
     file = models.FileField(upload_to="lead_uploads/%Y/%m/")
@@ -186,6 +222,9 @@ class LeadUpload(models.Model):
     )
     mapping = models.JSONField(
         default=dict, blank=True, help_text="Header: field, as chosen (the others detected)."
+    )
+    header_line = models.TextField(
+        blank=True, help_text="The header as in the file (the rejected rows' CSV starts with it)."
     )
     # The receipt.
     rows_read = models.PositiveIntegerField(default=0)
@@ -219,6 +258,16 @@ class LeadUpload(models.Model):
             return 0
         # Reading the file is most of the work; the last stretch is the merge.
         return min(95, int(95 * self.bytes_read / self.size))
+
+    @property
+    def cancellable(self) -> bool:
+        """Its import has not started (a worker that gets it later finds it cancelled)."""
+        return self.status == self.State.QUEUED and self.started_at is None
+
+    @property
+    def waiting_for_columns(self) -> bool:
+        """Stored, its columns not yet confirmed: no worker has it (and it can be cancelled)."""
+        return self.status == self.State.QUEUED and self.phase == self.WAITING_FOR_COLUMNS
 
 
 class LeadRow(models.Model):
@@ -265,6 +314,10 @@ class LeadRejection(models.Model):
     reason = models.CharField(max_length=255)
     row_kept = models.BooleanField(
         default=False, help_text="The row was kept with its other number; only this cell dropped."
+    )
+    original = models.TextField(
+        blank=True,
+        help_text="The row as in the file, when it was not imported (on its first rejection).",
     )
 
     class Meta:
@@ -338,6 +391,28 @@ class Contact(models.Model):
         related_name="+",
     )
     row_number = models.PositiveIntegerField(null=True, blank=True)
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        db_default="",
+        help_text="The lead's IANA time zone when known; else its number's area code says.",
+    )
+    # Where the lead stands in the dialling queue (docs/dialing.md, "Next lead"), kept by
+    # the outcome services so the next lead is an index range, not a history scan. The
+    # database fills the defaults, so the lead merge's COPY names none of these.
+    queue = models.CharField(
+        max_length=10, choices=Queue.choices, db_default=Queue.FRESH, default=Queue.FRESH
+    )
+    queue_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a retry or callback becomes due."
+    )
+    attempts = models.PositiveSmallIntegerField(db_default=0, default=0)
+    phone_wrong = models.BooleanField(
+        db_default=False, default=False, help_text="Its phone is a wrong number for this lead."
+    )
+    mobile_wrong = models.BooleanField(
+        db_default=False, default=False, help_text="Its mobile is a wrong number for this lead."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -347,14 +422,29 @@ class Contact(models.Model):
                 fields=["campaign", "dedup_key"], name="campaigns_contact_dedup_unique"
             ),
         ]
+        indexes = [
+            # The next lead: fresh leads in id order, retries and callbacks by due time.
+            models.Index(
+                fields=["campaign", "queue", "queue_at", "id"], name="campaigns_contact_queue"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.email or f"Contact #{self.pk}"
 
     @property
     def has_callable_number(self) -> bool:
-        """At least one of its numbers is still active (a caller can dial it)."""
-        return any(p is not None and p.status == Status.ACTIVE for p in (self.phone, self.mobile))
+        """At least one of its numbers is still active and not a wrong number for it."""
+        return bool(self.dialable_phones)
+
+    @property
+    def dialable_phones(self) -> list[CampaignPhone]:
+        """Its active numbers, less those it was found not to answer (wrong number)."""
+        return [
+            p
+            for p, wrong in ((self.phone, self.phone_wrong), (self.mobile, self.mobile_wrong))
+            if p is not None and p.status == Status.ACTIVE and not wrong
+        ]
 
 
 class Disposition(models.Model):
@@ -475,3 +565,25 @@ class DoNotCallNumber(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+# The dialling models live beside these (the lead queue, docs/dialing.md).
+from campaigns.models_dialing import CallAttempt, LeadLease, Outcome  # noqa: E402
+
+__all__ = [
+    "Account",
+    "CallAttempt",
+    "Campaign",
+    "CampaignPhone",
+    "Contact",
+    "Disposition",
+    "DoNotCallNumber",
+    "LeadLease",
+    "LeadRejection",
+    "LeadRow",
+    "LeadUpload",
+    "Outcome",
+    "Queue",
+    "Scope",
+    "Status",
+]

@@ -1,6 +1,6 @@
 """Reads for the caller workspace, the admin and the API."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +26,8 @@ from campaigns.models import (
     Scope,
     Status,
 )
+from campaigns.search import lead_fields
+from crm import search as crm_search
 from crm.db import is_postgresql
 from crm.formatting import plural
 from crm.models import Customer
@@ -61,29 +63,29 @@ def campaign_contacts(*, campaign: Campaign, search: str = "") -> QuerySet[Conta
     search = search.strip()
     if not search:
         return contacts.order_by("id")
-    # Each kind of search is answered by indexes: an OR across a join would read every
-    # contact of the campaign (a second per search in a campaign of a million).
+    # A whole number and a whole email are answered by indexes first: an OR across a
+    # join would read every contact of the campaign (a second in a campaign of a million).
     by_number = number_search(CampaignPhone.objects.filter(campaign=campaign), search)
     if by_number is not None:
         phone_id = by_number.values_list("id", flat=True).first()
         return contacts.filter(Q(phone_id=phone_id) | Q(mobile_id=phone_id)).order_by("id")
-    if "@" in search:
-        return contacts.filter(dedup_key=rules.email_key(search)).order_by("id")
-    # Prefix matches on the name or the company (both indexed, see migration 0002).
+    if "@" in search and " " not in search:
+        exact = contacts.filter(dedup_key=rules.email_key(search))
+        if exact.exists():
+            return exact.order_by("id")
+    # Anything else by the one search rule (crm/search.py): a word of the name or the
+    # company, part of an email, the last digits of a number. The ids are fetched
+    # first, capped: a common name can match much of a large campaign.
     in_campaign = Contact.objects.filter(campaign=campaign)
-    # No ORDER BY inside the union's parts: SQLite refuses one in a compound statement.
-    by_name = in_campaign.filter(name__istartswith=search).order_by().values("id")
-    by_company = (
-        in_campaign.filter(
-            account__in=Account.objects.filter(campaign=campaign, name__istartswith=search)
-        )
-        .order_by()
-        .values("id")
+    found = crm_search.best(
+        in_campaign,
+        search,
+        lead_fields(Campaign.objects.filter(pk=campaign.pk)),
+        limit=SEARCH_MATCH_CAP,
+        order=("id",),
     )
-    # The ids are fetched first: given the union as a subquery, the planner misjudges
-    # how many rows match and walks the campaign in id order instead.
-    ids = by_name.union(by_company).order_by("id").values_list("id", flat=True)
-    return contacts.filter(id__in=list(ids[:SEARCH_MATCH_CAP])).order_by("id")
+    ids = list(found.order_by("search_rank", "id").values_list("id", flat=True))
+    return contacts.filter(id__in=ids).order_by("id")
 
 
 def campaign_contents(*, campaign: Campaign) -> dict[str, int]:
@@ -186,12 +188,25 @@ def campaign_data_quality(*, campaign: Campaign, limit: int = 50) -> DataQuality
     )
 
 
-def lead_upload_preview(*, upload: LeadUpload) -> Preview:
+def lead_upload_preview(*, upload: LeadUpload, mapping: dict[str, str] | None = None) -> Preview:
     """The stored file's first rows, each column with how the import would read it (as
-    the campaign's last upload read that header, else by its spelling). Raises
-    ``ingest.FileRefused`` for a file the import would refuse."""
+    ``mapping`` says, else as the campaign's last upload read that header, else by its
+    spelling), and what the import will refuse in them. Raises ``ingest.FileRefused`` for
+    a file the import would refuse whole."""
     with upload.file.storage.open(upload.file.name, "rb") as handle:
-        return preview(handle, remembered=upload.campaign.column_mapping)
+        return preview(handle, remembered=upload.campaign.column_mapping, mapping=mapping)
+
+
+def lead_upload_rejected_originals(upload: LeadUpload) -> Iterator[str]:
+    """The rows the import did not take, as they were in the file, in file order (each
+    record's text, line breaks and all; the header is ``upload.header_line``)."""
+    rows = (
+        upload.rejections.filter(row_kept=False)
+        .exclude(original="")
+        .order_by("row_number", "id")
+        .values_list("original", flat=True)
+    )
+    return rows.iterator(chunk_size=2_000)
 
 
 def lead_upload_reading_lines(upload: LeadUpload) -> list[str]:
@@ -217,6 +232,8 @@ def lead_upload_receipt_lines(upload: LeadUpload) -> list[str]:
     """The receipt as text, for the command line and the admin."""
     if upload.status == LeadUpload.State.FAILED:
         return [f"Refused: {upload.error}"]
+    if upload.status == LeadUpload.State.CANCELLED:
+        return [upload.phase]
     if upload.duplicate_of_id:
         return [upload.phase]
     lines = [*lead_upload_reading_lines(upload)]
@@ -259,7 +276,9 @@ def lead_upload_progress(upload: LeadUpload) -> dict[str, object]:
     percent = upload.percent
     counts = [("rows_read", "Rows read", upload.rows_read)]
     counts.append(("rows_rejected", "Rows rejected", upload.rows_rejected))
-    if upload.status == state.QUEUED:
+    if upload.waiting_for_columns:
+        heading = "Waiting for columns: the import starts once they are confirmed"
+    elif upload.status == state.QUEUED:
         heading = "Queued: waiting for a worker to start the import"
     elif upload.status == state.RUNNING:
         rows = plural(upload.rows_read, "row", "rows")
@@ -269,6 +288,8 @@ def lead_upload_progress(upload: LeadUpload) -> dict[str, object]:
             heading = f"Importing: reading the file, {rows} so far"
     elif upload.status == state.FAILED:
         heading = f"{upload.get_status_display()}: {upload.error or 'nothing was imported.'}"
+    elif upload.status == state.CANCELLED:
+        heading = upload.phase
     elif upload.duplicate_of_id:
         heading = f"Completed: {upload.phase}"
     else:
@@ -283,9 +304,13 @@ def lead_upload_progress(upload: LeadUpload) -> dict[str, object]:
     return {
         "status": upload.status,
         "status_label": (
-            "Importing" if upload.status == state.RUNNING else upload.get_status_display()
+            "Importing"
+            if upload.status == state.RUNNING
+            else LeadUpload.WAITING_FOR_COLUMNS
+            if upload.waiting_for_columns
+            else upload.get_status_display()
         ),
-        "finished": upload.status in (state.COMPLETED, state.FAILED),
+        "finished": upload.status in LeadUpload.FINISHED,
         "heading": heading,
         "percent": percent,
         "percent_text": f"{percent}%",
@@ -329,7 +354,10 @@ def campaign_callbacks_due(
             outcome=Disposition.Outcome.CALLBACK,
             callback_at__isnull=False,
             callback_at__lt=until,
+            # A disqualified lead leaves the callback queue (docs/dialing.md).
+            contact__status=Status.ACTIVE,
         )
+        .exclude(contact__account__status=Status.DISQUALIFIED)
         .filter(~Exists(superseded))
         .select_related("contact__account", "contact__phone", "contact__mobile")
         .order_by("callback_at", "id")[:limit]

@@ -3,6 +3,7 @@
 import hashlib
 import logging
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -13,9 +14,10 @@ from django.core.files import File
 from django.db import connection, transaction
 from django.utils import timezone
 
-from campaigns import ingest, tasks
+from campaigns import ingest, selectors, tasks
 from campaigns.ingest import headers
 from campaigns.ingest.partitions import lock_campaign
+from campaigns.ingest.preview import Preview
 from campaigns.models import (
     Account,
     Campaign,
@@ -68,7 +70,7 @@ def lead_upload_create(
         size=size,
         checksum=digest.hexdigest(),
         uploaded_by=acting_user(uploaded_by),
-        phase="Waiting for a worker",
+        phase=LeadUpload.WAITING_FOR_COLUMNS,
         mapping=mapping,
     )
     upload.file.save(name, file, save=False)
@@ -80,7 +82,46 @@ def lead_upload_create(
 def lead_upload_queue(*, upload: LeadUpload) -> None:
     """Queue a stored upload's import for a worker (after commit, so it finds the row)."""
     upload_id = upload.pk
+    queued = LeadUpload.objects.filter(pk=upload_id, status=LeadUpload.State.QUEUED).update(
+        phase=LeadUpload.WAITING_FOR_WORKER
+    )
+    if not queued:
+        raise ValidationError("This upload was cancelled or has already run.")
+    upload.phase = LeadUpload.WAITING_FOR_WORKER
     transaction.on_commit(lambda: tasks.lead_upload_import.delay(upload_id))
+
+
+def lead_upload_preview_or_queue(
+    *, upload: LeadUpload, mapping: dict[str, str] | None = None
+) -> Preview | None:
+    """The preview of an upload waiting for its columns (read as ``mapping`` says, else as
+    remembered). A file the import will refuse whole has nothing to choose: its import is
+    queued at once, so that the receipt gives the import's own reason, and None returned."""
+    try:
+        return selectors.lead_upload_preview(upload=upload, mapping=mapping)
+    except ingest.FileRefused:
+        # Cancelled meanwhile: nothing to queue, and its page says so.
+        with suppress(ValidationError):
+            lead_upload_queue(upload=upload)
+        return None
+
+
+@transaction.atomic
+def lead_upload_cancel(*, upload: LeadUpload) -> LeadUpload:
+    """Cancel an upload whose import has not started (waiting for its columns, or queued
+    for a worker, which then finds it cancelled): nothing of it is imported."""
+    upload = LeadUpload.objects.select_for_update().get(pk=upload.pk)
+    if upload.status == LeadUpload.State.CANCELLED:
+        return upload
+    if not upload.cancellable:
+        raise ValidationError("This upload's import has already started: it cannot be cancelled.")
+    _mark(
+        upload,
+        status=LeadUpload.State.CANCELLED,
+        phase="Cancelled before its import: nothing was imported.",
+        finished_at=timezone.now(),
+    )
+    return upload
 
 
 def _clean_mapping(mapping: dict[str, str]) -> dict[str, str]:
@@ -99,6 +140,8 @@ def lead_upload_start(*, upload: LeadUpload, mapping: dict[str, str]) -> LeadUpl
     if not any(target in headers.NUMBER_FIELDS for target in mapping.values()):
         raise ValidationError("Choose the column that holds the phone or the mobile number.")
     upload = LeadUpload.objects.select_for_update().select_related("campaign").get(pk=upload.pk)
+    if upload.status == LeadUpload.State.CANCELLED:
+        raise ValidationError("This upload was cancelled: upload the file again.")
     if upload.status != LeadUpload.State.QUEUED or upload.started_at is not None:
         raise ValidationError("This upload's import has already started.")
     upload.mapping = mapping
@@ -140,15 +183,19 @@ def lead_upload_import(
     refused upload is left alone, an interrupted one starts over.
     """
     upload = LeadUpload.objects.select_related("campaign").get(pk=upload_id)
-    if upload.status in (LeadUpload.State.COMPLETED, LeadUpload.State.FAILED):
+    if upload.status in LeadUpload.FINISHED:
         return upload
     # Only one worker imports an upload at a time (a re-delivered task finds it taken).
     with advisory_try_lock(LockNamespace.UPLOAD_IMPORT, upload.pk) as acquired:
         if not acquired:
             logger.info("Lead upload %s is being imported by another worker", upload.pk)
             return upload
+        # Claimed under the row's lock, so that a cancellation comes before it or not at all.
+        claimed = LeadUpload.objects.filter(
+            pk=upload.pk, status__in=(LeadUpload.State.QUEUED, LeadUpload.State.RUNNING)
+        ).update(status=LeadUpload.State.RUNNING)
         upload.refresh_from_db()
-        if upload.status in (LeadUpload.State.COMPLETED, LeadUpload.State.FAILED):
+        if not claimed:
             return upload
         earlier = (
             LeadUpload.objects.filter(
@@ -428,6 +475,8 @@ def disposition_log(
         raise ValidationError(f"Unknown outcome {outcome!r}.")
     if outcome == Disposition.Outcome.CALLBACK and callback_at is None:
         raise ValidationError("Choose the date and time to call back.")
+    if outcome == Disposition.Outcome.CALLBACK and callback_at and callback_at <= timezone.now():
+        raise ValidationError("That callback time is past: choose a time to come.")
     return Disposition.objects.create(
         campaign_id=contact.campaign_id,
         outcome=outcome,

@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from campaigns import selectors, services
-from campaigns.export import contacts_csv, csv_response, spreadsheet_safe
+from campaigns import calling, selectors, services
+from campaigns.calling_window import local_label
+from campaigns.export import contacts_csv
 from campaigns.models import (
     Account,
     Campaign,
@@ -33,8 +34,6 @@ from crm.phones import display_number
 CONTACTS_PER_PAGE = 50
 CALLBACKS_SHOWN = 20
 EXPORT_PERMISSION = "campaigns.export_campaign"
-# The admin and older callers import these from here.
-__all__ = ["csv_response", "spreadsheet_safe"]
 
 
 class WorkspaceLoginView(LoginView):
@@ -123,6 +122,12 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     for contact in shown:
         contact.last_outcome = outcomes.get(contact.pk)
         contact.customers = _customers_of(contact, customers)
+    # Callback times are shown in the lead's local time, its zone named (docs/dialing.md).
+    pairs = [(c, c.last_outcome) for c in shown if c.last_outcome]
+    for lead, entry in [*((c.contact, c) for c in callbacks), *pairs]:
+        if entry.callback_at is not None and lead is not None:
+            zone = calling.lead_zone(lead, calling.lead_number(lead))
+            entry.callback_local = local_label(entry.callback_at, zone)
     return render(
         request,
         "campaigns/campaign_detail.html",
@@ -274,40 +279,28 @@ def account_disqualify(request: HttpRequest, campaign_id: int, account_id: int) 
 @login_required(login_url="campaigns:login")
 def contact_log(request: HttpRequest, campaign_id: int, contact_id: int) -> HttpResponse:
     campaign = _campaign(request, campaign_id)
-    contact = get_object_or_404(Contact, campaign=campaign, pk=contact_id)
-    outcome = request.POST.get("outcome", "")
+    contact = get_object_or_404(
+        Contact.objects.select_related("account", "phone", "mobile"),
+        campaign=campaign,
+        pk=contact_id,
+    )
     try:
-        callback_at = _callback_time(request.POST.get("callback_at", ""))
+        entry = calling.contact_outcome_log(
+            contact=contact,
+            by=request.user,
+            outcome=request.POST.get("outcome", ""),
+            note=request.POST.get("note", ""),
+            callback_at=request.POST.get("callback_at", ""),
+        )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return _back(request, campaign)
     when = ""
-    if outcome == Disposition.Outcome.CALLBACK and callback_at is not None:
-        when = f": call back {timezone.localtime(callback_at):%a %b %-d, %H:%M}"
-    _run(
-        request,
-        lambda: services.disposition_log(
-            contact=contact,
-            by=request.user,
-            outcome=outcome,
-            note=request.POST.get("note", ""),
-            callback_at=callback_at,
-        ),
-        f"Outcome logged for {contact}{when}.",
-    )
+    if entry.callback_at is not None:
+        zone = calling.lead_zone(contact, calling.lead_number(contact))
+        when = f": call back {local_label(entry.callback_at, zone)}"
+    messages.success(request, f"Outcome logged for {contact}{when}.")
     return _back(request, campaign)
-
-
-def _callback_time(value: str) -> datetime | None:
-    """The form's local date and time (``2026-12-01T15:30``) as an aware datetime."""
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(f"“{value[:40]}” is not a date and time.") from None
-    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
 
 
 @require_POST

@@ -11,31 +11,37 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 
-from crm import selectors, services
+# The merge pages (match suggestions, the merge log and its undo) register themselves there.
+from crm import (
+    admin_merges,  # noqa: F401
+    selectors,
+    services,
+)
 from crm.admin_extensions import (
     ExtensibleAdminMixin,
     customer_admin_extensions,
     number_links,
     phone_number_admin_extensions,
 )
+from crm.admin_profile import OPT_OUT_FIELDS, OptOutColumn, list_badges
 from crm.admin_utils import (
     FastChangeList,
     FastChangelistMixin,
     NumberSearchMixin,
+    RankedChangeListMixin,
     ReadOnlyAdminMixin,
+    SearchRuleAdminMixin,
     phone_column,
 )
 from crm.erasure import choice_key
-from crm.formatting import counted_kinds, datetime_cell, plural
+from crm.formatting import datetime_cell, plural
 from crm.models import (
     Customer,
     CustomerErasure,
-    CustomerMerge,
-    MatchSuggestion,
     PhoneNumber,
     PhoneNumberChange,
+    StaffProfile,
 )
 from crm.phones import display_number, national_format, phone_link
 
@@ -79,11 +85,11 @@ class PhoneNumberForm(forms.ModelForm):
         )
 
 
-class PhoneNumberInline(admin.TabularInline):
+class PhoneNumberInline(OptOutColumn, admin.TabularInline):
     model = PhoneNumber
     form = PhoneNumberForm
-    fields = ("number", "type", "sms", "type_source", "updated_at", "view")
-    readonly_fields = ("type_source", "updated_at", "view")
+    fields = ("number", "type", "sms", "sms_opt_out", "type_source", "updated_at", "view")
+    readonly_fields = ("sms_opt_out", "type_source", "updated_at", "view")
     extra = 1
 
     @admin.display(description="Number view")
@@ -94,7 +100,6 @@ class PhoneNumberInline(admin.TabularInline):
 TYPE_LABELS = dict(PhoneNumber.Type.choices)
 # Erasing is an Administrator's act: the permission to record an erasure is the right to make one.
 ERASE_PERMISSION = "crm.add_customererasure"
-SMS_BADGE = mark_safe('<span class="sb-sms">SMS</span>')
 
 
 def number_link(e164: str) -> str:
@@ -129,15 +134,17 @@ class ProfileActivityColumns:
         return datetime_cell(obj.last_interaction_at)
 
 
-class CustomerChangeList(FastChangeList):
+class CustomerChangeList(RankedChangeListMixin, FastChangeList):
     """Loads the page's numbers in one light query after paginating (see selectors)."""
 
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
         page = list(self.result_list)  # evaluates (and caches) the page's queryset
         numbers = selectors.numbers_by_customer(customer.pk for customer in page)
+        opted_out = selectors.numbers_opted_out(n[0] for ns in numbers.values() for n in ns)
         for customer in page:
             customer.page_numbers = numbers.get(customer.pk, [])
+            customer.page_opted_out = opted_out
 
 
 class NumberTypeFilter(admin.SimpleListFilter):
@@ -171,6 +178,7 @@ class ConflictRedirectMixin:
 class CustomerAdmin(
     ExtensibleAdminMixin,
     ProfileActivityColumns,
+    SearchRuleAdminMixin,
     ConflictRedirectMixin,
     FastChangelistMixin,
     admin.ModelAdmin,
@@ -191,7 +199,8 @@ class CustomerAdmin(
     list_filter = (NumberTypeFilter, "source", "created_at", "last_interaction_at")
     search_fields = ("name", "email")
     search_help_text = (
-        "A phone number typed any way, e.g. (678)-999 8212, or the start of a name or email."
+        "Any word of a name (accents ignored), an email or part of one, a number typed "
+        "any way, or its last 4 or more digits."
     )
     list_select_related = ()  # no FK is shown; numbers come from one prefetch query
     list_per_page = 50
@@ -248,12 +257,7 @@ class CustomerAdmin(
             return HttpResponseRedirect(reverse("admin:crm_customer_change", args=[kept.pk]))
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet, search_term: str
-    ) -> tuple[QuerySet, bool]:
-        # A number is normalised and matched exactly on its index; anything else is a
-        # name/email prefix. Neither can return a customer twice.
-        return selectors.customer_search(queryset, search_term), False
+    search_rule = selectors.CUSTOMER_FIELDS
 
     @admin.display(description="Name", ordering="name")
     def display_name(self, obj: Customer) -> str:
@@ -268,11 +272,12 @@ class CustomerAdmin(
         numbers = getattr(obj, "page_numbers", None)
         if numbers is None:  # not from the changelist: load this one customer's numbers
             numbers = selectors.numbers_by_customer([obj.pk]).get(obj.pk, [])
+        opted_out: set[str] = getattr(obj, "page_opted_out", set())
         items = format_html_join(
             "",
             '<span class="sb-number">{}<small>{}</small>{}</span>',
             (
-                (number_link(e164), TYPE_LABELS[type_], SMS_BADGE if sms else "")
+                (number_link(e164), TYPE_LABELS[type_], list_badges(sms, e164 in opted_out))
                 for e164, type_, sms in numbers
             ),
         )
@@ -409,17 +414,18 @@ class PhoneNumberAdmin(
         phone_column("number", "Number"),
         "type",
         "sms",
+        "sms_opted_out",
         "customer",
         "type_source",
         "updated_at",
         "view",
     )
-    list_filter = ("type", "sms", "type_source")
+    list_filter = ("type", "sms", "sms_opted_out", "type_source")
     list_select_related = ("customer",)
     search_fields = ("number",)
     search_help_text = "A phone number typed any way."
     raw_id_fields = ("customer",)
-    readonly_fields = ("type_source", "created_at", "updated_at")
+    readonly_fields = ("type_source", "created_at", "updated_at", *OPT_OUT_FIELDS)
 
     @admin.display(description="Number view")
     def view(self, obj: PhoneNumber) -> str:
@@ -464,126 +470,20 @@ class PhoneNumberChangeAdmin(ReadOnlyAdminMixin, FastChangelistMixin, admin.Mode
         return found, False
 
 
-@admin.register(MatchSuggestion)
-class MatchSuggestionAdmin(FastChangelistMixin, admin.ModelAdmin):
-    list_display = ("pair", "reason", "detail", "status", "created_at", "review")
-    list_filter = ("status", "reason")
-    list_select_related = ("customer", "other", "resolved_by")
-    search_fields = ("detail",)
-    readonly_fields = (
-        "customer",
-        "other",
-        "reason",
-        "detail",
-        "status",
-        "created_at",
-        "resolved_at",
-        "resolved_by",
-    )
-    actions = ["dismiss_selected"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @admin.display(description="Profiles")
-    def pair(self, obj: MatchSuggestion) -> str:
-        return f"{obj.customer} / {obj.other}"
-
-    @admin.display(description="")
-    def review(self, obj: MatchSuggestion) -> str:
-        if obj.status != MatchSuggestion.Status.OPEN:
-            return ""
-        url = reverse("admin:crm_matchsuggestion_merge", args=[obj.pk])
-        return format_html('<a class="button" href="{}">Review and merge</a>', url)
-
-    @admin.action(description="Dismiss the selected suggestions", permissions=["change"])
-    def dismiss_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
-        dismissed = 0
-        for suggestion in queryset.filter(status=MatchSuggestion.Status.OPEN):
-            services.match_suggestion_dismiss(suggestion=suggestion, actor=request.user)
-            dismissed += 1
-        self.message_user(
-            request,
-            f"{plural(dismissed, 'suggestion', 'suggestions')} dismissed.",
-            messages.SUCCESS,
-        )
-
-    def get_urls(self) -> list:
-        return [
-            path(
-                "<int:pk>/merge/",
-                self.admin_site.admin_view(self.merge_view),
-                name="crm_matchsuggestion_merge",
-            ),
-            *super().get_urls(),
-        ]
-
-    def merge_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        suggestion = get_object_or_404(
-            MatchSuggestion.objects.select_related("customer", "other"), pk=pk
-        )
-        if not (
-            self.has_change_permission(request, suggestion)
-            and request.user.has_perm("crm.change_customer")
-        ):
-            raise PermissionDenied("Only Administrators and Agents merge customer profiles.")
-        profiles = [suggestion.customer, suggestion.other]
-        if request.method == "POST":
-            choice = request.POST.get("keep")
-            action = request.POST.get("action")
-            try:
-                if action == "dismiss":
-                    services.match_suggestion_dismiss(suggestion=suggestion, actor=request.user)
-                    self.message_user(request, "Suggestion dismissed.", messages.SUCCESS)
-                    return HttpResponseRedirect(reverse("admin:crm_matchsuggestion_changelist"))
-                keep = next((p for p in profiles if str(p.pk) == choice), None)
-                if keep is None:
-                    raise ValidationError("Choose the profile to keep.")
-                merge = profiles[1] if keep is profiles[0] else profiles[0]
-                result = services.customer_merge(keep=keep, merge=merge, actor=request.user)
-            except ValidationError as exc:
-                self.message_user(request, " ".join(exc.messages), messages.ERROR)
-                return HttpResponseRedirect(request.get_full_path())
-            moved = counted_kinds(result.moved)
-            self.message_user(
-                request, f"Merged {merge} into {keep} (moved {moved}).", messages.SUCCESS
-            )
-            return HttpResponseRedirect(reverse("admin:crm_customer_change", args=[keep.pk]))
-        numbers = selectors.numbers_by_customer(p.pk for p in profiles)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Review a possible match",
-            "opts": self.opts,
-            "suggestion": suggestion,
-            "profiles": [
-                (
-                    p,
-                    [(phone_link(n), TYPE_LABELS[t], sms) for n, t, sms in numbers.get(p.pk, [])],
-                )
-                for p in profiles
-            ],
-        }
-        return TemplateResponse(request, "admin/crm/matchsuggestion/merge.html", context)
-
-
-@admin.register(CustomerMerge)
-class CustomerMergeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "kept", "merged", "merged_by", "what_moved")
-    readonly_fields = ("kept", "merged", "merged_by", "what_moved", "created_at")
-    exclude = ("moved",)
-    list_select_related = ("kept", "merged", "merged_by")
-    raw_id_fields = ("kept", "merged")
-
-    @admin.display(description="Moved to the kept profile")
-    def what_moved(self, obj: CustomerMerge) -> str:
-        return counted_kinds(obj.moved if isinstance(obj.moved, dict) else {})
-
-
 @admin.register(CustomerErasure)
 class CustomerErasureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "customer", "erased_by", "reference", "erased")
     list_select_related = ("customer", "erased_by")
     raw_id_fields = ("customer",)
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin):
+    """Each team member's own phone (rung first by click-to-call) and time zone."""
+
+    list_display = ("user", "phone", "time_zone", "updated_at")
+    search_fields = ("user__username", "phone")
+    raw_id_fields = ("user",)
+
+
+from crm import admin_records  # noqa: E402, F401  (notes and API tokens)

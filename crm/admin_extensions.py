@@ -19,26 +19,37 @@ Example, in ``telephony/apps.py``::
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.contrib.admin import ListFilter
 from django.contrib.admin.options import InlineModelAdmin
 from django.db.models import Model
 from django.http import HttpRequest
+from django.urls import path
 
 # (request, obj) -> the panel's context, or None when it has nothing to show this user.
 PanelContext = Callable[[HttpRequest, Any], dict[str, Any] | None]
 
 
+# Where a change page shows a panel: below the form (the default), or above it, where the
+# customer page keeps what an agent works with (docs/pages.md, "Customer page").
+AFTER_FORM = "after_form"
+BEFORE_FORM = "before_form"
+
+
 @dataclass(frozen=True)
 class Panel:
-    """A block on a change page, below the form: a template and what it needs."""
+    """A block on a change page, below the form (or above it: ``place=BEFORE_FORM``,
+    outside the form, so a panel there may hold a form of its own): a template and what
+    it needs."""
 
     key: str
     template: str
     context: PanelContext
     order: int = 100
     media_css: Sequence[str] = ()
+    place: str = AFTER_FORM
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,16 @@ class Link:
     url: Callable[[HttpRequest, Any], str | None]
 
 
+@dataclass(frozen=True)
+class AdminView:
+    """A URL of the extended ModelAdmin, served as ``view(modeladmin, request, **kwargs)``
+    behind the admin's login and named ``admin:<name>`` (an upper app's row action)."""
+
+    name: str
+    route: str  # relative to the ModelAdmin's URLs, e.g. "reputation/<int:pk>/<str:verb>/"
+    view: Callable[..., Any]
+
+
 @dataclass
 class AdminExtensions:
     """What upper apps have added to one ModelAdmin. Filled at start-up, read per request."""
@@ -81,6 +102,7 @@ class AdminExtensions:
     # confirmation page (``context(request, obj)``): a dashboard, a warning.
     changelist_panels: list[Panel] = field(default_factory=list)
     delete_panels: list[Panel] = field(default_factory=list)
+    views: list[AdminView] = field(default_factory=list)
 
     def _add(self, items: list[Any], item: Any, key: str) -> None:
         # ready() may run twice (tests, autoreload): registering again replaces.
@@ -111,6 +133,9 @@ class AdminExtensions:
     def add_action(self, action: Callable[..., Any]) -> None:
         self._add(self.actions, action, "__name__")
 
+    def add_view(self, view: AdminView) -> None:
+        self._add(self.views, view, "name")
+
     def add_list_filter(self, list_filter: type[ListFilter]) -> None:
         self._add(self.list_filters, list_filter, "__name__")
 
@@ -137,7 +162,7 @@ class ExtensibleAdminMixin:
 
     The change page gets ``extension_panels``, ``extension_links`` and ``extension_css``
     in its context (``admin/extensible_change_form.html`` renders them); columns join
-    ``list_display``; inlines, actions and list filters join the admin's own. The
+    ``list_display``; inlines, actions, list filters and views (URLs) join the admin's own. The
     changelist gets its ``changelist_panels`` (``admin/extensible_change_list.html``), the
     delete confirmation its ``delete_panels`` (``admin/extensible_delete_confirmation.html``).
     A column's ``prepare`` runs once per page with the page's objects.
@@ -157,6 +182,17 @@ class ExtensibleAdminMixin:
             else:
                 columns.insert(position, cell)
         return columns
+
+    def get_urls(self) -> list[Any]:
+        # Before the admin's own patterns: its "<path:object_id>/" would take them.
+        return [
+            path(
+                view.route,
+                self.admin_site.admin_view(partial(view.view, self)),  # type: ignore[attr-defined]
+                name=view.name,
+            )
+            for view in self.extensions.views
+        ] + super().get_urls()  # type: ignore[misc]
 
     def get_list_filter(self, request: HttpRequest) -> Any:
         return [*super().get_list_filter(request), *self.extensions.list_filters]  # type: ignore[misc]
@@ -180,8 +216,14 @@ class ExtensibleAdminMixin:
     def extension_context(self, request: HttpRequest, obj: Model | None) -> dict[str, Any]:
         if obj is None:
             return {}
+        panels = self.extensions.panels
         return {
-            "extension_panels": self.extensions.panel_contexts(request, obj),
+            "extension_panels_before": self.extensions.panel_contexts(
+                request, obj, [p for p in panels if p.place == BEFORE_FORM]
+            ),
+            "extension_panels": self.extensions.panel_contexts(
+                request, obj, [p for p in panels if p.place != BEFORE_FORM]
+            ),
             "extension_links": self.extensions.link_items(request, obj),
             "extension_css": self.extensions.css(),
         }
@@ -273,6 +315,30 @@ class AdminPages:
 
 
 admin_pages = AdminPages()
+
+# (e164s) -> {e164: [badge HTML, ...]}: called once per page with the numbers it shows.
+NumberBadgeSource = Callable[[list[str]], dict[str, list[Any]]]
+
+
+@dataclass
+class NumberBadges:
+    """Badges beside a number wherever the customer page lists it (e.g. do-not-call, from
+    the app that keeps that list); crm's own (SMS, opted out of SMS) are drawn by crm."""
+
+    sources: dict[str, NumberBadgeSource] = field(default_factory=dict)
+
+    def add(self, key: str, source: NumberBadgeSource) -> None:
+        self.sources[key] = source
+
+    def for_numbers(self, e164s: list[str]) -> dict[str, list[Any]]:
+        badges: dict[str, list[Any]] = {}
+        for key in sorted(self.sources):
+            for e164, items in self.sources[key](e164s).items():
+                badges.setdefault(e164, []).extend(items)
+        return badges
+
+
+number_badges = NumberBadges()
 
 # The registries crm's own admin pages offer. Upper apps fill them from AppConfig.ready().
 customer_admin_extensions = AdminExtensions("crm.Customer")

@@ -1,9 +1,12 @@
 from typing import Any
 
+from django import forms
 from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import NoReverseMatch, URLPattern, URLResolver, path, reverse
+from django.utils.html import format_html
 
 from crm import roles
 from crm.admin_extensions import admin_pages, dashboard_extensions
@@ -25,6 +28,29 @@ def is_administrator(user: Any) -> bool:
     )
 
 
+class SwitchboardLoginForm(AdminAuthenticationForm):
+    """A Caller who signs in here is told where they work, rather than that their
+    (correct) password is wrong: the admin is for Administrators and Agents."""
+
+    def confirm_login_allowed(self, user: Any) -> None:
+        if user.is_active and not user.is_staff:
+            try:
+                workspace = reverse("campaigns:list")
+            except NoReverseMatch:  # pragma: no cover - the workspace is always installed
+                workspace = "/campaigns/"
+            if user.has_perm("campaigns.work_campaign"):
+                raise forms.ValidationError(
+                    format_html(
+                        "This account works in the caller workspace: sign in at "
+                        '<a href="{}">{}</a>.',
+                        workspace,
+                        workspace,
+                    ),
+                    code="caller_account",
+                )
+        super().confirm_login_allowed(user)
+
+
 class SwitchboardAdminSite(admin.AdminSite):
     site_header = "Switchboard"
     site_title = "Switchboard"
@@ -35,20 +61,39 @@ class SwitchboardAdminSite(admin.AdminSite):
     # screen from every changelist; the breadcrumbs and the home page navigate instead.
     enable_nav_sidebar = False
     index_template = "admin/switchboard_index.html"
+    login_form = SwitchboardLoginForm
+
+    def get_urls(self) -> list[URLPattern | URLResolver]:
+        from crm import admin_views
+
+        def search(request: HttpRequest) -> HttpResponse:
+            return admin_views.search_view(self, request)
+
+        def api_tokens(request: HttpRequest) -> HttpResponse:
+            return admin_views.tokens_view(self, request)
+
+        def note_add(request: HttpRequest, customer_id: int) -> HttpResponse:
+            return admin_views.note_add_view(self, request, customer_id)
+
+        return [
+            path("search/", self.admin_view(search), name="search"),
+            path(
+                "notes/add/<int:customer_id>/", self.admin_view(note_add), name="crm_note_add_for"
+            ),
+            path("tokens/", self.admin_view(api_tokens), name="api_tokens"),
+            # Pages upper apps add (crm/admin_extensions.py), before the admin's catch-all.
+            *(
+                path(page.route, self.admin_view(page.view), name=page.name)
+                for page in admin_pages.pages
+            ),
+            *super().get_urls(),
+        ]
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[Any]:
         apps = super().get_app_list(request, app_label)
         if app_label is not None:
             return apps  # one app's own page: as Django builds it
         return arrange_app_list(apps, show_system=is_administrator(request.user))
-
-    def get_urls(self) -> list[Any]:
-        # Pages upper apps add (crm/admin_extensions.py), before the admin's catch-all.
-        own = [
-            path(page.route, self.admin_view(page.view), name=page.name)
-            for page in admin_pages.pages
-        ]
-        return [*own, *super().get_urls()]
 
     def index(self, request: HttpRequest, extra_context: Any = None) -> TemplateResponse:
         context = {

@@ -14,9 +14,9 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from crm import search
 from crm.db import is_postgresql
 from crm.phones import phone_link
-from crm.selectors import number_search
 
 # Below this many rows an exact count is cheap, and exactness is worth more than speed.
 EXACT_COUNT_BELOW = 50_000
@@ -158,18 +158,46 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class NumberSearchMixin:
-    """Search a list by a phone number typed any way (``search_fields = ("number",)``):
-    normalised, then one exact match on the indexed E.164 ``number`` column. Text that is
-    no number matches nothing."""
+class RankedChangeListMixin:
+    """A searched list shows the best matches first (``search_rank``, crm/search.py),
+    unless the reader sorted by a column."""
+
+    params: dict[str, Any]
+    query: str
+
+    def get_ordering(self, request: HttpRequest, queryset: QuerySet) -> list[Any]:
+        ordering = super().get_ordering(request, queryset)  # type: ignore[misc]
+        searched = self.query and "search_rank" in queryset.query.annotations
+        if searched and ORDER_VAR not in self.params:
+            return ["search_rank", *ordering]
+        return list(ordering)
+
+
+class SearchRuleAdminMixin:
+    """The one search rule (crm/search.py) on a changelist: ``search_rule`` names the
+    fields it reads. Every list's search box answers the same way."""
+
+    search_rule: search.Fields
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple[QuerySet, bool]:
-        if not search_term.strip():
+        query = search.parse(search_term)
+        if not query.text:
             return queryset, False
-        found = number_search(queryset, search_term)
-        return (queryset.none() if found is None else found), False
+        order = [*(self.get_ordering(request) or ()), "-pk"]  # type: ignore[attr-defined]
+        return search.best(queryset, query, self.search_rule, order=order), False
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        base = super().get_changelist(request, **kwargs)  # type: ignore[misc]
+        return type(f"Ranked{base.__name__}", (RankedChangeListMixin, base), {})
+
+
+class NumberSearchMixin(SearchRuleAdminMixin):
+    """Search a list of numbers (``search_fields = ("number",)``): a number typed any way
+    (an exact match on the indexed E.164 column) or its last 4 or more digits."""
+
+    search_rule = search.Fields(numbers=("number",))
 
 
 class SingletonAdminMixin:

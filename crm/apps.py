@@ -12,10 +12,40 @@ class CrmConfig(AppConfig):
     verbose_name = "Customers"
 
     def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from crm.search import register_sqlite_functions
+
+        # SQLite has no unaccent: the search rule's sb_fold is a Python function there.
+        connection_created.connect(register_sqlite_functions, dispatch_uid="crm.search.sqlite")
+        from crm.search import SearchKind, search_registry
+        from crm.selectors import customer_hits
+
+        search_registry.add(
+            SearchKind("customer", "Customers", "crm.view_customer", customer_hits, order=10)
+        )
         from crm import providers  # noqa: F401  (registers the provider settings check)
-        from crm.admin_extensions import Panel, dashboard_extensions
+        from crm.admin_extensions import (
+            BEFORE_FORM,
+            Panel,
+            customer_admin_extensions,
+            dashboard_extensions,
+        )
+        from crm.admin_profile import CUSTOMER_CARD
+        from crm.admin_views import notes_panel
         from crm.dashboard import PANEL_TEMPLATE, match_suggestions_panel
 
+        customer_admin_extensions.add_panel(CUSTOMER_CARD)
+        customer_admin_extensions.add_panel(
+            Panel(
+                key="crm-notes",
+                template="admin/crm/customer/_note_form.html",
+                context=notes_panel,
+                order=12,
+                # With the timeline and the reply box, where an agent works on a phone.
+                place=BEFORE_FORM,
+            )
+        )
         dashboard_extensions.add_panel(
             Panel(
                 key="crm-matches",

@@ -27,11 +27,17 @@ from crm.models import Customer
 
 @dataclass(frozen=True)
 class ErasureChoice:
-    """One item the Administrator may tick or leave (e.g. a campaign lead)."""
+    """One item the Administrator may tick or leave (e.g. a campaign lead).
+
+    ``ticked`` when it is surely this person (the confirmation page ticks it beforehand);
+    ``why`` says what ties it to the person, so someone else's item is left unticked.
+    """
 
     key: str
     label: str
     detail: str = ""
+    ticked: bool = False
+    why: str = ""
 
 
 @dataclass(frozen=True)

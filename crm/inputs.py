@@ -13,7 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.core.exceptions import BadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse, QueryDict
 from django.utils import timezone
 from rest_framework import parsers, serializers
 
@@ -75,12 +76,29 @@ class CleanInputMiddleware:
         if _needs_cleaning([*request.COOKIES, *request.COOKIES.values()]):
             request.COOKIES = {clean_text(k): clean_text(v) for k, v in request.COOKIES.items()}
         if request.method == "POST" and request.content_type in _FORM_TYPES:
-            sent = request.POST
+            try:
+                sent = request.POST
+            except BadRequest:
+                return _unreadable_form(request)
             cleaned = _clean_querydict(sent)
             if cleaned is not sent:
                 request._post_as_sent = sent  # type: ignore[attr-defined]
                 request.POST = cleaned  # type: ignore[assignment]
         return self.get_response(request)
+
+
+def _unreadable_form(request: HttpRequest) -> HttpResponse:
+    """A clear 400 for a form body Django will not decode (a charset other than UTF-8):
+    the API answers JSON, everything else (a webhook, a form) plain text."""
+    charset = request.content_params.get("charset", "") if request.content_params else ""
+    reason = (
+        "The form body must be UTF-8 encoded"
+        + (f" (it said charset={charset[:40]})" if charset else "")
+        + "; nothing was stored."
+    )
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": reason}, status=400)
+    return HttpResponseBadRequest(reason, content_type="text/plain; charset=utf-8")
 
 
 class JSONParser(parsers.JSONParser):

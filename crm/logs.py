@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
+from urllib.parse import unquote
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -24,12 +25,13 @@ request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 access_logger = logging.getLogger("switchboard.request")
 
 # A number as people and Twilio write it: E.164 (with separators or not), a NANP number
-# with its usual punctuation, or a bare run of 10-15 digits. Digits inside a word (a
-# CallSid, a hash) are not numbers; a date (4-2-2 digits) is not NANP-shaped.
+# with its usual punctuation (or a query string's "+" for a space), or a bare run of 10-15
+# digits. Digits inside a word (a CallSid, a hash) are not numbers; a date (4-2-2 digits)
+# is not NANP-shaped.
 _PHONE = re.compile(
     r"(?<![\w+])(?:"
     r"\+\d(?:[\s().-]{0,2}\d){6,14}"
-    r"|\(?\d{3}\)?[\s.-]{0,2}\d{3}[\s.-]?\d{4}"
+    r"|\(?\d{3}\)?[\s.+-]{0,2}\d{3}[\s.+-]?\d{4}"
     r"|\d{10,15}"
     r")(?![\w])"
 )
@@ -68,8 +70,20 @@ def _secret_values() -> list[str]:
     return [value for value in values if len(value) >= 8]
 
 
+# A percent-escape: a path or query string as Django prints a request (``%2B1678...``,
+# ``%28678%29%20...``), or a URL in a client library's error.
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
 def mask(text: str) -> str:
-    """``text`` with every phone number masked and every secret replaced by ``[redacted]``."""
+    """``text`` with every phone number masked and every secret replaced by ``[redacted]``.
+
+    Percent-escapes are decoded first: a number written into a URL is still a number, and
+    the line reads as the request was meant. Anyone logging text that may hold a number
+    (a vendor's error, a URL) calls this before storing or logging it.
+    """
+    if _PERCENT_ESCAPE.search(text):
+        text = unquote(text, errors="replace")
     for value in _secret_values():
         text = text.replace(value, "[redacted]")
     text = _SECRET_PAIR.sub(lambda m: f"{m[1]}{m[2]}{m[3] or ''}[redacted]", text)
@@ -194,10 +208,12 @@ def _access_fields(request: HttpRequest, status: int, started: float) -> dict[st
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         fields["user_id"] = user.pk
-    if request.path.startswith("/webhooks/") and request.method == "POST":
-        # The view has parsed the form already; the SIDs are not personal data.
+    # The SIDs are not personal data. Only a form the view parsed is read: a body Django
+    # refused (not UTF-8, too big) would raise here again and lose the access line.
+    parsed = getattr(request, "_post", None)
+    if request.path.startswith("/webhooks/") and request.method == "POST" and parsed is not None:
         for param, key in (("CallSid", "call_sid"), ("MessageSid", "message_sid")):
-            value = request.POST.get(param)
+            value = parsed.get(param)
             if value:
-                fields[key] = value[:64]
+                fields[key] = str(value)[:64]
     return fields

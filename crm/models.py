@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from phonenumber_field.modelfields import PhoneNumberField
@@ -72,6 +73,16 @@ class PhoneNumber(models.Model):
     type_source = models.CharField(
         max_length=12, choices=TypeSource.choices, default=TypeSource.MANUAL
     )
+    # Set by an inbound STOP (or a synonym), cleared by START: a number, not a profile,
+    # opts out, so every row holding it moves together (docs/messaging.md).
+    # A database default too: bulk loads (COPY, INSERT ... SELECT) name only their columns.
+    sms_opted_out = models.BooleanField(
+        "opted out of SMS",
+        default=False,
+        db_default=False,
+        help_text="The number texted STOP: nothing is sent to it until it texts START.",
+    )
+    sms_opted_out_at = models.DateTimeField("opted out at", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -111,6 +122,8 @@ class PhoneNumberChange(models.Model):
         TYPE_CHANGED = "type_changed", "Type changed"
         REMOVED = "removed", "Removed"
         MOVED = "moved", "Moved by merge"
+        SMS_OPT_OUT = "sms_opt_out", "Opted out of SMS"
+        SMS_OPT_IN = "sms_opt_in", "Opted in to SMS"
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="number_changes")
     phone_number = models.ForeignKey(
@@ -176,7 +189,11 @@ class MatchSuggestion(models.Model):
 
 
 class CustomerMerge(models.Model):
-    """The log of a merge: which profile was kept, which merged away, what moved."""
+    """The log of a merge: which profile was kept, which merged away, what moved, and
+    what an Administrator needs to undo it (docs/product.md, "Possible matches and merges")."""
+
+    # An Administrator may undo a merge this long after it (docs/product.md).
+    UNDO_DAYS = 30
 
     kept = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="merges_kept")
     merged = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="merges_away")
@@ -184,10 +201,30 @@ class CustomerMerge(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     moved = models.JSONField(default=dict, help_text="Rows moved to the kept profile, by kind.")
+    values = models.JSONField(
+        default=dict,
+        encoder=DjangoJSONEncoder,
+        help_text="Both profiles' name, email and counters before the merge, and which "
+        "profile's name and email the kept profile took.",
+    )
+    undo = models.JSONField(
+        default=dict,
+        help_text="What undoing needs: the ids of the rows moved (by model and field), the "
+        "merged profile's copies of shared numbers, the kept numbers whose type was raised.",
+    )
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        permissions = [("undo_customermerge", "Can undo a merge")]
 
     def __str__(self) -> str:
         return f"#{self.merged_id} merged into #{self.kept_id}"
@@ -218,3 +255,91 @@ class CustomerErasure(models.Model):
 
     def __str__(self) -> str:
         return f"Erasure of customer #{self.customer_id}, {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Note(models.Model):
+    """What an agent writes on a customer's record, or on one of their calls
+    (``telephony.CallNote`` links a note to its call: crm knows no calls)."""
+
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="notes"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField(max_length=5000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The profile timeline reads a customer's notes newest first, a page at a time.
+            models.Index(fields=["customer", "-created_at", "-id"], name="crm_note_timeline")
+        ]
+
+    def __str__(self) -> str:
+        return f"Note #{self.pk} by {self.author or 'a removed user'}"
+
+
+class NoteEdit(models.Model):
+    """The audit of a note: each edit keeps the text it replaced, who, and when."""
+
+    note = models.ForeignKey(Note, on_delete=models.CASCADE, related_name="edits")
+    text_before = models.TextField()
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    edited_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-edited_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Edit of note #{self.note_id} at {self.edited_at:%Y-%m-%d %H:%M}"
+
+
+class ApiToken(models.Model):
+    """A staff user's API token, stored as its SHA-256 digest: the key is shown once, when
+    made, and cannot be read back (``docs/search.md``, "API tokens")."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, help_text="What uses it, e.g. 'voice assistant'.")
+    prefix = models.CharField(max_length=12, help_text="The key's first characters, to tell it.")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class StaffProfile(models.Model):
+    """What Switchboard knows of a team member beyond the login: where to ring them for
+    "call me first" click-to-call, and the zone they read times in."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
+    )
+    phone = models.CharField(
+        max_length=16,
+        blank=True,
+        help_text="E.164. Click-to-call rings this phone first, then dials the lead.",
+    )
+    time_zone = models.CharField(
+        max_length=64, blank=True, help_text="IANA zone, e.g. America/New_York. Empty: the team's."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "staff profile"
+
+    def __str__(self) -> str:
+        return f"Profile of {self.user}"

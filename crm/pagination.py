@@ -37,3 +37,12 @@ class BoundedCursorPagination(CursorPagination):
 
 class NewestFirstCursorPagination(BoundedCursorPagination):
     ordering = "-id"
+
+
+class RankedOrNewestFirstCursorPagination(NewestFirstCursorPagination):
+    """Newest first; a searched list best match first (``search_rank``, crm/search.py)."""
+
+    def get_ordering(self, request: Request, queryset: Any, view: Any) -> tuple[str, ...]:
+        if "search_rank" in getattr(queryset.query, "annotations", {}):
+            return ("search_rank", "-id")
+        return tuple(super().get_ordering(request, queryset, view))

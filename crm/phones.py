@@ -62,8 +62,37 @@ def _normalize(text: str, region: str) -> str:
     if not phonenumbers.is_possible_number(parsed):
         raise InvalidPhoneNumber(text, "wrong number of digits")
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidPhoneNumber(text, "not a number in any numbering plan")
+        raise InvalidPhoneNumber(text, _invalid_reason(parsed))
     return phonenumbers.format_number(parsed, PhoneNumberFormat.E164)
+
+
+NO_SUCH_AREA_CODE = "no such area code"
+# Lines that are numbers in every area code assigned in the United States and Canada.
+_NANP_PROBE_LINES = ("2345678", "5550100", "8675309", "7654321", "4567890")
+
+
+def _invalid_reason(parsed: phonenumbers.PhoneNumber) -> str:
+    """Why a number of the right length is no number. Receipts and forms show it, so the
+    wording is what a person checks: the area code when that is what does not exist."""
+    national = str(parsed.national_number)
+    if (
+        parsed.country_code == 1
+        and len(national) == 10
+        and not _nanp_area_code_exists(national[:3])
+    ):
+        return NO_SUCH_AREA_CODE
+    return "not a number in any numbering plan"
+
+
+@cache
+def _nanp_area_code_exists(area_code: str) -> bool:
+    """Whether any number has this area code, by libphonenumber's own rules: an area
+    code that a region claims by its leading digits (the Caribbean's) is that region's;
+    the others are judged by the probe lines."""
+    for leading_digits, _ in _nanp_validators():
+        if leading_digits is not None and leading_digits.match(f"{area_code}2000000"):
+            return True
+    return any(_nanp_is_valid(f"{area_code}{line}") for line in _NANP_PROBE_LINES)
 
 
 def normalize_stripped(text: str, region: str) -> str:
@@ -81,12 +110,6 @@ def try_normalize(raw: str | None, region: str | None = None) -> str | None:
         return normalize(raw or "", region)
     except InvalidPhoneNumber:
         return None
-
-
-def is_mobile_by_numbering_plan(e164: str) -> bool:
-    """True where the numbering plan alone says mobile (not in NANP, where it can't tell)."""
-    parsed = phonenumbers.parse(e164, None)
-    return phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE
 
 
 def national_format(e164: str) -> str:

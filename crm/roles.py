@@ -35,10 +35,19 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "crm.view_matchsuggestion",
         "crm.change_matchsuggestion",
         "crm.view_customermerge",
+        # Notes: anyone who works on profiles writes them; only the author edits one
+        # (crm/services.py note_edit).
+        "crm.view_note",
+        "crm.add_note",
+        "crm.change_note",
         "telephony.view_call",
         "telephony.view_message",
         "telephony.view_assistant",
         "telephony.view_frequentcaller",
+        # SMS replies and the inbox (docs/messaging.md).
+        "telephony.send_message",
+        "telephony.view_conversation",
+        "telephony.change_conversation",
     ],
     CALLER: [
         "campaigns.view_campaign",
@@ -48,6 +57,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "campaigns.view_disposition",
         "campaigns.add_disposition",
         "campaigns.work_campaign",
+        "campaigns.view_outcome",
+        "campaigns.view_callattempt",
+        "campaigns.add_callattempt",
+        "campaigns.view_donotcallnumber",
     ],
 }
 

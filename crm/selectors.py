@@ -6,8 +6,10 @@ from typing import Any, TypeVar
 from django.db.models import CharField, F, Model, Prefetch, Q, QuerySet
 from django.db.models.functions import Cast
 
-from crm.models import Customer, MatchSuggestion, PhoneNumber, PhoneNumberChange
-from crm.phones import try_normalize
+from crm import search
+from crm.db import number_locks
+from crm.models import Customer, MatchSuggestion, Note, PhoneNumber, PhoneNumberChange
+from crm.phones import InvalidPhoneNumber, try_normalize
 
 _M = TypeVar("_M", bound=Model)
 
@@ -50,17 +52,33 @@ def customer_filter_by_phone(queryset: QuerySet[Customer], e164: str) -> QuerySe
     return queryset.filter(id__in=holders)
 
 
+CUSTOMER_FIELDS = search.Fields(
+    names=("name",),
+    emails=("email",),
+    holders=(PhoneNumber.objects.all(), "number", "customer_id"),
+)
+
+
 def customer_search(queryset: QuerySet[Customer], term: str) -> QuerySet[Customer]:
-    """Search as agents type: a number in any format, else a name or email prefix."""
-    term = term.strip()
-    if not term:
-        return queryset
-    holders = number_search(PhoneNumber.objects.all(), term)
-    if holders is not None:
+    """The search rule (crm/search.py) on customers, best matches first."""
+    query = search.parse(term)
+    if query.empty:
+        return queryset if not query.text else queryset.none()
+    return search.ranked(search.best(queryset, query, CUSTOMER_FIELDS), "-id")
+
+
+def customer_filter_by_phone_term(queryset: QuerySet[Customer], term: str) -> QuerySet[Customer]:
+    """``?phone=``: a number typed any way, or its last 4 or more digits; raises
+    :class:`~crm.phones.InvalidPhoneNumber` for anything else."""
+    query = search.parse(term)
+    if query.e164:
+        return customer_filter_by_phone(queryset, query.e164)
+    if query.suffix:
+        holders = PhoneNumber.objects.filter(search.suffix_q("number", query.suffix))
         return queryset.filter(id__in=holders.values("customer_id"))
-    if "@" in term:
-        return queryset.filter(email__istartswith=term)
-    return queryset.filter(name__istartswith=term) | queryset.filter(email__istartswith=term)
+    raise InvalidPhoneNumber(
+        str(term)[:64], "give a number in any format or its last 4 or more digits"
+    )
 
 
 def numbers_by_customer(customer_ids: Iterable[int]) -> dict[int, list[tuple[str, str, bool]]]:
@@ -80,6 +98,17 @@ def numbers_by_customer(customer_ids: Iterable[int]) -> dict[int, list[tuple[str
     return result
 
 
+def numbers_opted_out(e164s: Iterable[str]) -> set[str]:
+    """Which of these numbers opted out of SMS: one indexed query for a page of numbers."""
+    wanted = sorted(set(e164s))
+    if not wanted:
+        return set()
+    rows = PhoneNumber.objects.filter(number__in=wanted, sms_opted_out=True).values_list(
+        Cast(F("number"), CharField()), flat=True
+    )
+    return set(rows)
+
+
 def match_suggestions_open(customer: Customer | None = None) -> QuerySet[MatchSuggestion]:
     queryset = MatchSuggestion.objects.filter(status=MatchSuggestion.Status.OPEN)
     if customer is not None:
@@ -87,34 +116,76 @@ def match_suggestions_open(customer: Customer | None = None) -> QuerySet[MatchSu
     return queryset.select_related("customer", "other")
 
 
-def customer_erasure_subject(
-    customer: Customer, *, lock: bool = False
-) -> tuple[Customer, list[Customer], list[str]]:
-    """Whom an erasure or export is about: the live profile, every profile merged into it
-    (the same person), and every number they hold or held (their number history too, as
-    old calls and leads may carry a number since removed). ``lock`` serialises erasures
-    of one person (inside a transaction)."""
-    customer = Customer.objects.get(pk=customer.pk)  # merged_into as stored now
+class ProfilesChanged(Exception):
+    """The profiles to lock changed between reading and locking them: start over."""
+
+
+def profiles_lock(customer_ids: Iterable[int], numbers: Iterable[str]) -> dict[int, Customer]:
+    """Lock profiles the way every merge and erasure does, in one order: first the linking
+    lock of each number (``crm.db.number_locks``, the lock a webhook takes before reading a
+    number's holders), then the profiles' rows in id order. A webhook linking one of these
+    numbers finishes first or waits, and two merges or erasures of one person serialise
+    without deadlocking. Returns the rows as they are now, re-read under the lock."""
+    number_locks(numbers)
+    return {
+        c.pk: c
+        for c in Customer.objects.select_for_update()
+        .filter(pk__in=sorted(set(customer_ids)))
+        .order_by("pk")
+    }
+
+
+def _person(customer_id: int) -> tuple[Customer, list[Customer], list[str]]:
+    customer = Customer.objects.get(pk=customer_id)  # merged_into as stored now
     while customer.merged_into_id is not None:
         customer = Customer.objects.get(pk=customer.merged_into_id)
-    if lock:
-        customer = Customer.objects.select_for_update().get(pk=customer.pk)
     profiles, frontier = [customer], [customer.pk]
     while frontier:
         merged = list(Customer.objects.filter(merged_into_id__in=frontier).order_by("id"))
         profiles += merged
         frontier = [p.pk for p in merged]
-    ids = [p.pk for p in profiles]
+    return customer, profiles, numbers_held([p.pk for p in profiles], history=True)
+
+
+def numbers_held(customer_ids: list[int], *, history: bool = False) -> list[str]:
+    """The numbers these profiles hold, and with ``history`` every number they held (old
+    calls and leads may carry a number since removed)."""
     numbers = {
         str(n)
-        for n in PhoneNumber.objects.filter(customer_id__in=ids).values_list("number", flat=True)
+        for n in PhoneNumber.objects.filter(customer_id__in=customer_ids).values_list(
+            "number", flat=True
+        )
     }
-    numbers |= set(
-        PhoneNumberChange.objects.filter(customer_id__in=ids)
-        .exclude(number="")
-        .values_list("number", flat=True)
-    )
-    return customer, profiles, sorted(numbers)
+    if history:
+        numbers |= set(
+            PhoneNumberChange.objects.filter(customer_id__in=customer_ids)
+            .exclude(number="")
+            .values_list("number", flat=True)
+        )
+    return sorted(numbers)
+
+
+def customer_erasure_subject(
+    customer: Customer, *, lock: bool = False
+) -> tuple[Customer, list[Customer], list[str]]:
+    """Whom an erasure or export is about: the live profile, every profile merged into it
+    (the same person), and every number they hold or held.
+
+    ``lock`` (inside a transaction) locks them as :func:`profiles_lock` says and reads them
+    again under the lock: a merge that committed meanwhile (this profile merged into
+    another, or another into it) makes the person bigger, so :class:`ProfilesChanged` is
+    raised and the caller starts its transaction over, its locks released.
+    """
+    found = _person(customer.pk)
+    if not lock:
+        return found
+    profiles_lock([p.pk for p in found[1]], found[2])
+    locked = _person(customer.pk)
+    if (locked[0].pk, [p.pk for p in locked[1]]) != (found[0].pk, [p.pk for p in found[1]]) or (
+        not set(locked[2]) <= set(found[2])
+    ):
+        raise ProfilesChanged
+    return locked
 
 
 def customer_erasure_plan(customer: Customer) -> tuple[Customer, list[str], list[Any]]:
@@ -234,3 +305,32 @@ def mobile_holder(e164: str, *, exclude_pk: int | None = None) -> PhoneNumber | 
     if exclude_pk is not None:
         rows = rows.exclude(pk=exclude_pk)
     return rows.select_related("customer").first()
+
+
+def customer_notes(customer: Customer) -> QuerySet[Note]:
+    """A customer's notes, newest first (those on their calls too)."""
+    return (
+        Note.objects.filter(customer=customer)
+        .select_related("author")
+        .order_by("-created_at", "-id")
+    )
+
+
+def customer_hits(query: "search.Query", user: Any, limit: int) -> list["search.Hit"]:
+    """The ``customer`` kind of the header search box and ``/api/search/``."""
+    from django.urls import reverse
+
+    found = search.best(customer_queryset(), query, CUSTOMER_FIELDS, limit=limit)
+    rows = search.ranked(found, "-id")
+    return [
+        search.Hit(
+            kind="customer",
+            id=customer.pk,
+            label=str(customer),
+            matched=search.matched_text(query, search.rank_of(customer)),
+            rank=search.rank_of(customer),
+            url=reverse("admin:crm_customer_change", args=[customer.pk]),
+            detail=customer.email if customer.name else "",
+        )
+        for customer in rows[:limit]
+    ]

@@ -5,22 +5,37 @@ from dataclasses import dataclass
 from typing import cast
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from crm.actors import Actor, acting_user
 from crm.db import constraint_violation_message, number_locks
+
+# Possible matches are crm/matches.py's; the names stay importable from here too.
+from crm.matches import (  # noqa: F401
+    MATCH_MAX_HOLDERS,
+    match_suggestion_dismiss,
+    match_suggestions_refresh,
+)
 from crm.models import (
     Customer,
     CustomerErasure,
     CustomerMerge,
     MatchSuggestion,
+    Note,
+    NoteEdit,
     PhoneNumber,
     PhoneNumberChange,
 )
 from crm.phones import InvalidPhoneNumber, normalize
+from crm.selectors import (
+    ProfilesChanged,
+    customer_erasure_subject,
+    numbers_held,
+    profiles_lock,
+)
 
 
 @dataclass(frozen=True)
@@ -301,85 +316,6 @@ def phone_number_remove(*, phone: PhoneNumber, cause: str, actor: Actor = None) 
     phone.delete()
 
 
-# A number on more profiles than this is a switchboard or a shared line, not a sign that
-# two profiles are one person; pairing every holder would bury agents in suggestions.
-MATCH_MAX_HOLDERS = 3
-
-_MATCH_SQL = {
-    MatchSuggestion.Reason.SHARED_NUMBER: """
-        SELECT a.customer_id, b.customer_id, a.number
-        FROM crm_phonenumber a
-        JOIN crm_phonenumber b ON b.number = a.number AND a.customer_id < b.customer_id
-        JOIN crm_customer ca ON ca.id = a.customer_id AND ca.merged_into_id IS NULL
-        JOIN crm_customer cb ON cb.id = b.customer_id AND cb.merged_into_id IS NULL
-        -- Two holders of one household line or one office switchboard are relatives or
-        -- colleagues: only a number someone holds as their own hints at a duplicate.
-        WHERE NOT (a.type = b.type AND a.type IN ('home', 'office'))
-          AND a.number IN (
-            SELECT number FROM crm_phonenumber {scope}
-            GROUP BY number HAVING COUNT(*) BETWEEN 2 AND %(max_holders)s
-        )
-    """,
-    MatchSuggestion.Reason.SHARED_EMAIL: """
-        SELECT a.id, b.id, LOWER(a.email)
-        FROM crm_customer a
-        JOIN crm_customer b ON LOWER(b.email) = LOWER(a.email) AND a.id < b.id
-        WHERE a.email <> '' AND a.merged_into_id IS NULL AND b.merged_into_id IS NULL
-          AND LOWER(a.email) IN (
-            SELECT LOWER(email) FROM crm_customer {scope}
-            GROUP BY LOWER(email) HAVING COUNT(*) BETWEEN 2 AND %(max_holders)s
-        )
-    """,
-}
-_MATCH_SCOPE = {
-    MatchSuggestion.Reason.SHARED_NUMBER: (
-        "WHERE number IN (SELECT number FROM crm_phonenumber WHERE customer_id IN ({ids}))"
-    ),
-    MatchSuggestion.Reason.SHARED_EMAIL: (
-        "WHERE email <> '' AND LOWER(email) IN "
-        "(SELECT LOWER(email) FROM crm_customer WHERE id IN ({ids}))"
-    ),
-}
-
-
-def match_suggestions_refresh(*, customer_ids: Iterable[int] | None = None) -> int:
-    """Record an open suggestion for each pair of live profiles sharing a number or email.
-
-    Set-based and idempotent: a pair already suggested (open, merged or dismissed) is left
-    as it is, so a dismissed pair never comes back. ``customer_ids`` limits the work to
-    the numbers and emails those profiles hold. Returns how many suggestions were added.
-    """
-    ids = sorted({int(pk) for pk in customer_ids}) if customer_ids is not None else None
-    if ids == []:
-        return 0
-    added = 0
-    now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
-        for reason, select in _MATCH_SQL.items():
-            # Only module constants and int()-converted ids are formatted into the SQL.
-            scope = _MATCH_SCOPE[reason].format(ids=",".join(map(str, ids))) if ids else ""
-            cursor.execute(
-                "INSERT INTO crm_matchsuggestion "  # noqa: S608
-                "(customer_id, other_id, detail, reason, status, created_at) "
-                f"SELECT pairs.*, %(reason)s, 'open', %(now)s FROM ({select.format(scope=scope)}) "
-                # WHERE true: SQLite cannot otherwise tell ON CONFLICT from a join's ON.
-                "AS pairs WHERE true ON CONFLICT (customer_id, other_id) DO NOTHING",
-                {"reason": reason, "now": now, "max_holders": MATCH_MAX_HOLDERS},
-            )
-            added += max(cursor.rowcount, 0)
-    return added
-
-
-@transaction.atomic
-def match_suggestion_dismiss(*, suggestion: MatchSuggestion, actor: Actor = None) -> None:
-    if suggestion.status != MatchSuggestion.Status.OPEN:
-        raise ValidationError("This suggestion was already resolved.")
-    suggestion.status = MatchSuggestion.Status.DISMISSED
-    suggestion.resolved_at = timezone.now()
-    suggestion.resolved_by = acting_user(actor)
-    suggestion.save(update_fields=["status", "resolved_at", "resolved_by"])
-
-
 # When both profiles hold the same number, the kept row takes the more specific type.
 _TYPE_STRENGTH: dict[str, int] = {
     PhoneNumber.Type.OTHER: 0,
@@ -389,46 +325,86 @@ _TYPE_STRENGTH: dict[str, int] = {
 }
 
 
+# The fields an agent picks from either profile on the merge page (docs/product.md,
+# "Possible matches and merges"); "kept" or "merged" names whose value survives.
+MERGE_FIELDS = ("name", "email")
+MERGE_SOURCES = ("kept", "merged")
+_COUNTERS = ("interaction_count", "first_interaction_at", "last_interaction_at")
+
+
+def _merge_refusal(keep: Customer, merge: Customer) -> str | None:
+    """Why these two (locked) profiles cannot be merged, if a rule forbids it."""
+    if keep.merged_into_id or merge.merged_into_id:
+        return "One of these profiles was already merged into another."
+    erased = CustomerErasure.objects.filter(customer_id__in=[keep.pk, merge.pk])
+    erased_ids = set(erased.values_list("customer_id", flat=True))
+    if keep.pk in erased_ids:
+        # Its numbers and history would come back under a profile erased on request.
+        return f"Customer #{keep.pk} was erased on request: nothing may be merged into it."
+    if merge.pk in erased_ids:
+        return f"Customer #{merge.pk} was erased on request: it cannot be merged into a profile."
+    return None
+
+
 @transaction.atomic
-def customer_merge(*, keep: Customer, merge: Customer, actor: Actor = None) -> CustomerMerge:
+def customer_merge(
+    *,
+    keep: Customer,
+    merge: Customer,
+    actor: Actor = None,
+    fields: dict[str, str] | None = None,
+) -> CustomerMerge:
     """Merge ``merge`` into ``keep``: numbers, history and everything else move over.
 
     The merged profile is kept, hidden, with ``merged_into`` set. Every model of any app
     that points at a customer is re-pointed by introspection, so crm needs no knowledge
-    of the apps built on it (calls, messages, ...). The Mobile rule holds throughout: a
-    number both profiles hold ends up once, on the kept profile, with the stronger type.
+    of the apps built on it (calls, messages, notes, ...), and the moved rows' ids are
+    recorded so an Administrator can undo the merge (``crm.merges``). The Mobile rule
+    holds throughout: a number both profiles hold ends up once, on the kept profile, with
+    the stronger type. ``fields`` says per field of :data:`MERGE_FIELDS` whose value the
+    kept profile takes (``"kept"`` or ``"merged"``); unsaid, the kept one unless empty.
     """
     if keep.pk == merge.pk:
         raise ValidationError("A profile cannot be merged into itself.")
-    # Lock both rows in id order: two agents merging the same pair serialise, not deadlock.
-    locked = {
-        c.pk: c
-        for c in Customer.objects.select_for_update()
-        .filter(pk__in=[keep.pk, merge.pk])
-        .order_by("pk")
-    }
+    fields = fields or {}
+    if set(fields) - set(MERGE_FIELDS) or set(fields.values()) - set(MERGE_SOURCES):
+        raise ValidationError(f"Choose 'kept' or 'merged' for {', '.join(MERGE_FIELDS)}.")
+    # The locks an erasure takes, in its order (numbers, then rows by id): a merge and an
+    # erasure of one person, or a merge and a webhook linking one of its numbers, serialise.
+    locked = profiles_lock([keep.pk, merge.pk], numbers_held([keep.pk, merge.pk]))
     keep, merge = locked[keep.pk], locked[merge.pk]
-    if keep.merged_into_id or merge.merged_into_id:
-        raise ValidationError("One of these profiles was already merged into another.")
+    refusal = _merge_refusal(keep, merge)
+    if refusal:
+        raise ValidationError(refusal)
+    values = {
+        role: {name: getattr(profile, name) for name in (*MERGE_FIELDS, *_COUNTERS)}
+        for role, profile in (("kept", keep), ("merged", merge))
+    }
 
     moved: dict[str, int] = {}
-    skip = {PhoneNumber, MatchSuggestion, CustomerMerge}
+    moved_ids: dict[str, list[int]] = {}
+    skip = {PhoneNumber, MatchSuggestion, CustomerMerge, CustomerErasure}
     for relation in Customer._meta.related_objects:
         model = cast(type[models.Model], relation.related_model)
         if model in skip or not relation.one_to_many:
             continue
         field = relation.field.name
-        count = model._base_manager.filter(**{field: merge}).update(**{field: keep})
-        if count:
-            moved[str(model._meta.verbose_name_plural)] = count
+        rows = model._base_manager.filter(**{field: merge})
+        ids = list(rows.values_list("pk", flat=True))
+        if ids:
+            rows.update(**{field: keep})
+            moved_ids[f"{model._meta.label_lower}.{field}"] = ids
+            moved[str(model._meta.verbose_name_plural)] = len(ids)
 
     cause = f"merged from customer #{merge.pk}"
     kept_numbers = {str(p.number): p for p in keep.phone_numbers.all()}
+    dropped, raised, moved_phones = [], [], []
     for phone in list(merge.phone_numbers.all()):
         existing = kept_numbers.get(str(phone.number))
         if existing is None:
             phone.customer = keep
             phone.save(update_fields=["customer", "updated_at"])
+            moved_phones.append(phone.pk)
             phone_number_change_record(
                 phone=phone, action=PhoneNumberChange.Action.MOVED, cause=cause, actor=actor
             )
@@ -436,9 +412,11 @@ def customer_merge(*, keep: Customer, merge: Customer, actor: Actor = None) -> C
             # Delete the merged copy first, so a Mobile can pass to the kept row without
             # two Mobile rows existing for an instant; its audit row goes where the
             # history now lives.
+            dropped.append(_phone_values(phone))
             phone.customer = keep
             phone_number_remove(phone=phone, cause=cause, actor=actor)
             if _TYPE_STRENGTH[phone.type] > _TYPE_STRENGTH[existing.type]:
+                raised.append({"id": existing.pk, **_phone_values(existing)})
                 phone_number_set_type(
                     phone=existing,
                     type=phone.type,
@@ -448,9 +426,14 @@ def customer_merge(*, keep: Customer, merge: Customer, actor: Actor = None) -> C
                     actor=actor,
                 )
         moved["phone numbers"] = moved.get("phone numbers", 0) + 1
+    moved_ids["crm.phonenumber.customer"] = moved_phones
 
-    keep.name = keep.name or merge.name
-    keep.email = keep.email or merge.email
+    taken = {}
+    for name in MERGE_FIELDS:
+        kept_value, merged_value = getattr(keep, name), getattr(merge, name)
+        taken[name] = fields.get(name) or ("kept" if kept_value else "merged")
+        setattr(keep, name, merged_value if taken[name] == "merged" else kept_value)
+    values["taken"] = taken
     keep.interaction_count += merge.interaction_count
     firsts = [d for d in (keep.first_interaction_at, merge.first_interaction_at) if d]
     lasts = [d for d in (keep.last_interaction_at, merge.last_interaction_at) if d]
@@ -472,11 +455,24 @@ def customer_merge(*, keep: Customer, merge: Customer, actor: Actor = None) -> C
     ).delete()
     transaction.on_commit(lambda: match_suggestions_refresh(customer_ids=[keep.pk]))
     return CustomerMerge.objects.create(
-        kept=keep, merged=merge, merged_by=acting_user(actor), moved=moved
+        kept=keep,
+        merged=merge,
+        merged_by=acting_user(actor),
+        moved=moved,
+        values=values,
+        undo={"moved": moved_ids, "dropped": dropped, "raised": raised},
     )
 
 
-@transaction.atomic
+def _phone_values(phone: PhoneNumber) -> dict[str, object]:
+    return {
+        "number": str(phone.number),
+        "type": phone.type,
+        "sms": phone.sms,
+        "type_source": phone.type_source,
+    }
+
+
 def customer_erase(
     *,
     customer: Customer,
@@ -491,9 +487,29 @@ def customer_erase(
     contributor (crm/erasure.py) erases what it holds. ``chosen`` names the optional items
     the Administrator ticked (``contributor:key``, e.g. campaign leads). Idempotent: when
     nothing is left to erase the last erasure is returned and nothing is recorded again.
+
+    The person is locked as a merge locks it (``selectors.profiles_lock``) and read again
+    under the lock; a merge that committed in between makes the transaction start over.
     """
+    for _attempt in range(_ERASE_ATTEMPTS - 1):
+        try:
+            return _customer_erase(
+                customer=customer, actor=actor, chosen=chosen, reference=reference
+            )
+        except ProfilesChanged:
+            continue
+    return _customer_erase(customer=customer, actor=actor, chosen=chosen, reference=reference)
+
+
+# Each retry follows a merge that committed meanwhile: a few are plenty.
+_ERASE_ATTEMPTS = 5
+
+
+@transaction.atomic
+def _customer_erase(
+    *, customer: Customer, actor: Actor, chosen: Collection[str], reference: str
+) -> CustomerErasure:
     from crm.erasure import erasure_registry
-    from crm.selectors import customer_erasure_subject
 
     customer, profiles, numbers = customer_erasure_subject(customer, lock=True)
     ids = [p.pk for p in profiles]
@@ -522,3 +538,43 @@ def customer_erase(
     return CustomerErasure.objects.create(
         customer=customer, erased_by=acting_user(actor), reference=reference[:100], erased=erased
     )
+
+
+# --- Notes ---------------------------------------------------------------------------------
+NOTE_MAX_LENGTH = 5000
+
+
+class NoteNotYours(PermissionError):
+    """Only a note's author edits it (docs/search.md, "Notes")."""
+
+
+def _note_text(text: object) -> str:
+    cleaned = str(text if text is not None else "").replace("\x00", "").strip()
+    if not cleaned:
+        raise ValidationError("Write something: a note cannot be empty.")
+    if len(cleaned) > NOTE_MAX_LENGTH:
+        raise ValidationError(f"A note holds at most {NOTE_MAX_LENGTH:,} characters.")
+    return cleaned
+
+
+@transaction.atomic
+def note_create(*, customer: Customer | None, author: Actor, text: str) -> Note:
+    user = acting_user(author)
+    if user is None:
+        raise NoteNotYours("Notes are written by a signed-in person.")
+    return Note.objects.create(customer=customer, author=user, text=_note_text(text))
+
+
+@transaction.atomic
+def note_edit(*, note: Note, by: Actor, text: str) -> Note:
+    """The author's new text; the text it replaces is kept in a NoteEdit (the audit)."""
+    note = Note.objects.select_for_update().get(pk=note.pk)
+    user = acting_user(by)
+    if user is None or note.author_id != user.pk:
+        raise NoteNotYours("Only the author of a note may edit it.")
+    cleaned = _note_text(text)
+    if cleaned != note.text:
+        NoteEdit.objects.create(note=note, text_before=note.text, edited_by=user)
+        note.text = cleaned
+        note.save(update_fields=["text", "updated_at"])
+    return note

@@ -222,7 +222,7 @@ PHONENUMBER_DEFAULT_FORMAT = "E164"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "crm.tokens.HashedTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["crm.permissions.DjangoModelPermissionsWithView"],
     # The parsers clean what DRF parses itself, as the middleware does for forms.
@@ -240,6 +240,10 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.UserRateThrottle",
         "rest_framework.throttling.AnonRateThrottle",
     ],
+    # The client an anonymous request is counted against: the socket's address, or behind
+    # TRUSTED_PROXY_COUNT proxies the address they saw. Left unset, DRF would key on the
+    # whole X-Forwarded-For, which a client writes as it likes (one new key per request).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_RATES": {
         "user": os.environ.get("API_THROTTLE_RATE") or "1200/minute",
         "anon": os.environ.get("API_ANON_THROTTLE_RATE") or "60/minute",
@@ -259,6 +263,7 @@ SPECTACULAR_SETTINGS = {
         "MessageStatusEnum": "telephony.models.Message.Status",
         "CampaignPhoneStatusEnum": "campaigns.models.Status",
         "LeadUploadStatusEnum": "campaigns.models.LeadUpload.State",
+        "MergeFieldSourceEnum": "crm.services.MERGE_SOURCES",
     },
 }
 
@@ -302,8 +307,10 @@ TASK_QUEUES = {
     "telephony.tasks.backfill_run": "long",
     "telephony.tasks.retention_run": "long",
     # Default: what a person or a caller is waiting for.
+    "reputation.tasks.auto_replace_now": "default",
     "reputation.tasks.numbers_prescreen": "default",
     "telephony.tasks.caller_number_identify": "default",
+    "telephony.tasks.message_send_retry": "default",
 }
 CELERY_TASK_ROUTES = {name: {"queue": queue} for name, queue in TASK_QUEUES.items()}
 # Schedules live in code; django-celery-beat's DatabaseScheduler syncs them into the
@@ -349,6 +356,16 @@ REPUTATION_PROVIDER = os.environ.get(
 NUMBER_INVENTORY_PROVIDER = os.environ.get(
     "NUMBER_INVENTORY_PROVIDER", "telephony.providers.sandbox.SandboxNumberInventoryProvider"
 )
+# SMS replies (docs/messaging.md): the offline default stores what it is given, sends nothing.
+MESSAGING_PROVIDER = os.environ.get(
+    "MESSAGING_PROVIDER", "telephony.providers.offline.OfflineMessagingProvider"
+)
+# Click-to-call (docs/dialing.md): rings the caller's own phone, then dials the lead.
+VOICE_PROVIDER = os.environ.get(
+    "VOICE_PROVIDER", "telephony.providers.offline.OfflineVoiceProvider"
+)
+# Calls one owned number may place in the team's day before caller-ID choice passes it by.
+CALLER_ID_DAILY_CALL_LIMIT = int(os.environ.get("CALLER_ID_DAILY_CALL_LIMIT", "100"))
 REPUTATION_FEED_URL = os.environ.get("REPUTATION_FEED_URL", "")
 REPUTATION_FEED_TOKEN = os.environ.get("REPUTATION_FEED_TOKEN", "")
 TELNYX_API_BASE_URL = os.environ.get("TELNYX_API_BASE_URL", "https://api.telnyx.com/v2")

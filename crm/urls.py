@@ -17,5 +17,5 @@ urlpatterns = [
     path("campaigns/", include("campaigns.urls")),
 ]
 
-# A refused page is a page of the site it belongs to (crm/errors.py).
-handler403 = "crm.errors.permission_denied"
+# A refused page is a page of the site it belongs to (crm/forbidden.py).
+handler403 = "crm.forbidden.permission_denied"

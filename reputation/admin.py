@@ -9,17 +9,19 @@ on a number's page and the warning on its delete page.
 from datetime import timedelta
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.urls import path, reverse
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString, mark_safe
 
-from crm.admin_extensions import Column, Panel
+from crm.admin_extensions import AdminView, Column, Panel
 from crm.admin_utils import ReadOnlyAdminMixin, SingletonAdminMixin
-from reputation import cells, charts, replacements, selectors, services
+from reputation import cells, charts, selectors, services
+from reputation.errors import ReputationRefused
 from reputation.models import (
     NUMBERS_PER_BLOCK,
     DailyCheckRun,
@@ -31,6 +33,7 @@ from reputation.models import (
 from telephony.models import OwnedNumber
 
 PERMISSION = "reputation.change_monitorednumber"
+RISK_TITLE = "Its answer rate fell: carriers may flag it soon"
 SLOT_WARNING = (
     "A deleted or released number's monitoring slot stays used until the next billing cycle "
     "starts, so replace a number instead of deleting it: a replacement keeps the slot."
@@ -40,8 +43,74 @@ SLOT_WARNING = (
 # --- The Add-on page ----------------------------------------------------------------------
 
 
+class ReputationSettingsForm(forms.ModelForm):
+    confirm_auto_replace = forms.BooleanField(
+        label="Confirm the replacements",
+        required=False,
+        help_text="Switching auto-replacement on buys and releases the numbers listed above.",
+    )
+
+    class Meta:
+        model = ReputationSettings
+        fields = (
+            "addon_enabled",
+            "blocks",
+            "auto_replace",
+            "replacement_area",
+            "spam_threshold",
+            "at_risk_fraction",
+            "daily_call_warning",
+        )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Added after the page's first fields: a post without it keeps what is saved.
+        if "replacement_area" in self.fields:
+            self.fields["replacement_area"].required = False
+
+    def clean_replacement_area(self) -> str:
+        return self.cleaned_data.get("replacement_area") or self.instance.replacement_area
+
+    def clean_blocks(self) -> int:
+        blocks = self.cleaned_data["blocks"]
+        if refusal := services.blocks_refusal(blocks=blocks, config=self.instance):
+            raise forms.ValidationError(refusal)
+        return blocks
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        switching_on = data.get("auto_replace") and not self.instance.auto_replace
+        if switching_on and not data.get("confirm_auto_replace"):
+            preview = selectors.auto_replace_preview()
+            if preview:
+                self.add_error("confirm_auto_replace", _preview_text(preview))
+        return data
+
+
+def _preview_text(preview: list[selectors.ReplacementPreview]) -> str:
+    now = [p for p in preview if p.now]
+    later = len(preview) - len(now)
+    parts = [
+        f"Switching auto-replacement on buys {len(now)} number{'s' * (len(now) != 1)} now and "
+        "releases "
+        + (", ".join(f"{p.e164} ({p.label})" if p.label else p.e164 for p in now) or "none")
+        + "."
+    ]
+    changed = sorted({c for p in now for c in p.campaigns})
+    if changed:
+        parts.append(f"Caller IDs change in: {', '.join(changed)}.")
+    if later:
+        parts.append(
+            f"{later} more SPAM number{'s' * (later != 1)} from earlier checks "
+            "will be replaced after their next successful check."
+        )
+    parts.append("Tick the box to confirm.")
+    return " ".join(parts)
+
+
 @admin.register(ReputationSettings)
 class ReputationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
+    form = ReputationSettingsForm
     fieldsets = (
         (
             "Advanced Phone Reputation",
@@ -53,10 +122,20 @@ class ReputationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
             },
         ),
         ("Subscription", {"fields": ("blocks", "price", "cycle", "usage_figure")}),
-        ("Auto-replacement", {"fields": ("auto_replace",)}),
+        (
+            "Auto-replacement",
+            {
+                "fields": (
+                    "auto_replace",
+                    "replacement_area",
+                    "replacement_preview",
+                    "confirm_auto_replace",
+                )
+            },
+        ),
         ("Checks", {"fields": ("spam_threshold", "at_risk_fraction", "daily_call_warning")}),
     )
-    readonly_fields = ("slot_warning", "price", "cycle", "usage_figure")
+    readonly_fields = ("slot_warning", "price", "cycle", "usage_figure", "replacement_preview")
 
     class Media:
         css = {"all": ("reputation/reputation.css",)}
@@ -90,8 +169,47 @@ class ReputationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
             figures.free,
         )
 
+    @admin.display(description="What switching it on replaces")
+    def replacement_preview(self, obj: ReputationSettings) -> str:
+        # The saved value: a form sent back with an error carries the unsaved one.
+        if ReputationSettings.load().auto_replace:
+            return "It is on: a number is replaced when a check that succeeded today finds it SPAM."
+        preview = selectors.auto_replace_preview()
+        if not preview:
+            return "No monitored number is SPAM now: nothing would be bought or released."
+        where = {
+            "area_code": "in its area code",
+            "state": "in its area code, else elsewhere in its state",
+            "any": "in its area code, else its state, else anywhere",
+        }.get(obj.replacement_area, "")
+        return format_html(
+            '<ul class="sb-rep-preview">{}</ul>',
+            format_html_join(
+                "",
+                "<li><b>{}</b> {}: {} {}; then {} is released. {}</li>",
+                (
+                    (
+                        p.e164,
+                        f"({p.label})" if p.label else "",
+                        "a new number is bought"
+                        if p.now
+                        else "after its next successful check, a new number is bought",
+                        where,
+                        p.e164,
+                        f"Caller ID changes in: {', '.join(p.campaigns)}."
+                        if p.campaigns
+                        else "No campaign dials from it.",
+                    )
+                    for p in preview
+                ),
+            ),
+        )
+
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        services.reputation_settings_save(config=obj)
+        try:
+            services.reputation_settings_save(config=obj)
+        except ReputationRefused as exc:  # the slots changed since the form was checked
+            messages.error(request, str(exc))
 
 
 # --- Audit and runs (read-only) ------------------------------------------------------------
@@ -129,32 +247,21 @@ class SlotClaimAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(MonitoredNumber)
 class MonitoredNumberAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """The monitored numbers, and the row actions' endpoints of the Phone numbers page."""
+    """The monitored numbers (the row actions are the Phone numbers page's own URLs)."""
 
-    list_display = ("owned_number", "status", "checked_at", "flagged_at", "at_risk")
+    list_display = ("owned_number", "status", "risk", "checked_at", "flagged_at")
     list_filter = ("status", "at_risk")
     list_select_related = ("owned_number",)
 
-    def get_urls(self) -> list[Any]:
-        return [
-            path(
-                "row/<int:owned_id>/<str:verb>/",
-                self.admin_site.admin_view(self.row_action),
-                name="reputation_row_action",
-            ),
-            *super().get_urls(),
-        ]
+    class Media:
+        css = {"all": ("reputation/reputation.css",)}
 
-    def row_action(self, request: HttpRequest, owned_id: int, verb: str) -> HttpResponse:
-        back = request.POST.get("next") or request.headers.get("referer") or ""
-        if not url_has_allowed_host_and_scheme(back, {request.get_host()}):
-            back = ""
-        back = back or reverse("admin:telephony_ownednumber_changelist")
-        if request.method != "POST" or verb not in ROW_VERBS:
-            return HttpResponseRedirect(back)
-        numbers = OwnedNumber.objects.filter(pk=owned_id)
-        ROW_VERBS[verb](None, request, numbers)
-        return HttpResponseRedirect(back)
+    @admin.display(description="At risk", ordering="at_risk")
+    def risk(self, obj: MonitoredNumber) -> str:
+        # Django's boolean column draws True as a green tick: a number at risk is a warning.
+        if obj.at_risk:
+            return format_html('<span class="sb-rep-risk" title="{}">AT RISK</span>', RISK_TITLE)
+        return format_html('<span class="sb-rep-ok" title="{}">No</span>', "Answer rate steady")
 
 
 # --- The Phone numbers page: actions ----------------------------------------------------------
@@ -175,7 +282,7 @@ def monitor_reputation(modeladmin: Any, request: HttpRequest, queryset: QuerySet
         outcome = services.numbers_monitor(
             owned_number_ids=list(queryset.values_list("pk", flat=True)), by=request.user
         )
-    except services.ReputationRefused as exc:
+    except ReputationRefused as exc:
         messages.error(request, str(exc))
         return
     spam = sum(1 for m in outcome.monitored if m.status == MonitoredNumber.Status.SPAM)
@@ -207,8 +314,8 @@ def replace_number(modeladmin: Any, request: HttpRequest, queryset: QuerySet) ->
         return
     for number in queryset.filter(status=OwnedNumber.Status.ACTIVE):
         try:
-            done = replacements.number_replace(owned_number=number, by=request.user)
-        except services.ReputationRefused as exc:
+            done = services.number_replace(owned_number=number, by=request.user)
+        except ReputationRefused as exc:
             messages.error(request, str(exc))
             continue
         if done.state == NumberReplacement.State.DONE:
@@ -220,6 +327,21 @@ def replace_number(modeladmin: Any, request: HttpRequest, queryset: QuerySet) ->
 
 
 ROW_VERBS = {"monitor": monitor_reputation, "unmonitor": stop_monitoring, "replace": replace_number}
+
+
+def row_action(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, owned_id: int, verb: str
+) -> HttpResponse:
+    """A row menu's button on the Phone numbers page: the bulk action on that one number,
+    then back to the page it was pressed on."""
+    back = request.POST.get("next") or request.headers.get("referer") or ""
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}):
+        back = ""
+    back = back or reverse("admin:telephony_ownednumber_changelist")
+    if request.method != "POST" or verb not in ROW_VERBS:
+        return HttpResponseRedirect(back)
+    ROW_VERBS[verb](modeladmin, request, OwnedNumber.objects.filter(pk=owned_id))
+    return HttpResponseRedirect(back)
 
 
 # --- The Phone numbers page: filter, column, dashboard, number page, delete warning -------
@@ -329,6 +451,13 @@ def register_admin_extensions() -> None:
     )
     for action in (monitor_reputation, stop_monitoring, replace_number):
         extensions.add_action(action)
+    extensions.add_view(
+        AdminView(
+            name="reputation_row_action",
+            route="reputation/<int:owned_id>/<str:verb>/",
+            view=row_action,
+        )
+    )
     extensions.add_list_filter(ReputationFilter)
     extensions.add_changelist_panel(
         Panel(

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reputation import selectors, services
+from reputation.errors import ReputationRefused
 from reputation.models import MonitoredNumber
 from telephony.models import OwnedNumber
 
@@ -121,7 +122,7 @@ class MonitoredNumberMonitorApi(APIView):
         number = get_object_or_404(OwnedNumber, pk=id)
         try:
             outcome = services.numbers_monitor(owned_number_ids=[number.pk], by=request.user)
-        except services.ReputationRefused as exc:
+        except ReputationRefused as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         number = selectors.owned_numbers_with_reputation().get(pk=number.pk)
         code = status.HTTP_201_CREATED if outcome.monitored else status.HTTP_200_OK

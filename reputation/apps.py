@@ -19,6 +19,11 @@ class ReputationConfig(AppConfig):
         # "Phone system > Phone numbers" is telephony's page; reputation fills its
         # extension point (dependency direction: telephony never imports reputation).
         register_admin_extensions()
+        # Caller-ID choice skips flagged and at-risk numbers while the add-on is on.
+        from reputation.caller_ids import reputation_filter
+        from telephony.caller_ids import register_caller_id_filter
+
+        register_caller_id_filter("reputation", reputation_filter)
         dashboard_extensions.add_panel(
             Panel(key="reputation", template=PANEL_TEMPLATE, context=reputation_panel, order=40)
         )

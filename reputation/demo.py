@@ -18,6 +18,7 @@ from datetime import datetime, time, timedelta
 from django.utils import timezone
 
 from reputation import services
+from reputation.errors import ReputationRefused
 from reputation.models import CheckKind, ReputationSettings, SourceCheck
 from reputation.providers.sandbox import SandboxReputationProvider
 from telephony.models import OwnedNumber
@@ -52,7 +53,7 @@ def seed(stdout) -> None:
     watched = [o for o, (_, _, monitored) in zip(owned, DEMO_NUMBERS, strict=True) if monitored]
     try:
         services.numbers_monitor(owned_number_ids=[o.pk for o in watched], by=None)
-    except services.ReputationRefused as exc:  # the blocks bought are full
+    except ReputationRefused as exc:  # the blocks bought are full
         stdout.write(f"reputation: {len(owned)} demo numbers added, not monitored: {exc}")
         return
     SourceCheck.objects.bulk_create(_history(watched))

@@ -38,6 +38,12 @@ def billing_cycle(anchor: date, today: date) -> tuple[date, date]:
     return start, on(*shift(start.year, start.month, 1))
 
 
+class ReplacementArea(models.TextChoices):
+    AREA_CODE = "area_code", "The same area code only"
+    SAME_STATE = "state", "The same area code, else the same state"
+    ANY = "any", "The same area code, else the same state, else anywhere"
+
+
 class ReputationSettings(SingletonSettings):
     """The Advanced Phone Reputation add-on (one row, ``load()``): the Add-on page."""
 
@@ -47,8 +53,15 @@ class ReputationSettings(SingletonSettings):
     auto_replace = models.BooleanField(
         "Phone auto-replacement",
         default=False,
-        help_text="Replace a number automatically when it turns SPAM (a new number in the "
-        "same area code, else the same state).",
+        help_text="Replace a number automatically when a check that succeeded today finds it "
+        "SPAM (a new number in the same area code, else where the next setting allows).",
+    )
+    replacement_area = models.CharField(
+        "replacement numbers from",
+        max_length=10,
+        choices=ReplacementArea.choices,
+        default=ReplacementArea.SAME_STATE,
+        help_text="Where a replacement may come from when the old number's area code has none.",
     )
     blocks = models.PositiveSmallIntegerField(
         default=1,
@@ -272,6 +285,7 @@ class NumberReplacement(models.Model):
         DONE = "done", "Done"
         UNDONE = "undone", "Undone (the bought number was released)"
         REFUSED = "refused", "Refused (no number to buy)"
+        WAITING = "waiting", "Waiting (the number sold was outside the allowed area)"
         FAILED = "failed", "Failed"
 
     day = models.DateField()
@@ -292,6 +306,14 @@ class NumberReplacement(models.Model):
     )
     new_number = models.CharField(max_length=32, blank=True)
     new_provider_id = models.CharField(max_length=64, blank=True)
+    # Sent with the purchase where the inventory takes it, and looked up at the vendor
+    # before buying again after a purchase whose answer never came.
+    request_key = models.CharField(max_length=64, blank=True)
+    # Where the new number comes from, in words: "area code 415, as the old number".
+    placement = models.CharField(max_length=200, blank=True)
+    # Numbers bought outside the allowed area and released at once: number, provider_id,
+    # cost (as the provider gave it, or null), released (bool).
+    released_unused = models.JSONField(default=list, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.STARTED)
     automatic = models.BooleanField(default=True)
     by = models.ForeignKey(

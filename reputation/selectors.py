@@ -1,9 +1,9 @@
 """Reads for the add-on's pages and API: usage, a page's reputation, a number's history."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from reputation.models import (
@@ -206,9 +206,58 @@ def replacements_of(*, owned_number: OwnedNumber) -> QuerySet[NumberReplacement]
 
 
 def replacement_notices(*, days: int = 7) -> QuerySet[NumberReplacement]:
-    """Replacements that bought nothing lately: what the Administrator must be told."""
+    """Replacements that bought nothing (or gave back what they bought) lately: what the
+    Administrator must be told."""
     since = timezone.localdate() - timedelta(days=days)
     return NumberReplacement.objects.filter(
-        state__in=[NumberReplacement.State.REFUSED, NumberReplacement.State.FAILED],
+        state__in=[
+            NumberReplacement.State.REFUSED,
+            NumberReplacement.State.WAITING,
+            NumberReplacement.State.FAILED,
+        ],
         day__gte=since,
     ).order_by("-created_at")[:5]
+
+
+def spam_checked_today(*, today: date) -> QuerySet[MonitoredNumber]:
+    """Active numbers whose latest check succeeded today and said SPAM: the only verdicts
+    auto-replacement acts on (``docs/reputation.md``), so an outage replaces nothing."""
+    start = timezone.make_aware(datetime.combine(today, time.min))
+    return MonitoredNumber.objects.filter(
+        status=Verdict.SPAM,
+        owned_number__status=OwnedNumber.Status.ACTIVE,
+        checked_at__gte=start,
+    ).filter(Q(failed_at__isnull=True) | Q(failed_at__lt=F("checked_at")))
+
+
+@dataclass(frozen=True)
+class ReplacementPreview:
+    e164: str
+    label: str
+    now: bool  # False: SPAM from an older check, replaced after its next successful one
+    campaigns: list[str]  # whose caller ID changes to the replacement
+
+
+def auto_replace_preview(*, today: date | None = None) -> list[ReplacementPreview]:
+    """What switching auto-replacement on would replace: the numbers SPAM now, and the
+    campaigns dialling from each (two queries)."""
+    today = today or timezone.localdate()
+    spam = MonitoredNumber.objects.filter(
+        status=Verdict.SPAM, owned_number__status=OwnedNumber.Status.ACTIVE
+    )
+    now_ids = set(spam_checked_today(today=today).values_list("pk", flat=True))
+    rows = list(spam.select_related("owned_number").order_by("owned_number__number"))
+    campaigns: dict[int, list[str]] = {}
+    for owned_id, name in OwnedNumber.objects.filter(
+        pk__in=[m.owned_number_id for m in rows], campaigns__isnull=False
+    ).values_list("pk", "campaigns__name"):
+        campaigns.setdefault(owned_id, []).append(name)
+    return [
+        ReplacementPreview(
+            e164=str(m.owned_number.number),
+            label=m.owned_number.label,
+            now=m.pk in now_ids,
+            campaigns=sorted(campaigns.get(m.owned_number_id, [])),
+        )
+        for m in rows
+    ]

@@ -1,44 +1,40 @@
-"""Every write of the reputation add-on but replacements (``reputation/replacements.py``).
+"""The add-on's writes that are not a check or a replacement, and what ties them together.
 
-The rules (``docs/reputation.md``): monitoring claims a slot for the billing cycle and
-starts with a pre-screening check; the daily check covers each monitored number once per
-calendar day, batched to the provider's request size; a failed check changes no verdict.
-Provider calls happen outside any transaction; their answers are applied in short ones.
+The rules (``docs/reputation.md``): monitoring claims a slot for the billing cycle and starts
+with a pre-screening check (``reputation/checks.py``); after every check one rule,
+:func:`after_check`, decides whether numbers are replaced (``reputation/replacements.py``).
+Each task runs one service of this module.
 """
 
-import json
-import logging
-from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
 
-from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import CharField, Count, Exists, F, OuterRef, Q, Subquery
+from django.db import transaction
+from django.db.models import CharField, Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Cast
 from django.utils import timezone
-from psycopg import sql
 
 from crm.actors import Actor, acting_user
-from crm.db import LockNamespace, advisory_try_lock, advisory_xact_lock, is_postgresql
-from crm.providers import get_provider
+from crm.db import LockNamespace, advisory_xact_lock
+from reputation import checks, replacements
+from reputation.checks import CheckCounts
+from reputation.errors import ReputationRefused
 from reputation.models import (
+    NUMBERS_PER_BLOCK,
     CheckKind,
     DailyCheckRun,
     MonitoredNumber,
+    NumberReplacement,
     ReputationSettings,
     SlotClaim,
-    SourceCheck,
     Verdict,
     billing_cycle,
 )
-from reputation.providers.base import SourceResult
 from reputation.selectors import slots_used
 from telephony.models import Call, Direction, OwnedNumber
 
-logger = logging.getLogger(__name__)
+# Importable from here as before errors.py and checks.py existed.
+__all__ = ["CheckCounts", "ReputationRefused"]
 
 # Early warning: the recent window against the one before it, and the fewest calls in each
 # for a rate to mean anything.
@@ -46,11 +42,6 @@ RECENT_DAYS = 3
 BEFORE_DAYS = 14
 MIN_RECENT_CALLS = 5
 MIN_BEFORE_CALLS = 10
-ENDED = ("completed", "busy", "failed", "no-answer", "canceled")
-
-
-class ReputationRefused(Exception):
-    """A request the add-on's rules refuse, with the message to show (API: 409)."""
 
 
 def current_cycle(config: ReputationSettings, today: date | None = None) -> tuple[date, date]:
@@ -58,12 +49,41 @@ def current_cycle(config: ReputationSettings, today: date | None = None) -> tupl
     return billing_cycle(config.cycle_anchor or today, today)
 
 
+def blocks_refusal(*, blocks: int, config: ReputationSettings | None = None) -> str | None:
+    """Why ``blocks`` cannot be saved, with the figures: fewer slots than this cycle uses
+    (a slot stays used until the cycle ends, ``docs/reputation.md``)."""
+    config = config or ReputationSettings.load()
+    start, end = current_cycle(config)
+    used = slots_used(cycle_start=start)
+    if blocks * NUMBERS_PER_BLOCK >= used:
+        return None
+    least = -(-used // NUMBERS_PER_BLOCK)
+    return (
+        f"{used} monitoring slots are in use this cycle (until {end:%b} {end.day}); "
+        f"{blocks} block{'s' * (blocks != 1)} hold {blocks * NUMBERS_PER_BLOCK}. Keep at least "
+        f"{least} block{'s' * (least != 1)} ({least * NUMBERS_PER_BLOCK} numbers) this cycle."
+    )
+
+
 @transaction.atomic
 def reputation_settings_save(*, config: ReputationSettings) -> ReputationSettings:
-    """Save the Add-on page; switching the add-on on the first time starts the billing."""
+    """Save the Add-on page; switching the add-on on the first time starts the billing.
+
+    Refuses blocks below the slots in use. Switching auto-replacement on replaces, at once,
+    what a check that succeeded today found SPAM (the page showed which, and asked).
+    """
     if config.addon_enabled and config.cycle_anchor is None:
         config.cycle_anchor = timezone.localdate()
+    advisory_xact_lock(LockNamespace.REPUTATION_SLOTS, 0)
+    if refusal := blocks_refusal(blocks=config.blocks, config=config):
+        raise ReputationRefused(refusal)
+    was = ReputationSettings.objects.filter(pk=config.pk).values_list("auto_replace", flat=True)
+    switched_on = config.auto_replace and not any(was)
     config.save()
+    if switched_on and config.addon_enabled:
+        from reputation import tasks
+
+        transaction.on_commit(tasks.auto_replace_now.delay)
     return config
 
 
@@ -152,8 +172,7 @@ def numbers_monitor(*, owned_number_ids: list[int], by: Actor) -> MonitorOutcome
     """
     outcome = _monitor_claim(owned_number_ids=owned_number_ids, by=by)
     if outcome.monitored:
-        if numbers_prescreen(monitored_ids=[m.pk for m in outcome.monitored]).turned_spam:
-            replace_turned_spam()
+        numbers_prescreen(monitored_ids=[m.pk for m in outcome.monitored])
         fresh = {
             m.pk: m
             for m in MonitoredNumber.objects.filter(pk__in=[m.pk for m in outcome.monitored])
@@ -169,283 +188,102 @@ def numbers_unmonitor(*, owned_number_ids: list[int], by: Actor) -> int:
     return deleted
 
 
-# --- Checks -------------------------------------------------------------------------------
-
-
-@dataclass
-class CheckCounts:
-    checked: int = 0
-    failed: int = 0
-    requests: int = 0
-    turned_spam: list[int] = field(default_factory=list)  # MonitoredNumber ids
-    last_error: str = ""
-
-
-def _results_json(results: list[SourceResult]) -> list[dict[str, Any]]:
-    return [
-        {"carrier": r.carrier, "label": r.label, "score": r.score, "flagged": r.flagged}
-        for r in results
-    ]
-
-
-@transaction.atomic
-def _apply(
-    batch: list[MonitoredNumber],
-    answer: dict[str, list[SourceResult]] | None,
-    *,
-    kind: str,
-    error: str,
-    config: ReputationSettings,
-    counts: CheckCounts,
-) -> None:
-    """Record one batch's answer: verdicts, today's history rows, the failures."""
-    now = timezone.now()
-    today = timezone.localdate(now)
-    checked: list[MonitoredNumber] = []
-    failed: list[int] = []
-    history: list[SourceCheck] = []
-    for monitored in batch:
-        e164 = monitored.e164  # type: ignore[attr-defined]
-        results = (answer or {}).get(e164)
-        if not results:
-            failed.append(monitored.pk)  # not checked: its verdict stays as it was
-            continue
-        flagged = sum(1 for r in results if r.flagged)
-        verdict = Verdict.SPAM if flagged >= config.threshold_for(len(results)) else Verdict.SAFE
-        if verdict == Verdict.SPAM and monitored.status != Verdict.SPAM:
-            monitored.flagged_at = now
-            counts.turned_spam.append(monitored.pk)
-        monitored.status = verdict
-        monitored.flagged_sources, monitored.sources = flagged, len(results)
-        monitored.results = _results_json(results)
-        monitored.checked_at, monitored.failed_at, monitored.last_error = now, None, ""
-        if kind != CheckKind.PRESCREEN:
-            monitored.daily_checked_on = today
-        checked.append(monitored)
-        history += [
-            SourceCheck(
-                owned_number_id=monitored.owned_number_id,
-                number=e164,
-                day=today,
-                source=r.carrier,
-                label=r.label,
-                score=r.score,
-                flagged=r.flagged,
-                kind=kind,
-                checked_at=now,
-            )
-            for r in results
-        ]
-    _save_verdicts(checked)
-    SourceCheck.objects.bulk_create(
-        history,
-        update_conflicts=True,
-        unique_fields=["number", "day", "source"],
-        update_fields=["owned_number", "label", "score", "flagged", "kind", "checked_at"],
-    )
-    if failed:
-        message = (error or "the provider did not answer for this number")[:300]
-        MonitoredNumber.objects.filter(pk__in=failed).update(failed_at=now, last_error=message)
-        counts.last_error = message
-    counts.checked += len(checked)
-    counts.failed += len(failed)
-
-
-VERDICT_FIELDS = [
-    "status",
-    "flagged_at",
-    "flagged_sources",
-    "sources",
-    "results",
-    "checked_at",
-    "failed_at",
-    "last_error",
-    "daily_checked_on",
-]
-# One statement for a batch's verdicts. bulk_update builds a CASE per field and row, and
-# compiling those expressions was 85% of the daily check's time (about 1.2 s a batch of
-# 100 under load, bench/reputation.py); a JSON record set is one parameter, parsed by
-# PostgreSQL.
-_VERDICTS_SQL = sql.SQL(
-    "UPDATE {table} AS m SET status = r.status, flagged_at = r.flagged_at, "
-    "flagged_sources = r.flagged_sources, sources = r.sources, results = r.results, "
-    "checked_at = r.checked_at, failed_at = NULL, last_error = '', "
-    "daily_checked_on = COALESCE(r.daily_checked_on, m.daily_checked_on) "
-    "FROM jsonb_to_recordset(%s::jsonb) AS r(id bigint, status text, "
-    "flagged_at timestamptz, flagged_sources int, sources int, results jsonb, "
-    "checked_at timestamptz, daily_checked_on date) WHERE m.id = r.id"
-)
-
-
-def _save_verdicts(checked: list[MonitoredNumber]) -> None:
-    if not checked:
-        return
-    if not is_postgresql():
-        MonitoredNumber.objects.bulk_update(checked, VERDICT_FIELDS)
-        return
-    records = [
-        {
-            "id": m.pk,
-            "status": m.status,
-            "flagged_at": m.flagged_at.isoformat() if m.flagged_at else None,
-            "flagged_sources": m.flagged_sources,
-            "sources": m.sources,
-            "results": m.results,
-            "checked_at": m.checked_at.isoformat() if m.checked_at else None,
-            "daily_checked_on": m.daily_checked_on.isoformat() if m.daily_checked_on else None,
-        }
-        for m in checked
-    ]
-    statement = _VERDICTS_SQL.format(table=sql.Identifier(MonitoredNumber._meta.db_table))
-    with connection.cursor() as cursor:
-        cursor.execute(statement.as_string(cursor.connection), [json.dumps(records)])
-
-
-def _ask(provider: Any, e164s: list[str], fresh: bool) -> tuple[Any, str]:
-    try:
-        return provider.check(e164s, fresh=fresh), ""
-    except Exception as exc:  # any exception is a failed call: nothing changes
-        logger.warning("reputation check of %d numbers failed: %s", len(e164s), exc)
-        return None, f"{type(exc).__name__}: {exc}"
-
-
-def _batches(ids: list[int], size: int) -> Iterator[list[MonitoredNumber]]:
-    for i in range(0, len(ids), size):
-        chunk = ids[i : i + size]
-        # The number as its column holds it: building a PhoneNumber per row (a parse, then
-        # a format back to E.164) was a fifth of the check's time.
-        yield list(
-            MonitoredNumber.objects.filter(
-                pk__in=chunk, owned_number__status=OwnedNumber.Status.ACTIVE
-            ).annotate(e164=Cast("owned_number__number", CharField()))
-        )
-
-
-def _check(ids: list[int], *, kind: str, fresh: bool, on_batch: Any = None) -> CheckCounts:
-    """Check these monitored numbers, ``batch_size`` to a request, a few requests in flight.
-
-    Only the provider calls run in the pool's threads; answers are applied here, in order.
-    """
-    provider = get_provider("REPUTATION_PROVIDER")
-    config = ReputationSettings.load()
-    size = max(1, int(getattr(provider, "batch_size", 100)))
-    counts = CheckCounts()
-    workers = max(1, int(getattr(settings, "REPUTATION_CHECK_CONCURRENCY", 4)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: list[tuple[list[MonitoredNumber], Future]] = []
-
-        def drain(limit: int) -> None:
-            while len(pending) > limit:
-                batch, future = pending.pop(0)
-                answer, error = future.result()
-                before = (counts.checked, counts.failed)
-                _apply(batch, answer, kind=kind, error=error, config=config, counts=counts)
-                if on_batch is not None:
-                    on_batch(counts.checked - before[0], counts.failed - before[1], error)
-
-        for batch in _batches(ids, size):
-            if not batch:
-                continue
-            e164s = [m.e164 for m in batch]  # type: ignore[attr-defined]
-            counts.requests += 1
-            pending.append((batch, pool.submit(_ask, provider, e164s, fresh)))
-            drain(workers)
-        drain(0)
-    return counts
+# --- Checks, and the rule that follows them ---------------------------------------------
 
 
 def numbers_prescreen(*, monitored_ids: list[int]) -> CheckCounts:
-    """The check that starts monitoring (so the badge is known at once); not the daily one.
+    """Pre-screen these numbers (monitoring starts, or a retry task), then :func:`after_check`.
 
     Numbers the provider could not check stay pending and are tried again by a task.
     """
-    counts = _check(monitored_ids, kind=CheckKind.PRESCREEN, fresh=False)
+    counts = checks.numbers_prescreen(monitored_ids=monitored_ids)
     if counts.failed:
-        still = list(
-            MonitoredNumber.objects.filter(
-                pk__in=monitored_ids, status=Verdict.PENDING
-            ).values_list("pk", flat=True)
-        )
-        if still:
-            from reputation import tasks
-
-            transaction.on_commit(
-                lambda: tasks.numbers_prescreen.apply_async((still,), countdown=300)
-            )
+        _prescreen_retry_later(monitored_ids)
+    after_check(counts=counts)
     return counts
 
 
-def replace_turned_spam() -> None:
-    """Auto-replacement after a pre-screening found SPAM (when the Administrator allows)."""
-    config = ReputationSettings.load()
-    if config.addon_enabled and config.auto_replace:
-        from reputation import replacements
+def _prescreen_retry_later(monitored_ids: list[int]) -> None:
+    still = list(
+        MonitoredNumber.objects.filter(pk__in=monitored_ids, status=Verdict.PENDING).values_list(
+            "pk", flat=True
+        )
+    )
+    if still:
+        from reputation import tasks
 
-        replacements.replacements_run()
+        transaction.on_commit(lambda: tasks.numbers_prescreen.apply_async((still,), countdown=300))
 
 
 def daily_check_run(*, force: bool = False, today: date | None = None) -> DailyCheckRun | None:
-    """The day's check of every monitored number (beat, ``check_reputation``).
+    """The day's check (``checks.daily_check``), the early warning, then :func:`after_check`.
 
-    Once per calendar day: the day's run row is unique, and a number checked today is not
-    checked again, so a second fire checks nothing (it finishes only what an interrupted or
-    failed run left). ``force`` checks every number again today, asking for fresh data.
     Returns the run, or None when the add-on is off or another worker is running it.
     """
     config = ReputationSettings.load()
     if not config.addon_enabled:
         return None
     today = today or timezone.localdate()
-    with advisory_try_lock(LockNamespace.REPUTATION_DAILY_CHECK, today.toordinal()) as mine:
-        if not mine:
-            return None
-        run = _run_start(today=today, force=force)
-        if run.state == DailyCheckRun.State.DONE and not force:
-            return run  # today's check is done: this fire checks nothing
-        slots_rollover(today=today)
-        targets = MonitoredNumber.objects.filter(owned_number__status=OwnedNumber.Status.ACTIVE)
-        if not force:
-            targets = targets.filter(
-                Q(daily_checked_on__isnull=True) | Q(daily_checked_on__lt=today)
-            )
-        ids = list(targets.order_by("pk").values_list("pk", flat=True))
-
-        def progress(checked: int, failed: int, error: str) -> None:
-            DailyCheckRun.objects.filter(pk=run.pk).update(
-                numbers_checked=F("numbers_checked") + checked,
-                numbers_failed=F("numbers_failed") + failed,
-                requests=F("requests") + 1,
-                last_error=error[:300] if error else F("last_error"),
-            )
-
-        counts = _check(
-            ids, kind=CheckKind.FORCED if force else CheckKind.DAILY, fresh=force, on_batch=progress
-        )
+    slots_rollover(today=today)
+    done = checks.daily_check(today=today, force=force)
+    if done is None:
+        return None
+    if done.counts is not None:
         monitored_risk_refresh()
-        run.refresh_from_db()
-        run.turned_spam = len(counts.turned_spam)
-        run.state = DailyCheckRun.State.INCOMPLETE if counts.failed else DailyCheckRun.State.DONE
-        run.finished_at = timezone.now()
-        run.save(update_fields=["turned_spam", "state", "finished_at"])
-    if config.auto_replace:
-        from reputation import replacements
-
-        replacements.replacements_run(today=today)
-    return run
+    after_check(counts=done.counts, today=today)
+    return done.run
 
 
-def _run_start(*, today: date, force: bool) -> DailyCheckRun:
-    if force:
-        return DailyCheckRun.objects.create(day=today, forced=True)
-    try:
-        with transaction.atomic():
-            run, _ = DailyCheckRun.objects.get_or_create(day=today, forced=False)
-    except IntegrityError:  # another process made it between our read and insert
-        run = DailyCheckRun.objects.get(day=today, forced=False)
-    if run.state == DailyCheckRun.State.INCOMPLETE:
-        run.state = DailyCheckRun.State.RUNNING
-        run.save(update_fields=["state"])
-    return run
+def after_check(
+    *, counts: CheckCounts | None, today: date | None = None
+) -> list[NumberReplacement]:
+    """The one rule for what follows a check: when the Administrator allows it, replace
+    what a check that succeeded today found SPAM (``selectors.spam_checked_today``; a
+    failed check finds nothing, so an outage replaces nothing)."""
+    config = ReputationSettings.load()
+    if not (config.addon_enabled and config.auto_replace):
+        return []
+    if counts is not None and counts.kind == CheckKind.PRESCREEN and not counts.spam:
+        return []
+    return replacements_run(today=today)
+
+
+def auto_replace_now() -> list[NumberReplacement]:
+    """Auto-replacement was just switched on: the rule that follows a check, applied to the
+    checks that succeeded today (the Add-on page listed these numbers and asked)."""
+    return after_check(counts=None)
+
+
+# --- Replacements ---------------------------------------------------------------------------
+
+
+def replacements_run(*, today: date | None = None) -> list[NumberReplacement]:
+    """Finish interrupted replacements and replace SPAM numbers, then pre-screen the new
+    numbers (their first verdict, retried by a task when the provider is down)."""
+    done = replacements.replacements_run(today=today)
+    _prescreen_new(done)
+    return done
+
+
+def number_replace(*, owned_number: OwnedNumber, by: Actor) -> NumberReplacement:
+    """Replace one number by hand (row action); raises :class:`ReputationRefused`."""
+    done = replacements.number_replace(owned_number=owned_number, by=by)
+    _prescreen_new([done])
+    return done
+
+
+def _prescreen_new(done: list[NumberReplacement]) -> None:
+    """A replacement pre-screens its new number; one the provider could not check is
+    tried again later, like any pre-screen."""
+    new_ids = [r.new_id for r in done if r.new_id and r.state == NumberReplacement.State.DONE]
+    if new_ids:
+        _prescreen_retry_later(
+            list(
+                MonitoredNumber.objects.filter(owned_number_id__in=new_ids).values_list(
+                    "pk", flat=True
+                )
+            )
+        )
 
 
 # --- Early warning ------------------------------------------------------------------------
@@ -477,7 +315,7 @@ def monitored_risk_refresh(*, now: datetime | None = None) -> int:
             from_number__in=Subquery(monitored_numbers),
             started_at__gte=before_from,
             started_at__lt=now,
-            status__in=ENDED,
+            status__in=Call.FINAL_STATUSES,
         )
         .values("from_number")
         .annotate(
@@ -516,11 +354,3 @@ def monitored_risk_refresh(*, now: datetime | None = None) -> int:
         changed, ["at_risk", "answer_rate_recent", "answer_rate_before"], batch_size=1000
     )
     return at_risk
-
-
-def monitored_ids_for(owned_numbers: Iterable[int]) -> list[int]:
-    return list(
-        MonitoredNumber.objects.filter(owned_number_id__in=list(owned_numbers)).values_list(
-            "pk", flat=True
-        )
-    )

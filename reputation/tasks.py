@@ -15,7 +15,12 @@ def numbers_prescreen(monitored_ids: list[int]) -> int:
     """Pre-screening again for numbers whose first check failed (the provider was down)."""
     from reputation import services
 
-    counts = services.numbers_prescreen(monitored_ids=monitored_ids)
-    if counts.turned_spam:
-        services.replace_turned_spam()
-    return counts.checked
+    return services.numbers_prescreen(monitored_ids=monitored_ids).checked
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def auto_replace_now() -> int:
+    """Auto-replacement was just switched on: replace what today's checks found SPAM."""
+    from reputation import services
+
+    return len(services.auto_replace_now())

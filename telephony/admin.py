@@ -5,8 +5,7 @@ from django.contrib import admin
 from django.contrib.admin.options import ShowFacets
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
-from django.utils import timezone
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -16,6 +15,7 @@ from crm.admin_utils import (
     EstimatedCountAdminMixin,
     FastChangelistMixin,
     ReadOnlyAdminMixin,
+    SearchRuleAdminMixin,
     SingletonAdminMixin,
     checkbox_html,
     phone_column,
@@ -23,8 +23,9 @@ from crm.admin_utils import (
 from crm.formatting import datetime_cell
 from crm.models import Customer, PhoneNumber
 from crm.phones import phone_link
-from crm.selectors import number_search
-from telephony import charts, selectors, services
+from crm.selectors import CUSTOMER_FIELDS
+from telephony import selectors, services
+from telephony.admin_profile import reply_view
 from telephony.models import (
     Assistant,
     Call,
@@ -34,6 +35,7 @@ from telephony.models import (
     RetentionRun,
     TelephonySettings,
 )
+from telephony.search import OWNED_NUMBER_FIELDS, interaction_search
 
 # Upper apps (reputation) add columns, actions, a dashboard and warnings to "Phone system >
 # Phone numbers" from their AppConfig.ready(); telephony never imports them.
@@ -41,7 +43,9 @@ owned_number_admin_extensions = AdminExtensions("telephony.OwnedNumber")
 
 
 @admin.register(OwnedNumber)
-class OwnedNumberAdmin(ExtensibleAdminMixin, FastChangelistMixin, admin.ModelAdmin):
+class OwnedNumberAdmin(
+    ExtensibleAdminMixin, SearchRuleAdminMixin, FastChangelistMixin, admin.ModelAdmin
+):
     """The team's numbers. Upper apps add a column per row (reputation: two), so a row's
     fixed cost matters: the checkbox is a string (``FastChangelistMixin``) and the number
     is read as its column holds it (``e164``) rather than parsed and re-validated by each
@@ -61,6 +65,8 @@ class OwnedNumberAdmin(ExtensibleAdminMixin, FastChangelistMixin, admin.ModelAdm
     )
     list_filter = ("status",)
     search_fields = ("number", "label")
+    search_help_text = "A number typed any way or its last 4+ digits, or a word of the label."
+    search_rule = OWNED_NUMBER_FIELDS
     list_select_related = ("replaced_by",)
     raw_id_fields = ("replaced_by",)
 
@@ -71,52 +77,11 @@ class OwnedNumberAdmin(ExtensibleAdminMixin, FastChangelistMixin, admin.ModelAdm
         return checkbox_html(obj.pk, f"{obj.e164} {obj.label}".strip())  # type: ignore[attr-defined]
 
 
-# --- The customer page, with its history ---------------------------------------------------
-# crm must not know about calls: telephony adds the timeline and the analytics panel to
-# crm's customer page through its extension point (telephony/apps.py).
-
-
-def customer_history_panel(request: HttpRequest, customer: Customer) -> dict[str, Any] | None:
-    if not request.user.has_perm("telephony.view_call") or customer.merged_into_id:
-        return None
-    page = _int(request.GET.get("timeline", "1")) or 1
-    return {"history": customer_history_context(customer, page=page)}
-
-
 def _int(value: str | None) -> int:
     try:
         return int(value or 0)
     except ValueError:
         return 0
-
-
-def customer_history_context(customer: Customer, *, page: int) -> dict[str, Any]:
-    timeline = selectors.customer_timeline(customer=customer, page=page)
-    stats = selectors.customer_call_analytics(customer=customer)
-    weeks = [(f"{start:%b} {start.day}", n) for start, n in stats.weeks]
-    trend = [
-        (f"{timezone.localtime(at):%b} {timezone.localtime(at).day}", s)
-        for at, s in stats.satisfaction_trend
-    ]
-    return {
-        "timeline": timeline,
-        "stats": stats,
-        "calls_url": reverse("admin:telephony_call_changelist")
-        + f"?customer__id__exact={customer.pk}",
-        "weeks_chart": charts.bar_chart(
-            f"Calls per week, last {len(weeks)} weeks: {sum(n for _, n in weeks)} calls", weeks
-        )
-        if any(n for _, n in weeks)
-        else None,
-        "trend_chart": charts.line_chart(
-            f"Satisfaction of the last {len(trend)} rated calls (1 to 5)", trend
-        )
-        if trend
-        else None,
-        "reasons_chart": charts.hbar_chart("Top reasons for calling", stats.top_reasons)
-        if stats.top_reasons
-        else None,
-    }
 
 
 # --- Calls and messages -------------------------------------------------------------------
@@ -177,25 +142,15 @@ class SatisfactionFilter(admin.SimpleListFilter):
         return queryset
 
 
-def _number_search(queryset: QuerySet, term: str) -> QuerySet:
-    term = term.strip()
-    if not term:
-        return queryset
-    by_number = number_search(queryset, term, fields=("from_number", "to_number"))
-    if by_number is not None:
-        return by_number
-    if term[:2] in {"CA", "SM", "MM"} and len(term) == 34:
-        return queryset.filter(external_id=term)
-    return queryset.filter(customer__name__istartswith=term)
-
-
-class _InteractionAdmin(EstimatedCountAdminMixin, admin.ModelAdmin):
-    """What the Calls and Messages lists share: number search and a link to the customer."""
+class _InteractionAdmin(SearchRuleAdminMixin, EstimatedCountAdminMixin, admin.ModelAdmin):
+    """What the Calls and Messages lists share: the search rule and a link to the customer."""
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple[QuerySet, bool]:
-        return _number_search(queryset, search_term), False
+        if not search_term.strip():
+            return queryset, False
+        return interaction_search(queryset, search_term), False
 
     @admin.display(description="Customer", ordering="customer__name")
     def customer_link(self, obj: Call | Message) -> str:
@@ -244,7 +199,10 @@ class CallAdmin(_InteractionAdmin):
     list_select_related = ("customer", "assistant")
     date_hierarchy = None
     search_fields = ("from_number",)
-    search_help_text = "A number typed any way, a CallSid, or the start of a customer's name."
+    search_help_text = (
+        "A number typed any way or its last 4+ digits, a CallSid, or a word of the "
+        "customer's name or email."
+    )
     raw_id_fields = ("customer",)
     readonly_fields = (
         "external_id",
@@ -286,20 +244,44 @@ class CallAdmin(_InteractionAdmin):
 
 @admin.register(Message)
 class MessageAdmin(_InteractionAdmin):
-    list_display = ("sent_at", "customer_link", "direction", "caller", "status", "short_body")
+    list_display = (
+        "sent_at",
+        "customer_link",
+        "direction",
+        "caller",
+        "status",
+        "short_body",
+        "sent_by",
+    )
     list_filter = (CustomerIdFilter, "sent_at", "direction", "status")
-    list_select_related = ("customer",)
+    list_select_related = ("customer", "sent_by")
     search_fields = ("from_number",)
-    search_help_text = "A number typed any way, a MessageSid, or the start of a customer's name."
+    search_help_text = (
+        "A number typed any way or its last 4+ digits, a MessageSid, or a word of the "
+        "customer's name or email."
+    )
     raw_id_fields = ("customer",)
-    readonly_fields = ("external_id", "created_at")
+    readonly_fields = (
+        "external_id",
+        "sent_by",
+        "attempts",
+        "error_code",
+        "error_message",
+        "created_at",
+    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
         return selectors.message_list()
 
-    @admin.display(description="Sent", ordering="sent_at")
-    def sent(self, obj: Message) -> str:
-        return datetime_cell(obj.sent_at)
+    def get_urls(self) -> list:
+        return [
+            path(
+                "reply/<int:customer_id>/",
+                self.admin_site.admin_view(reply_view),
+                name="telephony_message_reply",
+            ),
+            *super().get_urls(),
+        ]
 
     @admin.display(description="Text")
     def short_body(self, obj: Message) -> str:
@@ -324,7 +306,9 @@ class AssistantAdmin(admin.ModelAdmin):
 
 
 @admin.register(FrequentCaller)
-class FrequentCallerAdmin(ProfileActivityColumns, ReadOnlyAdminMixin, admin.ModelAdmin):
+class FrequentCallerAdmin(
+    ProfileActivityColumns, SearchRuleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin
+):
     """Who reaches us most: the interaction counter, kept by the linking transaction."""
 
     list_display = (
@@ -340,16 +324,11 @@ class FrequentCallerAdmin(ProfileActivityColumns, ReadOnlyAdminMixin, admin.Mode
     show_full_result_count = False
     show_facets = ShowFacets.NEVER  # facets would count the whole customer table
     search_fields = ("name",)
-    search_help_text = "The start of a name."
+    search_help_text = "Any word of a name, an email or part of one, a number or its last digits."
+    search_rule = CUSTOMER_FIELDS
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:
         return selectors.frequent_callers().prefetch_related("phone_numbers")
-
-    def get_search_results(
-        self, request: HttpRequest, queryset: QuerySet, search_term: str
-    ) -> tuple[QuerySet, bool]:
-        term = search_term.strip()
-        return (queryset.filter(name__istartswith=term) if term else queryset), False
 
     def get_ordering(self, request: HttpRequest) -> list[str]:
         return ["-interaction_count", "-last_interaction_at", "-id"]
@@ -389,12 +368,15 @@ class TelephonySettingsForm(forms.ModelForm):
             "greeting",
             "forward_to",
             "sms_auto_reply",
+            "sms_from",
+            "sms_help_text",
             "transcript_retention_days",
             "record_retention_days",
         ]
         widgets = {
             "greeting": forms.Textarea(attrs={"rows": 3, "cols": 60}),
             "sms_auto_reply": forms.Textarea(attrs={"rows": 3, "cols": 60}),
+            "sms_help_text": forms.Textarea(attrs={"rows": 3, "cols": 60}),
         }
         labels = {"sms_auto_reply": "SMS auto-reply"}
 
@@ -421,7 +403,14 @@ class TelephonySettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
     form = TelephonySettingsForm
     fieldsets = (
         ("Voice", {"fields": ("greeting", "forward_to")}),
-        ("SMS", {"fields": ("sms_auto_reply",)}),
+        (
+            "SMS",
+            {
+                "fields": ("sms_auto_reply", "sms_from", "sms_help_text"),
+                "description": "STOP, START and HELP are answered whatever the auto-reply "
+                "(docs/messaging.md).",
+            },
+        ),
         (
             "Data retention",
             {
@@ -456,4 +445,4 @@ class RetentionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 # Registered with the rest of telephony's admin (Django imports only admin.py).
-from telephony import admin_numbers, admin_orchestration  # noqa: E402, F401
+from telephony import admin_inbox, admin_numbers, admin_orchestration  # noqa: E402, F401

@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from crm.admin_extensions import AdminExtensions
 from crm.admin_utils import EstimatedCountAdminMixin, NumberSearchMixin, ReadOnlyAdminMixin
 from crm.phones import national_format, try_normalize
-from telephony import identification_selectors as selectors
+from telephony.identification import selectors
 from telephony.models import LineTypeLookup
 
 # Panels upper apps add to the number view; a panel's context gets (request, e164).
@@ -38,11 +38,12 @@ class LineTypeLookupAdmin(
         "valid",
         "error",
         "cost",
+        "at_risk",
         "provider",
         "purpose",
         "backfill",
     )
-    list_filter = ("line_type", "purpose", "provider", "looked_up_at")
+    list_filter = ("line_type", "purpose", "at_risk", "provider", "looked_up_at")
     search_fields = ("number",)
     search_help_text = "A phone number typed any way."
     list_per_page = 50

@@ -10,14 +10,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
 from crm.admin_utils import ReadOnlyAdminMixin, SingletonAdminMixin
-from telephony import identification
-from telephony import identification_selectors as selectors
+from crm.inputs import post_as_sent
+from telephony.identification import ledger, selectors, services
 from telephony.models import BackfillRun, OrchestrationSettings, OrchestrationSwitch
 
 
@@ -26,7 +26,11 @@ def run_progress(run: BackfillRun | None) -> dict[str, Any] | None:
     return None if run is None else progress_of(run)
 
 
-def progress_of(run: BackfillRun) -> dict[str, Any]:
+def progress_of(run: BackfillRun, figures: selectors.RunFigures | None = None) -> dict[str, Any]:
+    """A run's progress. Its lookups and money are the ledger's (one source with the
+    month's figures); its numbers done move with its cursor."""
+    if figures is None:
+        figures = selectors.runs_figures(run_ids=[run.pk])[run.pk]
     total = max(run.planned_numbers, run.numbers_done)
     running = run.status == BackfillRun.Status.RUNNING
     elapsed = (timezone.now() - run.started_at).total_seconds()
@@ -44,13 +48,25 @@ def progress_of(run: BackfillRun) -> dict[str, Any]:
         if run.status == BackfillRun.Status.COMPLETED or not total
         else min(100, int(100 * run.numbers_done / total)),
         "turned_mobile": run.turned_mobile,
-        "lookups": run.lookups,
+        "lookups": figures.lookups,
         "from_cache": run.answered_from_cache,
         "failed": run.failed,
-        "spent": f"{run.spent:.2f}",
+        "spent": f"{figures.spent:.2f}",
+        "at_risk": f"{figures.at_risk:.2f}",
+        "attempts_at_risk": figures.attempts_at_risk,
         "planned_cost": f"{run.planned_cost:.2f}",
         "time_left": _duration(left) if left is not None else ("-" if not running else "..."),
         "message": run.message,
+    }
+
+
+def month_progress() -> dict[str, str]:
+    month = selectors.month_figures()
+    return {
+        "spent": f"{month.spent:.2f}",
+        "at_risk": f"{month.at_risk:.2f}",
+        "in_flight": f"{month.in_flight:.2f}",
+        "committed": f"{month.committed:.2f}",
     }
 
 
@@ -72,6 +88,28 @@ class OrchestrationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
         css = {"all": ("telephony/identification.css",)}
         js = ("telephony/orchestration.js",)
 
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        sent = post_as_sent(request) if request.method == "POST" else None
+
+        class CapReadAsSent(form):  # type: ignore[valid-type,misc]
+            def clean_lookup_monthly_cap(self) -> Any:
+                # The request's NULs are stripped before any form sees it (crm/inputs.py),
+                # which would turn "\x00" into an empty field, that is "no cap": the
+                # cap is money, so what was typed is read as it was sent.
+                raw = sent.get("lookup_monthly_cap", "") if sent is not None else ""
+                if raw and not (raw.strip().isascii() and raw.strip().isprintable()):
+                    raise ValidationError(
+                        "Enter the cap as a number in digits, such as 50.00 (the value "
+                        "sent holds characters that are not part of a number); empty "
+                        "means no cap."
+                    )
+                return self.cleaned_data["lookup_monthly_cap"]
+
+        return CapReadAsSent
+
     def get_urls(self) -> list[Any]:
         return [
             path(
@@ -86,11 +124,7 @@ class OrchestrationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         return JsonResponse(
-            {
-                "run": run_progress(selectors.backfill_current()),
-                # Money committed this month: the ledger's spend plus lookups in flight.
-                "month_committed": f"{selectors.month_committed():.2f}",
-            }
+            {"run": run_progress(selectors.backfill_current()), "month": month_progress()}
         )
 
     def change_view(
@@ -102,11 +136,15 @@ class OrchestrationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
 
     def _page_context(self) -> dict[str, Any]:
         config = OrchestrationSettings.load()
-        price = identification.provider_price(identification.line_type_provider())
-        committed = selectors.month_committed()
+        price = ledger.provider_price(ledger.line_type_provider())
+        month = selectors.month_figures()
         cap = config.lookup_monthly_cap
         allows = selectors.lookups_the_cap_allows(config=config, price=price)
         run = selectors.backfill_current()
+        runs = list(BackfillRun.objects.select_related("started_by")[:10])
+        figures = selectors.runs_figures(run_ids=[r.pk for r in runs])
+        for r in runs:  # the ledger's figures, as the progress section shows them
+            r.ledger = figures[r.pk]  # type: ignore[attr-defined]
         plan = (
             None
             if config.mobile_identification
@@ -118,21 +156,20 @@ class OrchestrationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
             "cap": cap,
             "cap_allows": allows,
             "cap_stops_plan": plan is not None and allows is not None and allows < plan.lookups,
-            "capped": cap is not None and price > 0 and committed + price > cap,
-            "month_spent": selectors.month_spent(),
-            "month_committed": committed,
+            "capped": cap is not None and price > 0 and month.committed + price > cap,
+            "month": month,
             "stopped_reason": config.lookups_stopped_reason,
             "stopped_at": config.lookups_stopped_at,
             "progress": run_progress(run),
             "progress_url": reverse("admin:telephony_orchestration_progress"),
             "switches": OrchestrationSwitch.objects.select_related("by")[:10],
-            "runs": BackfillRun.objects.select_related("started_by")[:10],
+            "runs": runs,
             "runs_url": reverse("admin:telephony_backfillrun_changelist"),
             "zero": Decimal(0),
         }
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
-        identification.orchestration_settings_save(config=obj, actor=request.user)
+        services.orchestration_settings_save(config=obj, actor=request.user)
 
 
 @admin.register(BackfillRun)

@@ -11,6 +11,7 @@ from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from crm.api import NotePermission, NoteSerializer, NoteTextSerializer, note_from_request
 from crm.inputs import MomentField, moment_problem
 from crm.pagination import BoundedCursorPagination
 from crm.phones import InvalidPhoneNumber, normalize
@@ -198,3 +199,44 @@ class CustomerCallListApi(generics.ListAPIView):
     def get_queryset(self) -> QuerySet[Call]:
         customer = get_object_or_404(customer_queryset(), pk=self.kwargs["id"])
         return selectors.customer_calls(customer_id=customer.pk)
+
+
+class CallNotePermission(NotePermission):
+    """Notes on a call: the note rule, and the call must be readable (telephony.view_call)."""
+
+    def has_permission(self, request: Request, view: object) -> bool:
+        return super().has_permission(request, view) and request.user.has_perm(
+            "telephony.view_call"
+        )
+
+
+@extend_schema(
+    methods=["GET"],
+    request=None,
+    responses={200: NoteSerializer(many=True)},
+    description="The call's notes, newest first.",
+)
+@extend_schema(
+    methods=["POST"],
+    request=NoteTextSerializer,
+    responses={201: NoteSerializer},
+    description="Write a note on this call (JSON `text`); it shows on the customer's timeline too.",
+)
+class CallNoteListCreateApi(generics.GenericAPIView):
+    """``GET/POST /api/calls/{id}/notes/``."""
+
+    permission_classes = [CallNotePermission]
+    serializer_class = NoteSerializer
+    pagination_class = None
+
+    def get(self, request: Request, id: int) -> Response:
+        call = get_object_or_404(Call, pk=id)
+        return Response(NoteSerializer(selectors.call_notes(call), many=True).data)
+
+    def post(self, request: Request, id: int) -> Response:
+        call = get_object_or_404(Call, pk=id)
+        note = note_from_request(
+            request,
+            lambda text: services.call_note_create(call=call, author=request.user, text=text),
+        )
+        return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)

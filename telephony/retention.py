@@ -9,8 +9,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from crm.db import LockNamespace, advisory_try_lock
+from telephony.counters import customer_counters_recompute
 from telephony.models import Call, Message, RetentionRun, TelephonySettings
-from telephony.services import customer_counters_recompute
 
 # Rows per statement: big enough to be quick, small enough that no statement holds locks
 # (or a huge transaction) long while webhooks keep writing.

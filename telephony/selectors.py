@@ -7,14 +7,30 @@ timeline is a LIMITed UNION over two per-customer indexes, analytics are SQL agg
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import connection
-from django.db.models import Avg, CharField, Count, F, Max, Min, QuerySet, Value
+from django.db.models import (
+    Avg,
+    CharField,
+    Count,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Cast, TruncWeek
 from django.utils import timezone
 
-from crm.models import Customer
+from crm.models import Customer, Note
+from crm.phones import InvalidPhoneNumber, display_number, normalize
 from crm.selectors import customer_queryset
-from telephony.models import Call, Message, OwnedNumber
+from telephony.models import Call, Conversation, Message, OwnedNumber, TelephonySettings
+from telephony.parties import party_identify
 
 TIMELINE_PAGE_SIZE = 20
 WEEKS_SHOWN = 12
@@ -62,7 +78,7 @@ def call_list() -> QuerySet[Call]:
 
 
 def message_list() -> QuerySet[Message]:
-    return Message.objects.select_related("customer")
+    return Message.objects.select_related("customer", "sent_by")
 
 
 def owned_numbers_for_admin() -> QuerySet[OwnedNumber]:
@@ -95,9 +111,9 @@ def frequent_callers() -> QuerySet[Customer]:
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    kind: str  # "call" or "sms"
+    kind: str  # "call", "sms" or "note"
     at: datetime
-    item: Call | Message
+    item: Call | Message | Note
 
 
 @dataclass(frozen=True)
@@ -110,7 +126,7 @@ class TimelinePage:
 
 
 def customer_timeline(*, customer: Customer, page: int = 1) -> TimelinePage:
-    """Calls and messages, newest first, one page: three queries whatever the history.
+    """Calls, messages and notes, newest first, one page: four queries whatever the history.
 
     The page of (kind, id) pairs comes from one UNION ALL ordered and LIMITed in SQL
     (each side an index range on (customer, time)); then one query per kind fetches
@@ -134,27 +150,45 @@ def customer_timeline(*, customer: Customer, page: int = 1) -> TimelinePage:
         .order_by("-sent_at", "-id")
         .values_list("kind", "id", "at")
     )
+    notes = (
+        Note.objects.filter(customer=customer)
+        .annotate(kind=Value("note", output_field=CharField()), at=F("created_at"))
+        .order_by("-created_at", "-id")
+        .values_list("kind", "id", "at")
+    )
     if connection.features.supports_slicing_ordering_in_compound:
-        calls, messages = calls[:need], messages[:need]
+        calls, messages, notes = calls[:need], messages[:need], notes[:need]
     else:
-        calls, messages = calls.order_by(), messages.order_by()
-    keys = list(calls.union(messages, all=True).order_by("-at", "-id")[offset:need])
+        calls, messages, notes = calls.order_by(), messages.order_by(), notes.order_by()
+    keys = list(calls.union(messages, notes, all=True).order_by("-at", "-id")[offset:need])
     has_next = len(keys) > TIMELINE_PAGE_SIZE
     keys = keys[:TIMELINE_PAGE_SIZE]
     call_ids = [pk for kind, pk, _ in keys if kind == "call"]
     message_ids = [pk for kind, pk, _ in keys if kind == "sms"]
-    by_key: dict[tuple[str, int], Call | Message] = {}
+    note_ids = [pk for kind, pk, _ in keys if kind == "note"]
+    by_key: dict[tuple[str, int], Call | Message | Note] = {}
     if call_ids:
         by_key.update(
             (("call", c.pk), c)
             for c in Call.objects.filter(id__in=call_ids).select_related("assistant")
         )
     if message_ids:
-        by_key.update((("sms", m.pk), m) for m in Message.objects.filter(id__in=message_ids))
+        by_key.update(
+            (("sms", m.pk), m)
+            for m in Message.objects.filter(id__in=message_ids).select_related("sent_by")
+        )
+    if note_ids:
+        notes_found = (
+            Note.objects.filter(id__in=note_ids)
+            .select_related("author", "call_link")
+            .annotate(edit_count=Count("edits"))
+        )
+        by_key.update((("note", n.pk), n) for n in notes_found)
     entries = [
         TimelineEntry(kind, at, by_key[(kind, pk)]) for kind, pk, at in keys if (kind, pk) in by_key
     ]
-    total = max(customer.interaction_count, offset + len(entries))
+    notes_total = Note.objects.filter(customer=customer).count()  # indexed by customer
+    total = max(customer.interaction_count + notes_total, offset + len(entries))
     return TimelinePage(
         entries=entries,
         number=page,
@@ -263,4 +297,128 @@ def day_activity(*, now: datetime | None = None, recent: int = 5) -> DayActivity
         messages=Message.objects.filter(sent_at__gte=start).count(),
         missed=missed.count(),
         recent_missed=list(missed.select_related("customer").order_by("-started_at")[:recent]),
+    )
+
+
+def call_notes(call: Call) -> QuerySet[Note]:
+    """A call's notes, newest first."""
+    return (
+        Note.objects.filter(call_link__call=call)
+        .select_related("author")
+        .order_by("-created_at", "-id")
+    )
+
+
+# --- SMS replies and the inbox (docs/messaging.md) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class SmsRoute:
+    """Where a reply to a customer would go, and from which of our numbers; ``refusal``
+    says why it cannot go (then the other fields may be empty)."""
+
+    to_e164: str = ""
+    from_e164: str = ""
+    refusal: str = ""
+    choices: tuple[str, ...] = ()  # the customer's numbers that take texts
+
+
+def sms_route(*, customer: Customer, to: str | None = None) -> SmsRoute:
+    """The number a reply goes to (``to``, else the customer's Mobile + SMS number) and
+    the one it goes from (the number the customer last wrote to, else Telephony settings'
+    ``sms_from``)."""
+    phones = list(
+        customer.phone_numbers.filter(type="mobile").order_by("-sms", "-updated_at", "-id")
+    )
+    choices = tuple(str(p.number) for p in phones)
+    if to:
+        try:
+            wanted = normalize(to)
+        except InvalidPhoneNumber as exc:
+            return SmsRoute(refusal=str(exc), choices=choices)
+        phone = next((p for p in phones if str(p.number) == wanted), None)
+        if phone is None:
+            return SmsRoute(
+                refusal=f"{display_number(wanted)} is not one of this customer's Mobile "
+                "numbers: only a Mobile number takes texts.",
+                choices=choices,
+            )
+    elif phones:
+        phone = phones[0]
+    else:
+        return SmsRoute(
+            refusal="This customer holds no SMS-capable number: only a Mobile number takes texts.",
+        )
+    e164 = str(phone.number)
+    if phone.sms_opted_out:
+        when = timezone.localtime(phone.sms_opted_out_at) if phone.sms_opted_out_at else None
+        since = f" on {when:%Y-%m-%d %H:%M}" if when else ""
+        return SmsRoute(
+            to_e164=e164,
+            refusal=f"{display_number(e164)} opted out of SMS{since} (texted STOP): nothing "
+            "can be sent to it until it texts START.",
+            choices=choices,
+        )
+    last_to = (
+        Message.objects.filter(customer=customer, direction="inbound")
+        .order_by("-sent_at", "-id")
+        .values_list("to_number", flat=True)
+        .first()
+    )
+    ours = party_identify(last_to).e164 if last_to else None
+    from_e164 = ours or TelephonySettings.cached().sms_from
+    if not from_e164:
+        return SmsRoute(
+            to_e164=e164,
+            refusal="No number to send from: this customer has never texted us and "
+            "Telephony settings has no SMS from-number.",
+            choices=choices,
+        )
+    return SmsRoute(to_e164=e164, from_e164=from_e164, choices=choices)
+
+
+def inbox(
+    *, user_id: int | None = None, assigned: str | None = None, status: str | None = None
+) -> QuerySet[Conversation]:
+    """Conversations of live profiles, newest first. By default those awaiting a reply
+    (open, last message the customer's); ``status`` ``open``/``resolved`` lists those
+    instead, answered or not. ``assigned``: ``me`` (``user_id``'s) or ``none``."""
+    conversations = Conversation.objects.filter(customer__merged_into__isnull=True)
+    if status in Conversation.Status.values:
+        conversations = conversations.filter(status=status)
+    else:
+        conversations = conversations.filter(status=Conversation.Status.OPEN, awaiting_reply=True)
+    if assigned == "me":
+        conversations = conversations.filter(assigned_to_id=user_id)
+    elif assigned == "none":
+        conversations = conversations.filter(assigned_to__isnull=True)
+    return conversations.select_related("customer", "assigned_to").order_by(
+        "-last_message_at", "-id"
+    )
+
+
+def inbox_for_admin() -> QuerySet[Conversation]:
+    """Every live profile's conversation with its last message's text (``last_body``)."""
+    last = Message.objects.filter(customer=OuterRef("customer_id")).order_by("-sent_at", "-id")
+    return (
+        Conversation.objects.filter(customer__merged_into__isnull=True)
+        .annotate(last_body=Subquery(last.values("body")[:1]))
+        .order_by("-last_message_at", "-id")
+    )
+
+
+def inbox_agents() -> QuerySet:
+    """Who may be given a conversation: active staff allowed to answer it."""
+    permission = Q(codename="send_message", content_type__app_label="telephony")
+    allowed = Permission.objects.filter(permission)
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(groups__permissions__in=allowed)
+            | Q(user_permissions__in=allowed)
+        )
+        .distinct()
+        .order_by("username")
     )

@@ -14,18 +14,19 @@ from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Max, Min, OuterRef, Subquery
-from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 from psycopg import sql
 
+from crm.actors import Actor
 from crm.db import LockNamespace, is_postgresql, number_lock_key
-from crm.models import Customer, PhoneNumber, PhoneNumberChange
-from crm.services import phone_number_change_record, phone_number_set_type
-from telephony import identification
+from crm.models import Customer, Note, PhoneNumber, PhoneNumberChange
+from crm.services import note_create, phone_number_change_record, phone_number_set_type
+from telephony import inbox, tasks
+from telephony.counters import customer_counters_recompute
 from telephony.models import (
     Assistant,
     Call,
+    CallNote,
     Channel,
     Direction,
     Message,
@@ -50,7 +51,7 @@ def new_caller_number_filing(*, e164: str, medium: Medium) -> NumberFiling:
 
     An SMS proves the number takes texts: Mobile + SMS. A voice call proves nothing, so
     the number is Other, and mobile identification looks it up once the linking
-    transaction commits (``identification.new_caller_filed``; docs/identification.md).
+    transaction commits (``tasks.caller_number_identify``; docs/identification.md).
     """
     if medium == SMS:
         return NumberFiling(PhoneNumber.Type.MOBILE, True, PhoneNumber.TypeSource.INBOUND_SMS)
@@ -132,7 +133,7 @@ class _Holder(NamedTuple):
     merged: bool
 
 
-def customer_for_number(
+def customer_count_interaction(
     *, e164: str, medium: Medium, cause: str, at: datetime, name: str = ""
 ) -> int:
     """The id of the profile an interaction at ``at`` from ``e164`` belongs to, with the
@@ -156,10 +157,10 @@ def customer_for_number(
             )
             return customer.pk
         chosen, texted_from_it = _choose(holders, medium)
-        if _count_unless_merged(chosen.customer_id, at):
+        if _count_if_still_holder(chosen.customer_id, e164, at):
             break
-        # Merged into another profile since the holders were read: its numbers have
-        # moved with it, so look again.
+        # Merged into another profile, or erased, since the holders were read: the number
+        # has moved or gone, so look again.
     else:
         raise RuntimeError(f"{e164}: its profiles kept being merged while linking")
 
@@ -220,7 +221,12 @@ def _file_new_caller(
     )
     phone_number_change_record(phone=phone, action=PhoneNumberChange.Action.ADDED, cause=cause)
     if type_ == PhoneNumber.Type.OTHER:
-        identification.new_caller_filed(phone_id=phone.pk)
+        # Queued whether identification is on or not: the task reads the setting when it
+        # runs, so a caller filed in the seconds after an Administrator switches it on
+        # (another process's cached settings, a backfill that already took its
+        # candidates) is still looked up (docs/identification.md).
+        phone_id = phone.pk
+        transaction.on_commit(lambda: tasks.caller_number_identify.delay(phone_id))
     return customer
 
 
@@ -239,29 +245,38 @@ def _set_type(holder: _Holder, *, cause: str) -> None:
         )
 
 
-_COUNT_SQL = (
-    "UPDATE crm_customer SET interaction_count = interaction_count + 1, "
-    "first_interaction_at = {0}(COALESCE(first_interaction_at, %s), %s), "
-    "last_interaction_at = {1}(COALESCE(last_interaction_at, %s), %s) "
-    "WHERE id = %s AND merged_into_id IS NULL"
-)
+# One literal per database, nothing spliced in: MIN/MAX are SQLite's LEAST/GREATEST.
+_COUNT_SQL = {
+    True: "UPDATE crm_customer SET interaction_count = interaction_count + 1, "
+    "first_interaction_at = LEAST(COALESCE(first_interaction_at, %s), %s), "
+    "last_interaction_at = GREATEST(COALESCE(last_interaction_at, %s), %s) "
+    "WHERE id = %s AND merged_into_id IS NULL AND EXISTS "
+    "(SELECT 1 FROM crm_phonenumber p WHERE p.customer_id = crm_customer.id AND p.number = %s)",
+    False: "UPDATE crm_customer SET interaction_count = interaction_count + 1, "
+    "first_interaction_at = MIN(COALESCE(first_interaction_at, %s), %s), "
+    "last_interaction_at = MAX(COALESCE(last_interaction_at, %s), %s) "
+    "WHERE id = %s AND merged_into_id IS NULL AND EXISTS "
+    "(SELECT 1 FROM crm_phonenumber p WHERE p.customer_id = crm_customer.id AND p.number = %s)",
+}
 
 
-def _count_unless_merged(customer_id: int, at: datetime) -> bool:
-    """One more interaction at ``at``, unless the profile has been merged away: says
-    whether it was counted.
+def _count_if_still_holder(customer_id: int, e164: str, at: datetime) -> bool:
+    """One more interaction at ``at``, unless the profile has been merged away or no
+    longer holds ``e164`` (an erasure took it): says whether it was counted.
 
-    The UPDATE also locks the profile's row until commit. A merge locks both rows before
-    moving anything, so either it finished first (the profile reads as merged and
-    nothing is counted) or it waits for this link to commit and then moves the
-    interaction along with the rest. Counters move in SQL, so concurrent links add up.
+    Merges and erasures take this number's lock before anything else (crm.selectors.
+    profiles_lock), so one that has not committed by now waits for this link and then
+    takes the call with the rest. Whatever did commit since the holders were read (a
+    merge, an erasure, an agent removing the number) is seen by this statement, so no call
+    is linked to a profile that no longer holds its number. The UPDATE keeps the row
+    locked until commit. Counters move in SQL, so concurrent links add up.
     Hand-written for the same reason as :data:`_HOLDERS_SQL` (the ORM's Least/Greatest
     expression costs more to compile than to run); MIN/MAX are SQLite's LEAST/GREATEST.
     """
-    sql = _COUNT_SQL.format(*(("LEAST", "GREATEST") if is_postgresql() else ("MIN", "MAX")))
+    statement = _COUNT_SQL[is_postgresql()]
     value = connection.ops.adapt_datetimefield_value(at)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value, value, value, value, customer_id])
+        cursor.execute(statement, [value, value, value, value, customer_id, e164])
         return cursor.rowcount == 1
 
 
@@ -353,7 +368,7 @@ def _call_record(
     customer_id = (
         None
         if e164 is None
-        else customer_for_number(
+        else customer_count_interaction(
             e164=e164, medium=CALL, cause=f"{kind} {external_id}", at=started_at, name=caller_name
         )
     )
@@ -425,8 +440,13 @@ def message_record(
     body: str,
     status: str = Message.Status.RECEIVED,
     sent_at: datetime | None = None,
+    awaits_reply: bool = True,
 ) -> Recorded:
-    """Record an SMS, linked by the same rules as a call plus the SMS ones; idempotent."""
+    """Record an SMS, linked by the same rules as a call plus the SMS ones; idempotent.
+
+    A new inbound message opens its customer's inbox conversation; ``awaits_reply=False``
+    (a STOP or HELP the webhook answered itself) leaves it as it was.
+    """
     return _retry_once_on_conflict(
         lambda: _message_record(
             external_id=external_id,
@@ -436,6 +456,7 @@ def message_record(
             body=body,
             status=status,
             sent_at=sent_at,
+            awaits_reply=awaits_reply,
         )
     )
 
@@ -450,6 +471,7 @@ def _message_record(
     body: str,
     status: str,
     sent_at: datetime | None,
+    awaits_reply: bool,
 ) -> Recorded:
     sender, recipient = party_identify(from_number), party_identify(to_number)
     e164 = (sender if direction == Direction.INBOUND else recipient).e164
@@ -460,7 +482,7 @@ def _message_record(
     customer_id = (
         None
         if e164 is None
-        else customer_for_number(
+        else customer_count_interaction(
             e164=e164, medium=SMS, cause=f"inbound SMS {external_id}", at=sent_at
         )
     )
@@ -475,47 +497,9 @@ def _message_record(
         sent_at=sent_at,
     )
     message.save(force_insert=True)
+    if customer_id is not None and direction == Direction.INBOUND:
+        inbox.conversation_inbound(customer_id=customer_id, at=sent_at, awaits_reply=awaits_reply)
     return Recorded(message, True)
-
-
-@transaction.atomic
-def customer_counters_recompute(*, customer_ids: set[int]) -> None:
-    """Rebuild the interaction counters of these customers from the history that is left.
-
-    Used after records are deleted; the linking path moves counters incrementally. The
-    rows are locked first (in id order, so two recomputes cannot deadlock), which waits
-    for any link counting on them to commit its call; the UPDATE after then reads the
-    history with that call in it. Counting in the UPDATE alone would read the history as
-    of its start and then overwrite the link's increment.
-    """
-    list(
-        Customer.objects.select_for_update(no_key=True)
-        .filter(pk__in=customer_ids)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-    calls = Call.objects.filter(customer=OuterRef("pk")).order_by().values("customer")
-    messages = Message.objects.filter(customer=OuterRef("pk")).order_by().values("customer")
-
-    def agg(queryset: Any, expression: Any) -> Subquery:
-        return Subquery(queryset.annotate(v=expression).values("v")[:1])
-
-    Customer.objects.filter(pk__in=customer_ids).update(
-        interaction_count=Coalesce(agg(calls, Count("id")), 0)
-        + Coalesce(agg(messages, Count("id")), 0),
-        first_interaction_at=_either(
-            Least, agg(calls, Min("started_at")), agg(messages, Min("sent_at"))
-        ),
-        last_interaction_at=_either(
-            Greatest, agg(calls, Max("started_at")), agg(messages, Max("sent_at"))
-        ),
-    )
-
-
-def _either(function: Any, a: Any, b: Any) -> Any:
-    # PostgreSQL's LEAST/GREATEST skip NULLs, SQLite's return NULL: the fallbacks make
-    # both say "the other one" when a customer has only calls or only messages.
-    return Coalesce(function(a, b), a, b)
 
 
 @transaction.atomic
@@ -542,3 +526,11 @@ def telephony_settings_save(*, config: TelephonySettings) -> TelephonySettings:
     config.full_clean()
     config.save()
     return config
+
+
+@transaction.atomic
+def call_note_create(*, call: Call, author: Actor, text: str) -> Note:
+    """A note on a call: on the call's customer's timeline too, when the call has one."""
+    note = note_create(customer=call.customer, author=author, text=text)
+    CallNote.objects.create(call=call, note=note)
+    return note

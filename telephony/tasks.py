@@ -29,22 +29,34 @@ def retention_run() -> int | None:
 )
 def caller_number_identify(phone_id: int) -> str:
     """Look up a new caller's number (queued when the linking transaction commits)."""
-    from telephony import identification
+    from telephony.identification import services
 
-    return identification.caller_number_identify(phone_id=phone_id)
+    return services.caller_number_identify(phone_id=phone_id)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def backfill_run(run_id: int) -> None:
     """Run or resume an identification backfill (long: route it to its own queue)."""
-    from telephony import backfill
+    from telephony.identification import services
 
-    backfill.backfill_run(run_id=run_id)
+    services.backfill_run(run_id=run_id)
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def backfill_resume_stalled() -> int:
     """Every few minutes (beat): restart backfills whose worker died."""
-    from telephony import identification
+    from telephony.identification import services
 
-    return identification.backfill_resume_stalled()
+    return services.backfill_resume_stalled()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def message_send_retry(message_id: int, attempt: int, callback: str) -> str | None:
+    """Send again an SMS the provider certainly did not take (rate limited, 5xx). The
+    service claims the attempt first, so a task delivered twice sends once."""
+    from telephony import messaging
+
+    message = messaging.message_send_retry(
+        message_id=message_id, attempt=attempt, callback=callback
+    )
+    return message.status if message is not None else None

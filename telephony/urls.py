@@ -7,5 +7,7 @@ app_name = "telephony"
 urlpatterns = [
     path("voice/", webhooks.voice, name="twilio-voice"),
     path("voice/status/", webhooks.voice_status, name="twilio-voice-status"),
+    path("voice/outbound/", webhooks.voice_outbound, name="twilio-voice-outbound"),
     path("sms/", webhooks.sms, name="twilio-sms"),
+    path("sms/status/", webhooks.sms_status, name="twilio-sms-status"),
 ]

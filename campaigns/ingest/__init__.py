@@ -2,7 +2,8 @@
 
 Two phases, so that a failure never leaves a half-imported campaign:
 
-1. **Stage** (``staging``, reading with ``reader``): stream the file (constant memory),
+1. **Stage** (``staging``, reading with ``reader``, its rows from ``records``): stream
+   the file (memory holds one row at most),
    check its encoding and shape, normalise both number columns with :mod:`crm.phones`
    and write valid rows to the staging table in chunks, each committed with the upload's
    progress. Bad cells and rows go to the receipt.
@@ -18,14 +19,14 @@ import campaigns.ingest.postgresql as postgresql
 import campaigns.ingest.staging as staging
 from campaigns.ingest.partitions import contact_partition, lock_campaign
 from campaigns.ingest.postgresql import CampaignGone
-from campaigns.ingest.reader import MAX_LINE_CHARS, FileRefused, ReadStats
+from campaigns.ingest.reader import MAX_RECORD_CHARS, FileRefused, ReadStats
 from campaigns.ingest.rules import MergeResult
 from campaigns.ingest.staging import ProgressCallback
 from campaigns.models import LeadUpload
 from crm.db import is_postgresql
 
 __all__ = [
-    "MAX_LINE_CHARS",
+    "MAX_RECORD_CHARS",
     "CampaignGone",
     "FileRefused",
     "MergeResult",

@@ -17,6 +17,26 @@ from campaigns.ingest.errors import FileRefused
 SCAN_CHUNK = 1 << 20
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # old .xls (and .doc) files
 SAVE_AS = "Save it as “CSV UTF-8” and upload it again."
+# What people upload by mistake, by the bytes it starts with.
+KNOWN_FILES = (
+    (b"%PDF-", "a PDF"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"Rar!\x1a\x07", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"{\\rtf", "a rich text (RTF) document"),
+    (b"MZ", "a Windows program"),
+    (b"\x7fELF", "a program"),
+)
+# Bytes no text holds (C0 controls other than tab, line feed, form feed and carriage
+# return). A file with more than one in a hundred of them near its start is binary; a
+# stray NUL in a cell is the cell's problem, not the file's.
+BINARY_BYTES = bytes([*range(0, 9), 11, *range(14, 32)])
+BINARY_SAMPLE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -37,11 +57,13 @@ UTF16 = Encoding("utf-16", "UTF-16")
 
 def detect(binary: IO[bytes]) -> Encoding:
     """The file's encoding; refuses what is not text. Leaves the file at its start."""
-    head = binary.read(8)
+    sample = binary.read(BINARY_SAMPLE)
     binary.seek(0)
+    head = sample[:8]
     _refuse_documents(head, binary)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return UTF16
+    _refuse_binary(sample)
     bom = head.startswith(codecs.BOM_UTF8)
     bad_at = _first_non_utf8(binary)
     if bad_at is None:
@@ -50,6 +72,16 @@ def detect(binary: IO[bytes]) -> Encoding:
     if bom or _first_non_cp1252(binary) is not None:
         raise FileRefused(f"The file is not UTF-8 text (line {line} is not). {SAVE_AS}")
     return Encoding("cp1252", "Windows-1252", f"line {line} is not UTF-8 text")
+
+
+def _refuse_binary(sample: bytes) -> None:
+    for magic, what in KNOWN_FILES:
+        if sample.startswith(magic):
+            raise FileRefused(f"This is {what}, not a CSV: upload the leads as “CSV UTF-8”.")
+    if len(sample) - len(sample.translate(None, BINARY_BYTES)) > max(3, len(sample) // 100):
+        raise FileRefused(
+            "This is a binary file, not a CSV: upload the leads saved as “CSV UTF-8”."
+        )
 
 
 def _refuse_documents(head: bytes, binary: IO[bytes]) -> None:

@@ -90,6 +90,7 @@ def _save_progress(upload: LeadUpload, stats: ReadStats, bytes_read: int) -> Non
         "encoding": stats.encoding,
         "encoding_note": stats.encoding_note,
         "delimiter": stats.delimiter,
+        "header_line": stats.header_line,
         "columns": [{"header": header, "read_as": read_as} for header, read_as in stats.columns],
     }
     for name, value in fields.items():

@@ -11,19 +11,38 @@
 
 ``reputation_data`` carries ``spam_risk`` (low / medium / high), ``spam_category`` and four
 0-100 scores; ``high`` is a flag. It is null until Telnyx has data: not checked.
+Rate limits (Telnyx "Rate limiting"): every answer carries ``x-ratelimit-remaining`` and
+``x-ratelimit-reset`` (seconds until the window resets); with none remaining, the next
+request waits for the reset. A 429 (error code 10011) waits the same way and is sent again,
+up to :data:`RATE_LIMIT_RETRIES` times; a wait longer than :data:`MAX_WAIT_SECONDS` is not
+waited for: :class:`ReputationRateLimited` fails the batch (nothing changes; the beat's next
+fire resumes the day's check).
 Settings: ``TELNYX_API_KEY``, ``TELNYX_ENTERPRISE_ID``, ``TELNYX_API_BASE_URL``.
 """
 
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 import requests
 from django.conf import settings
 
-from reputation.providers.base import ReputationProviderError, SourceResult
+from crm.logs import mask
+from reputation.providers.base import (
+    ReputationProviderError,
+    ReputationRateLimited,
+    SourceResult,
+)
 
 BATCH_SIZE = 100
 SOURCE = "Telnyx"
+TOO_MANY_REQUESTS = "10011"
+RATE_LIMIT_RETRIES = 3
+MAX_WAIT_SECONDS = 30.0
+# A 429 without a reset header: wait this long, doubled on each retry.
+BACKOFF_SECONDS = 1.0
 SCORES = ("maturity_score", "connection_score", "engagement_score", "sentiment_score")
 
 
@@ -36,6 +55,11 @@ class TelnyxReputationProvider:
         self.timeout = settings.PROVIDER_TIMEOUT_SECONDS
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {settings.TELNYX_API_KEY}"
+        # The daily check's requests in flight share one window: one clock for them all.
+        self._lock = threading.Lock()
+        self._resume_at = 0.0
+        self._clock: Callable[[], float] = time.monotonic
+        self._sleep: Callable[[float], None] = time.sleep
 
     def check(self, e164s: list[str], *, fresh: bool = False) -> dict[str, list[SourceResult]]:
         if not self.enterprise:
@@ -64,10 +88,45 @@ class TelnyxReputationProvider:
         return f"{self.base}/enterprises/{self.enterprise}/reputation/numbers"
 
     def _request(self, method: str, url: str, **kwargs: Any) -> requests.Response:
-        try:
-            return self.session.request(method, url, timeout=self.timeout, **kwargs)
-        except requests.RequestException as exc:
-            raise ReputationProviderError(f"Telnyx could not be reached: {exc}") from exc
+        backoff = BACKOFF_SECONDS
+        for attempt in range(RATE_LIMIT_RETRIES + 1):
+            self._wait_for_window()
+            try:
+                response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            except requests.RequestException as exc:
+                # The error quotes the URL, a number in it: stored as last_error and logged.
+                raise ReputationProviderError(
+                    f"Telnyx could not be reached: {mask(str(exc))}"
+                ) from exc
+            reset = _seconds(response.headers.get("x-ratelimit-reset"))
+            if not _rate_limited(response):
+                if _seconds(response.headers.get("x-ratelimit-remaining")) == 0 and reset:
+                    self._pause(reset)
+                return response
+            wait = reset or _seconds(response.headers.get("retry-after")) or backoff
+            backoff *= 2
+            if wait > MAX_WAIT_SECONDS or attempt == RATE_LIMIT_RETRIES:
+                self._pause(wait)
+                raise ReputationRateLimited(
+                    f"Telnyx rate limit ({TOO_MANY_REQUESTS}): try again in {wait:.0f} s",
+                    retry_after=wait,
+                )
+            self._pause(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _pause(self, seconds: float) -> None:
+        with self._lock:
+            self._resume_at = max(self._resume_at, self._clock() + seconds)
+
+    def _wait_for_window(self) -> None:
+        with self._lock:
+            wait = self._resume_at - self._clock()
+        if wait > MAX_WAIT_SECONDS:
+            raise ReputationRateLimited(
+                f"Telnyx rate limit: the window resets in {wait:.0f} s", retry_after=wait
+            )
+        if wait > 0:
+            self._sleep(wait)
 
     def _json(self, response: requests.Response) -> Any:
         if response.status_code >= 400:
@@ -99,6 +158,27 @@ class TelnyxReputationProvider:
         if response.status_code == 422:
             return  # e.g. not a US number of ours: those stay unchecked, the rest are read
         self._json(response)
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and 0 <= seconds < 86400 else None
+
+
+def _rate_limited(response: requests.Response) -> bool:
+    """A 429, or an error answer whose code is 10011 ("Too many requests")."""
+    if response.status_code == 429:
+        return True
+    if response.status_code < 400:
+        return False
+    try:
+        errors = response.json().get("errors") or []
+    except (ValueError, AttributeError):
+        return False
+    return any(isinstance(e, dict) and str(e.get("code")) == TOO_MANY_REQUESTS for e in errors)
 
 
 def _result(data: Any) -> SourceResult | None:

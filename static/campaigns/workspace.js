@@ -52,3 +52,27 @@ document.addEventListener("change", (event) => {
   const form = event.target.form;
   if (form && form.matches("form.log-outcome") && event.target.name === "outcome") syncCallback(form);
 });
+
+// Start calling: the call timer, and the callback time shown (and required) only for an
+// outcome of kind "callback". Without JavaScript both fields show and the server checks.
+document.querySelectorAll(".timer[data-started]").forEach((timer) => {
+  const started = Date.parse(timer.dataset.started);
+  const tick = () => {
+    const seconds = Math.max(0, Math.floor((Date.now() - started) / 1000));
+    timer.textContent = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+  };
+  tick();
+  setInterval(tick, 1000);
+});
+function syncCallOutcome(form) {
+  const chosen = form.querySelector("input[name=outcome]:checked");
+  const wants = Boolean(chosen && chosen.dataset.kind === "callback");
+  form.classList.add("js-ready");
+  form.classList.toggle("wants-callback", wants);
+  form.elements.callback_at.required = wants;
+}
+document.querySelectorAll("form.call-outcome").forEach(syncCallOutcome);
+document.addEventListener("change", (event) => {
+  const form = event.target.form;
+  if (form && form.matches("form.call-outcome") && event.target.name === "outcome") syncCallOutcome(form);
+});

@@ -15,8 +15,12 @@
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (data) {
           if (!data || !data.run) { return; }
-          var month = document.getElementById("month-spent");
-          if (month && data.month_committed) { month.textContent = "$" + data.month_committed; }
+          // Each figure from its one source, as the page was drawn (admin_orchestration.py).
+          Object.keys(data.month || {}).forEach(function (name) {
+            document.querySelectorAll('[data-month="' + name + '"]').forEach(function (el) {
+              el.textContent = data.month[name];
+            });
+          });
           var run = data.run;
           section.setAttribute("data-status", run.status);
           section.querySelector("progress").value = run.percent;
@@ -25,12 +29,14 @@
           put("total", run.total.toLocaleString());
           put("turned_mobile", run.turned_mobile.toLocaleString());
           put("spent", run.spent);
+          put("at_risk", run.at_risk);
+          put("lookups", run.lookups.toLocaleString());
           put("failed", run.failed.toLocaleString());
           put("time_left", run.time_left);
           put("message", run.message);
           var row = document.querySelector('tr[data-run="' + run.id + '"]');
           if (row) {
-            ["status_label", "done", "lookups", "turned_mobile", "spent"].forEach(function (name) {
+            ["status_label", "done", "lookups", "turned_mobile", "spent", "at_risk"].forEach(function (name) {
               var cell = row.querySelector('[data-run-field="' + name + '"]');
               var value = run[name];
               if (cell) { cell.textContent = typeof value === "number" ? value.toLocaleString() : value; }

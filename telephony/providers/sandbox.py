@@ -14,12 +14,21 @@ from telephony.providers.inventory import BoughtNumber, NumberUnavailable
 
 
 class SandboxNumberInventoryProvider:
-    def buy(self, area_code: str | None) -> BoughtNumber:
+    name = "sandbox"
+
+    def available(self, area_code: str | None) -> list[str]:
+        """The pool of an area code (``available`` is optional; the sandbox offers it)."""
         npa = area_code or "415"
         empty = set(getattr(settings, "SANDBOX_INVENTORY_EMPTY_AREA_CODES", ()))
-        candidate = f"+1{npa}555{100 + secrets.randbelow(100):04d}"
-        if npa in empty or not _valid(candidate):
+        if npa in empty or not _valid(f"+1{npa}5550100"):
+            return []
+        return [f"+1{npa}555{n:04d}" for n in range(100, 200)]
+
+    def buy(self, area_code: str | None) -> BoughtNumber:
+        npa = area_code or "415"
+        if not self.available(npa):
             raise NumberUnavailable(f"The sandbox pool has no number in area code {npa}.")
+        candidate = f"+1{npa}555{100 + secrets.randbelow(100):04d}"
         return BoughtNumber(number=candidate, provider_id="SB" + secrets.token_hex(16))
 
     def release(self, provider_id: str) -> None:

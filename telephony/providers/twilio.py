@@ -25,6 +25,7 @@ from telephony.providers.base import (
     LineTypeAnswer,
     LineTypeRateLimited,
     LineTypeRefused,
+    LineTypeTimedOut,
     LineTypeUnavailable,
 )
 
@@ -88,7 +89,9 @@ class TwilioLineTypeProvider:
     def lookup(self, e164: str) -> LineTypeAnswer:
         try:
             response = self.http.request("GET", self.url(e164), headers=self.headers)
-        except urllib3.exceptions.HTTPError as exc:  # timeouts, refused connections, ...
+        except urllib3.exceptions.ReadTimeoutError as exc:  # sent: it may have been billed
+            raise LineTypeTimedOut(f"Twilio Lookup did not answer in time: {exc}") from exc
+        except urllib3.exceptions.HTTPError as exc:  # refused connections, connect timeouts
             raise LineTypeUnavailable(f"Twilio Lookup unreachable: {exc}") from exc
         return self.read(response.status, response.headers.get("Retry-After"), response.data)
 
@@ -106,6 +109,8 @@ class TwilioLineTypeProvider:
             try:
                 async with session.get(self.url(e164)) as response:
                     data = await response.read()
+            except aiohttp.SocketTimeoutError as exc:  # sent: it may have been billed
+                raise LineTypeTimedOut(f"Twilio Lookup did not answer in time: {exc!r}") from exc
             except (TimeoutError, aiohttp.ClientError) as exc:
                 raise LineTypeUnavailable(f"Twilio Lookup unreachable: {exc!r}") from exc
             return self.read(response.status, response.headers.get("Retry-After"), data)
@@ -128,18 +133,21 @@ class TwilioLineTypeProvider:
         return self._answer(body)
 
     def _answer(self, body: dict[str, Any]) -> LineTypeAnswer:
+        """A 200 was paid for: whatever its fields hold, it is an answer (clipped and
+        coerced where it is recorded, telephony.identification.ledger.answer_read)."""
         if body.get("valid") is False:
             return LineTypeAnswer(LineType.UNKNOWN, None, self.price, valid=False)
         info = body.get("line_type_intelligence")
         if not isinstance(info, dict):
-            raise LineTypeUnavailable("Twilio Lookup answered without line_type_intelligence")
-        carrier = info.get("carrier_name") or None
+            return LineTypeAnswer(LineType.UNKNOWN, None, self.price, error="no line type")
+        carrier = info.get("carrier_name")
+        carrier = None if carrier is None or carrier == "" else str(carrier)[:100]
         if info.get("error_code") is not None:
             return LineTypeAnswer(
                 LineType.UNKNOWN, carrier, self.price, error=str(info["error_code"])[:16]
             )
         line_type = TWILIO_LINE_TYPES.get(str(info.get("type")), LineType.UNKNOWN)
-        return LineTypeAnswer(line_type, carrier[:100] if carrier else None, self.price)
+        return LineTypeAnswer(line_type, carrier, self.price)
 
 
 def _json(data: bytes) -> Any:
@@ -156,8 +164,15 @@ def _seconds(value: str | None) -> float | None:
         return None
 
 
-# The public name of Twilio's number inventory adapter (docs/providers.md); it lives in its
-# own module beside this one.
+# The public names of Twilio's number inventory and messaging adapters (docs/providers.md);
+# each lives in its own module beside this one.
 from telephony.providers.twilio_inventory import TwilioNumberInventoryProvider  # noqa: E402
+from telephony.providers.twilio_messaging import TwilioMessagingProvider  # noqa: E402
+from telephony.providers.twilio_voice import TwilioVoiceProvider  # noqa: E402
 
-__all__ = ["TwilioLineTypeProvider", "TwilioNumberInventoryProvider"]
+__all__ = [
+    "TwilioLineTypeProvider",
+    "TwilioMessagingProvider",
+    "TwilioNumberInventoryProvider",
+    "TwilioVoiceProvider",
+]

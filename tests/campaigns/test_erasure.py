@@ -1,6 +1,7 @@
 """Erasure on request reaches the campaign leads that carry the person's numbers."""
 
 import json
+import re
 from io import StringIO
 
 import pytest
@@ -128,3 +129,30 @@ def test_export_includes_the_leads(john):
         "jrsmith@kwrealty.example.com",
     }
     assert {lead["campaign__name"] for lead in leads} == {"Atlanta realtors"}
+
+
+def test_only_leads_that_are_this_person_are_ticked_and_others_say_why(client, john, administrator):
+    # John's profile also holds the office switchboard, which Priya's lead carries too.
+    services.phone_number_add(customer=john, number=OFFICE, type=PhoneNumber.Type.OFFICE)
+    choices = {Contact.objects.get(pk=int(c.key)).email: c for c in _leads_part(john).choices}
+    assert set(choices) == {
+        "john.smith@kw.example.com",
+        "jrsmith@kwrealty.example.com",
+        "priya.patel@kw.example.com",
+    }
+    assert choices["john.smith@kw.example.com"].ticked  # the same email
+    assert choices["jrsmith@kwrealty.example.com"].ticked  # John's Mobile
+    assert "Mobile" in choices["jrsmith@kwrealty.example.com"].why
+    priya = choices["priya.patel@kw.example.com"]
+    assert not priya.ticked
+    assert priya.why == "Shares (212) 761-2846, Office on this profile: maybe a shared line."
+
+    client.force_login(administrator)
+    page = client.get(reverse("admin:crm_customer_erase", args=[john.pk])).content.decode()
+    ticked = re.findall(r'<input type="checkbox" name="choice" value="([^"]+)" checked>', page)
+    assert sorted(ticked) == sorted(
+        f"campaigns:{choices[e].key}"
+        for e in ("john.smith@kw.example.com", "jrsmith@kwrealty.example.com")
+    )
+    assert f'value="campaigns:{priya.key}">' in page
+    assert "maybe a shared line" in page

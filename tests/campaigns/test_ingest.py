@@ -1,3 +1,5 @@
+import codecs
+
 import pytest
 
 from campaigns import ingest
@@ -136,9 +138,9 @@ def test_rows_without_email_are_contacts_of_their_own_but_identical_rows_are_one
         (b"name,email\nAl,al@example.com\n", "no \u201cphone\u201d or \u201cmobile\u201d column"),
         (b"name,phone\n", "header but no rows"),
         (b"name,phone\nJo\x81e,678 999 8212\n", "not UTF-8 text (line 2 is not)"),
-        (b"name,phone\n" + b"x" * (ingest.MAX_LINE_CHARS + 10) + b",678 999 8212\n", "longer than"),
+        (b"x" * (ingest.MAX_RECORD_CHARS + 10) + b",phone\nAl,678 999 8212\n", "longer than"),
         (b"PK\x03\x04rest of a zip", "ZIP archive"),
-        (b"name,phone\nAl,678 999 8212\nB\x00b,678 999 8213\n", "Line 3 contains a NUL"),
+        (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "This is a PDF, not a CSV"),
     ],
 )
 def test_bad_files_are_refused_with_a_clear_message_and_nothing_written(
@@ -406,10 +408,13 @@ def test_first_uploads_of_two_campaigns_at_once_both_complete(monkeypatch):
 
 
 def test_a_file_refused_after_rows_were_read_reports_no_rows(campaign, upload_csv):
-    good = "".join(f"P{i},404 555 {i:04d}\n" for i in range(50))
-    upload = upload_csv(campaign, "name,phone\n" + good + "B\x00b,404 555 9999\n")
+    good = "".join(f"P{i},404 555 {i:04d}\n" for i in range(2_000))
+    # UTF-16 is decoded as it is read: a lone surrogate after 2,000 rows is found there.
+    broken = b"\x00\xd8" + "b,404 555 9999\n".encode("utf-16-le")
+    content = codecs.BOM_UTF16_LE + ("name,phone\n" + good).encode("utf-16-le") + broken
+    upload = upload_csv(campaign, content)
     assert upload.status == LeadUpload.State.FAILED
-    assert "Line 52 contains a NUL" in upload.error
+    assert "not UTF-16 text (near line" in upload.error
     upload.refresh_from_db()
     assert (upload.rows_read, upload.rows_rejected) == (0, 0)
     assert not LeadRejection.objects.filter(upload=upload).exists()

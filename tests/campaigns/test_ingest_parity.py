@@ -2,11 +2,12 @@
 
 The corpus exercises every merge rule: fills from later rows, one email in several cases,
 rows without email (identical and not), bad cells that keep their row and bad rows that
-do not, a number in both columns, do-not-call numbers (listed before the first upload,
-and one listed between the uploads, already in the campaign), and a second upload into
-the same campaign that merges into its contacts and accounts. The expected result is
-written down (``parity_expected.json``), so the embedded default (SQLite) is held to what
-PostgreSQL stores, and on PostgreSQL the two paths are also compared with each other.
+do not (a NUL among them), a quoted cell with line breaks, a number in both columns,
+do-not-call numbers (listed before the first upload, and one listed between the uploads,
+already in the campaign), and a second upload into the same campaign that merges into
+its contacts and accounts. The expected result is written down
+(``parity_expected.json``), so the embedded default (SQLite) is held to what PostgreSQL
+stores, and on PostgreSQL the two paths are also compared with each other.
 """
 
 import json
@@ -54,6 +55,11 @@ FIRST_FILE = (
     'Gus,Hu,gus@example.com,Hu LLC,,212 761 2846,,"quoted, note"\n'
     "Hal,Ng,hal@example.com,Ng,,,+1 (213) 555-0123,\n"
     "Ivy,,ivy@example.com,,,404 555 0111,,,too many\n"
+    # Quoted line breaks are data: one row, the next rows read as they are.
+    '"Jo\r\nAnn",Kim,jo@example.com,,,404 555 0160,,"line one\nline, two"\n'
+    # A NUL in one cell rejects its row, not the file.
+    "Kay,Nul,kay@example.com,,,404 555 \x000161,,\n"
+    "Lou,Ash,lou@example.com,,,404 555 0162,,\n"
 )
 
 SECOND_FILE = (

@@ -36,8 +36,14 @@ def log(client, campaign, who: Contact, outcome: str, **extra):
     )
 
 
-def local(moment) -> str:
-    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+def local(moment, lead: Contact) -> str:
+    """As the form takes it: in the lead's local time (docs/dialing.md)."""
+    from zoneinfo import ZoneInfo
+
+    from campaigns import calling
+
+    zone = calling.lead_zone(lead, calling.lead_number(lead))
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")
 
 
 @pytest.fixture
@@ -63,9 +69,9 @@ def test_call_back_later_needs_a_time_and_todays_callbacks_come_first(
     assert not Disposition.objects.filter(contact_id=mark.pk).exists()  # refused: no time
 
     soon = timezone.now() + timedelta(minutes=30)
-    log(client, seeded, mark, "callback", callback_at=local(soon), note="after lunch")
-    log(client, seeded, jane, "callback", callback_at=local(soon + timedelta(days=2)))
-    log(client, seeded, priya, "callback", callback_at=local(soon))
+    log(client, seeded, mark, "callback", callback_at=local(soon, mark), note="after lunch")
+    log(client, seeded, jane, "callback", callback_at=local(soon + timedelta(days=2), jane))
+    log(client, seeded, priya, "callback", callback_at=local(soon, priya))
     log(client, seeded, priya, "interested")  # a later outcome settles Priya's callback
     stored = Disposition.objects.get(contact_id=mark.pk)
     assert stored.callback_at is not None
@@ -176,6 +182,10 @@ def test_the_upload_page_tells_one_story(client, campaign, administrator):
     )
     client.force_login(administrator)
     progress_url = reverse("admin:campaigns_leadupload_progress", args=[upload.pk])
+    waiting = client.get(progress_url).json()
+    assert waiting["heading"].startswith("Waiting for columns")
+    assert waiting["status_label"] == "Waiting for columns"
+    services.lead_upload_queue(upload=upload)
     queued = client.get(progress_url).json()
     assert queued["heading"].startswith("Queued")
     assert queued["status_label"] == "Queued"

@@ -171,3 +171,64 @@ def test_the_rates_come_from_the_environment(tmp_path):
         check=True,
     )
     assert done.stdout.strip() == "{'user': '50/second', 'anon': '5/minute'} 7 0:30:00"
+
+
+def test_a_client_writing_its_own_x_forwarded_for_is_still_throttled(api_client, db, low_rates):
+    # Behind no trusted proxy (TRUSTED_PROXY_COUNT=0) the socket's address is the client:
+    # a new X-Forwarded-For on every request is no new allowance.
+    codes = [
+        api_client.get("/api/schema/", HTTP_X_FORWARDED_FOR=f"203.0.113.{n}").status_code
+        for n in range(4)
+    ]
+    assert codes == [200, 200, 429, 429]
+
+
+def test_behind_trusted_proxies_the_throttle_reads_the_address_they_saw(tmp_path):
+    code = (
+        "import django; django.setup()\n"
+        "from rest_framework.settings import api_settings\n"
+        "print(api_settings.NUM_PROXIES)\n"
+    )
+    found = {}
+    for count in ("", "2"):
+        environ = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "crm.settings",
+            "SWITCHBOARD_VAR_DIR": str(tmp_path),
+            "TRUSTED_PROXY_COUNT": count,
+        }
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        found[count] = done.stdout.strip()
+    assert found == {"": "0", "2": "2"}
+
+
+def test_the_default_limit_locks_on_the_fifth_failure(client, make_user, settings, tmp_path):
+    # The shipped default (settings read with no AXES_FAILURE_LIMIT in the environment),
+    # not this module's lower one: the fifth failure locks, the fourth does not.
+    environ = {k: v for k, v in os.environ.items() if k != "AXES_FAILURE_LIMIT"}
+    environ |= {"DJANGO_SETTINGS_MODULE": "crm.settings", "SWITCHBOARD_VAR_DIR": str(tmp_path)}
+    code = "import django; django.setup()\nfrom django.conf import settings\n"
+    code += "print(settings.AXES_FAILURE_LIMIT)\n"
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    settings.AXES_FAILURE_LIMIT = int(done.stdout)
+    make_user("Caller", username="victim")
+    url = "/campaigns/login/"
+    codes = [_login(client, url, "victim", "wrong").status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 200, 429]
+    assert _login(client, url, "victim", PASSWORD).status_code == 429

@@ -224,3 +224,68 @@ def test_log_level_error_silences_the_access_line_and_djangos_request_warnings(t
     loggers = [json.loads(line)["logger"] for line in loud.stderr.splitlines()]
     assert {"switchboard.request", "django.request", "x"} <= set(loggers)
     assert [json.loads(line)["logger"] for line in quiet.stderr.splitlines()] == ["x"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Numbers written into a URL: decoded, then masked.
+        ("GET '/no-such/%2B16785550123/'", "GET '/no-such/+1678***0123/'"),
+        ("?phone=%28678%29%20555-0123&x=1", "?phone=678***0123&x=1"),
+        ("?phone=678+555+0123", "?phone=678***0123"),
+        (
+            "/reputation/numbers/%2B12125550123?fresh=true",
+            "/reputation/numbers/+1212***0123?fresh=true",
+        ),
+        # Not escapes, left as written.
+        ("50% done, 100%", "50% done, 100%"),
+    ],
+)
+def test_mask_decodes_percent_escapes_first(text, expected):
+    assert mask(text) == expected
+
+
+@pytest.mark.django_db
+def test_numbers_in_refused_and_unmatched_urls_are_masked_in_every_field(client, json_log):
+    client.get("/no-such/%2B16785550123/", secure=True)
+    client.get(
+        "/no-such/%28678%29%20555-0124/?phone=%2B16785550125&x=%28678%29%20555-0126", secure=True
+    )
+    text = json_log.text()
+    for digits in ("5550123", "5550124", "5550125", "5550126", "555-0124", "555-0126"):
+        assert digits not in text
+    warnings = [line for line in json_log() if line["logger"] == "django.request"]
+    assert len(warnings) == 2
+    # Django's 4xx line carries the request; its path and query string are masked too.
+    assert "+1678***0125" in warnings[-1]["request"]
+
+
+@pytest.mark.django_db
+def test_a_webhook_whose_body_is_not_utf8_gets_a_clear_400_and_an_access_line(client, json_log):
+    body = "CallSid=CA" + "a" * 32 + "&From=%2B16785550123&CallerName=Jos\u00e9"
+    response = client.generic(
+        "POST",
+        "/webhooks/twilio/voice/",
+        data=body.encode("latin-1"),
+        content_type="application/x-www-form-urlencoded; charset=latin-1",
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/plain")
+    assert "must be UTF-8" in response.content.decode()
+    assert "charset=latin-1" in response.content.decode()
+    access = [line for line in json_log() if line["logger"] == "switchboard.request"]
+    assert [(a["route"], a["status"]) for a in access] == [("/webhooks/twilio/voice/", 400)]
+    assert "5550123" not in json_log.text()
+
+
+@pytest.mark.django_db
+def test_the_api_answers_a_non_utf8_form_in_json(api_client, administrator):
+    api_client.force_authenticate(administrator)
+    response = api_client.generic(
+        "POST",
+        "/api/calls/",
+        "from=%E9",
+        content_type="application/x-www-form-urlencoded; charset=utf-16",
+    )
+    assert response.status_code == 400
+    assert "must be UTF-8" in response.json()["detail"]

@@ -118,7 +118,7 @@ def test_a_refused_api_call_stays_json(api_client, agent):
 def test_refusals_outside_drf_under_api_answer_json(client, agent, rf):
     from django.core.exceptions import PermissionDenied
 
-    from crm.errors import permission_denied
+    from crm.forbidden import permission_denied
 
     response = permission_denied(rf.get("/api/anything/"), PermissionDenied("Nope."))
     assert response.status_code == 403

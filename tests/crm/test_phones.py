@@ -42,7 +42,11 @@ def test_region_argument_changes_national_interpretation():
         ("abc", "does not look like a phone number"),
         ("12345", "wrong number of digits"),
         ("678 999 82121234", "wrong number of digits"),
-        ("+1 123 456 7890", "not a number in any numbering plan"),
+        ("+1 123 456 7890", "no such area code"),
+        ("(999) 555-0123", "no such area code"),
+        ("911 555 0123", "no such area code"),
+        ("678 123 4567", "not a number in any numbering plan"),
+        ("+1 264 100 0000", "not a number in any numbering plan"),  # Anguilla's
         ("9" * 200, "too long"),
     ],
 )

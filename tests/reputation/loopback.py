@@ -7,7 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 
 class Loopback:
-    """``handler(method, path, query, body, headers) -> (status, json_or_bytes)``."""
+    """``handler(method, path, query, body, headers) -> (status, json_or_bytes)``, or
+    ``(status, json_or_bytes, response_headers)``."""
 
     def __init__(self, handler):
         self.handler = handler
@@ -33,9 +34,13 @@ class Loopback:
                     "headers": dict(self.headers),
                 }
                 outer.requests.append(entry)
-                status, payload = outer.handler(self.command, parts.path, query, body, self.headers)
+                status, payload, *extra = outer.handler(
+                    self.command, parts.path, query, body, self.headers
+                )
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 self.send_response(status)
+                for name, value in (extra[0] if extra else {}).items():
+                    self.send_header(name, str(value))
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

@@ -124,7 +124,7 @@ def test_the_phone_numbers_page_shows_the_dashboard_column_and_actions(administr
     assert "Stop monitoring" in page
     assert "Monitor reputation" in page
     # The row action (the ⋯ menu) posts to the reputation endpoint.
-    row = client.post(f"/admin/reputation/monitorednumber/row/{plain.pk}/monitor/")
+    row = client.post(f"/admin/telephony/ownednumber/reputation/{plain.pk}/monitor/")
     assert row.status_code == 302
     assert MonitoredNumber.objects.count() == 3
     detail = client.get(f"/admin/telephony/ownednumber/{flagged.pk}/change/").text

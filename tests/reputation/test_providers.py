@@ -217,3 +217,88 @@ def test_the_sandbox_inventory_sells_fictional_numbers_in_the_area_code(settings
     assert bought.number.startswith("+1415555")
     with pytest.raises(NumberUnavailable):
         SandboxNumberInventoryProvider().buy("212")
+    assert SandboxNumberInventoryProvider().available("212") == []
+    assert len(SandboxNumberInventoryProvider().available("415")) == 100
+
+
+def telnyx_limited(answers: list):
+    """Telnyx answering from ``answers`` in turn: (status, body, headers)."""
+
+    def handle(method, path, query, body, headers):
+        return answers.pop(0)
+
+    return handle
+
+
+LISTED = {"data": [{"phone_number": "+12025551234", "reputation_data": {"spam_risk": "low"}}]}
+LIMITED = {"errors": [{"code": "10011", "title": "Too many requests"}]}
+
+
+@pytest.fixture
+def telnyx(settings):
+    def start(answers):
+        server = Loopback(telnyx_limited(answers))
+        settings.TELNYX_API_BASE_URL = server.url + "/v2"
+        settings.TELNYX_API_KEY = "KEY123"
+        settings.TELNYX_ENTERPRISE_ID = "ent-1"
+        return server
+
+    return start
+
+
+def paced(provider):
+    """The provider's clock and sleep, replaced: waits are recorded, not slept."""
+    now = [1000.0]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(round(seconds, 3))
+        now[0] += seconds
+
+    provider._clock, provider._sleep = (lambda: now[0]), sleep
+    return slept
+
+
+def test_telnyx_waits_for_the_reset_after_a_429_10011_and_sends_again(telnyx):
+    with telnyx([(429, LIMITED, {"x-ratelimit-reset": "2"}), (200, LISTED)]) as api:
+        provider = TelnyxReputationProvider()
+        slept = paced(provider)
+        answer = provider.check(["+12025551234"])
+    assert answer["+12025551234"][0].flagged is False
+    assert slept == [2.0]
+    assert len(api.requests) == 2
+
+
+def test_telnyx_waits_when_the_window_has_no_request_left(telnyx):
+    exhausted = {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "3", "x-ratelimit-limit": "5"}
+    with telnyx([(200, LISTED, exhausted), (200, LISTED)]) as api:
+        provider = TelnyxReputationProvider()
+        slept = paced(provider)
+        provider.check(["+12025551234"])
+        assert slept == []
+        provider.check(["+12025551234"])
+    assert slept == [3.0]
+    assert len(api.requests) == 2
+
+
+def test_telnyx_a_long_rate_limit_fails_the_batch_without_hammering(telnyx):
+    with telnyx([(429, LIMITED, {"x-ratelimit-reset": "600"})]) as api:
+        provider = TelnyxReputationProvider()
+        slept = paced(provider)
+        with pytest.raises(ReputationProviderError, match="rate limit") as raised:
+            provider.check(["+12025551234"])
+        with pytest.raises(ReputationProviderError, match="resets in"):
+            provider.check(["+12025551234"])  # not sent: the window is known to be closed
+    assert raised.value.retry_after == 600
+    assert slept == []
+    assert len(api.requests) == 1
+
+
+def test_telnyx_gives_up_after_repeated_429s(telnyx):
+    with telnyx([(429, LIMITED, {})] * 4) as api:
+        provider = TelnyxReputationProvider()
+        slept = paced(provider)
+        with pytest.raises(ReputationProviderError, match="10011"):
+            provider.check(["+12025551234"])
+    assert slept == [1.0, 2.0, 4.0]  # no reset header: backing off
+    assert len(api.requests) == 4

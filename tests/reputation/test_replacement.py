@@ -5,6 +5,7 @@ import pytest
 from campaigns.models import Campaign
 from campaigns.selectors import campaign_dialing_numbers
 from reputation import replacements, services
+from reputation.errors import ReputationRefused
 from reputation.models import MonitoredNumber, NumberReplacement, SlotClaim
 from telephony.models import OwnedNumber
 from tests.reputation.fakes import ScriptedInventory, ScriptedReputation, results
@@ -84,7 +85,7 @@ def test_at_most_one_replacement_per_number_per_day(addon, spam_number):
     first = replacements.number_replace(owned_number=spam_number, by=None)
     assert first.state == "done"
     again = OwnedNumber.objects.get(pk=spam_number.pk)
-    with pytest.raises(services.ReputationRefused):
+    with pytest.raises(ReputationRefused):
         replacements.number_replace(
             owned_number=OwnedNumber(pk=again.pk, number=again.number, status="active"), by=None
         )

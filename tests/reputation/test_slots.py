@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from reputation import replacements, selectors, services
+from reputation.errors import ReputationRefused
 from reputation.models import MonitoredNumber, SlotClaim, billing_cycle
 from telephony.models import OwnedNumber
 from tests.reputation.fakes import ScriptedInventory
@@ -35,7 +36,7 @@ def test_billing_cycles_start_on_the_anchor_day_and_short_months_clamp():
 def test_monitoring_beyond_capacity_is_refused_all_or_nothing(addon, owned):
     numbers = [owned() for _ in range(16)]
     services.numbers_monitor(owned_number_ids=[n.pk for n in numbers[:14]], by=None)
-    with pytest.raises(services.ReputationRefused, match="2 needed, 1 free of 15"):
+    with pytest.raises(ReputationRefused, match="2 needed, 1 free of 15"):
         services.numbers_monitor(owned_number_ids=[n.pk for n in numbers[14:]], by=None)
     assert MonitoredNumber.objects.count() == 14
     services.numbers_monitor(owned_number_ids=[numbers[14].pk], by=None)
@@ -54,7 +55,7 @@ def test_a_released_or_deleted_number_keeps_its_slot_until_the_cycle_ends(addon,
     assert used() == 15
     assert SlotClaim.objects.filter(number=str(gone.number), owned_number=None).exists()
     newcomer = owned()
-    with pytest.raises(services.ReputationRefused, match="No free monitoring slot"):
+    with pytest.raises(ReputationRefused, match="No free monitoring slot"):
         services.numbers_monitor(owned_number_ids=[newcomer.pk], by=None)
 
 
@@ -95,5 +96,5 @@ def test_cycle_rollover_frees_the_slots_of_numbers_no_longer_monitored(addon, ow
 
 def test_monitoring_needs_the_addon_switched_on(db, owned):
     number = owned()
-    with pytest.raises(services.ReputationRefused, match="switch it on"):
+    with pytest.raises(ReputationRefused, match="switch it on"):
         services.numbers_monitor(owned_number_ids=[number.pk], by=None)

@@ -1,10 +1,11 @@
 import uuid
+from decimal import Decimal
 
 import factory
 from django.utils import timezone
 
 from crm.models import Customer, PhoneNumber
-from telephony.models import Assistant, Call, Message
+from telephony.models import Assistant, BackfillRun, Call, LineTypeLookup, Message
 from tests.crm.factories import CustomerFactory
 
 
@@ -58,3 +59,22 @@ class MessageFactory(factory.django.DjangoModelFactory):
     external_id = factory.LazyFunction(message_sid)
     body = "Hello"
     sent_at = factory.LazyFunction(timezone.now)
+
+
+def ledger_rows(
+    run: BackfillRun | None, count: int, cost: str = "0.008", *, at_risk: bool = False
+) -> list[LineTypeLookup]:
+    """``count`` ledger rows paid by ``run`` (a new caller's when None), numbers unique."""
+    start = LineTypeLookup.objects.count()
+    return LineTypeLookup.objects.bulk_create(
+        LineTypeLookup(
+            number=f"+1678555{start + i:04d}",
+            line_type="unknown" if at_risk else "landline",
+            cost=Decimal(cost),
+            provider="twilio",
+            purpose="backfill" if run else "new_caller",
+            backfill=run,
+            at_risk=at_risk,
+        )
+        for i in range(count)
+    )

@@ -12,7 +12,8 @@ import pytest
 from django.db import connection
 
 from crm.models import PhoneNumber
-from telephony import backfill, identification, lookups
+from telephony.identification import pool
+from telephony.identification import services as identification
 from telephony.models import BackfillRun, LineTypeLookup
 from tests.crm.factories import CustomerFactory
 from tests.telephony.twilio_lookup_server import FakeTwilioLookup
@@ -50,7 +51,7 @@ def twilio(settings):
 def test_the_backfill_through_twilio_slows_down_retries_and_records_each_answer_once(
     twilio, monkeypatch
 ):
-    monkeypatch.setattr(lookups, "BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr(pool, "BACKOFF_SECONDS", 0.01)
     e164s = numbers(6)
     twilio.answers[e164s[1]] = [20429, "mobile"]  # too many requests, then an answer
     twilio.answers[e164s[2]] = [60616, 60616, "landline"]
@@ -59,7 +60,7 @@ def test_the_backfill_through_twilio_slows_down_retries_and_records_each_answer_
     twilio.answers[e164s[5]] = "tollFree"
 
     run = identification.backfill_start(trigger=BackfillRun.Trigger.COMMAND)
-    run = backfill.backfill_run(run_id=run.pk, concurrency=3)
+    run = identification.backfill_run(run_id=run.pk, concurrency=3)
 
     assert run.status == "completed"
     assert run.failed == 0

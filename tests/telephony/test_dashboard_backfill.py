@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 
 from telephony.models import BackfillRun
+from tests.telephony.factories import ledger_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +22,9 @@ def run(**fields) -> BackfillRun:
         "turned_mobile": 30,
         "spent": Decimal("0.4"),
     }
-    return BackfillRun.objects.create(**{**defaults, **fields})
+    created = BackfillRun.objects.create(**{**defaults, **fields})
+    ledger_rows(created, 50)  # what it spent, as the ledger has it: 50 x $0.008
+    return created
 
 
 def section(client) -> str | None:

@@ -12,8 +12,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from crm.models import MatchSuggestion, PhoneNumber, PhoneNumberChange
-from telephony import identification, lookups, services
-from telephony.backfill import backfill_run
+from telephony import services
+from telephony.identification import pool
+from telephony.identification import services as identification
+from telephony.identification.services import backfill_run
 from telephony.models import (
     BackfillRun,
     LineTypeLookup,
@@ -38,7 +40,7 @@ def types(number: str) -> list[tuple[str, bool, str]]:
 
 @pytest.fixture(autouse=True)
 def quick_backoff(monkeypatch):
-    monkeypatch.setattr(lookups, "BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr(pool, "BACKOFF_SECONDS", 0.01)
 
 
 def test_the_backfill_changes_the_right_numbers_and_looks_up_no_others(scripted):
@@ -219,7 +221,7 @@ def test_a_failure_for_one_number_changes_nothing_for_it_and_does_not_stop_the_o
     broken.refresh_from_db()
     assert broken.type == "other"
     assert not LineTypeLookup.objects.filter(number="+14045550042").exists()
-    assert scripted.calls.count("+14045550042") == lookups.UNAVAILABLE_TRIES
+    assert scripted.calls.count("+14045550042") == pool.UNAVAILABLE_TRIES
     # The failed number is retried later, by another pass.
     retry = BackfillRun.objects.get(trigger="retry")
     assert (retry.attempt, retry.planned_lookups) == (2, 1)

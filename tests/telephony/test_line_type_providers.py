@@ -8,6 +8,7 @@ import pytest
 from telephony.providers.base import (
     LineTypeRateLimited,
     LineTypeRefused,
+    LineTypeTimedOut,
     LineTypeUnavailable,
 )
 from telephony.providers.offline import OfflineLineTypeProvider
@@ -182,3 +183,40 @@ def test_the_offline_provider_reads_the_numbering_plan_and_costs_nothing():
     assert provider.lookup("+18005550100").line_type == "toll_free"
     assert provider.lookup("+1555").valid is False
     assert provider.lookup("+447911123456").cost == Decimal(0)
+
+
+# --- Whatever a 200 holds, it was paid for: an answer, never an exception -----------------
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        {"type": None, "error_code": 60600, "carrier_name": "Carrier " * 40},
+        {"type": "mobile", "carrier_name": 310260, "error_code": None},
+        {"type": "mobile", "carrier_name": ["not", "text"], "extra": {"x": 1}},
+    ],
+    ids=["a long carrier with an error code", "a numeric carrier", "a carrier of another type"],
+)
+def test_any_line_type_intelligence_is_an_answer(twilio, info):
+    server, look_up = twilio
+    server.answers[NUMBER] = {"valid": True, "line_type_intelligence": info}
+    answer = look_up(NUMBER)
+    assert answer.cost == Decimal("0.008")
+    assert answer.carrier is None or (
+        isinstance(answer.carrier, str) and len(answer.carrier) <= 100
+    )
+
+
+def test_an_answer_without_line_type_intelligence_is_an_unknown_answer(twilio):
+    server, look_up = twilio
+    server.answers[NUMBER] = {"valid": True, "phone_number": NUMBER}
+    answer = look_up(NUMBER)
+    assert (answer.line_type, answer.cost) == ("unknown", Decimal("0.008"))
+
+
+def test_a_timeout_after_the_request_was_sent_may_have_been_billed(twilio):
+    server, look_up = twilio
+    server.answers[NUMBER] = "timeout"
+    server.timeout_seconds = 1.5
+    with pytest.raises(LineTypeTimedOut):
+        look_up(NUMBER)

@@ -13,8 +13,9 @@ import pytest
 from django.utils import timezone
 
 from crm.models import PhoneNumber
-from telephony import identification
-from telephony.backfill import backfill_run
+from telephony.identification import ledger
+from telephony.identification import services as identification
+from telephony.identification.services import backfill_run
 from telephony.models import BackfillRun, LineTypeLookup, LookupClaim
 from telephony.providers.base import LineTypeLookupFailed
 from tests.telephony.factories import hold
@@ -30,7 +31,7 @@ def wait_for(condition, what: str, timeout: float = 20.0) -> None:
 
 @pytest.mark.django_db
 def test_a_claim_is_one_owners_until_released_or_stale():
-    take = identification.lookup_claims_take
+    take = ledger.lookup_claims_take
 
     assert take(numbers=["+14045550001", "+14045550002"], owner="backfill:1") == {
         "+14045550001",
@@ -40,12 +41,12 @@ def test_a_claim_is_one_owners_until_released_or_stale():
     # Its own claim is its own again (a resumed run takes its chunk back at once).
     assert take(numbers=["+14045550002"], owner="backfill:1") == {"+14045550002"}
 
-    identification.lookup_claims_release(owner="backfill:1", through="+14045550001")
+    ledger.lookup_claims_release(owner="backfill:1", through="+14045550001")
     assert take(numbers=["+14045550001", "+14045550002"], owner="caller:7") == {"+14045550001"}
 
     # A worker that died leaves its claim; once stale, another may pay instead.
     LookupClaim.objects.filter(owner="backfill:1").update(
-        claimed_at=timezone.now() - identification.CLAIM_STALE_AFTER - timedelta(seconds=1)
+        claimed_at=timezone.now() - ledger.CLAIM_STALE_AFTER - timedelta(seconds=1)
     )
     assert take(numbers=["+14045550002"], owner="caller:7") == {"+14045550002"}
     assert dict(LookupClaim.objects.values_list("number", "owner")) == {
@@ -53,7 +54,7 @@ def test_a_claim_is_one_owners_until_released_or_stale():
         "+14045550002": "caller:7",
         "+14045550003": "caller:7",
     }
-    identification.lookup_claims_release(owner="caller:7")
+    ledger.lookup_claims_release(owner="caller:7")
     assert not LookupClaim.objects.exists()
 
 
@@ -61,7 +62,7 @@ def test_a_claim_is_one_owners_until_released_or_stale():
 def test_a_new_callers_lookup_waits_while_the_backfill_pays_for_the_number(scripted):
     caller = hold("+14155550140")
     scripted.default = "mobile"
-    identification.lookup_claims_take(numbers=["+14155550140"], owner="backfill:99")
+    ledger.lookup_claims_take(numbers=["+14155550140"], owner="backfill:99")
 
     with pytest.raises(LineTypeLookupFailed, match="being looked up already"):
         identification.caller_number_identify(phone_id=caller.pk)
@@ -73,7 +74,7 @@ def test_a_new_callers_lookup_waits_while_the_backfill_pays_for_the_number(scrip
         number="+14155550140", line_type="mobile", cost=Decimal("0.01"), provider="scripted",
         purpose="backfill",
     )  # fmt: skip
-    identification.lookup_claims_release(owner="backfill:99")
+    ledger.lookup_claims_release(owner="backfill:99")
     assert identification.caller_number_identify(phone_id=caller.pk) == "mobile"
     assert scripted.calls == []
     assert PhoneNumber.objects.get().type == "mobile"

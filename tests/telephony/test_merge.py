@@ -52,51 +52,48 @@ def test_a_merge_moves_calls_and_messages_and_later_contact_follows_the_kept_pro
 @pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_a_call_linked_while_its_profile_is_merged_lands_on_the_kept_profile(agent, monkeypatch):
-    """The link reads the number's holders, then the merge commits, then the link goes
-    on: its call must follow the merge, not land on the profile merged away."""
+    """The link reads the number's holders, then a merge of that profile starts: the merge
+    waits for the number's linking lock (or, were it to commit first, the link re-checks
+    and follows it). Either way the call ends on the kept profile, counted once."""
     import threading
 
-    from django.db import connection
+    from tests.crm.concurrency import Worker, until
 
     keep = Customer.objects.create(name="Kept")
     gone = Customer.objects.create(name="Merged away")
     crm_services.phone_number_add(customer=gone, number="+16785550177", type="mobile")
 
-    holders_read, merged = threading.Event(), threading.Event()
+    holders_read, go_on = threading.Event(), threading.Event()
     read_holders = services._holders
 
     def holders_then_wait(e164):
         found = read_holders(e164)
         if not holders_read.is_set():
             holders_read.set()
-            merged.wait(timeout=10)
+            assert go_on.wait(timeout=30)
         return found
 
     monkeypatch.setattr(services, "_holders", holders_then_wait)
-    linked: list[int] = []
+    link = Worker(
+        lambda: services.call_record(
+            external_id="CA" + "7" * 32,
+            direction="inbound",
+            from_number="+16785550177",
+            to_number="+18005550100",
+            channel="voice",
+            facts=services.CallFacts(status="ringing"),
+        )
+    )
+    link.start()
+    assert holders_read.wait(timeout=20)
+    merge = Worker(lambda: crm_services.customer_merge(keep=keep, merge=gone, actor=agent))
+    merge.start()
+    until(merge.done_or_waiting, "the merge commits or waits")
+    go_on.set()
+    link.join(timeout=30)
+    merge.join(timeout=30)
 
-    def link() -> None:
-        try:
-            recorded = services.call_record(
-                external_id="CA" + "7" * 32,
-                direction="inbound",
-                from_number="+16785550177",
-                to_number="+18005550100",
-                channel="voice",
-                facts=services.CallFacts(status="ringing"),
-            )
-            linked.append(recorded.record.customer_id)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=link)
-    thread.start()
-    assert holders_read.wait(timeout=10)
-    crm_services.customer_merge(keep=keep, merge=gone, actor=agent)
-    merged.set()
-    thread.join(timeout=20)
-
-    assert linked == [keep.pk]
+    assert (link.error, merge.error) == (None, None)
     assert Call.objects.get(external_id="CA" + "7" * 32).customer_id == keep.pk
     keep.refresh_from_db()
     assert keep.interaction_count == 1

@@ -7,7 +7,7 @@ import pytest
 from campaigns.models import DoNotCallNumber
 from telephony.models import BackfillRun, LineTypeLookup, LookupSpend, OrchestrationSettings
 from tests.campaigns.factories import CampaignPhoneFactory, ContactFactory
-from tests.telephony.factories import CallFactory, MessageFactory, hold
+from tests.telephony.factories import CallFactory, MessageFactory, hold, ledger_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +66,7 @@ def test_before_switching_on_the_page_previews_count_cost_and_what_the_cap_allow
 
 
 def test_the_page_says_when_the_cap_stops_lookups_with_the_months_spend(client, administrator):
-    from telephony.identification_selectors import month_start
+    from telephony.identification.ledger import month_start
 
     config = OrchestrationSettings.load()
     config.lookup_monthly_cap = Decimal("1.00")
@@ -84,7 +84,7 @@ def test_the_page_says_when_the_cap_stops_lookups_with_the_months_spend(client, 
     html = client.get(PAGE).content.decode()
 
     assert 'id="cap-reached"' in html
-    assert "$1.00 of the $1.00 cap" in html
+    assert "$1.00 of the $1.00 cap is counted" in html
 
 
 def test_the_page_says_why_the_provider_stopped_lookups(client, administrator):
@@ -98,7 +98,7 @@ def test_the_page_says_why_the_provider_stopped_lookups(client, administrator):
 
 
 def test_the_progress_endpoint_reports_the_running_backfill(client, administrator):
-    BackfillRun.objects.create(
+    running = BackfillRun.objects.create(
         trigger="switched_on",
         price=Decimal("0.008"),
         planned_numbers=200,
@@ -107,6 +107,7 @@ def test_the_progress_endpoint_reports_the_running_backfill(client, administrato
         turned_mobile=30,
         spent=Decimal("0.4"),
     )
+    ledger_rows(running, 50)
     client.force_login(administrator)
 
     run = client.get(PROGRESS).json()["run"]
@@ -229,3 +230,66 @@ def test_the_admin_links_numbers_to_their_view(client, administrator, busy_numbe
         "/admin/telephony/linetypelookup/",
     ):
         assert link in client.get(page).content.decode(), page
+
+
+@pytest.mark.parametrize("cap", ["\x00", "12\x00", "abc", "1e400", "NaN", "Infinity", "١٢", "-1"])
+def test_an_unreadable_cap_is_refused_and_the_cap_unchanged(client, administrator, cap):
+    config = OrchestrationSettings.load()
+    config.lookup_monthly_cap = Decimal("25.00")
+    config.save()
+    client.force_login(administrator)
+    response = client.post(
+        PAGE, {"mobile_identification": "on", "lookup_monthly_cap": cap, "lookup_cache_days": "180"}
+    )
+    assert response.status_code == 200
+    assert "errornote" in response.content.decode()
+    assert OrchestrationSettings.load().lookup_monthly_cap == Decimal("25.00")
+
+
+# --- One source for each figure (issue: "the Orchestration page's figures must agree") ---
+
+
+def test_a_runs_lookups_and_spend_are_the_ledgers_even_before_its_chunk_closes(
+    client, administrator
+):
+    # Paused in its first chunk: its counters (moved with the cursor) still say 0.
+    paused = BackfillRun.objects.create(
+        trigger="switched_on", price=Decimal("0.008"), status="paused", planned_numbers=500
+    )
+    ledger_rows(paused, 25)
+    ledger_rows(paused, 2, at_risk=True)
+    ledger_rows(None, 3)  # new callers' lookups: the month's, not the run's
+    client.force_login(administrator)
+
+    progress = client.get(PROGRESS).json()
+    html = client.get(PAGE).content.decode()
+
+    run = progress["run"]
+    assert (run["lookups"], run["spent"], run["at_risk"]) == (25, "0.20", "0.02")
+    assert progress["month"]["spent"] == "0.22"
+    assert progress["month"]["at_risk"] == "0.02"
+    row = html[html.index(f'data-run="{paused.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert 'data-run-field="lookups">25<' in row
+    assert 'data-run-field="spent">0.20<' in row
+    assert 'data-month="spent">0.22<' in html
+
+
+def test_the_months_figures_are_labelled_and_add_up_to_what_the_cap_counts(client, administrator):
+    from telephony.identification.ledger import month_start
+
+    config = OrchestrationSettings.load()
+    config.lookup_monthly_cap = Decimal("1.00")
+    config.save()
+    ledger_rows(None, 30)  # $0.24 answered
+    ledger_rows(None, 1, at_risk=True)  # $0.008 timed out
+    LookupSpend.objects.create(month=month_start(), committed=Decimal("0.264"))  # + 2 in flight
+    client.force_login(administrator)
+
+    month = client.get(PROGRESS).json()["month"]
+    html = client.get(PAGE).content.decode()
+
+    assert month == {"spent": "0.24", "at_risk": "0.01", "in_flight": "0.02", "committed": "0.26"}
+    for label in ("Spent this month", "At risk", "In flight", "Counted against the cap"):
+        assert label in html
+    assert 'id="cap-reached"' not in html

@@ -138,7 +138,7 @@ def test_a_recount_racing_a_new_call_keeps_the_call_counted(monkeypatch):
     ).record
     customer_id = first.customer_id
     counted, release = threading.Event(), threading.Event()
-    count = services._count_unless_merged
+    count = services._count_if_still_holder
 
     def count_then_wait(*args):
         done = count(*args)
@@ -146,7 +146,7 @@ def test_a_recount_racing_a_new_call_keeps_the_call_counted(monkeypatch):
         release.wait(timeout=10)
         return done
 
-    monkeypatch.setattr(services, "_count_unless_merged", count_then_wait)
+    monkeypatch.setattr(services, "_count_if_still_holder", count_then_wait)
 
     def link() -> None:
         try:

@@ -19,7 +19,7 @@ from crm.celery import app
 from crm.models import Customer, PhoneNumber
 from reputation import services as reputation_services
 from reputation.models import DailyCheckRun, MonitoredNumber, ReputationSettings, SlotClaim
-from telephony import identification
+from telephony.identification import services as identification
 from telephony.models import BackfillRun, LineTypeLookup, OrchestrationSettings, OwnedNumber
 from tests.reputation.loopback import Loopback
 from tests.telephony.twilio_lookup_server import FakeTwilioLookup

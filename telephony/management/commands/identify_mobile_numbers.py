@@ -9,8 +9,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from telephony import backfill, identification
-from telephony import identification_selectors as selectors
+from telephony.identification import ledger, selectors, services
 from telephony.models import BackfillRun, OrchestrationSettings
 
 
@@ -32,7 +31,7 @@ class Command(BaseCommand):
         if concurrency is not None and not 1 <= concurrency <= 500:
             raise CommandError("--concurrency must be between 1 and 500.")
         config = OrchestrationSettings.load()
-        price = identification.provider_price(identification.line_type_provider())
+        price = ledger.provider_price(ledger.line_type_provider())
         if dry_run:
             plan = selectors.backfill_plan(config=config, price=price)
             allows = selectors.lookups_the_cap_allows(config=config, price=price)
@@ -49,14 +48,14 @@ class Command(BaseCommand):
                 "Mobile Phone Number Identification is off (admin > Orchestration): "
                 "switch it on first."
             )
-        run = identification.backfill_start(trigger=BackfillRun.Trigger.COMMAND)
+        run = services.backfill_start(trigger=BackfillRun.Trigger.COMMAND)
         self.stdout.write(
             f"Backfill #{run.pk}: {run.planned_numbers:,} numbers, about "
             f"{run.planned_lookups:,} lookups (${run.planned_cost:.2f}) with "
             f"{concurrency or 'the default number of'} lookups in flight."
         )
         bar = ProgressBar(self.stderr)
-        run = backfill.backfill_run(run_id=run.pk, concurrency=concurrency, progress=bar)
+        run = services.backfill_run(run_id=run.pk, concurrency=concurrency, progress=bar)
         bar.close()
         self.stdout.write(
             f"{run.get_status_display()}: {run.numbers_done:,} numbers, {run.lookups:,} "

@@ -1,12 +1,13 @@
 """The identification backfill: one pass over the numbers whose type could change.
 
 Numbers are taken in E.164 order, in chunks, from the cursor the run row keeps; their
-lookups go through :class:`telephony.lookups.LookupPool` (at most N in flight, each
+lookups go through :class:`telephony.identification.pool.LookupPool` (at most N in flight, each
 answer in the ledger before its slot frees), and a chunk's mobile answers are applied in
 one set-based change. The rules are in docs/identification.md.
 """
 
 import functools
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,12 +21,12 @@ from django.utils import timezone
 from crm.db import LockNamespace, advisory_try_lock
 from crm.models import PhoneNumber
 from crm.services import phone_numbers_identify_mobile
-from telephony import identification_selectors as selectors
-from telephony.identification import (
+from telephony.identification import selectors
+from telephony.identification.ledger import (
     HEARTBEAT_SECONDS,
-    RETRY_DELAY_SECONDS,
     RETRY_PASSES,
-    backfill_start,
+    Job,
+    Outcome,
     ledger_writer,
     line_type_provider,
     lookup_budget_release,
@@ -35,12 +36,15 @@ from telephony.identification import (
     lookup_claims_take,
     lookups_stop,
     mobile_cause,
+    provider_name,
     provider_price,
     require_outside_transaction,
 )
-from telephony.lookups import Job, LookupPool, Outcome
+from telephony.identification.pool import LookupPool
 from telephony.models import BackfillRun, LineTypeLookup, OrchestrationSettings
 from telephony.providers.base import LineType
+
+logger = logging.getLogger(__name__)
 
 # Numbers taken per chunk: the cursor and the counters move together once per chunk.
 BACKFILL_CHUNK = 500
@@ -49,11 +53,20 @@ BACKFILL_CHUNK = 500
 Progress = Callable[[BackfillRun], None]
 
 
-def backfill_run(
+@dataclass(frozen=True)
+class Pass:
+    """How a pass left its run, and whether its failed numbers want another pass (the
+    caller, :func:`telephony.identification.services.backfill_run`, queues it)."""
+
+    run: BackfillRun
+    needs_retry_pass: bool = False
+
+
+def backfill_pass(
     *, run_id: int, concurrency: int | None = None, progress: Progress | None = None
-) -> BackfillRun:
+) -> Pass:
     """Run (or resume) backfill ``run_id`` until it is done, paused by the cap, stopped
-    by the provider or switched off. Returns the run as it was left.
+    by the provider or switched off.
 
     One worker at a time (a session lock on the run); another worker given the same run
     returns at once.
@@ -62,8 +75,22 @@ def backfill_run(
     with advisory_try_lock(LockNamespace.IDENTIFICATION_BACKFILL, run_id) as mine:
         run = BackfillRun.objects.get(pk=run_id)
         if not mine or run.status != BackfillRun.Status.RUNNING:
-            return run
-        return _Backfill(run, concurrency, progress).run()
+            return Pass(run)
+        try:
+            return _Backfill(run, concurrency, progress).run()
+        except Exception as exc:
+            # Never left running on an error: the beat would start it again, and each
+            # start could pay again for what this one sent. Halted, it waits for an
+            # Administrator (saving the Orchestration page resumes it).
+            logger.exception("identification backfill #%s stopped on an error", run_id)
+            lookup_claims_release(owner=f"backfill:{run_id}")
+            BackfillRun.objects.filter(pk=run_id, status=BackfillRun.Status.RUNNING).update(
+                status=BackfillRun.Status.HALTED,
+                message=f"Stopped on an error ({type(exc).__name__}): see the worker's log. "
+                "Save the Orchestration page to resume."[:255],
+                heartbeat_at=timezone.now(),
+            )
+            raise
 
 
 @dataclass
@@ -114,13 +141,28 @@ class _Backfill:
         self.owner = f"backfill:{run.pk}"
         self.deferred_at = time.monotonic()
 
-    def run(self) -> BackfillRun:
+    def run(self) -> Pass:
+        """Each chunk goes through these states; the loop turns until none is left::
+
+            fetched --claims--> open: pending (in the pool) + deferred (claimed elsewhere)
+                                  | every outcome collected, nothing deferred
+                                  v
+                                closed --whole--> saved: counters + cursor past it, claims
+                                  |                      given up; the next chunk may close
+                                  +--not whole (cap, refusal, switched off)--> kept: the
+                                     cursor stays before it, taken again by a later pass
+
+        and the pass itself: fetching while CHUNKS_AHEAD allow -> stopping (paused by the
+        cap, halted by a refusal, stopped: the queue is taken back, not paid) or exhausted
+        -> drained (every number sent is collected) -> finished (completed, paused, halted
+        or stopped), with ``needs_retry_pass`` when it completed with failed numbers.
+        """
         fetch_after = self.run_row.cursor
         exhausted = False
         serial = 0
         ledger = functools.partial(
             ledger_writer,
-            provider=self.provider.name,
+            provider=provider_name(self.provider),
             purpose=LineTypeLookup.Purpose.BACKFILL,
             backfill_id=self.run_row.pk,
         )
@@ -129,6 +171,7 @@ class _Backfill:
             concurrency=self.concurrency,
             ledger=ledger,
             at_provider=int(settings.LINE_TYPE_PROVIDER_CONCURRENCY) or None,
+            price=self.price,
         ) as pool:
             while True:
                 if (
@@ -150,7 +193,9 @@ class _Backfill:
                 if pool.refused is not None and not self.stop_status:
                     lookups_stop(reason=pool.refused.message)
                     self._halt(pool.refused.message)
-                if self.stop_status:
+                if self.stop_status and self.stop_status != BackfillRun.Status.PAUSED:
+                    # Paused by the cap, the numbers queued are paid for within it already:
+                    # they go on, so the cap is reached before the run says so.
                     self._hold_back(pool.cancel_queued())
                 self._close_finished()
                 self._heartbeat()
@@ -229,14 +274,20 @@ class _Backfill:
                 self._send(pool, state, claimed)
 
     def _collect(self, outcomes: list[Outcome]) -> None:
-        failed = 0
+        released = 0
         for outcome in outcomes:
             state = self.chunks[outcome.job.batch]
             state.pending -= 1
-            state.counts["numbers_done"] += 1
             answer = outcome.answer
-            if answer is None:
-                failed += 1
+            if not outcome.sent:  # the provider refused: not paid, the number stays pending
+                released += 1
+                state.whole = False
+                continue
+            state.counts["numbers_done"] += 1
+            if answer is None or outcome.timed_out:
+                # Failed: a retry pass takes it again. A timed-out attempt is in the ledger
+                # with its cost at risk, which stays committed against the cap.
+                released += answer is None
                 state.counts["failed"] += 1
                 continue
             state.counts["lookups"] += 1
@@ -244,7 +295,7 @@ class _Backfill:
             state.mobiles.append(
                 (outcome.job.phone_id, outcome.lookup_id, answer.line_type, answer.carrier)
             )
-        lookup_budget_release(lookups=failed, price=self.price)
+        lookup_budget_release(lookups=released, price=self.price)
 
     def _hold_back(self, jobs: list[Job]) -> None:
         """Numbers taken back from the queue (stopping): not sent, not paid, done later."""
@@ -320,17 +371,24 @@ class _Backfill:
 
     def _pause(self) -> None:
         self.stop_status = BackfillRun.Status.PAUSED
-        self.message = (
-            f"Paused: this month's lookups reached the cap of "
-            f"${self.config.lookup_monthly_cap}. Raise the cap to resume."
+
+    def _pause_message(self) -> str:
+        """Said once the pass is over, with the month's figures as they are then."""
+        counted = selectors.month_committed()
+        return (
+            f"Paused at the monthly cap: ${counted:.2f} of the "
+            f"${self.config.lookup_monthly_cap} cap is counted this month, and the next "
+            f"lookup (${self.price}) would pass it. Raise the cap to resume."
         )
 
     def _halt(self, reason: str) -> None:
         self.stop_status = BackfillRun.Status.HALTED
         self.message = reason
 
-    def _finish(self) -> BackfillRun:
+    def _finish(self) -> Pass:
         run = self.run_row
+        if self.stop_status == BackfillRun.Status.PAUSED:
+            self.message = self._pause_message()
         if self.stop_status in (BackfillRun.Status.PAUSED, BackfillRun.Status.HALTED):
             BackfillRun.objects.filter(pk=run.pk, status=BackfillRun.Status.RUNNING).update(
                 status=self.stop_status, message=self.message[:255]
@@ -340,12 +398,9 @@ class _Backfill:
                 status=BackfillRun.Status.COMPLETED, finished_at=timezone.now()
             )
         run.refresh_from_db()
-        if run.status == BackfillRun.Status.COMPLETED and run.failed and run.attempt < RETRY_PASSES:
-            backfill_start(
-                trigger=BackfillRun.Trigger.RETRY,
-                attempt=run.attempt + 1,
-                countdown=RETRY_DELAY_SECONDS,
-            )
         if self.progress is not None:
             self.progress(run)
-        return run
+        retry = (
+            run.status == BackfillRun.Status.COMPLETED and run.failed and run.attempt < RETRY_PASSES
+        )
+        return Pass(run, needs_retry_pass=bool(retry))

@@ -1,6 +1,6 @@
-"""The page a refused request gets (``handler403``): inside the admin or the caller
-workspace it is a page of that site, saying what was refused, who may do it and the way
-back; the API and the webhooks keep answering machines (JSON / plain text)."""
+"""The 403 view (``handler403``): the page a refused request gets. Inside the admin or the
+caller workspace it is a page of that site, saying what was refused, who may do it and the
+way back; the API and the webhooks keep answering machines (JSON / plain text)."""
 
 from fnmatch import fnmatch
 from typing import Any

@@ -18,19 +18,29 @@ import logging
 import queue
 import sys
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+from telephony.identification.ledger import (
+    Job,
+    Ledger,
+    Outcome,
+    Recorder,
+    answer_read,
+    provider_price,
+    timed_out_attempt,
+)
 from telephony.providers.base import (
+    AsyncLineTypeProvider,
     AsyncLookup,
-    LineTypeAnswer,
+    LineTypeAnswerLike,
     LineTypeLookupFailed,
     LineTypeProvider,
     LineTypeRateLimited,
     LineTypeRefused,
+    LineTypeTimedOut,
 )
 from telephony.ratelimit import SharedRateLimit
 
@@ -45,27 +55,6 @@ BACKOFF_SECONDS = 0.5
 SWITCH_INTERVAL_SECONDS = 0.0005
 
 
-@dataclass(frozen=True)
-class Job:
-    number: str
-    phone_id: int
-    batch: int = 0  # the caller's own grouping (the backfill's chunk)
-
-
-@dataclass
-class Outcome:
-    job: Job
-    answer: LineTypeAnswer | None = None
-    lookup_id: int | None = None  # the ledger row, once recorded
-    error: str = ""
-
-
-# Writes answered outcomes to the ledger (one commit) and sets their lookup_id; awaited
-# on the pool's loop, opened there by a Ledger (telephony.identification.ledger_writer).
-Recorder = Callable[[list[Outcome]], Awaitable[None]]
-Ledger = Callable[[], AbstractAsyncContextManager[Recorder]]
-
-
 class LookupPool:
     def __init__(
         self,
@@ -75,8 +64,11 @@ class LookupPool:
         ledger: Ledger,
         limiter: SharedRateLimit | None = None,
         at_provider: int | None = None,
+        price: Decimal | None = None,
     ) -> None:
         self.provider = provider
+        # What a timed-out attempt is counted at, and an answer without a readable cost.
+        self.price = provider_price(provider) if price is None else price
         self.concurrency = max(1, concurrency)
         # Requests waiting on the provider at once: at most the lookups in flight, and
         # fewer when the provider's own concurrency limit is lower. A slot is held from
@@ -182,14 +174,13 @@ class LookupPool:
 
     @contextlib.asynccontextmanager
     async def _open_client(self) -> AsyncIterator[AsyncLookup]:
-        async_client = getattr(self.provider, "async_client", None)
-        if async_client is not None:
-            async with async_client() as lookup:
+        if isinstance(self.provider, AsyncLineTypeProvider):  # optional: detected
+            async with self.provider.async_client() as lookup:
                 yield lookup
             return
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="lookup") as threads:
 
-            async def lookup_in_thread(e164: str) -> LineTypeAnswer:
+            async def lookup_in_thread(e164: str) -> LineTypeAnswerLike:
                 return await self._loop.run_in_executor(threads, self.provider.lookup, e164)
 
             yield lookup_in_thread
@@ -223,14 +214,20 @@ class LookupPool:
 
     async def _look_up(self, job: Job, lookup: AsyncLookup) -> Outcome:
         if self.refused is not None:
-            return Outcome(job, error="not sent: the provider refuses lookups")
+            return Outcome(job, error="not sent: the provider refuses lookups", sent=False)
         rate_limited = unavailable = 0
         while True:
             try:
                 async with self._provider_slots:
                     await self.limiter.await_turn()
+                    if self.refused is not None:  # refused while this one waited its turn
+                        return Outcome(job, error="not sent: the provider refuses", sent=False)
                     answer = await lookup(job.number)
-                return Outcome(job, answer=answer)
+                return Outcome(job, answer=answer_read(answer, price=self.price))
+            except (LineTypeTimedOut, TimeoutError) as exc:
+                # Sent, and no answer: it may have been billed. Not retried in this pass
+                # (each try could be billed); a retry pass takes the number again.
+                return timed_out_attempt(job, price=self.price, error=str(exc)[:255])
             except LineTypeRateLimited as exc:
                 rate_limited += 1
                 if rate_limited >= RATE_LIMITED_TRIES:
@@ -243,7 +240,8 @@ class LookupPool:
                 await asyncio.sleep(BACKOFF_SECONDS * 2 ** (unavailable - 1))
             except LineTypeRefused as exc:
                 self.refused = exc
-                return Outcome(job, error=str(exc))
+                # Refused, not answered: not paid, so the number stays pending.
+                return Outcome(job, error=str(exc), sent=False)
             except Exception as exc:  # any exception from a provider is a failed call
                 logger.warning("line-type lookup of %s failed", job.number, exc_info=True)
                 return Outcome(job, error=f"{type(exc).__name__}: {exc}"[:255])

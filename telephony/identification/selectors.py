@@ -1,16 +1,18 @@
 """Reads for mobile identification: which numbers the backfill looks up, what that would
-cost, the month's spend, and the ledger (docs/identification.md)."""
+cost, the month's spend, and the ledger (docs/identification.md). Of the package, only
+:mod:`.ledger` is imported here."""
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from crm.models import PhoneNumber, PhoneNumberChange
+from telephony.identification.ledger import month_start
 from telephony.models import (
     BackfillRun,
     Call,
@@ -78,7 +80,7 @@ def backfill_plan(*, config: OrchestrationSettings, price: Decimal) -> Plan:
         cursor.execute(
             "SELECT COUNT(*), COUNT(*) FILTER (WHERE EXISTS ("  # noqa: S608
             "  SELECT 1 FROM telephony_linetypelookup l"
-            "  WHERE l.number = e.number AND l.looked_up_at >= %(cutoff)s)) "
+            "  WHERE l.number = e.number AND l.looked_up_at >= %(cutoff)s AND NOT l.at_risk)) "
             f"FROM ({_ELIGIBLE}) AS e",
             {"after": "", "cutoff": cache_cutoff(config)},
         )
@@ -87,11 +89,12 @@ def backfill_plan(*, config: OrchestrationSettings, price: Decimal) -> Plan:
 
 
 def cached_answers(*, numbers: list[str], since: datetime) -> dict[str, LineTypeLookup]:
-    """The newest answer since ``since`` for each of these numbers that has one."""
+    """The newest answer since ``since`` for each of these numbers that has one (a
+    timed-out attempt is no answer)."""
     answers: dict[str, LineTypeLookup] = {}
-    rows = LineTypeLookup.objects.filter(number__in=numbers, looked_up_at__gte=since).order_by(
-        "number", "-looked_up_at", "-id"
-    )
+    rows = LineTypeLookup.objects.filter(
+        number__in=numbers, looked_up_at__gte=since, at_risk=False
+    ).order_by("number", "-looked_up_at", "-id")
     for lookup in rows.only(
         "id", "number", "line_type", "carrier", "cost", "backfill_id", "looked_up_at"
     ):
@@ -99,21 +102,77 @@ def cached_answers(*, numbers: list[str], since: datetime) -> dict[str, LineType
     return answers
 
 
-def month_start(now: datetime | None = None) -> date:
-    return (now or timezone.now()).astimezone(UTC).date().replace(day=1)
-
-
 def month_committed() -> Decimal:
-    """Money committed to lookups this month (answered, or in flight right now)."""
+    """Money counted against this month's cap: every reservation (answered, timed out,
+    or in flight right now). The cap's one source."""
     row = LookupSpend.objects.filter(month=month_start()).values_list("committed", flat=True)
     return row.first() or Decimal(0)
 
 
-def month_spent() -> Decimal:
-    """What this month's lookups cost, from the ledger."""
+@dataclass(frozen=True)
+class MonthFigures:
+    """This month's money, each figure from one source: the ledger for what was spent
+    and what is at risk, the cap's reservations for what is counted against it."""
+
+    spent: Decimal  # answers recorded in the ledger
+    at_risk: Decimal  # timed-out attempts in the ledger: the vendor may have billed them
+    committed: Decimal  # LookupSpend: all of the above plus lookups in flight
+
+    @property
+    def in_flight(self) -> Decimal:
+        """Reserved for lookups sent and not yet answered."""
+        return max(self.committed - self.spent - self.at_risk, Decimal(0))
+
+
+def month_figures() -> MonthFigures:
     start = datetime.combine(month_start(), datetime.min.time(), tzinfo=UTC)
-    total = LineTypeLookup.objects.filter(looked_up_at__gte=start).aggregate(s=Sum("cost"))["s"]
-    return total or Decimal(0)
+    sums = LineTypeLookup.objects.filter(looked_up_at__gte=start).aggregate(
+        spent=Sum("cost", filter=Q(at_risk=False)), at_risk=Sum("cost", filter=Q(at_risk=True))
+    )
+    return MonthFigures(
+        spent=sums["spent"] or Decimal(0),
+        at_risk=sums["at_risk"] or Decimal(0),
+        committed=month_committed(),
+    )
+
+
+def month_spent() -> Decimal:
+    """What this month's answers cost, from the ledger."""
+    return month_figures().spent
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    """A backfill run's lookups as the ledger has them (its counters move only with its
+    cursor, so a paused or halted run's last chunk is in the ledger and not in them)."""
+
+    lookups: int = 0
+    spent: Decimal = Decimal(0)
+    attempts_at_risk: int = 0
+    at_risk: Decimal = Decimal(0)
+
+
+def runs_figures(*, run_ids: list[int]) -> dict[int, RunFigures]:
+    rows = (
+        LineTypeLookup.objects.filter(backfill_id__in=run_ids)
+        .order_by()
+        .values("backfill_id")
+        .annotate(
+            lookups=Count("id", filter=Q(at_risk=False)),
+            spent=Sum("cost", filter=Q(at_risk=False)),
+            attempts=Count("id", filter=Q(at_risk=True)),
+            at_risk=Sum("cost", filter=Q(at_risk=True)),
+        )
+    )
+    figures = dict.fromkeys(run_ids, RunFigures())
+    for row in rows:
+        figures[row["backfill_id"]] = RunFigures(
+            lookups=row["lookups"],
+            spent=row["spent"] or Decimal(0),
+            attempts_at_risk=row["attempts"],
+            at_risk=row["at_risk"] or Decimal(0),
+        )
+    return figures
 
 
 def lookups_the_cap_allows(*, config: OrchestrationSettings, price: Decimal) -> int | None:

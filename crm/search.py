@@ -1,0 +1,363 @@
+"""The one search rule: how people look for someone (``docs/search.md``).
+
+A term is read once into a :class:`Query`: a number typed any way (``crm/phones.py``),
+the last 4 or more digits of a number, the words of a name or company (each matching the
+start of a word, case and accents ignored: ``garc`` finds "Ana García"), and an email or
+part of one. Every list applies it through :func:`best`, which keeps a queryset's best
+rows and annotates ``search_rank``: 0 an exact number or email, 1 a name, 2 a partial
+match (part of an email, the last digits of a number). Upper apps (telephony, campaigns) apply the
+rule to their own querysets and register their kinds in :data:`search_registry`, so the
+header search box and ``/api/search/`` cover them without crm importing them.
+
+Names are compared folded: ``sb_fold(text)`` lower-cases, drops accents and turns every
+run of non-alphanumerics into one space, with a space in front, so a word prefix is
+``sb_fold(name) LIKE '% garc%'``. On PostgreSQL ``sb_fold`` is an IMMUTABLE SQL function
+over ``unaccent`` with a pg_trgm GIN index on it (migration 0010); on SQLite it is the
+Python :func:`fold` registered on each connection. Both give the same answers.
+"""
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from django.db import connection
+from django.db.models import (
+    CharField,
+    IntegerField,
+    Model,
+    Q,
+    QuerySet,
+    TextField,
+    Transform,
+    Value,
+)
+from django.db.models.expressions import Case, Col, When
+from django.db.models.functions import Reverse
+
+from crm.phones import try_normalize
+
+_M = TypeVar("_M", bound=Model)
+
+# Letters that Unicode does not decompose into a base letter and an accent, folded as
+# PostgreSQL's unaccent rules fold them, so both databases give the same answers.
+_LETTERS = str.maketrans(
+    {
+        "ß": "ss",
+        "ø": "o",
+        "Ø": "o",
+        "ł": "l",
+        "Ł": "l",
+        "đ": "d",
+        "Đ": "d",
+        "æ": "ae",
+        "Æ": "ae",
+        "œ": "oe",
+        "Œ": "oe",
+        "þ": "th",
+        "Þ": "th",
+        "\u0131": "i",  # dotless i
+    }
+)
+_WORD = re.compile(r"[^\W_]+")
+_NUMBER_LIKE = re.compile(r"[\d\s().+\-/]+")
+# A search box is not a document: longer input is cut, and so are the words it holds.
+MAX_TERM_LENGTH = 100
+MAX_WORDS = 6
+MIN_SUFFIX_DIGITS = 4
+MIN_EMAIL_PART = 4
+
+RANK_EXACT, RANK_NAME, RANK_PARTIAL = 0, 1, 2
+
+
+# ASCII punctuation to spaces: the fast path of fold() for the names that need no
+# Unicode work (SQLite calls fold() for every row it scans).
+_ASCII_SPACES = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
+
+
+def fold(text: object) -> str:
+    """``"Ana García-López"`` -> ``" ana garcia lopez"``: what ``sb_fold`` gives in SQL."""
+    text = str(text or "")
+    if text.isascii():
+        return " " + " ".join(text.lower().translate(_ASCII_SPACES).split())
+    text = unicodedata.normalize("NFKD", text.translate(_LETTERS))
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return " " + " ".join(_WORD.findall(text))
+
+
+# Columns PostgreSQL keeps folded itself (generated, stored; crm migration 0010):
+# ``(table, column) -> folded column``.
+FOLDED_COLUMNS = {("crm_customer", "name"): "name_folded"}
+
+
+class Fold(Transform):
+    """``name__sb_fold__contains=" garc"``: the folded text, indexed on PostgreSQL."""
+
+    function = "sb_fold"
+    lookup_name = "sb_fold"
+    output_field = CharField()
+
+    def as_postgresql(
+        self, compiler: Any, connection: Any, **extra_context: Any
+    ) -> tuple[str, Any]:
+        lhs = self.lhs
+        target = getattr(lhs, "target", None)
+        if isinstance(lhs, Col) and target is not None:
+            folded = FOLDED_COLUMNS.get((target.model._meta.db_table, target.column))
+            if folded is not None:
+                sql, params = compiler.compile(lhs)  # '"crm_customer"."name"' or 'U0."name"'
+                prefix = sql[: len(sql) - len(connection.ops.quote_name(target.column))]
+                return prefix + connection.ops.quote_name(folded), params
+        return self.as_sql(compiler, connection, **extra_context)
+
+
+CharField.register_lookup(Fold)
+TextField.register_lookup(Fold)
+CharField.register_lookup(Reverse)
+
+
+def register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """``connection_created`` hook: SQLite gets ``sb_fold`` as a Python function."""
+    if connection.vendor == "sqlite":
+        connection.connection.create_function("sb_fold", 1, fold, deterministic=True)
+
+
+@dataclass(frozen=True)
+class Query:
+    """What a typed term may mean, read once."""
+
+    text: str
+    e164: str | None = None
+    suffix: str | None = None  # the digits typed, when 4 or more and nothing else
+    words: tuple[str, ...] = ()
+    email: str | None = None  # lower-cased: the whole term, when it may be part of one
+
+    @property
+    def empty(self) -> bool:
+        return not (self.e164 or self.suffix or self.words or self.email)
+
+
+def parse(term: object) -> Query:
+    text = str(term or "").replace("\x00", "").strip()[:MAX_TERM_LENGTH]
+    if not text:
+        return Query(text="")
+    if _NUMBER_LIKE.fullmatch(text):
+        digits = re.sub(r"\D", "", text)
+        e164 = try_normalize(text) if len(digits) >= 7 else None
+        # A whole number found exactly; fewer digits are the end of a number.
+        if e164 is not None:
+            return Query(text=text, e164=e164)
+        if len(digits) >= MIN_SUFFIX_DIGITS:
+            return Query(text=text, suffix=digits)
+        return Query(text=text)
+    e164 = try_normalize(text) if any(c.isdigit() for c in text) else None
+    words = tuple(fold(text).split())[:MAX_WORDS]
+    email = text.lower() if " " not in text and len(text) >= MIN_EMAIL_PART else None
+    return Query(text=text, e164=e164, words=words, email=email)
+
+
+def suffix_q(field_name: str, digits: str) -> Q:
+    """Numbers (E.164 text) ending in ``digits``. PostgreSQL reads it from an index on the
+    reversed number (a prefix of it, migration 0010); SQLite scans, fast at its sizes."""
+    if connection.vendor == "postgresql":
+        return Q(**{f"{field_name}__reverse__startswith": digits[::-1]})
+    return Q(**{f"{field_name}__endswith": digits})
+
+
+def words_q(field_name: str, words: Sequence[str]) -> Q:
+    """Every word starts a word of the field (folded)."""
+    condition = Q()
+    for word in words:
+        condition &= Q(**{f"{field_name}__sb_fold__contains": " " + word})
+    return condition
+
+
+@dataclass(frozen=True)
+class Fields:
+    """Where a model keeps what the rule searches. ``holders`` reaches numbers kept in
+    another table: ``(queryset of number rows, their number field, their link to the
+    searched row's key)``, e.g. ``(PhoneNumber rows, "number", "customer_id")``."""
+
+    names: Sequence[str] = ()
+    emails: Sequence[str] = ()
+    numbers: Sequence[str] = ()
+    holders: tuple[QuerySet[Any], str, str] | None = None
+    # Rows whose foreign key ``link`` points at what the rule finds in another table:
+    # ``[("customer_id", customer queryset, its Fields)]``, e.g. calls by their customer's name.
+    via: Sequence[tuple[str, QuerySet[Any], "Fields"]] = ()
+
+
+def conditions(query: Query, fields: Fields) -> list[tuple[Q, int]]:
+    """``[(condition, rank), ...]`` for this query on these fields (empty: nothing to find)."""
+    found: list[tuple[Q, int]] = []
+
+    def number_q(condition_for: Callable[[str], Q]) -> Q:
+        condition = Q()
+        for name in fields.numbers:
+            condition |= condition_for(name)
+        if fields.holders is not None:
+            rows, number_field, link = fields.holders
+            # ``pk IN (subquery)``: one index probe for the numbers, then the rows by key.
+            condition |= Q(pk__in=rows.filter(condition_for(number_field)).values(link))
+        return condition
+
+    if query.e164 and (fields.numbers or fields.holders):
+        e164 = query.e164
+        found.append((number_q(lambda name: Q(**{name: e164})), RANK_EXACT))
+    if query.suffix and (fields.numbers or fields.holders):
+        suffix = query.suffix
+        found.append((number_q(lambda name: suffix_q(name, suffix)), RANK_PARTIAL))
+    if query.email:
+        for name in fields.emails:
+            found.append((Q(**{f"{name}__iexact": query.email}), RANK_EXACT))
+            found.append((Q(**{f"{name}__icontains": query.email}), RANK_PARTIAL))
+    if query.words:
+        for name in fields.names:
+            found.append((words_q(name, query.words), RANK_NAME))
+    for link, related, related_fields in fields.via:
+        for condition, rank in conditions(query, related_fields):
+            found.append((Q(**{f"{link}__in": related.filter(condition).values("pk")}), rank))
+    return found
+
+
+# A search answers at most this many rows, best first (ten pages of a list): nobody pages
+# past them, and a common word ("mar") can match a fifth of a million customers.
+SEARCH_CAP = 500
+
+
+def best(
+    queryset: QuerySet[_M],
+    query: Query | str,
+    fields: Fields,
+    *,
+    limit: int = SEARCH_CAP,
+    order: Sequence[Any] = ("-pk",),
+) -> QuerySet[_M]:
+    """The ``limit`` best rows, annotated with ``search_rank`` (order by it, then ``order``).
+
+    Each rank is its own query, in ``order`` and LIMITed: PostgreSQL then either walks the
+    ``order`` index until it has enough rows (a common word) or reads the few matches from
+    the trigram/number indexes (a rare one), where ranking every match of one OR would sort
+    them all. At most one query per rank, and one for the rows.
+    """
+    if isinstance(query, str):
+        query = parse(query)
+    by_rank: dict[int, Q] = {}
+    for condition, rank in conditions(query, fields):
+        by_rank[rank] = by_rank.get(rank, Q()) | condition
+    ranks: dict[Any, int] = {}
+    for rank in sorted(by_rank):
+        if len(ranks) >= limit:
+            break
+        wanted = limit + len(ranks)  # rows found at a better rank may come again
+        rows = queryset.filter(by_rank[rank]).order_by(*order).values_list("pk", flat=True)
+        for pk in rows[:wanted]:
+            if pk not in ranks and len(ranks) < limit:
+                ranks[pk] = rank
+    if not ranks:
+        return _nothing(queryset)
+    whens = [
+        When(pk__in=[pk for pk, r in ranks.items() if r == rank], then=Value(rank))
+        for rank in sorted(set(ranks.values()))
+    ]
+    rank_value = Case(*whens, default=Value(RANK_PARTIAL), output_field=IntegerField())
+    return queryset.filter(pk__in=list(ranks)).annotate(search_rank=rank_value)
+
+
+def _nothing(queryset: QuerySet[_M]) -> QuerySet[_M]:
+    # Annotated too, so the caller may order by the rank whatever was found.
+    return queryset.none().annotate(search_rank=Value(RANK_PARTIAL, output_field=IntegerField()))
+
+
+def rank_of(row: object) -> int:
+    """A found row's ``search_rank`` (the annotation :func:`best` adds)."""
+    return int(getattr(row, "search_rank", RANK_PARTIAL))
+
+
+def ranked(queryset: QuerySet[_M], *then: str) -> QuerySet[_M]:
+    return queryset.order_by("search_rank", *then)
+
+
+def matched_text(query: Query, rank: int) -> str:
+    """What a result answers to, in words (the API's ``matched``)."""
+    if query.e164 and rank == RANK_EXACT:
+        return "number"
+    if query.suffix:
+        return "last digits of a number"
+    if rank == RANK_NAME:
+        return "name"
+    if query.email:
+        return "email" if rank == RANK_EXACT else "part of an email"
+    return "name"
+
+
+# --- Kinds other apps register -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: str  # customer | lead | call | owned_number | ...
+    id: int
+    label: str
+    matched: str
+    rank: int
+    url: str | None = None  # the admin page, for the results page
+    detail: str = ""
+
+
+# (query, user, limit) -> hits of one kind, ranked; never called for a user lacking
+# ``permission``.
+Finder = Callable[[Query, Any, int], list[Hit]]
+
+
+@dataclass(frozen=True)
+class SearchKind:
+    kind: str
+    title: str
+    permission: str | None
+    find: Finder
+    order: int = 100
+    # Whether a Caller (no staff access) may search this kind, through ``find``'s own
+    # scope (the leads of their campaigns).
+    for_callers: bool = False
+
+
+@dataclass
+class SearchRegistry:
+    kinds: list[SearchKind] = field(default_factory=list)
+
+    def add(self, kind: SearchKind) -> None:
+        self.kinds[:] = [k for k in self.kinds if k.kind != kind.kind]
+        self.kinds.append(kind)
+        self.kinds.sort(key=lambda k: k.order)
+
+    def for_user(self, user: Any) -> list[SearchKind]:
+        if not user.is_authenticated:
+            return []
+        return [
+            k
+            for k in self.kinds
+            if (k.permission is None or user.has_perm(k.permission))
+            and (user.is_staff or k.for_callers)
+        ]
+
+
+search_registry = SearchRegistry()
+
+
+def search_everything(
+    *, term: str, user: Any, limit: int = 10
+) -> tuple[Query, dict[str, list[Hit]]]:
+    """Each kind this user may search, at most ``limit`` hits each, ranked."""
+    query = parse(term)
+    if query.empty:
+        return query, {}
+    return query, {k.kind: k.find(query, user, limit) for k in search_registry.for_user(user)}
+
+
+def merged_hits(grouped: dict[str, list[Hit]], kinds: Iterable[SearchKind]) -> list[Hit]:
+    """One ranked list: by rank, then kinds in the registry's order (customers first)."""
+    order = {k.kind: i for i, k in enumerate(kinds)}
+    hits = [hit for group in grouped.values() for hit in group]
+    return sorted(hits, key=lambda h: (h.rank, order.get(h.kind, 99)))

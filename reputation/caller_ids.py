@@ -1,0 +1,21 @@
+"""Reputation's say in caller-ID choice (docs/dialing.md, "Caller ID"): while the add-on
+is on, a number flagged SPAM or at risk is not dialled from. Registered into telephony's
+filter registry, so telephony and campaigns never import reputation."""
+
+from reputation.models import MonitoredNumber, ReputationSettings, Verdict
+from telephony.models import OwnedNumber
+
+
+def reputation_filter(numbers: list[OwnedNumber]) -> dict[int, str]:
+    if not ReputationSettings.load().addon_enabled:
+        return {}
+    excluded: dict[int, str] = {}
+    rows = MonitoredNumber.objects.filter(owned_number__in=numbers).values_list(
+        "owned_number_id", "status", "at_risk"
+    )
+    for owned_id, verdict, at_risk in rows:
+        if verdict == Verdict.SPAM:
+            excluded[owned_id] = "flagged SPAM"
+        elif at_risk:
+            excluded[owned_id] = "at risk of being flagged"
+    return excluded

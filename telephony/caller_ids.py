@@ -1,0 +1,134 @@
+"""Choosing the caller ID of an outbound call (docs/dialing.md, "Caller ID").
+
+For each call: an owned number in the lead's area code, else in the lead's state, else
+the campaign's default; only active numbers that no registered filter excludes (the
+reputation add-on registers one while it is on: SAFE only, not at risk); among them the
+least used today, under ``CALLER_ID_DAILY_CALL_LIMIT``. The choice says why.
+
+Upper apps never teach telephony about themselves: they register a filter here
+(``register_caller_id_filter``) from their ``AppConfig.ready()``.
+"""
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, time
+from functools import lru_cache
+from pathlib import Path
+
+from django.conf import settings
+from django.db.models import Count
+from django.utils import timezone
+
+from telephony.models import Call, Direction, OwnedNumber
+
+# Given the candidate numbers, answers {owned number id: why it may not be used now}.
+CallerIdFilter = Callable[[list[OwnedNumber]], dict[int, str]]
+_filters: dict[str, CallerIdFilter] = {}
+
+
+def register_caller_id_filter(key: str, check: CallerIdFilter) -> None:
+    _filters[key] = check
+
+
+class NoCallerId(Exception):
+    """No owned number may dial this lead now; the message says why."""
+
+
+@dataclass(frozen=True)
+class CallerIdChoice:
+    number: OwnedNumber
+    e164: str
+    reason: str
+    calls_today: int
+
+
+@lru_cache(maxsize=1)
+def _area_code_states() -> dict[str, str]:
+    path = Path(__file__).parent / "data" / "area_code_states.json"
+    return json.loads(path.read_text())
+
+
+def area_code(e164: str) -> str | None:
+    """The three-digit NANP area code of a +1 number, else None."""
+    if len(e164) == 12 and e164.startswith("+1") and e164[1:].isdigit():
+        return e164[2:5]
+    return None
+
+
+def state_of(e164: str) -> str | None:
+    npa = area_code(e164)
+    return _area_code_states().get(npa) if npa else None
+
+
+def e164_of(number: OwnedNumber) -> str:
+    value = number.number
+    return value.as_e164 if hasattr(value, "as_e164") else str(value)
+
+
+def day_start(now: datetime | None = None) -> datetime:
+    """The start of the team's day (Django's TIME_ZONE): the daily limit counts from here."""
+    local = timezone.localtime(now or timezone.now())
+    return timezone.make_aware(datetime.combine(local.date(), time.min), local.tzinfo)
+
+
+def calls_today(e164s: Iterable[str], *, now: datetime | None = None) -> dict[str, int]:
+    """Outbound calls placed from each of these numbers since the team's day began: one
+    range of the calls' start index (a day's outbound calls), not one probe per number."""
+    wanted = set(e164s)
+    rows = (
+        Call.objects.filter(direction=Direction.OUTBOUND, started_at__gte=day_start(now))
+        .order_by()
+        .values_list("from_number")
+        .annotate(n=Count("id"))
+    )
+    return {number: n for number, n in rows if number in wanted}
+
+
+def caller_id_choose(
+    *,
+    lead_e164: str,
+    pool: list[OwnedNumber],
+    default: OwnedNumber | None = None,
+    now: datetime | None = None,
+) -> CallerIdChoice:
+    """The caller ID for a call to ``lead_e164`` from ``pool``; raises NoCallerId."""
+    limit = int(settings.CALLER_ID_DAILY_CALL_LIMIT)
+    candidates = [n for n in pool if n.status == OwnedNumber.Status.ACTIVE]
+    if (
+        default is not None
+        and default.status == OwnedNumber.Status.ACTIVE
+        and all(n.pk != default.pk for n in candidates)
+    ):
+        candidates.append(default)
+    if not candidates:
+        raise NoCallerId("No usable caller ID: the campaign has no active number to dial from.")
+    excluded: dict[int, str] = {}
+    for check in _filters.values():
+        for pk, why in check(candidates).items():
+            excluded.setdefault(pk, why)
+    e164s = {n.pk: e164_of(n) for n in candidates}
+    usage = calls_today(e164s.values(), now=now)
+    usable = [n for n in candidates if n.pk not in excluded and usage.get(e164s[n.pk], 0) < limit]
+    if not usable:
+        reasons = sorted(set(excluded.values())) or [f"each placed {limit} calls today"]
+        raise NoCallerId("No usable caller ID: " + "; ".join(reasons) + ".")
+
+    def least_used(numbers: list[OwnedNumber]) -> OwnedNumber:
+        return min(numbers, key=lambda n: (usage.get(e164s[n.pk], 0), n.pk))
+
+    npa, state = area_code(lead_e164), state_of(lead_e164)
+    local = [n for n in usable if npa and area_code(e164s[n.pk]) == npa]
+    in_state = [n for n in usable if state and state_of(e164s[n.pk]) == state]
+    if local:
+        chosen, why = least_used(local), f"Same area code ({npa}) as the lead; least used today"
+    elif in_state:
+        chosen, why = least_used(in_state), f"Same state ({state}) as the lead; least used today"
+    elif default is not None and any(n.pk == default.pk for n in usable):
+        chosen, why = default, "The campaign's default caller ID (none in the lead's area or state)"
+    else:
+        chosen = least_used(usable)
+        why = "None in the lead's area code or state and no usable default; least used today"
+    used = usage.get(e164s[chosen.pk], 0)
+    reason = f"{why} ({used} of {limit} calls today)"
+    return CallerIdChoice(number=chosen, e164=e164s[chosen.pk], reason=reason, calls_today=used)

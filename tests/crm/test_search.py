@@ -1,0 +1,193 @@
+"""The one search rule (crm/search.py, docs/search.md) on both databases."""
+
+import pytest
+from django.urls import reverse
+
+from crm import search, selectors, services
+from crm.models import Customer
+from tests.crm.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people():
+    def person(name, email="", *numbers):
+        customer = CustomerFactory(name=name, email=email)
+        for number in numbers:
+            services.phone_number_add(customer=customer, number=number, type="other")
+        return customer
+
+    return {
+        "ana": person("Ana García", "ana.garcia@example.com", "678 999 8212"),
+        "jose": person("José Luis García-Pérez", "jl@perez.es", "404 555 0142"),
+        "maria": person("MARÍA GARCIA", "maria@example.org"),
+        "john": person("John Doe", "jdoe@corp.example", "770 555 0100"),
+        "ole": person("Øle Ærø", "ole@dk.example"),
+        "garcon": person("Garçon Sans", "gs@example.com", "212 555 8212"),
+    }
+
+
+def found(term):
+    return [c.name for c in selectors.customer_search(selectors.customer_queryset(), term)]
+
+
+@pytest.mark.parametrize(
+    ("term", "names"),
+    [
+        ("garcia", {"Ana García", "José Luis García-Pérez", "MARÍA GARCIA"}),
+        ("GARCÍA", {"Ana García", "José Luis García-Pérez", "MARÍA GARCIA"}),
+        ("garc", {"Ana García", "José Luis García-Pérez", "MARÍA GARCIA", "Garçon Sans"}),
+        ("Doe", {"John Doe"}),
+        ("perez", {"José Luis García-Pérez"}),  # a word after a hyphen
+        ("luis garc", {"José Luis García-Pérez"}),  # every word, any order of the name
+        ("jose", {"José Luis García-Pérez"}),
+        ("ole aero", {"Øle Ærø"}),  # letters Unicode does not decompose
+        ("uis", set()),  # a word matches from its start, not the middle
+        ("example.org", {"MARÍA GARCIA"}),  # part of an email
+        ("jdoe@corp.example", {"John Doe"}),
+        ("(678)-999 8212", {"Ana García"}),
+        ("+1 678 999 8212", {"Ana García"}),
+        ("8212", {"Ana García", "Garçon Sans"}),  # the last 4 digits
+        ("999-8212", {"Ana García"}),
+        ("5550100", {"John Doe"}),
+        ("821", set()),  # 3 digits: too few to mean a number's end
+        ("", None),
+    ],
+)
+def test_the_rule_finds_people_the_way_they_are_looked_for(people, term, names):
+    result = set(found(term))
+    if names is None:
+        assert result == {p.name for p in people.values()}  # no term: the whole list
+    else:
+        assert result == names
+
+
+def test_merged_profiles_are_not_found(people):
+    kept = people["maria"]
+    Customer.objects.filter(pk=people["ana"].pk).update(merged_into=kept)
+    assert "Ana García" not in found("garcia")
+
+
+def test_ranked_exact_number_then_name_then_partial(people):
+    # "Sandy 2125558212" is named like a number part; the exact number comes first.
+    exact = people["garcon"]
+    named = CustomerFactory(name="Garçonnière Club", email="club@example.com")
+    partial = CustomerFactory(name="Zed", email="garconne@example.com")
+    assert found("garcon")[:2] == [named.name, exact.name] or found("garcon")[:2] == [
+        exact.name,
+        named.name,
+    ]
+    assert found("garcon")[-1] == partial.name  # the email part comes after the names
+    ranked = selectors.customer_search(selectors.customer_queryset(), "(212) 555-8212")
+    assert [c.pk for c in ranked] == [exact.pk]
+
+
+def test_hostile_input_is_a_clear_empty_answer(people):
+    assert found("\x00garcia") == found("garcia")
+    assert found("x" * 10_000) == []
+    assert found("%") == []  # LIKE wildcards are text, not patterns
+    assert found("_") == []
+    assert found("'; DROP TABLE crm_customer; --") == []
+
+
+def test_fold_matches_the_database_function(people):
+    assert search.fold("Ana García-López") == " ana garcia lopez"
+    assert search.fold("Straße") == " strasse"
+    assert search.fold(None) == " "
+
+
+# --- the API ---------------------------------------------------------------------------------
+
+
+def test_api_customers_search_and_phone_suffix(api_client, agent, people):
+    api_client.force_authenticate(agent)
+    body = api_client.get("/api/customers/", {"search": "garcia"}).json()
+    assert {c["name"] for c in body["results"]} == {
+        "Ana García",
+        "José Luis García-Pérez",
+        "MARÍA GARCIA",
+    }
+    body = api_client.get("/api/customers/", {"phone": "8212"}).json()
+    assert {c["name"] for c in body["results"]} == {"Ana García", "Garçon Sans"}
+    body = api_client.get("/api/customers/", {"phone": "999-8212"}).json()
+    assert [c["name"] for c in body["results"]] == ["Ana García"]
+
+
+def test_api_search_answers_one_ranked_list(api_client, agent, people):
+    api_client.force_authenticate(agent)
+    response = api_client.get("/api/search/", {"q": "(678) 999-8212"})
+    assert response.status_code == 200
+    assert response.json()[0] == {
+        "kind": "customer",
+        "id": people["ana"].pk,
+        "label": "Ana García",
+        "matched": "number",
+    }
+    hits = api_client.get("/api/search/", {"q": "garcia"}).json()
+    assert {(h["kind"], h["label"]) for h in hits} >= {("customer", "Ana García")}
+    assert all(set(h) == {"kind", "id", "label", "matched"} for h in hits)
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({}, "q"), ({"q": "a", "limit": "0"}, "limit"), ({"q": "a", "limit": "x"}, "limit")],
+)
+def test_api_search_bad_input_is_a_400(api_client, agent, params, field):
+    api_client.force_authenticate(agent)
+    response = api_client.get("/api/search/", params)
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+def test_api_search_needs_a_sign_in(api_client, people):
+    assert api_client.get("/api/search/", {"q": "garcia"}).status_code in (401, 403)
+
+
+def test_a_caller_searches_only_the_leads_of_their_campaigns(api_client, caller, people):
+    from tests.campaigns.factories import CampaignFactory, ContactFactory
+
+    mine, other = CampaignFactory(), CampaignFactory()
+    mine.callers.add(caller)
+    lead = ContactFactory(campaign=mine, name="Lucía García")
+    ContactFactory(campaign=other, name="Luis García")
+    api_client.force_authenticate(caller)
+    hits = api_client.get("/api/search/", {"q": "garcia"}).json()
+    assert hits == [{"kind": "lead", "id": lead.pk, "label": "Lucía García", "matched": "name"}]
+
+
+# --- the admin -------------------------------------------------------------------------------
+
+
+def test_the_customers_list_searches_by_the_rule(client, agent, people):
+    client.force_login(agent)
+    for term, name in [("garcia", "Ana García"), ("999-8212", "Ana García"), ("Doe", "John Doe")]:
+        response = client.get(reverse("admin:crm_customer_changelist"), {"q": term})
+        assert response.status_code == 200
+        assert name in response.content.decode()
+
+
+def test_the_header_search_box_is_on_every_admin_page(client, agent):
+    client.force_login(agent)
+    for url in [reverse("admin:index"), reverse("admin:crm_customer_changelist")]:
+        assert 'action="/admin/search/"' in client.get(url).content.decode()
+
+
+def test_the_results_page_groups_by_kind(client, administrator, people):
+    from tests.telephony.factories import CallFactory
+
+    CallFactory(customer=people["ana"], from_number="+16789998212")
+    client.force_login(administrator)
+    response = client.get(reverse("admin:search"), {"q": "8212"})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-kind="customer"' in page
+    assert 'data-kind="call"' in page
+    assert "Ana García" in page
+
+
+def test_a_caller_cannot_reach_the_admin_search(client, caller):
+    client.force_login(caller)
+    response = client.get(reverse("admin:search"), {"q": "garcia"})
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
