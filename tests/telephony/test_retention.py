@@ -93,6 +93,9 @@ def test_retention_days_are_limited_to_0_to_1095(days):
         config.full_clean()
 
 
+# A worker thread writes while the test reads: the in-memory test database of the SQLite
+# run answers "table is locked" at once instead of waiting (shared cache).
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_the_daily_task_runs_through_the_real_broker(settings):
     from celery.contrib.testing.worker import start_worker
