@@ -293,6 +293,29 @@ class NumberLinks:
 
 number_links = NumberLinks()
 
+
+@dataclass(frozen=True)
+class AdminPage:
+    route: str
+    view: Callable[..., Any]
+    name: str
+
+
+@dataclass
+class AdminPages:
+    """Admin pages of their own, about no one model (telephony's number view): served
+    under ``/admin/`` behind the admin's login, reversed as ``admin:<name>``."""
+
+    pages: list[AdminPage] = field(default_factory=list)
+
+    def add(self, route: str, view: Callable[..., Any], *, name: str) -> None:
+        if any(page.name == name for page in self.pages):
+            return  # ready() may run twice (tests); one page per name
+        self.pages.append(AdminPage(route=route, view=view, name=name))
+
+
+admin_pages = AdminPages()
+
 # (e164s) -> {e164: [badge HTML, ...]}: called once per page with the numbers it shows.
 NumberBadgeSource = Callable[[list[str]], dict[str, list[Any]]]
 

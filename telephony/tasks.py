@@ -1,7 +1,6 @@
 """Celery tasks of telephony: each takes ids, runs the one service it is named after.
 
-The backfill's tasks have "backfill" in their names, so one route
-(``telephony.tasks.*backfill*``) can send the long work to its own queue.
+Each task's queue is listed in ``TASK_QUEUES`` (crm/settings.py).
 """
 
 from celery import shared_task

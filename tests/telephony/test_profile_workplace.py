@@ -163,5 +163,5 @@ def test_the_message_list_has_no_unused_sent_column():
 def test_opt_out_shows_on_the_number_view(client, agent, customer):
     phone_number_sms_opt_out_set(e164=CUSTOMER, opted_out=True, cause="texted STOP")
     client.force_login(agent)
-    html = client.get(f"/admin/telephony/linetypelookup/number/{CUSTOMER}/").content.decode()
+    html = client.get(f"/admin/telephony/number/{CUSTOMER}/").content.decode()
     assert "SMS opted out" in html

@@ -6,8 +6,8 @@ from django.urls import reverse
 
 from crm.models import PhoneNumber, PhoneNumberChange
 from telephony.models import Conversation, Message, TelephonySettings
-from tests.telephony.conftest import OUR_NUMBER, sign
 from tests.telephony.factories import MessageFactory, hold, message_sid
+from tests.telephony.twilio_signing import OUR_NUMBER, sign
 
 pytestmark = pytest.mark.django_db
 
