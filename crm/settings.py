@@ -300,6 +300,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = (Queue("default"), Queue("long"))
 TASK_QUEUES = {
     # Long: work that can run for minutes.
+    "campaigns.tasks.do_not_call_import": "long",
     "campaigns.tasks.lead_upload_import": "long",
     "crm.tasks.match_suggestions_refresh": "long",
     "reputation.tasks.daily_check_run": "long",
