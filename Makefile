@@ -3,24 +3,44 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+# Two stamps: `make run` installs what running needs (`.`); test, lint and format add the
+# dev tools (`.[dev]`: pytest, Playwright, mypy, ruff, schemathesis). Either reinstalls
+# when pyproject.toml or constraints.txt changes.
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 
 # Tests and benchmarks run on the real PostgreSQL and Redis; override to point elsewhere.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+# pytest-xdist workers per run, each with a test database of its own (test_NAME_gw0, ...)
+# and a broker of its own (worker n: the Redis database above minus n; tests/conftest.py).
+# More workers than cores: much of the suite waits on browsers, servers and sockets.
+# Tests are handed out one by one (--dist loadfile would lose schemathesis' operations,
+# which share one test id). PYTEST_WORKERS=0 runs in-process.
+PYTEST_WORKERS ?= 4
+XDIST = -n $(PYTEST_WORKERS)
 
-.PHONY: install run serve test lint pytest pytest-sqlite browser bench format
+.PHONY: install install-dev run serve test lint pytest pytest-sqlite browser bench format
 
 PORT ?= 8000
 export PORT
 
-install: $(STAMP)
+install: $(RUN_STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+install-dev: $(DEV_STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -c constraints.txt -e .
+	touch $@
+
+# After the run stamp, so a change to pyproject.toml reinstalls both, in that order.
+$(DEV_STAMP): $(RUN_STAMP)
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
-	touch $(STAMP)
+	touch $@
 
 run: install
 	mkdir -p var/broker
@@ -48,32 +68,32 @@ serve: install
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
 # The whole suite on PostgreSQL with a real broker: browser tests and the schemathesis run
 # over the served OpenAPI schema (tests/api/) included.
-pytest: install
+pytest: install-dev
 	@echo "== pytest on PostgreSQL"
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(XDIST) $(PYTEST_ARGS)
 
 # The whole suite again on the embedded default `make run` serves: SQLite in a temporary
 # directory and kombu's filesystem broker. Only tests marked `postgresql` skip here, and
 # .ci/run fails on any other skip.
-pytest-sqlite: install
+pytest-sqlite: install-dev
 	@echo "== pytest on SQLite"
 	@dir=$$(mktemp -d); \
 	SWITCHBOARD_VAR_DIR=$$dir DATABASE_URL=sqlite:///$$dir/switchboard.sqlite3 \
-	CELERY_BROKER_URL=filesystem:// $(BIN)/pytest -rs $(PYTEST_ARGS); \
+	CELERY_BROKER_URL=filesystem:// $(BIN)/pytest -rs $(XDIST) $(PYTEST_ARGS); \
 	status=$$?; rm -rf "$$dir"; exit $$status
 
-test: install browser lint pytest pytest-sqlite
+test: install-dev browser lint pytest pytest-sqlite
 
-format: install
+format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 

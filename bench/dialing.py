@@ -6,6 +6,9 @@ is night now, 1% of their numbers on the do-not-call list) with set-based SQL, t
 asks, as a caller does) and the time of each ask is recorded. Checks: no lead handed to two
 callers, none out of window, none on the do-not-call list. Then times caller-ID choice for
 leads across area codes with --owned owned numbers, a day's calls spread over them.
+Last, imports a do-not-call file of --dnc lines (default 1,000,000; one number a line,
+every tenth in the registry's area code,number form, every thousandth a bad line) in a
+child process, whose wall time and peak RSS are printed.
 
     DATABASE_URL=postgres://... .venv/bin/python bench/dialing.py [--leads N] [--callers N]
 
@@ -150,13 +153,71 @@ def caller_id_bench(owned: int, samples: int) -> list[float]:
     return timings
 
 
+DNC_REASON = "bench-import"
+
+
+def dnc_file(lines: int, path: Path) -> None:
+    with path.open("w") as out:
+        for i in range(lines):
+            area = AREA_CODES[i % len(AREA_CODES)]
+            exchange, line = 200 + (i // 10_000) % 800, i % 10_000
+            if i % 1000 == 999:
+                out.write("not a number\n")
+            elif i % 10 == 0:
+                out.write(f"{area},{exchange}{line:04d}\n")
+            else:
+                out.write(f"({area}) {exchange}-{line:04d}\n")
+
+
+def dnc_import_child(path: str) -> None:
+    """Runs in a child process, so its peak RSS is the import's alone."""
+    import resource
+
+    from campaigns import dnc
+
+    started = time.perf_counter()
+    with open(path, "rb") as handle:
+        total, state = dnc.numbers_import(binary=handle, reason=DNC_REASON, by_id=None)
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"do-not-call import: {state.lines:,} lines in {seconds:.1f} s, peak RSS "
+        f"{peak_mb:.0f} MB; added {total.added:,}, already listed {total.already:,}, "
+        f"bad lines {state.rejected:,}"
+    )
+
+
+def dnc_import_bench(lines: int) -> str:
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "dnc.txt"
+        dnc_file(lines, path)
+        done = subprocess.run(
+            [sys.executable, __file__, "--dnc-import", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    DoNotCallNumber.objects.filter(reason=DNC_REASON).delete()
+    if done.returncode:
+        return f"do-not-call import failed: {done.stderr[-500:]}"
+    return done.stdout.strip()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--callers", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--owned", type=int, default=1_000)
+    parser.add_argument("--dnc", type=int, default=1_000_000, help="do-not-call file lines")
+    parser.add_argument("--dnc-import", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.dnc_import:
+        dnc_import_child(args.dnc_import)
+        return
     started = time.perf_counter()
     campaign = build(args.leads)
     print(f"built {args.leads:,} leads in {time.perf_counter() - started:.1f} s")
@@ -176,10 +237,12 @@ def main() -> None:
         )
         choice = caller_id_bench(args.owned, 500)
         print(f"caller-ID choice, {args.owned:,} owned numbers: {describe(choice)}")
+        dnc_line = dnc_import_bench(args.dnc) if args.dnc else "do-not-call import: skipped"
+        print(dnc_line)
         print(
             f"HEADLINE next lead p95 {percentile(timings, 95):.1f} ms at {args.leads:,} leads "
             f"x {args.callers} callers; {twice} handed twice; caller ID p95 "
-            f"{percentile(choice, 95):.2f} ms at {args.owned:,} numbers"
+            f"{percentile(choice, 95):.2f} ms at {args.owned:,} numbers; {dnc_line}"
         )
     finally:
         LeadLease.objects.filter(campaign=campaign).delete()

@@ -27,6 +27,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from campaigns import selectors, services  # noqa: E402
 from campaigns.ingest import rules  # noqa: E402
 from campaigns.models import Campaign, CampaignPhone, Disposition  # noqa: E402
+from crm.db import is_postgresql  # noqa: E402
 
 
 def build(name: str, leads: int) -> Campaign:
@@ -111,7 +112,7 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
-    assert connection.vendor == "postgresql", "bench/disqualify.py needs PostgreSQL"
+    assert is_postgresql(), "bench/disqualify.py needs PostgreSQL"
 
     start = time.perf_counter()
     small = build("bench disqualify 1k", 1_000)

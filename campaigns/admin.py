@@ -19,7 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from campaigns import dialing, selectors, services
+from campaigns import admin_stats, dialing, selectors, services
 from campaigns.calling_window import is_lawful
 from campaigns.export import csv_response, original_rows_response
 from campaigns.ingest import headers
@@ -30,7 +30,6 @@ from campaigns.models import (
     CampaignPhone,
     Contact,
     Disposition,
-    DoNotCallNumber,
     LeadUpload,
     Outcome,
 )
@@ -133,6 +132,11 @@ class CampaignAdmin(admin.ModelAdmin):
     def get_urls(self) -> list[Any]:
         return [
             path(
+                "statistics/",
+                self.admin_site.admin_view(self.stats_view),
+                name="campaigns_campaign_stats",
+            ),
+            path(
                 "<int:campaign_id>/upload/",
                 self.admin_site.admin_view(self.upload_view),
                 name="campaigns_campaign_upload",
@@ -144,6 +148,9 @@ class CampaignAdmin(admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+    def stats_view(self, request: HttpRequest) -> HttpResponse:
+        return admin_stats.stats_view(request, self.admin_site.each_context(request))
 
     # A campaign holds up to millions of contacts: the confirmation page counts them
     # instead of listing each, and the deletion is set-based (services.campaign_delete).
@@ -498,22 +505,12 @@ class DispositionAdmin(ReadOnlyAdminMixin, EstimatedCountAdminMixin, admin.Model
             self.message_user(request, f"{undone} undone.")
 
 
-@admin.register(DoNotCallNumber)
-class DoNotCallNumberAdmin(admin.ModelAdmin):
-    list_display = ("number", "reason", "added_by", "created_at")
-    search_fields = ("number",)
-    readonly_fields = ("number", "reason", "added_by", "created_at")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # added by disqualifying a number "everywhere"; undone from the log
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 def number_leads_panel(request: HttpRequest, e164: str) -> dict[str, Any] | None:
     """The number view's campaign leads (telephony's number view; campaigns/apps.py)."""
     if not request.user.has_perm("campaigns.view_contact"):
         return None
     leads, more = selectors.number_leads(e164=e164)
     return {"leads": leads, "more": more}
+
+
+from campaigns import admin_dnc  # noqa: E402,F401  (the do-not-call list's admin)

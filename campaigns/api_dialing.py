@@ -17,16 +17,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from campaigns import calling, dialing, selectors
+from campaigns import calling, dialing, dnc, selectors
 from campaigns.api import HasPerm, _campaign
 from campaigns.calling_window import local_label
-from campaigns.models import CallAttempt, DoNotCallNumber, Outcome
+from campaigns.models import CallAttempt, DoNotCallImport, DoNotCallNumber, Outcome
 from crm.api_schema import BAD_REQUEST, CONFLICT
 from crm.phones import InvalidPhoneNumber, normalize
 from telephony.models import Call
 
 WORK_PERMISSION = selectors.WORK_PERMISSION
 DO_NOT_CALL_ADD = "campaigns.add_donotcallnumber"
+DO_NOT_CALL_IMPORT = "campaigns.add_donotcallimport"
 
 
 def _problems(exc: DjangoValidationError) -> dict[str, Any]:
@@ -244,10 +245,32 @@ class DoNotCallAddSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
 
 
+class DoNotCallImportSerializer(serializers.ModelSerializer):
+    id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = DoNotCallImport
+        fields = [
+            "id",
+            "original_name",
+            "status",
+            "lines_read",
+            "numbers_added",
+            "numbers_already_listed",
+            "leads_disqualified",
+            "lines_rejected",
+            "rejections",
+            "error",
+            "created_at",
+            "finished_at",
+        ]
+
+
 class DoNotCallApi(APIView):
     """The global do-not-call list: ``GET ?number=`` (any format) answers that number's
     entry, or an empty list when it is not listed; without it the newest 100. ``POST`` one
-    number (Administrators)."""
+    number, or a multipart ``file`` imported in the background: 202 with the import,
+    followed at ``GET /api/do-not-call/imports/{id}/`` (Administrators)."""
 
     permission_classes = [IsAuthenticated]
 
@@ -266,12 +289,41 @@ class DoNotCallApi(APIView):
         return Response(DoNotCallSerializer(entries[:100], many=True).data)
 
     @extend_schema(
-        request=DoNotCallAddSerializer,
-        responses={200: DoNotCallSerializer, 201: DoNotCallSerializer},
+        request={
+            "application/json": DoNotCallAddSerializer,
+            "multipart/form-data": inline_serializer(
+                "DoNotCallFile",
+                {
+                    "file": serializers.FileField(),
+                    "reason": serializers.CharField(required=False),
+                },
+            ),
+        },
+        responses={
+            200: DoNotCallSerializer,
+            201: DoNotCallSerializer,
+            202: DoNotCallImportSerializer,
+            400: BAD_REQUEST,
+        },
     )
     def post(self, request: Request) -> Response:
         if not request.user.has_perm(DO_NOT_CALL_ADD):
             raise PermissionDenied("Only Administrators add numbers to the do-not-call list.")
+        upload = request.FILES.get("file")
+        if upload is not None:
+            if not request.user.has_perm(DO_NOT_CALL_IMPORT):
+                raise PermissionDenied("Only Administrators import do-not-call files.")
+            reason = str(request.data.get("reason", ""))[:255]
+            job = dnc.import_queue(
+                upload=upload,
+                name=upload.name,
+                size=upload.size,
+                reason=reason,
+                by_id=request.user.pk,
+            )
+            return Response(DoNotCallImportSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+        if "file" in request.data:
+            raise ValidationError({"file": ["Send the file as multipart form data."]})
         body = DoNotCallAddSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         existed = False
@@ -291,3 +343,16 @@ class DoNotCallApi(APIView):
             DoNotCallSerializer(entry).data,
             status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
         )
+
+
+class DoNotCallImportApi(APIView):
+    """One do-not-call import: its progress, then its receipt (Administrators)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: DoNotCallImportSerializer})
+    def get(self, request: Request, import_id: int) -> Response:
+        if not request.user.has_perm(DO_NOT_CALL_IMPORT):
+            raise PermissionDenied("Only Administrators import do-not-call files.")
+        job = get_object_or_404(DoNotCallImport, pk=import_id)
+        return Response(DoNotCallImportSerializer(job).data)

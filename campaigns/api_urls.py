@@ -38,4 +38,9 @@ urlpatterns = [
     ),
     path("calls/<int:call_id>/outcome/", api_dialing.CallOutcomeApi.as_view(), name="call-outcome"),
     path("do-not-call/", api_dialing.DoNotCallApi.as_view(), name="do-not-call"),
+    path(
+        "do-not-call/imports/<int:import_id>/",
+        api_dialing.DoNotCallImportApi.as_view(),
+        name="do-not-call-import",
+    ),
 ]

@@ -10,11 +10,12 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator
+from zoneinfo import ZoneInfo
 
 from django.http import StreamingHttpResponse
 
-from campaigns import selectors
-from campaigns.models import Campaign, Contact
+from campaigns import calling, selectors
+from campaigns.models import Campaign, Contact, Disposition
 
 _ALWAYS_FORMULA = ("=", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-][0-9]+(?:[.,][0-9]+)?")
@@ -32,7 +33,14 @@ CONTACT_COLUMNS = [
     "mobile_status",
     "contact_status",
     "account_status",
+    "last_outcome",
+    "last_outcome_at",
+    "callback_at",
+    "callback_zone",
+    "attempts",
+    "call_notes",  # the outcomes' notes; an uploaded "Notes" column keeps its name
 ]
+CHUNK = 2_000
 
 
 def spreadsheet_safe(value: object) -> str:
@@ -50,12 +58,15 @@ class _Echo:
 
 
 def csv_response(
-    filename: str, header: list[str], rows: Iterable[list[object]]
+    filename: str, header: list[str], rows: Iterable[list[object]], *, bom: bool = False
 ) -> StreamingHttpResponse:
-    """A streamed CSV whose cells a spreadsheet will never run as formulas."""
+    """A streamed CSV whose cells a spreadsheet will never run as formulas; ``bom`` for a
+    file people open in Excel, which reads UTF-8 as such only with it."""
     writer = csv.writer(_Echo())
 
     def lines() -> Iterator[str]:
+        if bom:
+            yield "\ufeff"
         yield writer.writerow([spreadsheet_safe(cell) for cell in header])
         for row in rows:
             yield writer.writerow([spreadsheet_safe(cell) for cell in row])
@@ -94,15 +105,63 @@ def contacts_csv(campaign: Campaign) -> StreamingHttpResponse:
     extra_keys = selectors.campaign_extra_keys(campaign=campaign)
     taken = set(CONTACT_COLUMNS)
     extra_header = [f"extra:{key}" if key.lower() in taken else key for key in extra_keys]
-    contacts = selectors.campaign_contacts(campaign=campaign).iterator(chunk_size=2_000)
+    contacts = selectors.campaign_contacts(campaign=campaign).iterator(chunk_size=CHUNK)
     return csv_response(
         f"campaign-{campaign.pk}-contacts.csv",
         CONTACT_COLUMNS + extra_header,
-        (_row(contact, extra_keys) for contact in contacts),
+        (
+            _row(contact, extra_keys, dialling)
+            for chunk in _chunks(contacts)
+            for contact, dialling in _dialling(campaign, chunk)
+        ),
+        bom=True,
     )
 
 
-def _row(c: Contact, extra_keys: list[str]) -> list[object]:
+def _chunks(contacts: Iterator[Contact]) -> Iterator[list[Contact]]:
+    chunk: list[Contact] = []
+    for contact in contacts:
+        chunk.append(contact)
+        if len(chunk) >= CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _dialling(campaign: Campaign, chunk: list[Contact]) -> Iterator[tuple[Contact, list[object]]]:
+    """Each contact of one chunk with its last outcome, callback in the lead's local time
+    (zone named, docs/dialing.md), attempts and notes: two queries a chunk."""
+    ids = [c.pk for c in chunk]
+    outcomes = selectors.contacts_last_outcomes(campaign=campaign, contact_ids=ids)
+    notes: dict[int, list[str]] = {}
+    for contact_id, note in (
+        Disposition.objects.filter(campaign=campaign, contact_id__in=ids)
+        .exclude(note="")
+        .order_by("contact_id", "created_at", "id")
+        .values_list("contact_id", "note")
+    ):
+        notes.setdefault(contact_id, []).append(note)
+    for contact in chunk:
+        last = outcomes.get(contact.pk)
+        callback, zone = "", ""
+        if last is not None and last.callback_at is not None:
+            zone = calling.lead_zone(contact, calling.lead_number(contact))
+            callback = f"{last.callback_at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M}"
+        yield (
+            contact,
+            [
+                last.get_outcome_display() if last else "",
+                last.created_at.isoformat() if last else "",
+                callback,
+                zone,
+                contact.attempts,
+                " | ".join(notes.get(contact.pk, [])),
+            ],
+        )
+
+
+def _row(c: Contact, extra_keys: list[str], dialling: list[object]) -> list[object]:
     extra = c.extra if isinstance(c.extra, dict) else {}
     return [
         c.first_name,
@@ -117,5 +176,6 @@ def _row(c: Contact, extra_keys: list[str]) -> list[object]:
         c.mobile.status if c.mobile else "",
         c.status,
         c.account.status if c.account else "",
+        *dialling,
         *(extra.get(key, "") for key in extra_keys),
     ]

@@ -568,7 +568,12 @@ class DoNotCallNumber(models.Model):
 
 
 # The dialling models live beside these (the lead queue, docs/dialing.md).
-from campaigns.models_dialing import CallAttempt, LeadLease, Outcome  # noqa: E402
+from campaigns.models_dialing import (  # noqa: E402
+    CallAttempt,
+    DoNotCallImport,
+    LeadLease,
+    Outcome,
+)
 
 __all__ = [
     "Account",
@@ -577,6 +582,7 @@ __all__ = [
     "CampaignPhone",
     "Contact",
     "Disposition",
+    "DoNotCallImport",
     "DoNotCallNumber",
     "LeadLease",
     "LeadRejection",

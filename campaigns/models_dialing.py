@@ -135,3 +135,42 @@ class LeadLease(models.Model):
 
     def __str__(self) -> str:
         return f"Lead {self.contact_id} held by {self.caller_id} until {self.expires_at}"
+
+
+class DoNotCallImport(models.Model):
+    """A file of numbers an Administrator put on the do-not-call list: its progress while
+    a worker reads it, then its receipt (docs/dialing.md, "Do not call")."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    file = models.FileField(upload_to="do_not_call/%Y/%m/")
+    original_name = models.CharField(max_length=255, blank=True)
+    size = models.BigIntegerField(default=0)
+    reason = models.CharField(max_length=255, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    bytes_read = models.BigIntegerField(default=0)
+    lines_read = models.PositiveIntegerField(default=0)
+    numbers_added = models.PositiveIntegerField(default=0)
+    numbers_already_listed = models.PositiveIntegerField(default=0)
+    leads_disqualified = models.PositiveIntegerField(default=0)
+    lines_rejected = models.PositiveIntegerField(default=0)
+    # The first rejected lines, [line number, text, why]: enough to fix the file.
+    rejections = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True, help_text="Why the import stopped.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "do-not-call import"
+
+    def __str__(self) -> str:
+        return self.original_name or f"Import {self.pk}"

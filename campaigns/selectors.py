@@ -9,6 +9,7 @@ from django.contrib.auth.models import User as AuthUser
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
+from campaigns import dnc
 from campaigns.ingest import rules
 from campaigns.ingest.headers import DELIMITERS as DELIMITER_NAMES
 from campaigns.ingest.headers import EXTRA
@@ -194,7 +195,12 @@ def lead_upload_preview(*, upload: LeadUpload, mapping: dict[str, str] | None = 
     spelling), and what the import will refuse in them. Raises ``ingest.FileRefused`` for
     a file the import would refuse whole."""
     with upload.file.storage.open(upload.file.name, "rb") as handle:
-        return preview(handle, remembered=upload.campaign.column_mapping, mapping=mapping)
+        found = preview(handle, remembered=upload.campaign.column_mapping, mapping=mapping)
+        numbers = [i for i, c in enumerate(found.columns) if c.choice in ("phone", "mobile")]
+        found.do_not_call = dnc.file_numbers_listed(
+            handle, delimiter=found.delimiter, columns=numbers
+        )
+        return found
 
 
 def lead_upload_rejected_originals(upload: LeadUpload) -> Iterator[str]:

@@ -8,3 +8,12 @@ def lead_upload_import(upload_id: int) -> None:
     from campaigns import services
 
     services.lead_upload_import(upload_id=upload_id)
+
+
+# acks_late: a redelivered import after a worker died starts over harmlessly (numbers
+# already listed are skipped); a finished import is never run again.
+@shared_task(acks_late=True, ignore_result=True)
+def do_not_call_import(import_id: int) -> None:
+    from campaigns import dnc
+
+    dnc.import_run(import_id=import_id)

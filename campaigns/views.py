@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from campaigns import calling, selectors, services
+from campaigns import calling, dnc, selectors, services
 from campaigns.calling_window import local_label
 from campaigns.export import contacts_csv
 from campaigns.models import (
@@ -146,6 +146,9 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             search_cap=f"{selectors.SEARCH_MATCH_CAP:,}",
             search_capped=bool(search) and page.paginator.count >= selectors.SEARCH_MATCH_CAP,
             dialing_numbers=selectors.campaign_dialing_numbers(campaign=campaign),
+            do_not_call=dnc.listed_numbers(
+                [p.number for c in shown for p in (c.phone, c.mobile) if p is not None]
+            ),
         ),
     )
 
@@ -175,10 +178,19 @@ def campaign_phones(request: HttpRequest, campaign_id: int) -> HttpResponse:
         phone = selectors.campaign_phone_get(campaign=campaign, raw_number=search)
         phones = phones.filter(pk=phone.pk) if phone else phones.none()
     page = Paginator(phones, CONTACTS_PER_PAGE).get_page(request.GET.get("page"))
+    listed = dnc.listed_numbers([p.number for p in page.object_list])
     return render(
         request,
         "campaigns/campaign_phones.html",
-        _context(request, campaign, "phones", page=page, status=status, search=search),
+        _context(
+            request,
+            campaign,
+            "phones",
+            page=page,
+            status=status,
+            search=search,
+            do_not_call=listed,
+        ),
     )
 
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from campaigns import calling, dialing, selectors
+from campaigns import calling, dialing, dnc, selectors, stats
 from campaigns.api_dialing import status_callback_url
 from campaigns.calling_window import is_lawful, local_label
 from campaigns.models import CallAttempt, Contact, Outcome
@@ -49,12 +49,25 @@ def dial(request: HttpRequest, campaign_id: int) -> HttpResponse:
     extra: dict[str, object] = {
         "profile": profile,
         "lawful": is_lawful(campaign.call_window_start, campaign.call_window_end),
+        # The caller's own figures only: others' are on the admin's statistics page.
+        "today": stats.caller_today(
+            caller_id=dialing.caller_pk(request.user), campaign_id=campaign.pk
+        ),
     }
     if isinstance(lead, dialing.NoLead):
         retry = lead.retry_at
         extra.update(none=lead, retry_label=timezone.localtime(retry) if retry else None)
     else:
-        extra.update(lead=lead, contact=lead.contact, **_history(lead.contact))
+        contact = lead.contact
+        numbers = [p for p in (contact.phone, contact.mobile) if p is not None]
+        listed = dnc.listed_numbers([p.number for p in numbers])
+        extra.update(
+            lead=lead,
+            contact=contact,
+            # The lead's numbers on the do-not-call list: shown, never with a Call button.
+            do_not_call_phones=[p for p in numbers if p.number in listed],
+            **_history(contact),
+        )
     return render(request, "campaigns/dial.html", _context(request, campaign, "dial", **extra))
 
 

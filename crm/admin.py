@@ -11,7 +11,6 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
 
 # The merge pages (match suggestions, the merge log and its undo) register themselves there.
 from crm import (
@@ -22,9 +21,11 @@ from crm import (
 from crm.admin_extensions import (
     ExtensibleAdminMixin,
     customer_admin_extensions,
+    number_flags,
     number_links,
     phone_number_admin_extensions,
 )
+from crm.admin_profile import OPT_OUT_FIELDS, OptOutColumn, list_badges
 from crm.admin_utils import (
     FastChangeList,
     FastChangelistMixin,
@@ -85,22 +86,32 @@ class PhoneNumberForm(forms.ModelForm):
         )
 
 
-class PhoneNumberInline(admin.TabularInline):
+class PhoneNumberInline(OptOutColumn, admin.TabularInline):
     model = PhoneNumber
     form = PhoneNumberForm
-    fields = ("number", "type", "sms", "type_source", "updated_at", "view")
-    readonly_fields = ("type_source", "updated_at", "view")
+    fields = ("number", "type", "sms", "sms_opt_out", "type_source", "updated_at", "view")
+    readonly_fields = ("sms_opt_out", "type_source", "updated_at", "view")
     extra = 1
 
     @admin.display(description="Number view")
     def view(self, obj: PhoneNumber) -> str:
-        return number_view_link(str(obj.number)) if obj.pk else ""
+        if not obj.pk:
+            return ""
+        e164 = str(obj.number)
+        flags = number_flags.of([e164]).get(e164, [])
+        return format_html("{}{}", number_view_link(e164), flag_badges(flags))
 
 
 TYPE_LABELS = dict(PhoneNumber.Type.choices)
 # Erasing is an Administrator's act: the permission to record an erasure is the right to make one.
 ERASE_PERMISSION = "crm.add_customererasure"
-SMS_BADGE = mark_safe('<span class="sb-sms">SMS</span>')
+
+
+def flag_badges(flags: list[Any]) -> str:
+    """An upper app's facts about a number (crm.admin_extensions.number_flags) as badges."""
+    return format_html_join(
+        "", '<span class="sb-flag sb-flag-{}">{}</span>', ((f.key, f.label) for f in flags)
+    )
 
 
 def number_link(e164: str) -> str:
@@ -142,8 +153,12 @@ class CustomerChangeList(RankedChangeListMixin, FastChangeList):
         super().get_results(request)
         page = list(self.result_list)  # evaluates (and caches) the page's queryset
         numbers = selectors.numbers_by_customer(customer.pk for customer in page)
+        opted_out = selectors.numbers_opted_out(n[0] for ns in numbers.values() for n in ns)
+        flags = number_flags.of([n[0] for found in numbers.values() for n in found])
         for customer in page:
             customer.page_numbers = numbers.get(customer.pk, [])
+            customer.page_opted_out = opted_out
+            customer.page_flags = flags
 
 
 class NumberTypeFilter(admin.SimpleListFilter):
@@ -271,11 +286,20 @@ class CustomerAdmin(
         numbers = getattr(obj, "page_numbers", None)
         if numbers is None:  # not from the changelist: load this one customer's numbers
             numbers = selectors.numbers_by_customer([obj.pk]).get(obj.pk, [])
+        opted_out: set[str] = getattr(obj, "page_opted_out", set())
+        flags = getattr(obj, "page_flags", None)
+        if flags is None:
+            flags = number_flags.of([e164 for e164, _, _ in numbers])
         items = format_html_join(
             "",
-            '<span class="sb-number">{}<small>{}</small>{}</span>',
+            '<span class="sb-number">{}<small>{}</small>{}{}</span>',
             (
-                (number_link(e164), TYPE_LABELS[type_], SMS_BADGE if sms else "")
+                (
+                    number_link(e164),
+                    TYPE_LABELS[type_],
+                    list_badges(sms, e164 in opted_out),
+                    flag_badges(flags.get(e164, [])),
+                )
                 for e164, type_, sms in numbers
             ),
         )
@@ -409,17 +433,18 @@ class PhoneNumberAdmin(
         phone_column("number", "Number"),
         "type",
         "sms",
+        "sms_opted_out",
         "customer",
         "type_source",
         "updated_at",
         "view",
     )
-    list_filter = ("type", "sms", "type_source")
+    list_filter = ("type", "sms", "sms_opted_out", "type_source")
     list_select_related = ("customer",)
     search_fields = ("number",)
     search_help_text = "A phone number typed any way."
     raw_id_fields = ("customer",)
-    readonly_fields = ("type_source", "created_at", "updated_at")
+    readonly_fields = ("type_source", "created_at", "updated_at", *OPT_OUT_FIELDS)
 
     @admin.display(description="Number view")
     def view(self, obj: PhoneNumber) -> str:

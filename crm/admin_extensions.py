@@ -32,15 +32,24 @@ from django.urls import path
 PanelContext = Callable[[HttpRequest, Any], dict[str, Any] | None]
 
 
+# Where a change page shows a panel: below the form (the default), or above it, where the
+# customer page keeps what an agent works with (docs/pages.md, "Customer page").
+AFTER_FORM = "after_form"
+BEFORE_FORM = "before_form"
+
+
 @dataclass(frozen=True)
 class Panel:
-    """A block on a change page, below the form: a template and what it needs."""
+    """A block on a change page, below the form (or above it: ``place=BEFORE_FORM``,
+    outside the form, so a panel there may hold a form of its own): a template and what
+    it needs."""
 
     key: str
     template: str
     context: PanelContext
     order: int = 100
     media_css: Sequence[str] = ()
+    place: str = AFTER_FORM
 
 
 @dataclass(frozen=True)
@@ -207,8 +216,14 @@ class ExtensibleAdminMixin:
     def extension_context(self, request: HttpRequest, obj: Model | None) -> dict[str, Any]:
         if obj is None:
             return {}
+        panels = self.extensions.panels
         return {
-            "extension_panels": self.extensions.panel_contexts(request, obj),
+            "extension_panels_before": self.extensions.panel_contexts(
+                request, obj, [p for p in panels if p.place == BEFORE_FORM]
+            ),
+            "extension_panels": self.extensions.panel_contexts(
+                request, obj, [p for p in panels if p.place != BEFORE_FORM]
+            ),
             "extension_links": self.extensions.link_items(request, obj),
             "extension_css": self.extensions.css(),
         }
@@ -278,9 +293,91 @@ class NumberLinks:
 
 number_links = NumberLinks()
 
+
+@dataclass(frozen=True)
+class AdminPage:
+    route: str
+    view: Callable[..., Any]
+    name: str
+
+
+@dataclass
+class AdminPages:
+    """Admin pages of their own, about no one model (telephony's number view): served
+    under ``/admin/`` behind the admin's login, reversed as ``admin:<name>``."""
+
+    pages: list[AdminPage] = field(default_factory=list)
+
+    def add(self, route: str, view: Callable[..., Any], *, name: str) -> None:
+        if any(page.name == name for page in self.pages):
+            return  # ready() may run twice (tests); one page per name
+        self.pages.append(AdminPage(route=route, view=view, name=name))
+
+
+admin_pages = AdminPages()
+
+# (e164s) -> {e164: [badge HTML, ...]}: called once per page with the numbers it shows.
+NumberBadgeSource = Callable[[list[str]], dict[str, list[Any]]]
+
+
+@dataclass
+class NumberBadges:
+    """Badges beside a number wherever the customer page lists it (e.g. do-not-call, from
+    the app that keeps that list); crm's own (SMS, opted out of SMS) are drawn by crm."""
+
+    sources: dict[str, NumberBadgeSource] = field(default_factory=dict)
+
+    def add(self, key: str, source: NumberBadgeSource) -> None:
+        self.sources[key] = source
+
+    def for_numbers(self, e164s: list[str]) -> dict[str, list[Any]]:
+        badges: dict[str, list[Any]] = {}
+        for key in sorted(self.sources):
+            for e164, items in self.sources[key](e164s).items():
+                badges.setdefault(e164, []).extend(items)
+        return badges
+
+
+number_badges = NumberBadges()
+
 # The registries crm's own admin pages offer. Upper apps fill them from AppConfig.ready().
 customer_admin_extensions = AdminExtensions("crm.Customer")
 phone_number_admin_extensions = AdminExtensions("crm.PhoneNumber")
 # The admin home (crm/admin_site.py): each Panel is a dashboard section, its context
 # called as ``context(request, None)``; return None to hide it from this user.
 dashboard_extensions = AdminExtensions("admin.index")
+
+
+@dataclass
+class NumberFlag:
+    key: str  # also the field crm's API answers on each number, e.g. "do_not_call"
+    label: str  # the badge, e.g. "Do not call"
+    lookup: Callable[[list[str]], set[str]]  # which of these E.164 numbers carry it
+
+
+@dataclass
+class NumberFlags:
+    """Facts an upper app knows about a number that crm shows wherever it shows the
+    number (campaigns registers "do not call"; crm never imports campaigns)."""
+
+    flags: dict[str, NumberFlag] = field(default_factory=dict)
+
+    def add(self, flag: NumberFlag) -> None:
+        self.flags[flag.key] = flag
+
+    def of(self, numbers: list[str]) -> dict[str, list[NumberFlag]]:
+        """``{e164: [flags]}`` for the numbers that carry any: one query a flag."""
+        found: dict[str, list[NumberFlag]] = {}
+        if not numbers:
+            return found
+        for flag in self.flags.values():
+            for e164 in flag.lookup(numbers):
+                found.setdefault(e164, []).append(flag)
+        return found
+
+    def has(self, key: str, e164: str) -> bool:
+        flag = self.flags.get(key)
+        return flag is not None and e164 in flag.lookup([e164])
+
+
+number_flags = NumberFlags()

@@ -9,7 +9,7 @@ from django.urls import NoReverseMatch, URLPattern, URLResolver, path, reverse
 from django.utils.html import format_html
 
 from crm import roles
-from crm.admin_extensions import dashboard_extensions
+from crm.admin_extensions import admin_pages, dashboard_extensions
 from crm.singletons import SingletonSettings
 
 # The home page lists the apps in the order of the work: who the customers are, how they
@@ -85,6 +85,11 @@ class SwitchboardAdminSite(admin.AdminSite):
             ),
             path("tokens/", self.admin_view(api_tokens), name="api_tokens"),
             path("preferences/", self.admin_view(preferences), name="preferences"),
+            # Pages upper apps add (crm/admin_extensions.py), before the admin's catch-all.
+            *(
+                path(page.route, self.admin_view(page.view), name=page.name)
+                for page in admin_pages.pages
+            ),
             *super().get_urls(),
         ]
 

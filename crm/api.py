@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from crm import search, selectors, services
+from crm.admin_extensions import number_flags
 from crm.db import constraint_violation_message
 from crm.merges import customer_merge_undo
 from crm.models import Customer, CustomerMerge, Note, PhoneNumber
@@ -29,10 +30,25 @@ from crm.phones import InvalidPhoneNumber
 
 class PhoneNumberSerializer(serializers.ModelSerializer):
     number = serializers.CharField(read_only=True)
+    do_not_call = serializers.SerializerMethodField()
 
     class Meta:
         model = PhoneNumber
-        fields = ["id", "number", "type", "sms", "type_source", "updated_at"]
+        fields = [
+            "id",
+            "number",
+            "type",
+            "sms",
+            "sms_opted_out",
+            "sms_opted_out_at",
+            "type_source",
+            "do_not_call",
+            "updated_at",
+        ]
+
+    def get_do_not_call(self, phone: PhoneNumber) -> bool:
+        """On the global do-not-call list (campaigns registers the lookup)."""
+        return number_flags.has("do_not_call", str(phone.number))
 
 
 class CustomerSerializer(serializers.ModelSerializer):

@@ -25,16 +25,25 @@ class CrmConfig(AppConfig):
             SearchKind("customer", "Customers", "crm.view_customer", customer_hits, order=10)
         )
         from crm import providers  # noqa: F401  (registers the provider settings check)
-        from crm.admin_extensions import Panel, customer_admin_extensions, dashboard_extensions
+        from crm.admin_extensions import (
+            BEFORE_FORM,
+            Panel,
+            customer_admin_extensions,
+            dashboard_extensions,
+        )
+        from crm.admin_profile import CUSTOMER_CARD
         from crm.admin_views import notes_panel
         from crm.dashboard import PANEL_TEMPLATE, match_suggestions_panel
 
+        customer_admin_extensions.add_panel(CUSTOMER_CARD)
         customer_admin_extensions.add_panel(
             Panel(
                 key="crm-notes",
                 template="admin/crm/customer/_note_form.html",
                 context=notes_panel,
                 order=12,
+                # With the timeline and the reply box, where an agent works on a phone.
+                place=BEFORE_FORM,
             )
         )
         dashboard_extensions.add_panel(

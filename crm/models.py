@@ -75,6 +75,16 @@ class PhoneNumber(models.Model):
     type_source = models.CharField(
         max_length=12, choices=TypeSource.choices, default=TypeSource.MANUAL
     )
+    # Set by an inbound STOP (or a synonym), cleared by START: a number, not a profile,
+    # opts out, so every row holding it moves together (docs/messaging.md).
+    # A database default too: bulk loads (COPY, INSERT ... SELECT) name only their columns.
+    sms_opted_out = models.BooleanField(
+        "opted out of SMS",
+        default=False,
+        db_default=False,
+        help_text="The number texted STOP: nothing is sent to it until it texts START.",
+    )
+    sms_opted_out_at = models.DateTimeField("opted out at", null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -114,6 +124,8 @@ class PhoneNumberChange(models.Model):
         TYPE_CHANGED = "type_changed", "Type changed"
         REMOVED = "removed", "Removed"
         MOVED = "moved", "Moved by merge"
+        SMS_OPT_OUT = "sms_opt_out", "Opted out of SMS"
+        SMS_OPT_IN = "sms_opt_in", "Opted in to SMS"
 
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="number_changes")
     phone_number = models.ForeignKey(

@@ -47,6 +47,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         # Missed calls and voicemails: Agents work through the list (docs/voice.md).
         "telephony.view_missedcall",
         "telephony.handle_call",
+        # SMS replies and the inbox (docs/messaging.md).
+        "telephony.send_message",
+        "telephony.view_conversation",
+        "telephony.change_conversation",
     ],
     CALLER: [
         "campaigns.view_campaign",

@@ -277,10 +277,13 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     (_broker_dir / "queue").mkdir(parents=True, exist_ok=True)
     (_broker_dir / "processed").mkdir(parents=True, exist_ok=True)
+    (_broker_dir / "control").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
+        # kombu's default is ./control, in whatever directory a process was started from.
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 else:
@@ -295,17 +298,26 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Two queues so that long work never delays short work: production runs a worker per
 # queue (Procfile.prod); a worker started without -Q consumes both (make run, tests).
-# Routing is by task name (docs/operations.md): a task that can run for minutes has
-# "import", "backfill" or "daily" in its name, or is listed here by name.
+# Every task is listed here by name with its queue (docs/operations.md): a new task
+# without a line fails tests/crm/test_process_model.py instead of landing on a guess.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES = (Queue("default"), Queue("long"))
-CELERY_TASK_ROUTES = {
-    "campaigns.tasks.*import*": {"queue": "long"},
-    "*.tasks.*backfill*": {"queue": "long"},
-    "*.tasks.*daily*": {"queue": "long"},
-    "telephony.tasks.retention_run": {"queue": "long"},
-    "crm.tasks.match_suggestions_refresh": {"queue": "long"},
+TASK_QUEUES = {
+    # Long: work that can run for minutes.
+    "campaigns.tasks.do_not_call_import": "long",
+    "campaigns.tasks.lead_upload_import": "long",
+    "crm.tasks.match_suggestions_refresh": "long",
+    "reputation.tasks.daily_check_run": "long",
+    "telephony.tasks.backfill_resume_stalled": "long",
+    "telephony.tasks.backfill_run": "long",
+    "telephony.tasks.retention_run": "long",
+    # Default: what a person or a caller is waiting for.
+    "reputation.tasks.auto_replace_now": "default",
+    "reputation.tasks.numbers_prescreen": "default",
+    "telephony.tasks.caller_number_identify": "default",
+    "telephony.tasks.message_send_retry": "default",
 }
+CELERY_TASK_ROUTES = {name: {"queue": queue} for name, queue in TASK_QUEUES.items()}
 # Schedules live in code; django-celery-beat's DatabaseScheduler syncs them into the
 # database at start so admins can see (and pause) them in the admin.
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
@@ -348,6 +360,10 @@ REPUTATION_PROVIDER = os.environ.get(
 )
 NUMBER_INVENTORY_PROVIDER = os.environ.get(
     "NUMBER_INVENTORY_PROVIDER", "telephony.providers.sandbox.SandboxNumberInventoryProvider"
+)
+# SMS replies (docs/messaging.md): the offline default stores what it is given, sends nothing.
+MESSAGING_PROVIDER = os.environ.get(
+    "MESSAGING_PROVIDER", "telephony.providers.offline.OfflineMessagingProvider"
 )
 # Click-to-call (docs/dialing.md): rings the caller's own phone, then dials the lead.
 VOICE_PROVIDER = os.environ.get(

@@ -133,7 +133,17 @@ class ReputationSettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
                 )
             },
         ),
-        ("Checks", {"fields": ("spam_threshold", "at_risk_fraction", "daily_call_warning")}),
+        (
+            "Checks",
+            {
+                "fields": (
+                    "spam_threshold",
+                    "at_risk_fraction",
+                    "resting_share",
+                    "daily_call_warning",
+                )
+            },
+        ),
     )
     readonly_fields = ("slot_warning", "price", "cycle", "usage_figure", "replacement_preview")
 

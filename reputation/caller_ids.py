@@ -1,6 +1,7 @@
 """Reputation's say in caller-ID choice (docs/dialing.md, "Caller ID"): while the add-on
-is on, a number flagged SPAM or at risk is not dialled from. Registered into telephony's
-filter registry, so telephony and campaigns never import reputation."""
+is on, a number flagged SPAM, resting (reputation/resting.py) or at risk is not dialled
+from. Registered into telephony's filter registry, so telephony and campaigns never
+import reputation."""
 
 from reputation.models import MonitoredNumber, ReputationSettings, Verdict
 from telephony.models import OwnedNumber
@@ -11,11 +12,13 @@ def reputation_filter(numbers: list[OwnedNumber]) -> dict[int, str]:
         return {}
     excluded: dict[int, str] = {}
     rows = MonitoredNumber.objects.filter(owned_number__in=numbers).values_list(
-        "owned_number_id", "status", "at_risk"
+        "owned_number_id", "status", "at_risk", "resting_since"
     )
-    for owned_id, verdict, at_risk in rows:
+    for owned_id, verdict, at_risk, resting_since in rows:
         if verdict == Verdict.SPAM:
             excluded[owned_id] = "flagged SPAM"
+        elif resting_since is not None:
+            excluded[owned_id] = "resting until clean for 3 days"
         elif at_risk:
             excluded[owned_id] = "at risk of being flagged"
     return excluded

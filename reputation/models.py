@@ -90,6 +90,15 @@ class ReputationSettings(SingletonSettings):
         help_text="At risk when the answer rate of the last 3 days falls below this "
         "fraction of the 14 days before.",
     )
+    resting_share = models.DecimalField(
+        "resting share",
+        max_digits=3,
+        decimal_places=2,
+        default=Decimal("0.30"),
+        validators=[MinValueValidator(Decimal("0.00")), MaxValueValidator(Decimal("1.00"))],
+        help_text="At most this share of the caller-ID pool rests at once; beyond it, the "
+        "numbers clean longest come back early (a SPAM number never does).",
+    )
     daily_call_warning = models.PositiveIntegerField(
         default=75,
         validators=[MinValueValidator(1)],
@@ -154,6 +163,10 @@ class MonitoredNumber(models.Model):
     at_risk = models.BooleanField(default=False)
     answer_rate_recent = models.FloatField(null=True, blank=True)
     answer_rate_before = models.FloatField(null=True, blank=True)
+    # Resting (docs/dialing.md, "Caller ID"): a flagged number leaves the caller-ID pool,
+    # still owned and monitored, until it has been clean for RESTING_CLEAN_DAYS.
+    resting_since = models.DateTimeField(null=True, blank=True)
+    clean_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["owned_number__number"]

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from crm.actors import Actor, acting_user
 from crm.db import LockNamespace, advisory_xact_lock
-from reputation import checks, replacements
+from reputation import checks, replacements, resting
 from reputation.checks import CheckCounts
 from reputation.errors import ReputationRefused
 from reputation.models import (
@@ -230,6 +230,7 @@ def daily_check_run(*, force: bool = False, today: date | None = None) -> DailyC
         return None
     if done.counts is not None:
         monitored_risk_refresh()
+        resting.resting_refresh()
     after_check(counts=done.counts, today=today)
     return done.run
 
@@ -306,7 +307,9 @@ def monitored_risk_refresh(*, now: datetime | None = None) -> int:
     before_from = recent_from - timedelta(days=BEFORE_DAYS)
     recent = Q(started_at__gte=recent_from)
     before = Q(started_at__lt=recent_from)
-    answered = Q(status="completed")
+    # Answered: completed and connected for more than 0 s (a bridge the lead never picked
+    # up completes at 0 s); the dial flow's outbound calls (telephony/outbound.py) count.
+    answered = Q(status="completed") & ~Q(duration_seconds=0)
     monitored_numbers = MonitoredNumber.objects.values("owned_number__number")
     stats = {
         row["from_number"]: row

@@ -5,8 +5,7 @@ from django.contrib import admin
 from django.contrib.admin.options import ShowFacets
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
-from django.utils import timezone
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
@@ -25,7 +24,8 @@ from crm.formatting import datetime_cell
 from crm.models import Customer, PhoneNumber
 from crm.phones import phone_link
 from crm.selectors import CUSTOMER_FIELDS
-from telephony import answering, charts, selectors, services
+from telephony import answering, selectors, services
+from telephony.admin_profile import reply_view
 from telephony.models import (
     Assistant,
     Call,
@@ -77,52 +77,11 @@ class OwnedNumberAdmin(
         return checkbox_html(obj.pk, f"{obj.e164} {obj.label}".strip())  # type: ignore[attr-defined]
 
 
-# --- The customer page, with its history ---------------------------------------------------
-# crm must not know about calls: telephony adds the timeline and the analytics panel to
-# crm's customer page through its extension point (telephony/apps.py).
-
-
-def customer_history_panel(request: HttpRequest, customer: Customer) -> dict[str, Any] | None:
-    if not request.user.has_perm("telephony.view_call") or customer.merged_into_id:
-        return None
-    page = _int(request.GET.get("timeline", "1")) or 1
-    return {"history": customer_history_context(customer, page=page)}
-
-
 def _int(value: str | None) -> int:
     try:
         return int(value or 0)
     except ValueError:
         return 0
-
-
-def customer_history_context(customer: Customer, *, page: int) -> dict[str, Any]:
-    timeline = selectors.customer_timeline(customer=customer, page=page)
-    stats = selectors.customer_call_analytics(customer=customer)
-    weeks = [(f"{start:%b} {start.day}", n) for start, n in stats.weeks]
-    trend = [
-        (f"{timezone.localtime(at):%b} {timezone.localtime(at).day}", s)
-        for at, s in stats.satisfaction_trend
-    ]
-    return {
-        "timeline": timeline,
-        "stats": stats,
-        "calls_url": reverse("admin:telephony_call_changelist")
-        + f"?customer__id__exact={customer.pk}",
-        "weeks_chart": charts.bar_chart(
-            f"Calls per week, last {len(weeks)} weeks: {sum(n for _, n in weeks)} calls", weeks
-        )
-        if any(n for _, n in weeks)
-        else None,
-        "trend_chart": charts.line_chart(
-            f"Satisfaction of the last {len(trend)} rated calls (1 to 5)", trend
-        )
-        if trend
-        else None,
-        "reasons_chart": charts.hbar_chart("Top reasons for calling", stats.top_reasons)
-        if stats.top_reasons
-        else None,
-    }
 
 
 # --- Calls and messages -------------------------------------------------------------------
@@ -285,23 +244,44 @@ class CallAdmin(_InteractionAdmin):
 
 @admin.register(Message)
 class MessageAdmin(_InteractionAdmin):
-    list_display = ("sent_at", "customer_link", "direction", "caller", "status", "short_body")
+    list_display = (
+        "sent_at",
+        "customer_link",
+        "direction",
+        "caller",
+        "status",
+        "short_body",
+        "sent_by",
+    )
     list_filter = (CustomerIdFilter, "sent_at", "direction", "status")
-    list_select_related = ("customer",)
+    list_select_related = ("customer", "sent_by")
     search_fields = ("from_number",)
     search_help_text = (
         "A number typed any way or its last 4+ digits, a MessageSid, or a word of the "
         "customer's name or email."
     )
     raw_id_fields = ("customer",)
-    readonly_fields = ("external_id", "created_at")
+    readonly_fields = (
+        "external_id",
+        "sent_by",
+        "attempts",
+        "error_code",
+        "error_message",
+        "created_at",
+    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
         return selectors.message_list()
 
-    @admin.display(description="Sent", ordering="sent_at")
-    def sent(self, obj: Message) -> str:
-        return datetime_cell(obj.sent_at)
+    def get_urls(self) -> list:
+        return [
+            path(
+                "reply/<int:customer_id>/",
+                self.admin_site.admin_view(reply_view),
+                name="telephony_message_reply",
+            ),
+            *super().get_urls(),
+        ]
 
     @admin.display(description="Text")
     def short_body(self, obj: Message) -> str:
@@ -405,6 +385,8 @@ class TelephonySettingsForm(forms.ModelForm):
             "close_time",
             "team_time_zone",
             "sms_auto_reply",
+            "sms_from",
+            "sms_help_text",
             "transcript_retention_days",
             "record_retention_days",
         ]
@@ -413,6 +395,7 @@ class TelephonySettingsForm(forms.ModelForm):
             "sms_auto_reply": forms.Textarea(attrs={"rows": 3, "cols": 60}),
             "open_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
             "close_time": forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+            "sms_help_text": forms.Textarea(attrs={"rows": 3, "cols": 60}),
         }
         labels = {"sms_auto_reply": "SMS auto-reply"}
 
@@ -458,7 +441,14 @@ class TelephonySettingsAdmin(SingletonAdminMixin, admin.ModelAdmin):
                 "them they go to voicemail. No days and no times: always open.",
             },
         ),
-        ("SMS", {"fields": ("sms_auto_reply",)}),
+        (
+            "SMS",
+            {
+                "fields": ("sms_auto_reply", "sms_from", "sms_help_text"),
+                "description": "STOP, START and HELP are answered whatever the auto-reply "
+                "(docs/messaging.md).",
+            },
+        ),
         (
             "Data retention",
             {
@@ -505,4 +495,4 @@ class RetentionRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 # Registered with the rest of telephony's admin (Django imports only admin.py).
-from telephony import admin_numbers, admin_orchestration, admin_voice  # noqa: E402, F401
+from telephony import admin_inbox, admin_numbers, admin_orchestration, admin_voice  # noqa: E402, F401

@@ -85,3 +85,38 @@ def backfill_panel(request: HttpRequest, obj: None) -> dict[str, Any] | None:
             *([(run.message, page, "")] if run.message else []),
         ],
     )
+
+
+def inbox_panel(request: HttpRequest, obj: None) -> dict[str, Any] | None:
+    """Texts awaiting a reply: all of them, and those given to the reader."""
+    if not request.user.has_perm("telephony.view_conversation"):
+        return None
+    url = reverse("admin:telephony_conversation_changelist")
+    waiting = selectors.inbox()
+    latest = list(waiting[:5])
+    return section(
+        "SMS inbox",
+        url=url,
+        stats=[
+            ("awaiting a reply", waiting.count(), url),
+            (
+                "assigned to you",
+                waiting.filter(assigned_to_id=request.user.pk).count(),
+                f"{url}?assigned=me",
+            ),
+            (
+                "unassigned",
+                waiting.filter(assigned_to__isnull=True).count(),
+                f"{url}?assigned=none",
+            ),
+        ],
+        rows=[
+            (
+                str(c.customer),
+                reverse("admin:crm_customer_change", args=[c.customer_id]) + "#customer-reply",
+                f"since {timezone.localtime(c.last_message_at):%Y-%m-%d %H:%M}",
+            )
+            for c in latest
+        ],
+        empty="No texts await a reply.",
+    )

@@ -2,14 +2,15 @@
 
 Jane Doe has called many times (the customer page's charts have something to show);
 an unknown caller rings and then texts, and stays one person; Chen Wei texts from a
-number held as Other, which becomes Mobile + SMS.
+number held as Other, which becomes Mobile + SMS; another caller texts STOP. The texts
+wait in the SMS inbox.
 """
 
 from datetime import timedelta
 
 from django.utils import timezone
 
-from telephony import services
+from telephony import messaging, services
 from telephony.models import Assistant, Call, Message, TelephonySettings
 
 OUR_LINE = "+18005550100"
@@ -68,7 +69,11 @@ def _text(index: int, number: str, days: float, body: str) -> bool:
 
 
 def seed(stdout) -> None:
-    TelephonySettings.load()
+    config = TelephonySettings.load()
+    if not config.sms_from:
+        # Replies to customers who never texted go out from our demo line.
+        config.sms_from = OUR_LINE
+        config.save()
     for name, description in ASSISTANTS:
         Assistant.objects.get_or_create(name=name, defaults={"description": description})
     made = 0
@@ -81,6 +86,11 @@ def seed(stdout) -> None:
     made += _text(200, "+17025550123", 2.9, "Hi, I just called about opening an account.")
     made += _text(201, "+18327234097", 5, "Running 10 minutes late, sorry!")  # Chen Wei
     made += _text(202, "+16789998212", 0.5, "Thanks for the help yesterday.")
+    # A caller texts STOP: the number shows opted out of SMS (docs/messaging.md).
+    made += not Message.objects.filter(external_id="demo-sms-0203").exists()
+    messaging.message_receive(
+        external_id="demo-sms-0203", from_number="+13125550150", to_number=OUR_LINE, body="STOP"
+    )
     stdout.write(
         f"telephony: {made} demo calls and messages added "
         f"({Call.objects.count()} calls, {Message.objects.count()} messages in total)."

@@ -186,11 +186,21 @@ class Call(models.Model):
 class Message(models.Model):
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
+        # Ours, before the provider has answered: stored first so a send is never lost.
+        PENDING = "pending", "Sending"
+        # Ours: the provider did not answer (a timeout after the request left), so it may
+        # have the text; its status callback settles it. Never resent automatically.
+        UNKNOWN = "unknown", "Not confirmed"
+        ACCEPTED = "accepted", "Accepted"
+        SCHEDULED = "scheduled", "Scheduled"
         QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         DELIVERED = "delivered", "Delivered"
         UNDELIVERED = "undelivered", "Undelivered"
         FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+        READ = "read", "Read"
 
     # None for a short code or an alphanumeric sender id: nobody to link.
     customer = models.ForeignKey(
@@ -204,10 +214,27 @@ class Message(models.Model):
     direction = models.CharField(max_length=10, choices=Direction.choices, default="inbound")
     from_number = models.CharField(max_length=ADDRESS_MAX_LENGTH)
     to_number = models.CharField(max_length=ADDRESS_MAX_LENGTH, blank=True)
-    external_id = models.CharField(max_length=64, unique=True, help_text="Twilio MessageSid.")
+    # Empty (NULL) only for an outbound message the provider has not given its id yet.
+    external_id = models.CharField(
+        max_length=64, unique=True, null=True, blank=True, help_text="Twilio MessageSid."
+    )
     status = models.CharField(max_length=12, choices=Status.choices, default="received")
     body = models.TextField(blank=True)
     sent_at = models.DateTimeField()
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The agent who sent an outbound message.",
+    )
+    # Database defaults too: bulk loads (COPY, INSERT ... SELECT) name only their columns.
+    attempts = models.PositiveSmallIntegerField(
+        default=0, db_default=0, help_text="Requests to the provider."
+    )
+    error_code = models.CharField(max_length=16, blank=True, default="", db_default="")
+    error_message = models.CharField(max_length=255, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -216,6 +243,7 @@ class Message(models.Model):
             models.Index(fields=["customer", "-sent_at", "-id"], name="telephony_message_timeline"),
             models.Index(fields=["sent_at"], name="telephony_message_sent"),
         ]
+        permissions = [("send_message", "Can send an SMS to a customer")]
 
     def __str__(self) -> str:
         return f"SMS {self.caller_label} {local_datetime(self.sent_at)}"
@@ -223,6 +251,50 @@ class Message(models.Model):
     @property
     def caller_label(self) -> str:
         return party_label(self.from_number)
+
+
+class Conversation(models.Model):
+    """A customer's SMS conversation as the inbox sees it: one row per customer, its state
+    moved by the messages (docs/messaging.md, "Inbox")."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED = "resolved", "Resolved"
+
+    customer = models.OneToOneField(
+        "crm.Customer", on_delete=models.CASCADE, related_name="conversation"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    awaiting_reply = models.BooleanField(
+        default=True, help_text="The last message is the customer's and nobody has answered."
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    last_message_at = models.DateTimeField()
+    last_inbound_at = models.DateTimeField(null=True, blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-last_message_at", "-id"]
+        verbose_name = "SMS conversation"
+        indexes = [
+            models.Index(
+                fields=["status", "awaiting_reply", "-last_message_at"], name="telephony_inbox"
+            ),
+            models.Index(fields=["assigned_to", "status"], name="telephony_inbox_assigned"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Conversation with customer #{self.customer_id}"
+
+
+DEFAULT_SMS_HELP_TEXT = "Reply STOP to stop our texts, START to receive them again."
 
 
 MISSED_STATUSES = ("no-answer", "busy", "failed", "canceled")
@@ -293,6 +365,20 @@ class TelephonySettings(SingletonSettings):
         blank=True,
         help_text="Answer every inbound SMS with this text. Leave empty not to reply.",
     )
+    sms_from = models.CharField(
+        "SMS from-number",
+        max_length=32,
+        blank=True,
+        help_text="Replies go out from the number the customer last wrote to; to a customer "
+        "who never texted us, from this one (one of our Twilio numbers, any format).",
+    )
+    sms_help_text = models.CharField(
+        "HELP answer",
+        max_length=480,
+        blank=True,
+        default=DEFAULT_SMS_HELP_TEXT,
+        help_text="Sent to whoever texts HELP (empty: the default, which says how to stop).",
+    )
     # Empty means keep forever: nothing is ever deleted unless an Administrator asks.
     transcript_retention_days = models.PositiveSmallIntegerField(
         null=True,
@@ -334,13 +420,14 @@ class TelephonySettings(SingletonSettings):
         return "Telephony settings"
 
     def clean(self) -> None:
-        if self.forward_to:
-            from crm.phones import InvalidPhoneNumber, normalize
+        from crm.phones import InvalidPhoneNumber, normalize
 
-            try:
-                self.forward_to = normalize(self.forward_to)
-            except InvalidPhoneNumber as exc:
-                raise ValidationError({"forward_to": str(exc)}) from exc
+        for name in ("forward_to", "sms_from"):
+            if getattr(self, name):
+                try:
+                    setattr(self, name, normalize(getattr(self, name)))
+                except InvalidPhoneNumber as exc:
+                    raise ValidationError({name: str(exc)}) from exc
         from telephony.answering import days_parse, zone_problem
 
         problem = zone_problem(self.team_time_zone)

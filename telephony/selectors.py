@@ -8,22 +8,39 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import connection
-from django.db.models import Avg, CharField, Count, F, Max, Min, Q, QuerySet, Value
+from django.db.models import (
+    Avg,
+    CharField,
+    Count,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Cast, TruncWeek
 from django.utils import timezone
 
 from crm.models import Customer, Note
+from crm.phones import InvalidPhoneNumber, display_number, normalize
 from crm.selectors import customer_queryset
 from telephony.answering import local_day_start, zone_or_default
 from telephony.models import (
     MISSED_STATUSES,
     Call,
+    Conversation,
     Direction,
     Message,
     OwnedNumber,
     TelephonySettings,
 )
+from telephony.parties import party_identify
 
 # Not answered, or sent to voicemail (the answer, an unanswered forward or a recording).
 MISSED = Q(status__in=MISSED_STATUSES) | Q(voicemail=True) | ~Q(recording_url="")
@@ -74,7 +91,7 @@ def call_list() -> QuerySet[Call]:
 
 
 def message_list() -> QuerySet[Message]:
-    return Message.objects.select_related("customer")
+    return Message.objects.select_related("customer", "sent_by")
 
 
 def owned_numbers_for_admin() -> QuerySet[OwnedNumber]:
@@ -169,7 +186,10 @@ def customer_timeline(*, customer: Customer, page: int = 1) -> TimelinePage:
             for c in Call.objects.filter(id__in=call_ids).select_related("assistant", "handled_by")
         )
     if message_ids:
-        by_key.update((("sms", m.pk), m) for m in Message.objects.filter(id__in=message_ids))
+        by_key.update(
+            (("sms", m.pk), m)
+            for m in Message.objects.filter(id__in=message_ids).select_related("sent_by")
+        )
     if note_ids:
         notes_found = (
             Note.objects.filter(id__in=note_ids)
@@ -310,4 +330,119 @@ def call_notes(call: Call) -> QuerySet[Note]:
         Note.objects.filter(call_link__call=call)
         .select_related("author")
         .order_by("-created_at", "-id")
+    )
+
+
+# --- SMS replies and the inbox (docs/messaging.md) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class SmsRoute:
+    """Where a reply to a customer would go, and from which of our numbers; ``refusal``
+    says why it cannot go (then the other fields may be empty)."""
+
+    to_e164: str = ""
+    from_e164: str = ""
+    refusal: str = ""
+    choices: tuple[str, ...] = ()  # the customer's numbers that take texts
+
+
+def sms_route(*, customer: Customer, to: str | None = None) -> SmsRoute:
+    """The number a reply goes to (``to``, else the customer's Mobile + SMS number) and
+    the one it goes from (the number the customer last wrote to, else Telephony settings'
+    ``sms_from``)."""
+    phones = list(
+        customer.phone_numbers.filter(type="mobile").order_by("-sms", "-updated_at", "-id")
+    )
+    choices = tuple(str(p.number) for p in phones)
+    if to:
+        try:
+            wanted = normalize(to)
+        except InvalidPhoneNumber as exc:
+            return SmsRoute(refusal=str(exc), choices=choices)
+        phone = next((p for p in phones if str(p.number) == wanted), None)
+        if phone is None:
+            return SmsRoute(
+                refusal=f"{display_number(wanted)} is not one of this customer's Mobile "
+                "numbers: only a Mobile number takes texts.",
+                choices=choices,
+            )
+    elif phones:
+        phone = phones[0]
+    else:
+        return SmsRoute(
+            refusal="This customer holds no SMS-capable number: only a Mobile number takes texts.",
+        )
+    e164 = str(phone.number)
+    if phone.sms_opted_out:
+        when = timezone.localtime(phone.sms_opted_out_at) if phone.sms_opted_out_at else None
+        since = f" on {when:%Y-%m-%d %H:%M}" if when else ""
+        return SmsRoute(
+            to_e164=e164,
+            refusal=f"{display_number(e164)} opted out of SMS{since} (texted STOP): nothing "
+            "can be sent to it until it texts START.",
+            choices=choices,
+        )
+    last_to = (
+        Message.objects.filter(customer=customer, direction="inbound")
+        .order_by("-sent_at", "-id")
+        .values_list("to_number", flat=True)
+        .first()
+    )
+    ours = party_identify(last_to).e164 if last_to else None
+    from_e164 = ours or TelephonySettings.cached().sms_from
+    if not from_e164:
+        return SmsRoute(
+            to_e164=e164,
+            refusal="No number to send from: this customer has never texted us and "
+            "Telephony settings has no SMS from-number.",
+            choices=choices,
+        )
+    return SmsRoute(to_e164=e164, from_e164=from_e164, choices=choices)
+
+
+def inbox(
+    *, user_id: int | None = None, assigned: str | None = None, status: str | None = None
+) -> QuerySet[Conversation]:
+    """Conversations of live profiles, newest first. By default those awaiting a reply
+    (open, last message the customer's); ``status`` ``open``/``resolved`` lists those
+    instead, answered or not. ``assigned``: ``me`` (``user_id``'s) or ``none``."""
+    conversations = Conversation.objects.filter(customer__merged_into__isnull=True)
+    if status in Conversation.Status.values:
+        conversations = conversations.filter(status=status)
+    else:
+        conversations = conversations.filter(status=Conversation.Status.OPEN, awaiting_reply=True)
+    if assigned == "me":
+        conversations = conversations.filter(assigned_to_id=user_id)
+    elif assigned == "none":
+        conversations = conversations.filter(assigned_to__isnull=True)
+    return conversations.select_related("customer", "assigned_to").order_by(
+        "-last_message_at", "-id"
+    )
+
+
+def inbox_for_admin() -> QuerySet[Conversation]:
+    """Every live profile's conversation with its last message's text (``last_body``)."""
+    last = Message.objects.filter(customer=OuterRef("customer_id")).order_by("-sent_at", "-id")
+    return (
+        Conversation.objects.filter(customer__merged_into__isnull=True)
+        .annotate(last_body=Subquery(last.values("body")[:1]))
+        .order_by("-last_message_at", "-id")
+    )
+
+
+def inbox_agents() -> QuerySet:
+    """Who may be given a conversation: active staff allowed to answer it."""
+    permission = Q(codename="send_message", content_type__app_label="telephony")
+    allowed = Permission.objects.filter(permission)
+    return (
+        get_user_model()
+        .objects.filter(is_active=True, is_staff=True)
+        .filter(
+            Q(is_superuser=True)
+            | Q(groups__permissions__in=allowed)
+            | Q(user_permissions__in=allowed)
+        )
+        .distinct()
+        .order_by("username")
     )

@@ -21,7 +21,7 @@ from crm.actors import Actor
 from crm.db import LockNamespace, is_postgresql, number_lock_key
 from crm.models import Customer, Note, PhoneNumber, PhoneNumberChange
 from crm.services import note_create, phone_number_change_record, phone_number_set_type
-from telephony import tasks
+from telephony import inbox, tasks
 from telephony.counters import customer_counters_recompute
 from telephony.models import (
     Assistant,
@@ -442,8 +442,13 @@ def message_record(
     body: str,
     status: str = Message.Status.RECEIVED,
     sent_at: datetime | None = None,
+    awaits_reply: bool = True,
 ) -> Recorded:
-    """Record an SMS, linked by the same rules as a call plus the SMS ones; idempotent."""
+    """Record an SMS, linked by the same rules as a call plus the SMS ones; idempotent.
+
+    A new inbound message opens its customer's inbox conversation; ``awaits_reply=False``
+    (a STOP or HELP the webhook answered itself) leaves it as it was.
+    """
     return _retry_once_on_conflict(
         lambda: _message_record(
             external_id=external_id,
@@ -453,6 +458,7 @@ def message_record(
             body=body,
             status=status,
             sent_at=sent_at,
+            awaits_reply=awaits_reply,
         )
     )
 
@@ -467,6 +473,7 @@ def _message_record(
     body: str,
     status: str,
     sent_at: datetime | None,
+    awaits_reply: bool,
 ) -> Recorded:
     sender, recipient = party_identify(from_number), party_identify(to_number)
     e164 = (sender if direction == Direction.INBOUND else recipient).e164
@@ -492,6 +499,8 @@ def _message_record(
         sent_at=sent_at,
     )
     message.save(force_insert=True)
+    if customer_id is not None and direction == Direction.INBOUND:
+        inbox.conversation_inbound(customer_id=customer_id, at=sent_at, awaits_reply=awaits_reply)
     return Recorded(message, True)
 
 

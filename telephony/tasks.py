@@ -1,7 +1,6 @@
 """Celery tasks of telephony: each takes ids, runs the one service it is named after.
 
-The backfill's tasks have "backfill" in their names, so one route
-(``telephony.tasks.*backfill*``) can send the long work to its own queue.
+Each task's queue is listed in ``TASK_QUEUES`` (crm/settings.py).
 """
 
 from celery import shared_task
@@ -49,3 +48,15 @@ def backfill_resume_stalled() -> int:
     from telephony.identification import services
 
     return services.backfill_resume_stalled()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def message_send_retry(message_id: int, attempt: int, callback: str) -> str | None:
+    """Send again an SMS the provider certainly did not take (rate limited, 5xx). The
+    service claims the attempt first, so a task delivered twice sends once."""
+    from telephony import messaging
+
+    message = messaging.message_send_retry(
+        message_id=message_id, attempt=attempt, callback=callback
+    )
+    return message.status if message is not None else None

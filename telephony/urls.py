@@ -12,4 +12,5 @@ urlpatterns = [
     path("voice/transcription/", webhooks.voice_transcription, name="twilio-voice-transcription"),
     path("voice/outbound/", webhooks.voice_outbound, name="twilio-voice-outbound"),
     path("sms/", webhooks.sms, name="twilio-sms"),
+    path("sms/status/", webhooks.sms_status, name="twilio-sms-status"),
 ]

@@ -1,4 +1,5 @@
-"""Twilio webhooks: voice, voice status callback and SMS (form-encoded in, TwiML out).
+"""Twilio webhooks: voice, voice status callback, SMS and its status callback (form-encoded
+in, TwiML out).
 
 Views only check the request (signature, parameters) and call the linking services.
 Anything malformed is a 400 with the reason in plain text, so it shows in Twilio's
@@ -22,7 +23,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
 from crm.inputs import moment_problem, post_as_sent
-from telephony import answering, outbound, services, voicemail
+from telephony import answering, messaging, outbound, services, voicemail
 from telephony.models import Call, Channel, Direction, TelephonySettings
 
 CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
@@ -37,7 +38,7 @@ TWILIO_DIRECTIONS = {
     "outbound-dial": Direction.OUTBOUND,
     "outbound": Direction.OUTBOUND,
 }
-MAX_BODY = 1600  # Twilio's own limit for one message, concatenated segments included
+MAX_BODY = messaging.MAX_BODY
 
 
 class BadWebhook(Exception):
@@ -291,24 +292,45 @@ def voice_status(request: HttpRequest) -> HttpResponse:
 
 @twilio_webhook
 def sms(request: HttpRequest) -> HttpResponse:
-    """An inbound SMS: link it (the SMS rules), store it, answer with the auto-reply if any."""
+    """An inbound SMS: link it (the SMS rules), store it, apply STOP/START/HELP, and answer
+    with the keyword's reply or the auto-reply if any."""
     message_sid = _sid(request, "MessageSid", MESSAGE_SID)
     from_number, to_number = _parties(request)
     body = request.POST.get("Body", "")
     if len(body) > MAX_BODY:
         raise BadWebhook(f"Body: longer than {MAX_BODY} characters.")
-    services.message_record(
-        external_id=message_sid,
-        direction=Direction.INBOUND,
-        from_number=from_number,
-        to_number=to_number,
-        body=body,
+    reply = messaging.message_receive(
+        external_id=message_sid, from_number=from_number, to_number=to_number, body=body
     )
-    config = TelephonySettings.cached()
     response = MessagingResponse()
-    if config.sms_auto_reply:
-        response.message(config.sms_auto_reply)
+    if reply:
+        response.message(reply)
     return _twiml(response)
+
+
+@twilio_webhook
+def sms_status(request: HttpRequest) -> HttpResponse:
+    """Delivery status of an outbound SMS (the StatusCallback we gave with it)."""
+    message_sid = _sid(request, "MessageSid", MESSAGE_SID)
+    status = request.POST.get("MessageStatus", "").strip().lower()
+    if status not in messaging.STATUS_RANK or status in ("pending", "unknown"):
+        raise BadWebhook(f"MessageStatus: {status[:40]!r} is not a Twilio message status.")
+    error_code = request.POST.get("ErrorCode", "").strip()
+    if error_code and (not error_code.isdigit() or len(error_code) > 16):
+        raise BadWebhook(f"ErrorCode: {error_code[:40]!r} is not a Twilio error code.")
+    ours = request.GET.get("message", "")
+    if ours and (not ours.isdigit() or len(ours) > 18):
+        raise BadWebhook(f"message: {ours[:40]!r} is not a message id.")
+    messaging.message_status_update(
+        report=messaging.StatusReport(
+            external_id=message_sid,
+            status=status,
+            error_code=error_code,
+            message_id=int(ours) if ours else None,
+        )
+    )
+    # An id we do not know is answered 200 too: Twilio has nothing to retry.
+    return _twiml(MessagingResponse())
 
 
 @twilio_webhook

@@ -11,6 +11,84 @@ from crm import roles
 from crm.db import is_postgresql
 
 
+def _one_broker_per_worker() -> None:
+    """Under pytest-xdist each worker gets a test database of its own (pytest-django adds
+    its id to the name), and here a broker of its own, so one worker's purge, queued tasks
+    or lookup-rate schedule never reach another's: on Redis worker n uses the configured
+    database number minus n (15, 14, ... for the Makefile's 15); kombu's filesystem broker
+    gets folders of the worker's own."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    from django.conf import settings
+
+    from crm.celery import app
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    url = settings.CELERY_BROKER_URL
+    if not worker.startswith("gw"):
+        return
+    if url.startswith("filesystem://"):
+        folders = settings.VAR_DIR / f"broker-{worker}"
+        options = {
+            "data_folder_in": str(folders / "queue"),
+            "data_folder_out": str(folders / "queue"),
+            "processed_folder": str(folders / "processed"),
+            "control_folder": str(folders / "control"),
+            "store_processed": False,
+        }
+        for folder in ("queue", "processed", "control"):
+            (folders / folder).mkdir(parents=True, exist_ok=True)
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS = options
+        app.conf.broker_transport_options = options
+        return
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0) - int(worker[2:])
+    if database < 0:
+        raise pytest.UsageError(f"{url}: too few Redis databases below it for worker {worker}")
+    own = urlunsplit(parts._replace(path=f"/{database}"))
+    if settings.LOOKUP_RATE_LIMIT_REDIS_URL == url:
+        settings.LOOKUP_RATE_LIMIT_REDIS_URL = own
+    settings.CELERY_BROKER_URL = own
+    os.environ["CELERY_BROKER_URL"] = own  # the worker processes some tests start
+    app.conf.broker_url = own
+
+
+_one_broker_per_worker()
+
+
+def pytest_runtest_logreport(report):
+    # Counted here, in the root conftest, so that the pytest-xdist controller counts too.
+    if report.when == "call" and "test_openapi_fuzz" in report.nodeid:
+        from tests.api import tally
+
+        tally.operations += 1
+        tally.failed_operations += report.failed
+
+
+def pytest_sessionfinish(session):
+    # A pytest-xdist worker sends back how many requests schemathesis made; the controller
+    # counts the operations itself, from the test reports the workers forward to it.
+    from tests.api import tally
+
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["schemathesis_requests"] = tally.requests
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    from tests.api import tally
+
+    tally.requests += getattr(node, "workeroutput", {}).get("schemathesis_requests", 0)
+
+
+def pytest_terminal_summary(terminalreporter):
+    from tests.api import tally
+
+    if tally.requests:
+        terminalreporter.write_line(tally.summary())
+
+
 def pytest_collection_modifyitems(config, items):
     # PostgreSQL-only tests skip elsewhere; .ci/run fails the build on any skip.
     if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
@@ -106,23 +184,11 @@ def celery_worker_thread(transactional_db):
     from crm.celery import app
 
     if app.conf.broker_url.startswith("filesystem://"):
-        pytest.skip("needs a real broker (set CELERY_BROKER_URL)")
+        # Only tests marked postgresql run with Redis; an unmarked one must not pass silently.
+        pytest.fail("a real worker needs Redis: mark the test postgresql")
     app.control.purge()
     with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
         yield worker
-
-
-def wait_for(condition, timeout: float = 15.0, interval: float = 0.1):
-    """Poll ``condition`` until it is truthy (work done by a worker elsewhere), or fail."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 @pytest.fixture(autouse=True)

@@ -9,8 +9,10 @@ from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 import campaigns.ingest.rules as rules
+from campaigns.ingest.postgresql import CampaignGone
 from campaigns.models import (
     Account,
+    Campaign,
     CampaignPhone,
     Contact,
     DoNotCallNumber,
@@ -135,6 +137,11 @@ class _Merge:
 def merge(upload: LeadUpload) -> rules.MergeResult:
     """Turn the staged rows into accounts, contacts and Campaign Phone Counts (atomic)."""
     with transaction.atomic():
+        # SQLite's IMMEDIATE transaction holds the write lock from here to the commit, so
+        # a campaign still here now is here when its contacts are committed; one deleted
+        # while the file was read would otherwise fail the commit on its foreign keys.
+        if not Campaign.objects.filter(pk=upload.campaign_id).exists():
+            raise CampaignGone(f"Campaign {upload.campaign_id} was deleted during the import.")
         run = _Merge(upload)
         staged = LeadRow.objects.filter(upload_id=upload.pk).order_by("row_number")
         for row in staged.iterator():

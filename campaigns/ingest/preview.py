@@ -58,6 +58,7 @@ class Preview:
     rows_checked: int = 0  # rows the import would count, of the first CHECKED_ROWS
     checked_all: bool = False  # the check read the whole file
     checked: bool = False  # False until a column is read as a number
+    do_not_call: int = 0  # the file's numbers on the do-not-call list (campaigns/dnc.py)
 
     @property
     def delimiter_name(self) -> str:

@@ -1,4 +1,4 @@
-"""The default carrier line-type provider: no network, no cost, libphonenumber's metadata.
+"""Offline defaults. Line type: no network, no cost, libphonenumber's metadata.
 
 A numbering plan can say a number is mobile in most countries (mobile ranges are their
 own), but not in North America, where mobiles and landlines share area codes: there every
@@ -6,12 +6,15 @@ number is unknown, and so stays Other.
 """
 
 import uuid
+from collections import deque
 from decimal import Decimal
+from typing import ClassVar
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
 
 from telephony.providers.base import LineType, LineTypeAnswer
+from telephony.providers.messaging import SentMessage
 from telephony.providers.voice import VoiceCall
 
 _TYPES = {
@@ -34,6 +37,19 @@ class OfflineLineTypeProvider:
             return LineTypeAnswer(LineType.UNKNOWN, None, Decimal(0), valid=False)
         line_type = _TYPES.get(phonenumbers.number_type(parsed), LineType.UNKNOWN)
         return LineTypeAnswer(line_type, None, Decimal(0))
+
+
+class OfflineMessagingProvider:
+    """The default messaging provider: keeps what it was asked to send (the last few
+    hundred, for a demo or a test to read back) and sends nothing."""
+
+    outbox: ClassVar[deque[dict[str, str]]] = deque(maxlen=500)
+
+    def send(self, from_e164: str, to_e164: str, body: str, status_callback: str) -> SentMessage:
+        external_id = "SM" + uuid.uuid4().hex
+        self.outbox.append({"sid": external_id, "from": from_e164, "to": to_e164, "body": body})
+        # Nothing will call back, so the message says where it ended up.
+        return SentMessage(external_id=external_id, status="sent")
 
 
 class OfflineVoiceProvider:

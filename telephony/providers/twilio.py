@@ -164,9 +164,15 @@ def _seconds(value: str | None) -> float | None:
         return None
 
 
-# The public name of Twilio's number inventory adapter (docs/providers.md); it lives in its
-# own module beside this one.
+# The public names of Twilio's number inventory and messaging adapters (docs/providers.md);
+# each lives in its own module beside this one.
 from telephony.providers.twilio_inventory import TwilioNumberInventoryProvider  # noqa: E402
+from telephony.providers.twilio_messaging import TwilioMessagingProvider  # noqa: E402
 from telephony.providers.twilio_voice import TwilioVoiceProvider  # noqa: E402
 
-__all__ = ["TwilioLineTypeProvider", "TwilioNumberInventoryProvider", "TwilioVoiceProvider"]
+__all__ = [
+    "TwilioLineTypeProvider",
+    "TwilioMessagingProvider",
+    "TwilioNumberInventoryProvider",
+    "TwilioVoiceProvider",
+]

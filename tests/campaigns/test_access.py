@@ -6,9 +6,9 @@ from django.urls import reverse
 
 from campaigns.export import spreadsheet_safe
 from campaigns.models import CampaignPhone, Contact, Disposition, LeadUpload
-from tests.campaigns.conftest import SEED_CSV
+from tests.campaigns.lead_files import SEED_CSV
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgresql]
+pytestmark = pytest.mark.django_db
 
 SHARED = "+16789998212"
 
@@ -282,6 +282,7 @@ def test_a_broad_search_stops_at_the_cap_and_says_so(
     assert "Showing the first" not in narrow.content.decode()
 
 
+@pytest.mark.postgresql
 def test_the_contact_list_estimates_a_large_campaign_from_its_partition(
     client, seeded, assigned_caller, monkeypatch
 ):

@@ -6,7 +6,7 @@ from django.core.management import call_command
 from campaigns.demo import DEMO_CAMPAIGN
 from campaigns.models import Campaign, CampaignPhone, Contact
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgresql]
+pytestmark = pytest.mark.django_db
 
 
 def test_seed_demo_makes_a_campaign_for_the_demo_caller_once(role_groups, tmp_path, settings):

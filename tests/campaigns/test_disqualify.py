@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from campaigns import selectors, services
 from campaigns.models import Campaign, CampaignPhone, Contact, Disposition, DoNotCallNumber
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgresql]
+pytestmark = pytest.mark.django_db
 
 SHARED = "+16789998212"
 
@@ -38,10 +38,11 @@ def test_disqualify_is_a_constant_handful_of_queries(seeded, caller):
 
 
 def test_campaign_scope_leaves_other_campaigns_alone(seeded, upload_csv, caller):
-    from tests.campaigns.conftest import SEED_CSV
+    from tests.campaigns.lead_files import SEED_CSV
 
     other = Campaign.objects.create(name="Other")
     upload_csv(other, SEED_CSV + "\n")
+    assert Contact.objects.filter(campaign=other).count() == 5  # dedup is per campaign
     phone = CampaignPhone.objects.get(campaign=seeded, number=SHARED)
     services.campaign_phone_disqualify(phone=phone, by=caller, reason="retired")
     assert CampaignPhone.objects.get(campaign=other, number=SHARED).status == "active"
@@ -49,10 +50,11 @@ def test_campaign_scope_leaves_other_campaigns_alone(seeded, upload_csv, caller)
 
 
 def test_everywhere_scope_reaches_every_campaign_and_future_uploads(seeded, upload_csv, caller):
-    from tests.campaigns.conftest import SEED_CSV
+    from tests.campaigns.lead_files import SEED_CSV
 
     other = Campaign.objects.create(name="Other")
     upload_csv(other, SEED_CSV + "\n")
+    assert Contact.objects.filter(campaign=other).count() == 5  # dedup is per campaign
     phone = CampaignPhone.objects.get(campaign=seeded, number=SHARED)
     services.campaign_phone_disqualify(phone=phone, by=caller, reason="asked", scope="everywhere")
     assert CampaignPhone.objects.get(campaign=other, number=SHARED).status == "disqualified"
@@ -60,6 +62,7 @@ def test_everywhere_scope_reaches_every_campaign_and_future_uploads(seeded, uplo
 
     later = Campaign.objects.create(name="Later")
     upload = upload_csv(later, SEED_CSV + "\n\n")
+    assert Contact.objects.filter(campaign=later).count() == 5
     arrived = CampaignPhone.objects.get(campaign=later, number=SHARED)
     assert (arrived.status, arrived.status_scope, arrived.status_reason) == (
         "disqualified",
@@ -107,10 +110,11 @@ def test_an_administrator_undoes_a_disqualification_and_it_is_logged(seeded, cal
 def test_undoing_everywhere_reactivates_every_campaign_and_clears_the_list(
     seeded, upload_csv, caller, administrator
 ):
-    from tests.campaigns.conftest import SEED_CSV
+    from tests.campaigns.lead_files import SEED_CSV
 
     other = Campaign.objects.create(name="Other")
     upload_csv(other, SEED_CSV + "\n")
+    assert Contact.objects.filter(campaign=other).count() == 5  # dedup is per campaign
     phone = CampaignPhone.objects.get(campaign=seeded, number=SHARED)
     disposition = services.campaign_phone_disqualify(
         phone=phone, by=caller, reason="asked", scope="everywhere"

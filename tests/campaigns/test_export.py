@@ -12,8 +12,9 @@ pytestmark = pytest.mark.django_db
 def export(client, campaign) -> list[dict[str, str]]:
     response = client.get(reverse("campaigns:export", args=[campaign.pk]))
     assert response.status_code == 200
-    body = b"".join(response.streaming_content).decode()
-    return list(csv.DictReader(io.StringIO(body)))
+    raw = b"".join(response.streaming_content)
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM: Excel reads it as UTF-8
+    return list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
 
 
 @pytest.mark.parametrize(
@@ -76,3 +77,40 @@ def test_an_extra_column_named_like_ours_is_kept_apart(client, campaign, upload_
     (row,) = export(client, campaign)
     assert row["extra:Phone_Status"] == "VIP"
     assert row["contact_status"] == "active"
+
+
+def test_export_has_last_outcome_callback_in_lead_time_attempts_and_notes(
+    client, seeded, administrator
+):
+    from datetime import UTC, datetime
+
+    from campaigns.models import Contact, Disposition
+
+    contact = Contact.objects.get(campaign=seeded, email="jane.doe@example.com")
+    Contact.objects.filter(pk=contact.pk).update(attempts=2, time_zone="America/Chicago")
+    Disposition.objects.create(
+        campaign=seeded,
+        contact=contact,
+        outcome=Disposition.Outcome.NO_ANSWER,
+        target=Disposition.Target.CONTACT,
+        note="=rang out",
+        by=administrator,
+    )
+    Disposition.objects.create(
+        campaign=seeded,
+        contact=contact,
+        outcome=Disposition.Outcome.CALLBACK,
+        target=Disposition.Target.CONTACT,
+        callback_at=datetime(2031, 1, 15, 16, 30, tzinfo=UTC),
+        note="after lunch",
+        by=administrator,
+    )
+    client.force_login(administrator)
+    rows = {row["email"]: row for row in export(client, seeded)}
+    jane = rows["jane.doe@example.com"]
+    assert jane["last_outcome"] == "Call back later"
+    assert (jane["callback_at"], jane["callback_zone"]) == ("2031-01-15 10:30", "America/Chicago")
+    assert jane["attempts"] == "2"
+    assert jane["call_notes"] == "'=rang out | after lunch"  # formula-safe, oldest first
+    john = rows["john.smith@kw.example.com"]
+    assert (john["last_outcome"], john["callback_at"], john["attempts"]) == ("", "", "0")

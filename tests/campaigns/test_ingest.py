@@ -5,8 +5,8 @@ import pytest
 from campaigns import ingest
 from campaigns.ingest import partitions
 from campaigns.models import Account, CampaignPhone, Contact, LeadRejection, LeadRow, LeadUpload
-from tests.campaigns.conftest import SEED_CSV
 from tests.campaigns.factories import CampaignFactory, ContactFactory
+from tests.campaigns.lead_files import SEED_CSV
 
 pytestmark = pytest.mark.django_db
 
@@ -18,7 +18,7 @@ def numbers_of(contact: Contact) -> tuple[str | None, str | None]:
     )
 
 
-def test_the_seeds_four_formats_become_one_number(campaign, upload_csv):
+def test_four_spellings_of_one_number_become_one_number(campaign, upload_csv):
     upload = upload_csv(
         campaign,
         "name,email,phone\n"

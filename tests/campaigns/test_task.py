@@ -1,7 +1,6 @@
 """The upload task through the real broker with an in-process worker: the wiring works."""
 
 import threading
-import time
 
 import pytest
 from celery.contrib.testing.worker import start_worker
@@ -11,10 +10,10 @@ from django.core.files.base import ContentFile
 from campaigns import services, tasks
 from campaigns.models import Contact, LeadUpload
 from crm.celery import app
-from tests.campaigns.conftest import SEED_CSV
 from tests.campaigns.factories import CampaignFactory
+from tests.campaigns.lead_files import SEED_CSV
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgresql]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
@@ -44,14 +43,23 @@ def finished():
 
 def test_a_submitted_upload_is_imported_by_a_worker_through_the_broker(worker):
     campaign = CampaignFactory()
-    upload = services.lead_upload_submit(
-        campaign=campaign, file=ContentFile(SEED_CSV.encode(), name="leads.csv"), uploaded_by=None
-    )  # queued on commit (autocommit here: at once)
-    for _ in range(150):
-        upload.refresh_from_db()
-        if upload.status in (LeadUpload.State.COMPLETED, LeadUpload.State.FAILED):
-            break
-        time.sleep(0.2)
+    imported = threading.Event()
+
+    def record(sender: object = None, **_: object) -> None:
+        if getattr(sender, "name", "") == tasks.lead_upload_import.name:
+            imported.set()
+
+    task_postrun.connect(record, weak=False)
+    try:
+        upload = services.lead_upload_submit(
+            campaign=campaign,
+            file=ContentFile(SEED_CSV.encode(), name="leads.csv"),
+            uploaded_by=None,
+        )  # queued on commit (autocommit here: at once)
+        assert imported.wait(timeout=30), "the worker never ran the import"
+    finally:
+        task_postrun.disconnect(record)
+    upload.refresh_from_db()
     assert upload.status == LeadUpload.State.COMPLETED, upload.error
     assert Contact.objects.filter(campaign=campaign).count() == 5
 

@@ -1,6 +1,7 @@
 """The caller workspace for a day's work, the upload page's one story, and the pages
 where customers and leads meet."""
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from campaigns.models import CampaignPhone, Contact, Disposition, LeadUpload
 from crm.models import PhoneNumber
 from tests.crm.factories import CustomerFactory, PhoneNumberFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgresql]
+pytestmark = pytest.mark.django_db
 
 SHARED = "+16789998212"
 
@@ -45,8 +46,18 @@ def local(moment, lead: Contact) -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")
 
 
+@pytest.fixture
+def midday(monkeypatch):
+    """Today at noon (TIME_ZONE), a millisecond later at each call: "in half an hour" is
+    today whenever the suite runs, and one outcome still comes after another."""
+    noon = timezone.localtime().replace(hour=12, minute=0, second=0, microsecond=0)
+    ticks = itertools.count()
+    monkeypatch.setattr(timezone, "now", lambda: noon + timedelta(milliseconds=next(ticks)))
+    return noon
+
+
 def test_call_back_later_needs_a_time_and_todays_callbacks_come_first(
-    client, seeded, assigned_caller
+    client, seeded, assigned_caller, midday
 ):
     client.force_login(assigned_caller)
     mark = contact(seeded, "mark@petshop.example.com")

@@ -6,9 +6,10 @@ from crm.admin_utils import EstimatedCountPaginator
 from crm.models import Customer
 from tests.crm.factories import CustomerFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgresql]
+pytestmark = pytest.mark.django_db
 
 
+@pytest.mark.postgresql
 def test_unfiltered_lists_use_the_planner_estimate_without_counting(monkeypatch):
     CustomerFactory.create_batch(5)
     with connection.cursor() as cursor:
@@ -30,6 +31,7 @@ def test_filtered_lists_count_exactly_up_to_the_cap(monkeypatch):
     assert (exact.count, exact.is_capped) == (0, False)
 
 
+@pytest.mark.postgresql
 def test_the_changelist_shows_an_estimate_as_such(client, agent, monkeypatch):
     CustomerFactory.create_batch(3)
     with connection.cursor() as cursor:

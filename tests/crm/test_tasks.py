@@ -3,8 +3,8 @@ import pytest
 from crm import services
 from crm.models import MatchSuggestion
 from crm.tasks import match_suggestions_refresh
-from tests.conftest import wait_for
 from tests.crm.factories import CustomerFactory
+from tests.waiting import wait_for
 
 
 @pytest.mark.postgresql

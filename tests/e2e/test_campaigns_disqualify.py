@@ -4,9 +4,9 @@ from playwright.sync_api import expect
 
 from campaigns import services
 from campaigns.models import Campaign, CampaignPhone
-from tests.campaigns.conftest import SEED_CSV
+from tests.campaigns.lead_files import SEED_CSV
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_caller_disqualifies_a_number_and_sees_it_on_both_contacts(page, live_server, caller):

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from campaigns.models import Campaign, Contact
 from crm.celery import app
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 OUTLOOK = (
     "First Name;Last Name;Company;Job Title;Business Phone;Home Phone;E-mail Address;Notes\n"

@@ -14,10 +14,10 @@ from campaigns import services as campaign_services
 from campaigns.models import Campaign, Contact
 from crm import services
 from crm.models import PhoneNumber
-from tests.campaigns.conftest import SEED_CSV
+from tests.campaigns.lead_files import SEED_CSV
 from tests.telephony.factories import CallFactory
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 WIDTHS = (1366, 390)
 

@@ -14,7 +14,7 @@ from tests.campaigns.factories import CampaignPhoneFactory, ContactFactory
 from tests.crm.factories import CustomerFactory
 from tests.telephony.factories import CallFactory
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 SHOTS = os.environ.get("SCREENSHOT_DIR")
 
@@ -34,6 +34,7 @@ def shoot(page, name: str) -> None:
     page.set_viewport_size({"width": 1366, "height": 850})
 
 
+@pytest.mark.postgresql  # a real Celery worker on Redis runs the backfill
 def test_an_administrator_switches_identification_on_and_watches_the_backfill_finish(
     page, live_server, login, administrator, scripted, celery_worker_thread
 ):
@@ -84,7 +85,7 @@ def test_an_administrator_switches_identification_on_and_watches_the_backfill_fi
     contact = ContactFactory(name="Lead at Acme")
     contact.mobile = CampaignPhoneFactory(campaign=contact.campaign, number=number)
     contact.save()
-    page.goto(f"{live_server.url}/admin/telephony/linetypelookup/number/{number}/")
+    page.goto(f"{live_server.url}/admin/telephony/number/{number}/")
     expect(page.locator("#number-profiles")).to_contain_text("Mobile")
     expect(page.locator("#number-calls")).to_contain_text("Delivery date")
     expect(page.locator("#number-leads")).to_contain_text("Lead at Acme")

@@ -10,11 +10,11 @@ from playwright.sync_api import expect
 from campaigns import services
 from campaigns.models import Campaign, Contact
 from telephony.models import TelephonySettings
-from tests.campaigns.conftest import SEED_CSV
+from tests.campaigns.lead_files import SEED_CSV
 from tests.crm.factories import CustomerFactory
 from tests.telephony.factories import CallFactory
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PHONE = {"width": 390, "height": 844}
 

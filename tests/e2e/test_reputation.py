@@ -5,7 +5,7 @@ from reputation import services
 from reputation.models import ReputationSettings
 from telephony.models import OwnedNumber
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_an_administrator_bulk_monitors_numbers_and_reads_each_carrier(

@@ -9,7 +9,7 @@ from crm.models import Customer
 from telephony import services
 from tests.telephony.factories import call_sid
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 def test_an_agent_opens_a_customer_who_called_three_times(page, live_server, login, agent):

@@ -6,7 +6,7 @@ from django.test import Client
 from reputation.models import MonitoredNumber
 from tests.reputation.fakes import ScriptedReputation, results
 
-pytestmark = [pytest.mark.postgresql, pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 
 def test_api_monitor_usage_and_unmonitor_for_an_administrator(

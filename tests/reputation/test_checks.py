@@ -12,7 +12,7 @@ from telephony.models import Call
 from tests.reputation.fakes import ScriptedInventory, ScriptedReputation, results
 from tests.telephony.factories import CallFactory
 
-pytestmark = [pytest.mark.postgresql, pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 
 def monitor(*numbers):

@@ -10,7 +10,7 @@ from reputation.models import MonitoredNumber, NumberReplacement, SlotClaim
 from telephony.models import OwnedNumber
 from tests.reputation.fakes import ScriptedInventory, ScriptedReputation, results
 
-pytestmark = [pytest.mark.postgresql, pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture

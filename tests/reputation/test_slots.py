@@ -11,7 +11,7 @@ from reputation.models import MonitoredNumber, SlotClaim, billing_cycle
 from telephony.models import OwnedNumber
 from tests.reputation.fakes import ScriptedInventory
 
-pytestmark = [pytest.mark.postgresql, pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 
 
 def used() -> int:

@@ -1,8 +1,6 @@
 import pytest
-from twilio.request_validator import RequestValidator
 
-TOKEN = "test-auth-token-0123456789abcdef"
-OUR_NUMBER = "+18005550100"
+from tests.telephony.twilio_signing import TOKEN, sign
 
 
 @pytest.fixture
@@ -11,10 +9,6 @@ def twilio_token(settings):
     settings.TWILIO_ACCOUNT_SID = ""
     settings.TWILIO_WEBHOOK_BASE_URL = ""
     return TOKEN
-
-
-def sign(url: str, params: dict, token: str = TOKEN) -> str:
-    return RequestValidator(token).compute_signature(url, params)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from telephony.models import TelephonySettings
 from tests.crm.factories import CustomerFactory
 from tests.telephony.factories import AssistantFactory, CallFactory, MessageFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgresql]
+pytestmark = pytest.mark.django_db
 
 
 def with_history(calls: int, messages: int = 0, **kw):

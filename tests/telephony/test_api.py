@@ -8,7 +8,7 @@ from telephony.models import Call
 from tests.crm.factories import CustomerFactory
 from tests.telephony.factories import CallFactory
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgresql]
+pytestmark = pytest.mark.django_db
 
 REPORT = {
     "external_id": "asst-call-0001",

@@ -26,7 +26,7 @@ from telephony.models import (
 from telephony.providers.base import LineTypeRefused, LineTypeUnavailable
 from tests.telephony.factories import call_sid, hold
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgresql]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def backfill(concurrency: int = 4) -> BackfillRun:

@@ -12,7 +12,7 @@ from telephony.models import Call, Message
 from tests.crm.factories import CustomerFactory
 from tests.telephony.factories import call_sid, message_sid
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgresql]
+pytestmark = pytest.mark.django_db
 
 NEW = "+14155550123"
 OURS = "+18005550100"

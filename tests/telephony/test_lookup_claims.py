@@ -107,7 +107,10 @@ def test_the_backfill_waits_for_a_callers_lookup_in_flight_and_pays_for_it_once(
     filling.start()
     # The backfill looks up the others while the caller's number waits for its claim.
     wait_for(lambda: len(scripted.calls) == 5, "the backfill's other lookups")
-    time.sleep(0.3)
+    wait_for(
+        lambda: LineTypeLookup.objects.filter(purpose="backfill").count() == 4,
+        "the backfill's other answers in the ledger",
+    )
     assert BackfillRun.objects.get().status == "running"
     released.set()
     ringing.join(20)

@@ -9,7 +9,7 @@ from telephony.models import BackfillRun, LineTypeLookup, LookupSpend, Orchestra
 from tests.campaigns.factories import CampaignPhoneFactory, ContactFactory
 from tests.telephony.factories import CallFactory, MessageFactory, hold, ledger_rows
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgresql]
+pytestmark = pytest.mark.django_db
 
 PAGE = "/admin/telephony/orchestrationsettings/1/change/"
 PROGRESS = "/admin/telephony/orchestrationsettings/progress/"
@@ -17,7 +17,7 @@ NUMBER = "+14045550001"
 
 
 def number_url(e164: str = NUMBER) -> str:
-    return f"/admin/telephony/linetypelookup/number/{e164}/"
+    return f"/admin/telephony/number/{e164}/"
 
 
 @pytest.fixture

@@ -12,8 +12,7 @@ from telephony import retention, services
 from telephony.models import Call, Message, RetentionRun, TelephonySettings
 from tests.crm.factories import CustomerFactory
 from tests.telephony.factories import CallFactory, MessageFactory
-
-pytestmark = pytest.mark.postgresql
+from tests.waiting import wait_for
 
 
 def configure(transcripts=None, records=None) -> None:
@@ -94,6 +93,9 @@ def test_retention_days_are_limited_to_0_to_1095(days):
         config.full_clean()
 
 
+# A worker thread writes while the test reads: the in-memory test database of the SQLite
+# run answers "table is locked" at once instead of waiting (shared cache).
+@pytest.mark.postgresql
 @pytest.mark.django_db(transaction=True)
 def test_the_daily_task_runs_through_the_real_broker(settings):
     from celery.contrib.testing.worker import start_worker
@@ -168,12 +170,20 @@ def test_a_recount_racing_a_new_call_keeps_the_call_counted(monkeypatch):
         finally:
             connection.close()
 
+    def recount_waits_for_the_row() -> bool:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            return cursor.fetchone()[0] > 0
+
     linker = threading.Thread(target=link)
     linker.start()
     assert counted.wait(timeout=10)
     recounter = threading.Thread(target=recount)
     recounter.start()
-    time.sleep(0.5)  # let the recount reach the profile's row
+    wait_for(recount_waits_for_the_row)  # the recount has reached the profile's row
     release.set()
     linker.join(timeout=20)
     recounter.join(timeout=20)

@@ -21,9 +21,9 @@ from reputation import services as reputation_services
 from reputation.models import DailyCheckRun, MonitoredNumber, ReputationSettings, SlotClaim
 from telephony.identification import services as identification
 from telephony.models import BackfillRun, LineTypeLookup, OrchestrationSettings, OwnedNumber
-from tests.conftest import wait_for
 from tests.reputation.loopback import Loopback
 from tests.telephony.twilio_lookup_server import FakeTwilioLookup
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgresql]
 
@@ -157,7 +157,12 @@ def test_two_workers_look_each_number_up_once_within_the_shared_rate_and_check_o
             )
 
         wait_for(done, timeout=60, interval=0.3)
-        time.sleep(1)  # the last duplicate tasks return at once
+
+        def every_copy_returned() -> bool:  # the duplicates return at once
+            names = [task for log in logs for task, _ in _finished(log)]
+            return names.count("backfill_run") >= 4
+
+        wait_for(every_copy_returned, timeout=30)
         asked = Counter(lookup.numbers_asked())
         fed = Counter(n for r in feed.requests for n in r["body"]["numbers"])
         arrivals = list(lookup.arrivals)

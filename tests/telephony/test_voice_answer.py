@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from telephony import answering
 from telephony.models import Call, TelephonySettings
-from tests.telephony.conftest import OUR_NUMBER
+from tests.telephony.twilio_signing import OUR_NUMBER
 from tests.telephony.factories import call_sid
 
 pytestmark = pytest.mark.django_db

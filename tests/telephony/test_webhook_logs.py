@@ -3,8 +3,8 @@
 import pytest
 
 from tests.crm.test_logs import CALLER, json_log  # noqa: F401  (the fixture)
-from tests.telephony.conftest import OUR_NUMBER
 from tests.telephony.factories import call_sid, message_sid
+from tests.telephony.twilio_signing import OUR_NUMBER
 
 
 @pytest.mark.django_db

@@ -5,10 +5,10 @@ from django.urls import reverse
 
 from crm.models import Customer
 from telephony.models import Call, Message, TelephonySettings
-from tests.telephony.conftest import OUR_NUMBER, sign
 from tests.telephony.factories import call_sid, message_sid
+from tests.telephony.twilio_signing import OUR_NUMBER, sign
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgresql]
+pytestmark = pytest.mark.django_db
 
 VOICE = "/webhooks/twilio/voice/"
 STATUS = "/webhooks/twilio/voice/status/"

@@ -23,7 +23,7 @@ def greeting_that_keeps_its_word(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("crm", "0009_merge_by_field_and_undo"),
-        ("telephony", "0012_merge_identification_and_notes"),
+        ("telephony", "0014_roles_for_messaging"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
