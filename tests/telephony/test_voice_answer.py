@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from telephony import answering
 from telephony.models import Call, TelephonySettings
-from tests.telephony.twilio_signing import OUR_NUMBER
 from tests.telephony.factories import call_sid
+from tests.telephony.twilio_signing import OUR_NUMBER
 
 pytestmark = pytest.mark.django_db
 
