@@ -30,6 +30,7 @@ from campaigns.models import (
 from crm.admin_utils import EstimatedCountPaginator
 from crm.models import Customer
 from crm.phones import display_number
+from telephony.selectors import team_today, team_zone
 
 CONTACTS_PER_PAGE = 50
 CALLBACKS_SHOWN = 20
@@ -154,8 +155,9 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 
 def _end_of_today() -> datetime:
-    tomorrow = timezone.localdate() + timedelta(days=1)
-    return timezone.make_aware(datetime.combine(tomorrow, time.min))
+    # "Call back today" ends at the team's midnight, whoever reads the page.
+    tomorrow = team_today() + timedelta(days=1)
+    return datetime.combine(tomorrow, time.min, tzinfo=team_zone())
 
 
 def _customers_of(contact: Contact, customers: dict[str, Customer]) -> list[Customer]:

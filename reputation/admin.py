@@ -7,6 +7,7 @@ on a number's page and the warning on its delete page.
 """
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -65,11 +66,16 @@ class ReputationSettingsForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # Added after the page's first fields: a post without it keeps what is saved.
-        if "replacement_area" in self.fields:
-            self.fields["replacement_area"].required = False
+        for later in ("replacement_area", "resting_share"):
+            if later in self.fields:
+                self.fields[later].required = False
 
     def clean_replacement_area(self) -> str:
         return self.cleaned_data.get("replacement_area") or self.instance.replacement_area
+
+    def clean_resting_share(self) -> Decimal:
+        share = self.cleaned_data.get("resting_share")
+        return self.instance.resting_share if share is None else share
 
     def clean_blocks(self) -> int:
         blocks = self.cleaned_data["blocks"]

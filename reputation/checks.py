@@ -42,6 +42,7 @@ from reputation.providers.base import (
 )
 from reputation.selectors import spam_checked_today
 from telephony.models import OwnedNumber
+from telephony.selectors import team_today
 
 logger = logging.getLogger(__name__)
 
@@ -199,7 +200,7 @@ def _apply_batch(
 ) -> CheckCounts:
     """Verdicts, today's history rows and the failures of one batch, in one transaction."""
     now = timezone.now()
-    today = timezone.localdate(now)
+    today = team_today(now)
     outcome = CheckCounts(kind=kind)
     checked: list[MonitoredNumber] = []
     failed: dict[str, list[int]] = {}

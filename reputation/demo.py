@@ -22,6 +22,7 @@ from reputation.errors import ReputationRefused
 from reputation.models import CheckKind, ReputationSettings, SourceCheck
 from reputation.providers.sandbox import SandboxReputationProvider
 from telephony.models import OwnedNumber
+from telephony.selectors import team_today
 from telephony.services import CallFacts, call_record
 
 # (number, label, monitored)
@@ -104,7 +105,7 @@ def _calls() -> None:
 
 def _history(watched: list[OwnedNumber]) -> list[SourceCheck]:
     sandbox = SandboxReputationProvider()
-    today = timezone.localdate()
+    today = team_today()
     rows = []
     for days_ago in range(HISTORY_DAYS, 0, -1):
         day = today - timedelta(days=days_ago)

@@ -42,6 +42,7 @@ from telephony.providers.inventory import (
     ReconcilingInventory,
     takes_request_key,
 )
+from telephony.selectors import team_today
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def replacements_run(*, today: date | None = None) -> list[NumberReplacement]:
     """Finish interrupted replacements, then replace every number a check that succeeded
     today found SPAM and that was not replaced today (only when auto-replacement is on;
     the caller checks the setting). One replacement's failure never stops the others."""
-    today = today or timezone.localdate()
+    today = today or team_today()
     done = []
     for unfinished in NumberReplacement.objects.filter(state__in=UNFINISHED):
         try:
@@ -110,7 +111,7 @@ def number_replace(
     """
     if owned_number.status != OwnedNumber.Status.ACTIVE:
         raise ReputationRefused(f"{owned_number.number} is released: nothing to replace.")
-    today = today or timezone.localdate()
+    today = today or team_today()
     with advisory_try_lock(LockNamespace.NUMBER_REPLACEMENT, owned_number.pk) as mine:
         if not mine:
             raise ReputationRefused(f"{owned_number.number} is being replaced right now.")

@@ -16,6 +16,7 @@ from reputation.models import (
     billing_cycle,
 )
 from telephony.models import Call, Direction, OwnedNumber
+from telephony.selectors import team_today
 
 
 def slots_used(*, cycle_start: date) -> int:
@@ -60,7 +61,7 @@ def usage(*, now: datetime | None = None) -> Usage:
     """The dashboard's figures: three queries whatever the number of numbers."""
     now = now or timezone.now()
     config = ReputationSettings.cached()
-    today = timezone.localdate(now)
+    today = team_today(now)
     start, end = billing_cycle(config.cycle_anchor or today, today)
     spam = Q(status=Verdict.SPAM)
     # A released number's monitoring ends with it (its slot is counted from its claim).
@@ -182,7 +183,7 @@ def owned_numbers_with_reputation() -> QuerySet[OwnedNumber]:
 
 def flags_per_day(*, owned_number: OwnedNumber, days: int = 90) -> list[tuple[date, int, int]]:
     """(day, sources flagging, sources checked) for each of the last ``days`` days."""
-    today = timezone.localdate()
+    today = team_today()
     first = today - timedelta(days=days - 1)
     rows = {
         row["day"]: (row["flagged"], row["checked"])
@@ -208,7 +209,7 @@ def replacements_of(*, owned_number: OwnedNumber) -> QuerySet[NumberReplacement]
 def replacement_notices(*, days: int = 7) -> QuerySet[NumberReplacement]:
     """Replacements that bought nothing (or gave back what they bought) lately: what the
     Administrator must be told."""
-    since = timezone.localdate() - timedelta(days=days)
+    since = team_today() - timedelta(days=days)
     return NumberReplacement.objects.filter(
         state__in=[
             NumberReplacement.State.REFUSED,
@@ -241,7 +242,7 @@ class ReplacementPreview:
 def auto_replace_preview(*, today: date | None = None) -> list[ReplacementPreview]:
     """What switching auto-replacement on would replace: the numbers SPAM now, and the
     campaigns dialling from each (two queries)."""
-    today = today or timezone.localdate()
+    today = today or team_today()
     spam = MonitoredNumber.objects.filter(
         status=Verdict.SPAM, owned_number__status=OwnedNumber.Status.ACTIVE
     )

@@ -32,6 +32,7 @@ from reputation.models import (
 )
 from reputation.selectors import slots_used
 from telephony.models import Call, Direction, OwnedNumber
+from telephony.selectors import team_today
 
 # Importable from here as before errors.py and checks.py existed.
 __all__ = ["CheckCounts", "ReputationRefused"]
@@ -45,7 +46,7 @@ MIN_BEFORE_CALLS = 10
 
 
 def current_cycle(config: ReputationSettings, today: date | None = None) -> tuple[date, date]:
-    today = today or timezone.localdate()
+    today = today or team_today()
     return billing_cycle(config.cycle_anchor or today, today)
 
 
@@ -73,7 +74,7 @@ def reputation_settings_save(*, config: ReputationSettings) -> ReputationSetting
     what a check that succeeded today found SPAM (the page showed which, and asked).
     """
     if config.addon_enabled and config.cycle_anchor is None:
-        config.cycle_anchor = timezone.localdate()
+        config.cycle_anchor = team_today()
     advisory_xact_lock(LockNamespace.REPUTATION_SLOTS, 0)
     if refusal := blocks_refusal(blocks=config.blocks, config=config):
         raise ReputationRefused(refusal)
@@ -223,7 +224,7 @@ def daily_check_run(*, force: bool = False, today: date | None = None) -> DailyC
     config = ReputationSettings.load()
     if not config.addon_enabled:
         return None
-    today = today or timezone.localdate()
+    today = today or team_today()
     slots_rollover(today=today)
     done = checks.daily_check(today=today, force=force)
     if done is None:

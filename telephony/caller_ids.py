@@ -12,15 +12,15 @@ Upper apps never teach telephony about themselves: they register a filter here
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
 from django.db.models import Count
-from django.utils import timezone
 
 from telephony.models import Call, Direction, OwnedNumber
+from telephony.selectors import team_day_start
 
 # Given the candidate numbers, answers {owned number id: why it may not be used now}.
 CallerIdFilter = Callable[[list[OwnedNumber]], dict[int, str]]
@@ -67,9 +67,8 @@ def e164_of(number: OwnedNumber) -> str:
 
 
 def day_start(now: datetime | None = None) -> datetime:
-    """The start of the team's day (Django's TIME_ZONE): the daily limit counts from here."""
-    local = timezone.localtime(now or timezone.now())
-    return timezone.make_aware(datetime.combine(local.date(), time.min), local.tzinfo)
+    """The start of the team's day (Telephony settings' zone): the daily limit counts from here."""
+    return team_day_start(now)
 
 
 def calls_today(e164s: Iterable[str], *, now: datetime | None = None) -> dict[str, int]:

@@ -5,7 +5,7 @@ timeline is a LIMITed UNION over two per-customer indexes, analytics are SQL agg
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
@@ -322,6 +322,11 @@ def team_zone() -> ZoneInfo:
 def team_day_start(now: datetime | None = None) -> datetime:
     """Midnight of the team's today, as an aware moment."""
     return local_day_start(team_zone(), now)
+
+
+def team_today(now: datetime | None = None) -> date:
+    """The team's calendar date: the day daily limits, daily checks and "today" count in."""
+    return team_day_start(now).date()
 
 
 def call_notes(call: Call) -> QuerySet[Note]:

@@ -1,10 +1,10 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from reputation import services
 from reputation.models import DailyCheckRun
+from telephony.selectors import team_today
 
 
 class Command(BaseCommand):
@@ -20,7 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, force: bool = False, **options: Any) -> None:
         done_before = DailyCheckRun.objects.filter(
-            day=timezone.localdate(), forced=False, state=DailyCheckRun.State.DONE
+            day=team_today(), forced=False, state=DailyCheckRun.State.DONE
         ).first()
         run = services.daily_check_run(force=force)
         if run is None:
