@@ -1,6 +1,7 @@
 """REST API for dialling (docs/dialing.md): next lead, click-to-call, outcomes, do not call."""
 
 import contextlib
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -322,7 +323,8 @@ class DoNotCallApi(APIView):
                 by_id=request.user.pk,
             )
             return Response(DoNotCallImportSerializer(job).data, status=status.HTTP_202_ACCEPTED)
-        if "file" in request.data:
+        # A JSON body may be null or a list: only a mapping can name a file.
+        if isinstance(request.data, Mapping) and "file" in request.data:
             raise ValidationError({"file": ["Send the file as multipart form data."]})
         body = DoNotCallAddSerializer(data=request.data)
         body.is_valid(raise_exception=True)

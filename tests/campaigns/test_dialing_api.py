@@ -118,6 +118,10 @@ def test_do_not_call_api(api_client, administrator, campaign):
         {"number": "+1678\x00"},
     ):
         assert api_client.post("/api/do-not-call/", bad, format="json").status_code == 400
+    # A JSON body that is not an object (null, a list, a string) is refused, never a 500.
+    for body in ("null", "[]", '["file"]', '"file"'):
+        response = api_client.post("/api/do-not-call/", body, content_type="application/json")
+        assert response.status_code == 400, body
     one = api_client.get("/api/do-not-call/?number=678-555-1001")
     assert one.status_code == 200
     assert [e["number"] for e in one.json()] == ["+16785551001"]
