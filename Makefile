@@ -12,6 +12,8 @@ DEV_STAMP := $(VENV)/.installed-dev
 # Tests and benchmarks run on the real PostgreSQL and Redis; override to point elsewhere.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+# Benchmarks fill a database of their own (created when missing; bench/_setup.py refuses any other).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard_bench
 # pytest-xdist workers per run, each with a test database of its own (test_NAME_gw0, ...)
 # and a broker of its own (worker n: the Redis database above minus n; tests/conftest.py).
 # More workers than cores: much of the suite waits on browsers, servers and sockets.
@@ -103,5 +105,5 @@ bench: install
 	@command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null 2>&1 || echo "wrk not installed: webhooks bench uses its Python client")
 	@for script in $$(ls bench/*.py | grep -v -e '/_' -e '/fake_'); do \
 		echo "== $$script"; \
-		DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python $$script || exit 1; \
+		DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python $$script || exit 1; \
 	done

@@ -1,20 +1,81 @@
-"""Shared start-up for benchmark scripts: Django on PostgreSQL, migrated, plus stats helpers."""
+"""Shared start-up for benchmark scripts: Django on a PostgreSQL database of the benchmarks'
+own, migrated, plus stats helpers.
+
+Benchmarks truncate and fill tables by the million, so they refuse any database that holds
+something else: the database must be empty, or carry the marker table a benchmark leaves in
+it. The default, `switchboard_bench`, is created when missing. Every script parses its
+arguments before calling `setup_django()`, so `--help` never touches a database.
+"""
 
 import os
 import statistics
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/switchboard"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/switchboard_bench"
+# A table no migration creates: its presence says "a benchmark made this database".
+MARKER_TABLE = "switchboard_bench_marker"
+
+
+class NotABenchDatabase(SystemExit):
+    pass
+
+
+def bench_database_url() -> str:
+    url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    if not url.startswith(("postgres://", "postgresql://")):
+        raise SystemExit("Benchmarks run on PostgreSQL: set DATABASE_URL=postgres://…")
+    return url
+
+
+def claim_database(url: str) -> None:
+    """Create the database if missing; refuse it if it holds anything but a benchmark's data."""
+    import psycopg
+    from psycopg import sql
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name:
+        raise SystemExit(f"DATABASE_URL names no database: {url}")
+    try:
+        conn = psycopg.connect(url, autocommit=True)
+    except psycopg.OperationalError as exc:
+        if f'database "{name}" does not exist' not in str(exc):
+            raise SystemExit(f"Cannot reach the benchmark database {name}: {exc}") from exc
+        server = urlunsplit(parts._replace(path="/postgres"))
+        with psycopg.connect(server, autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn = psycopg.connect(url, autocommit=True)
+    with conn:
+        tables = {
+            row[0]
+            for row in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            )
+        }
+        if tables and MARKER_TABLE not in tables:
+            raise NotABenchDatabase(
+                f"Refusing to run: database {name!r} holds {len(tables)} tables and no "
+                f"{MARKER_TABLE} table, so it is not a benchmark's database and its data would "
+                "be truncated. Point DATABASE_URL at an empty database (the default, "
+                "switchboard_bench, is created when missing)."
+            )
+        conn.execute(
+            sql.SQL("CREATE TABLE IF NOT EXISTS {} (created timestamptz DEFAULT now())").format(
+                sql.Identifier(MARKER_TABLE)
+            )
+        )
 
 
 def setup_django() -> None:
+    """Call after parsing arguments: claims the database, sets Django up and migrates."""
+    url = bench_database_url()
+    claim_database(url)
+    os.environ["DATABASE_URL"] = url
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
-    os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
-    if not os.environ["DATABASE_URL"].startswith(("postgres://", "postgresql://")):
-        raise SystemExit("Benchmarks run on PostgreSQL: set DATABASE_URL=postgres://…")
     import django
 
     django.setup()
