@@ -9,11 +9,11 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from crm.admin_extensions import BEFORE_FORM, Panel, number_badges, number_links
+from crm.formatting import local_datetime
 from crm.models import Customer, PhoneNumber
 
 # Set by the number's own STOP and START (docs/messaging.md), never typed in a form.
@@ -32,7 +32,7 @@ def sms_opt_out_badge(phone: PhoneNumber) -> SafeString:
     if not phone.sms_opted_out:
         return mark_safe("")
     when = phone.sms_opted_out_at
-    title = f"Texted STOP on {timezone.localtime(when):%Y-%m-%d %H:%M}" if when else "Texted STOP"
+    title = f"Texted STOP on {local_datetime(when)}" if when else "Texted STOP"
     return format_html('<span class="sb-optout" title="{}">SMS opted out</span>', title)
 
 

@@ -34,6 +34,9 @@ class CrmConfig(AppConfig):
         from crm.admin_profile import CUSTOMER_CARD
         from crm.admin_views import notes_panel
         from crm.dashboard import PANEL_TEMPLATE, match_suggestions_panel
+        from crm.erasure import NotesErasure, erasure_registry
+
+        erasure_registry.register(NotesErasure())
 
         customer_admin_extensions.add_panel(CUSTOMER_CARD)
         customer_admin_extensions.add_panel(

@@ -22,7 +22,9 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from crm.models import Customer
+from django.db.models import Q, QuerySet
+
+from crm.models import Customer, Note, NoteEdit
 
 
 @dataclass(frozen=True)
@@ -85,3 +87,51 @@ erasure_registry = ErasureRegistry()
 def choice_key(contributor: str, key: str) -> str:
     """How a ticked choice is named in the confirmation form: ``contributor:key``."""
     return f"{contributor}:{key}"
+
+
+class NotesErasure:
+    """crm's own notes: what agents wrote about the person, and every earlier version of
+    it (``NoteEdit``), go whole. A note is nothing but its text, so no empty shell stays;
+    the erasure's own row is the audit."""
+
+    key = "crm-notes"
+
+    def _notes(self, customer: Customer) -> QuerySet[Note]:
+        # A merge moved the merged profiles' notes here; the filter covers one made before.
+        return Note.objects.filter(Q(customer=customer) | Q(customer__merged_into=customer))
+
+    def describe(self, customer: Customer, numbers: Collection[str]) -> list[ErasurePart]:
+        notes = self._notes(customer)
+        return [
+            ErasurePart(self.key, "notes", notes.count()),
+            ErasurePart(
+                self.key,
+                "earlier versions of notes",
+                NoteEdit.objects.filter(note__in=notes).count(),
+            ),
+        ]
+
+    def erase(
+        self, customer: Customer, numbers: Collection[str], chosen: Collection[str]
+    ) -> dict[str, int]:
+        notes = self._notes(customer)
+        edits = NoteEdit.objects.filter(note__in=notes).delete()[0]
+        return {"notes": notes_delete(notes), "earlier versions of notes": edits}
+
+    def export(self, customer: Customer, numbers: Collection[str]) -> dict[str, Any]:
+        notes = self._notes(customer).order_by("created_at", "id")
+        return {
+            "notes": list(notes.values("id", "customer_id", "text", "created_at", "updated_at")),
+            "note_edits": list(
+                NoteEdit.objects.filter(note__in=notes)
+                .order_by("edited_at", "id")
+                .values("note_id", "text_before", "edited_at")
+            ),
+        }
+
+
+def notes_delete(notes: QuerySet[Note]) -> int:
+    """Delete these notes (their edits and links to calls go with them); how many notes.
+
+    Counted from the rows matched, not ``delete()``'s total, which adds the cascade."""
+    return notes.delete()[1].get(Note._meta.label, 0)

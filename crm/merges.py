@@ -20,6 +20,7 @@ from django.utils.dateparse import parse_datetime
 from crm.actors import Actor, acting_user
 from crm.formatting import local_datetime
 from crm.matches import match_suggestions_refresh
+from crm.merge_parts import merge_parts
 from crm.models import (
     Customer,
     CustomerErasure,
@@ -96,6 +97,10 @@ def customer_merge_undo(*, record: CustomerMerge, actor: Actor = None) -> dict[s
         if count:
             back[str(model._meta.verbose_name_plural)] = count
     back["phone numbers"] = _numbers_back(record, kept, merged, cause=cause, actor=actor)
+    for kind, count in merge_parts.undone(
+        kept=kept, merged=merged, recorded=record.undo.get("parts", {})
+    ).items():
+        back[kind] = back.get(kind, 0) + count
 
     _values_back(record, kept, merged)
     merged.merged_into = None
@@ -146,7 +151,7 @@ def _numbers_back(
 def _add_back(merged: Customer, copy: dict[str, Any], *, cause: str, actor: Actor) -> int:
     for type_, sms in ((copy["type"], copy["sms"]), (PhoneNumber.Type.OTHER, False)):
         try:
-            phone_number_add(
+            phone = phone_number_add(
                 customer=merged,
                 number=copy["number"],
                 type=type_,
@@ -155,9 +160,13 @@ def _add_back(merged: Customer, copy: dict[str, Any], *, cause: str, actor: Acto
                 cause=cause,
                 actor=actor,
             )
-            return 1
         except ValidationError:
             continue
+        if copy.get("opted_out_at"):
+            # The copy's STOP comes back with it: the handset never texted START.
+            phone.sms_opted_out, phone.sms_opted_out_at = True, _moment(copy["opted_out_at"])
+            phone.save(update_fields=["sms_opted_out", "sms_opted_out_at", "updated_at"])
+        return 1
     return 0
 
 

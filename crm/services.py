@@ -12,13 +12,14 @@ from django.utils import timezone
 
 from crm.actors import Actor, acting_user
 from crm.db import constraint_violation_message, number_locks
-
-# Possible matches are crm/matches.py's; the names stay importable from here too.
 from crm.matches import (  # noqa: F401
     MATCH_MAX_HOLDERS,
     match_suggestion_dismiss,
     match_suggestions_refresh,
 )
+
+# Possible matches are crm/matches.py's; the names stay importable from here too.
+from crm.merge_parts import merge_parts
 from crm.models import (
     Customer,
     CustomerErasure,
@@ -412,7 +413,7 @@ def customer_merge(
             # Delete the merged copy first, so a Mobile can pass to the kept row without
             # two Mobile rows existing for an instant; its audit row goes where the
             # history now lives.
-            dropped.append(_phone_values(phone))
+            dropped.append(_phone_values(phone) | {"opted_out_at": _opted_out_at(phone)})
             phone.customer = keep
             phone_number_remove(phone=phone, cause=cause, actor=actor)
             if _TYPE_STRENGTH[phone.type] > _TYPE_STRENGTH[existing.type]:
@@ -425,8 +426,17 @@ def customer_merge(
                     cause=cause,
                     actor=actor,
                 )
+            if phone.sms_opted_out and not existing.sms_opted_out:
+                # A handset's STOP outlives the copy that carried it (the undo restores it).
+                existing.sms_opted_out, existing.sms_opted_out_at = True, phone.sms_opted_out_at
+                existing.save(update_fields=["sms_opted_out", "sms_opted_out_at", "updated_at"])
+                phone_number_change_record(
+                    phone=existing, action=PhoneNumberChange.Action.SMS_OPT_OUT, cause=cause
+                )
         moved["phone numbers"] = moved.get("phone numbers", 0) + 1
     moved_ids["crm.phonenumber.customer"] = moved_phones
+    parts, parts_moved = merge_parts.merged(keep=keep, merge=merge)  # crm/merge_parts.py
+    moved.update(parts_moved)
 
     taken = {}
     for name in MERGE_FIELDS:
@@ -460,8 +470,13 @@ def customer_merge(
         merged_by=acting_user(actor),
         moved=moved,
         values=values,
-        undo={"moved": moved_ids, "dropped": dropped, "raised": raised},
+        undo={"moved": moved_ids, "dropped": dropped, "raised": raised, "parts": parts},
     )
+
+
+def _opted_out_at(phone: PhoneNumber) -> str | None:
+    at = phone.sms_opted_out_at
+    return (at or timezone.now()).isoformat() if phone.sms_opted_out else None
 
 
 def _phone_values(phone: PhoneNumber) -> dict[str, object]:

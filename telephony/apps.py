@@ -16,6 +16,7 @@ class TelephonyConfig(AppConfig):
         )
         from crm.dashboard import PANEL_TEMPLATE
         from crm.erasure import erasure_registry
+        from crm.merge_parts import merge_parts
         from crm.providers import register_provider_setting
         from telephony import checks  # noqa: F401  (registers the system checks)
         from telephony import search as telephony_search
@@ -23,6 +24,7 @@ class TelephonyConfig(AppConfig):
         from telephony.admin_profile import CONVERSATION_PANEL, HISTORY_PANEL
         from telephony.dashboard import backfill_panel, inbox_panel, today_panel
         from telephony.erasure import LookupLedgerErasure, TelephonyErasure
+        from telephony.inbox import ConversationMerge
         from telephony.providers.inventory import register_inventory_setting
         from telephony.providers.messaging import register_messaging_setting
 
@@ -42,6 +44,7 @@ class TelephonyConfig(AppConfig):
         customer_admin_extensions.add_panel(HISTORY_PANEL)
         erasure_registry.register(TelephonyErasure())
         erasure_registry.register(LookupLedgerErasure())
+        merge_parts.register(ConversationMerge())
         dashboard_extensions.add_panel(
             Panel(key="telephony-today", template=PANEL_TEMPLATE, context=today_panel, order=10)
         )

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from crm.dashboard import section
-from crm.formatting import noun
+from crm.formatting import local_datetime, noun
 from crm.phones import display_number
 from telephony import selectors
 from telephony.identification import selectors as identification_selectors
@@ -46,7 +46,7 @@ def today_panel(request: HttpRequest, obj: None) -> dict[str, Any] | None:
 
 
 def _missed_row(call: Call) -> tuple[str, str, str]:
-    when = f"{call.get_status_display().lower()} at {timezone.localtime(call.started_at):%H:%M}"
+    when = f"{call.get_status_display().lower()} at {timezone.localtime(call.started_at):%H:%M %Z}"
     if call.customer_id is None:  # a withheld caller: nobody to open, the call itself
         url = reverse("admin:telephony_call_change", args=[call.pk])
         return f"Withheld caller · {display_number(call.from_number)}", url, when
@@ -114,7 +114,7 @@ def inbox_panel(request: HttpRequest, obj: None) -> dict[str, Any] | None:
             (
                 str(c.customer),
                 reverse("admin:crm_customer_change", args=[c.customer_id]) + "#customer-reply",
-                f"since {timezone.localtime(c.last_message_at):%Y-%m-%d %H:%M}",
+                f"since {local_datetime(c.last_message_at)}",
             )
             for c in latest
         ],

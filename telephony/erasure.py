@@ -2,17 +2,20 @@
 
 Calls and messages stay, so the profile's counters and the analytics (durations, reasons,
 satisfaction, calls per week) stay true; what identifies or quotes the person goes: the
-transcripts, the message bodies and the caller's number on each record.
+transcripts (a voicemail's transcription is its call's transcript), the voicemail
+recordings' addresses, the message bodies and delivery errors (Twilio's error text may
+quote the number), the caller's number on each record, the notes on their calls (crm's
+contributor erases the notes on the profile) and their SMS conversation in the inbox.
 """
 
 from collections.abc import Collection
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 
-from crm.erasure import ErasurePart
-from crm.models import Customer, PhoneNumber
-from telephony.models import Call, Direction, LineTypeLookup, Message
+from crm.erasure import ErasurePart, notes_delete
+from crm.models import Customer, Note, PhoneNumber
+from telephony.models import Call, Conversation, Direction, LineTypeLookup, Message
 
 CALL_EXPORT_FIELDS = (
     "external_id",
@@ -28,6 +31,9 @@ CALL_EXPORT_FIELDS = (
     "satisfaction",
     "reason",
     "transcript",
+    "voicemail",
+    "recording_url",
+    "recording_seconds",
 )
 MESSAGE_EXPORT_FIELDS = (
     "external_id",
@@ -37,6 +43,8 @@ MESSAGE_EXPORT_FIELDS = (
     "status",
     "body",
     "sent_at",
+    "error_code",
+    "error_message",
 )
 
 
@@ -44,6 +52,13 @@ MESSAGE_EXPORT_FIELDS = (
 THEIR_NUMBER = (Q(direction=Direction.INBOUND) & ~Q(from_number="")) | (
     Q(direction=Direction.OUTBOUND) & ~Q(to_number="")
 )
+
+
+def _call_notes(customer: Customer, *, also_profile: bool = False) -> QuerySet[Note]:
+    """Notes on the person's calls. Those also on the profile are crm's to erase (its
+    contributor runs first); these are the ones written when the call had no profile."""
+    notes = Note.objects.filter(call_link__call__customer=customer)
+    return notes if also_profile else notes.exclude(customer=customer)
 
 
 class TelephonyErasure:
@@ -58,7 +73,17 @@ class TelephonyErasure:
             ErasurePart(
                 self.key, "call transcripts", calls.exclude(transcript="").count(), keeps=keeps
             ),
+            ErasurePart(self.key, "voicemail recordings", calls.exclude(recording_url="").count()),
             ErasurePart(self.key, "message bodies", messages.exclude(body="").count()),
+            ErasurePart(
+                self.key, "message error texts", messages.exclude(error_message="").count()
+            ),
+            ErasurePart(self.key, "notes on calls", _call_notes(customer).count()),
+            ErasurePart(
+                self.key,
+                "SMS conversations",
+                Conversation.objects.filter(customer=customer).count(),
+            ),
             ErasurePart(
                 self.key,
                 "caller numbers on calls and messages",
@@ -73,7 +98,16 @@ class TelephonyErasure:
         messages = Message.objects.filter(customer=customer)
         erased = {
             "call transcripts": calls.exclude(transcript="").update(transcript=""),
+            # The audio stays at Twilio until deleted there (docs/operations.md); what
+            # we hold is its address, which also lets the player fetch it.
+            "voicemail recordings": calls.exclude(recording_url="", recording_sid="").update(
+                recording_url="", recording_sid=""
+            ),
             "message bodies": messages.exclude(body="").update(body=""),
+            "message error texts": messages.exclude(error_message="").update(error_message=""),
+            "notes on calls": notes_delete(_call_notes(customer)),
+            # The inbox row only points at the person; an erased profile awaits no answer.
+            "SMS conversations": Conversation.objects.filter(customer=customer).delete()[0],
         }
         numbers_erased = 0
         for queryset in (calls, messages):
@@ -92,6 +126,16 @@ class TelephonyErasure:
 
     def export(self, customer: Customer, numbers: Collection[str]) -> dict[str, Any]:
         return {
+            "call notes": list(
+                _call_notes(customer, also_profile=True)
+                .order_by("created_at", "id")
+                .values("call_link__call__external_id", "text", "created_at")
+            ),
+            "conversation": list(
+                Conversation.objects.filter(customer=customer).values(
+                    "status", "awaiting_reply", "last_message_at", "resolved_at"
+                )
+            ),
             "calls": list(
                 Call.objects.filter(customer=customer)
                 .order_by("started_at", "id")

@@ -7,6 +7,7 @@ assigns and resolves it. Reads are in ``telephony.selectors``.
 """
 
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -14,7 +15,9 @@ from django.db import transaction
 from django.db.models import DateTimeField, Q, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
+from crm.models import Customer
 from telephony.models import Conversation
 
 # Who may be given a conversation: whoever may answer it.
@@ -88,3 +91,65 @@ def conversation_reopen(*, conversation: Conversation) -> Conversation:
     conversation.resolved_at = None
     conversation.save(update_fields=["status", "resolved_at", "updated_at"])
     return conversation
+
+
+# The conversation's state a merge may fold into the kept profile's, and an undo restores.
+_STATE = ("status", "awaiting_reply", "assigned_to_id", "last_message_at", "last_inbound_at")
+_MOMENTS = ("last_message_at", "last_inbound_at", "resolved_at")
+
+
+def _state(conversation: Conversation) -> dict[str, Any]:
+    state = {name: getattr(conversation, name) for name in (*_STATE, "resolved_at")}
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in state.items()}
+
+
+def _restored(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: parse_datetime(v) if k in _MOMENTS and v else v for k, v in state.items()}
+
+
+class ConversationMerge:
+    """A merge gives the kept profile one conversation (crm/merge_parts.py).
+
+    When only the merged profile has one, it moves. When both do, they become the kept
+    one: the latest times, open if either is, awaiting a reply if either does (a text
+    nobody answered is never lost to a merge), assigned as the kept one was unless it was
+    nobody's. The undo moves a moved row back, or gives the merged profile its own again
+    and, if nothing came in since, the kept one its state before.
+    """
+
+    key = "telephony-conversation"
+
+    def merged(self, *, keep: Customer, merge: Customer) -> dict[str, Any]:
+        theirs = Conversation.objects.select_for_update().filter(customer=merge).first()
+        if theirs is None:
+            return {}
+        moved = {"moved": {"SMS conversations": 1}}
+        mine = Conversation.objects.select_for_update().filter(customer=keep).first()
+        if mine is None:
+            Conversation.objects.filter(pk=theirs.pk).update(customer=keep)
+            return {"conversation": theirs.pk, **moved}
+        before, folded = _state(mine), _state(theirs)
+        mine.last_message_at = max(mine.last_message_at, theirs.last_message_at)
+        inbound = [t for t in (mine.last_inbound_at, theirs.last_inbound_at) if t]
+        mine.last_inbound_at = max(inbound) if inbound else None
+        mine.awaiting_reply = mine.awaiting_reply or theirs.awaiting_reply
+        if Conversation.Status.OPEN in (mine.status, theirs.status):
+            mine.status, mine.resolved_at = Conversation.Status.OPEN, None
+        mine.assigned_to_id = mine.assigned_to_id or theirs.assigned_to_id
+        theirs.delete()
+        mine.save()
+        return {"kept_before": before, "merged": folded, "kept_after": _state(mine), **moved}
+
+    def undone(self, *, kept: Customer, merged: Customer, data: dict[str, Any]) -> dict[str, int]:
+        if "conversation" in data:
+            back = Conversation.objects.filter(pk=data["conversation"], customer=kept).update(
+                customer=merged
+            )
+            return {"SMS conversations": back}
+        mine = Conversation.objects.select_for_update().filter(customer=kept).first()
+        if mine is not None and _state(mine) == data["kept_after"]:
+            for name, value in _restored(data["kept_before"]).items():
+                setattr(mine, name, value)
+            mine.save()
+        Conversation.objects.update_or_create(customer=merged, defaults=_restored(data["merged"]))
+        return {"SMS conversations": 1}

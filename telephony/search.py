@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 
 from crm import search
+from crm.formatting import local_datetime
 from crm.phones import display_number
 from crm.selectors import customer_queryset
 from telephony.models import Call, OwnedNumber
@@ -51,7 +52,7 @@ def find_calls(query: search.Query, user: Any, limit: int) -> list[search.Hit]:
             matched=search.matched_text(query, search.rank_of(call)),
             rank=search.rank_of(call),
             url=reverse("admin:telephony_call_change", args=[call.pk]),
-            detail=f"{call.started_at:%Y-%m-%d %H:%M}",
+            detail=local_datetime(call.started_at),
         )
         for call in rows
     ]

@@ -27,6 +27,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, TruncWeek
 from django.utils import timezone
 
+from crm.formatting import local_datetime
 from crm.models import Customer, Note
 from crm.phones import InvalidPhoneNumber, display_number, normalize
 from crm.selectors import customer_queryset
@@ -380,8 +381,8 @@ def sms_route(*, customer: Customer, to: str | None = None) -> SmsRoute:
         )
     e164 = str(phone.number)
     if phone.sms_opted_out:
-        when = timezone.localtime(phone.sms_opted_out_at) if phone.sms_opted_out_at else None
-        since = f" on {when:%Y-%m-%d %H:%M}" if when else ""
+        when = phone.sms_opted_out_at
+        since = f" on {local_datetime(when)}" if when else ""
         return SmsRoute(
             to_e164=e164,
             refusal=f"{display_number(e164)} opted out of SMS{since} (texted STOP): nothing "
