@@ -22,7 +22,7 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard_bench
 PYTEST_WORKERS ?= 4
 XDIST = -n $(PYTEST_WORKERS)
 
-.PHONY: install install-dev run serve test lint pytest pytest-sqlite browser bench format
+.PHONY: install install-dev run serve test lint pytest pytest-sqlite browser bench format vendor-softphone
 
 PORT ?= 8000
 export PORT
@@ -69,6 +69,10 @@ serve: install
 # Debian's Chromium drives the browser tests; Playwright cannot download its own here.
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+
+# The browser softphone's Twilio Voice SDK, vendored in static/ (needs npm; see the script).
+vendor-softphone:
+	scripts/vendor_twilio_voice_sdk.sh
 
 lint: install-dev
 	$(BIN)/ruff check .

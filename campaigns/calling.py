@@ -103,7 +103,13 @@ def _refusal(contact: Contact, phone: CampaignPhone) -> str | None:
 
 @transaction.atomic
 def _prepare(
-    *, campaign: Campaign, contact_id: int, raw_number: str, caller: Actor, now: datetime
+    *,
+    campaign: Campaign,
+    contact_id: int,
+    raw_number: str,
+    caller: Actor,
+    now: datetime,
+    in_browser: bool = False,
 ) -> tuple[CallAttempt, caller_ids.CallerIdChoice, str]:
     contact = (
         Contact.objects.select_for_update(of=("self",))
@@ -124,7 +130,7 @@ def _prepare(
     if holder is not None and holder != dialing.caller_pk(caller):
         raise CallRefused(f"Another caller is working {contact} now.")
     own_phone = caller_phone(caller)
-    if not own_phone:
+    if not own_phone and not in_browser:
         raise CallRefused(
             "Set your own phone first (Start calling > Your phone): click-to-call rings it, "
             "then dials the lead."
@@ -161,14 +167,28 @@ def call_start(
     caller: Actor,
     status_callback: str,
     now: datetime | None = None,
+    in_browser: bool = False,
 ) -> CallStarted:
     """Click-to-call: ring the caller's own phone, then the lead, from the chosen caller
-    ID. Raises ValidationError (bad input), CallRefused (409) or CallNotStarted (502)."""
+    ID. Raises ValidationError (bad input), CallRefused (409) or CallNotStarted (502).
+
+    ``in_browser``: the caller talks through the browser softphone (telephony/softphone.py)
+    instead; the same checks, caller ID and records, but nothing is placed here: the call
+    waits, queued, for the browser to connect it."""
     now = now or timezone.now()
     attempt, choice, own_phone = _prepare(
-        campaign=campaign, contact_id=contact_id, raw_number=number, caller=caller, now=now
+        campaign=campaign,
+        contact_id=contact_id,
+        raw_number=number,
+        caller=caller,
+        now=now,
+        in_browser=in_browser,
     )
     assert attempt.call is not None
+    if in_browser:
+        return CallStarted(
+            attempt=attempt, call=attempt.call, caller_id=choice.e164, reason=choice.reason
+        )
     try:
         call = outbound.outbound_call_place(
             call=attempt.call, caller_phone=own_phone, status_callback=status_callback

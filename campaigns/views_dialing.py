@@ -21,6 +21,7 @@ from campaigns.models import CallAttempt, Contact, Outcome
 from campaigns.views import _campaign, _context
 from crm.models import StaffProfile
 from crm.staff import staff_profile_save
+from telephony import softphone
 
 LOGIN = "campaigns:login"
 
@@ -77,6 +78,8 @@ def dial_call(request: HttpRequest, campaign_id: int, contact_id: int) -> HttpRe
     campaign = _campaign(request, campaign_id)
     get_object_or_404(Contact, campaign=campaign, pk=contact_id)
     back = HttpResponseRedirect(reverse("campaigns:dial", args=[campaign.pk]))
+    # "Call in browser" (telephony/softphone.py), only where it is configured.
+    in_browser = request.POST.get("mode") == "browser" and softphone.softphone_available()
     try:
         started = calling.call_start(
             campaign=campaign,
@@ -84,6 +87,7 @@ def dial_call(request: HttpRequest, campaign_id: int, contact_id: int) -> HttpRe
             number=request.POST.get("number", ""),
             caller=request.user,
             status_callback=status_callback_url(request),  # type: ignore[arg-type]
+            in_browser=in_browser,
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
@@ -94,9 +98,8 @@ def dial_call(request: HttpRequest, campaign_id: int, contact_id: int) -> HttpRe
     except calling.CallNotStarted as exc:
         messages.error(request, f"The call did not start: {exc.reason}")
         return back
-    return HttpResponseRedirect(
-        reverse("campaigns:dial-attempt", args=[campaign.pk, started.attempt.pk])
-    )
+    attempt_url = reverse("campaigns:dial-attempt", args=[campaign.pk, started.attempt.pk])
+    return HttpResponseRedirect(attempt_url + ("?browser=1" if in_browser else ""))
 
 
 def _attempt(request: HttpRequest, campaign_id: int, attempt_id: int) -> CallAttempt:

@@ -369,6 +369,14 @@ MESSAGING_PROVIDER = os.environ.get(
 VOICE_PROVIDER = os.environ.get(
     "VOICE_PROVIDER", "telephony.providers.offline.OfflineVoiceProvider"
 )
+# The optional browser softphone (docs/dialing.md, "Call in browser"): an API key (SID and
+# secret) signs the access tokens and a TwiML App points Twilio at
+# /webhooks/twilio/voice/softphone/. Offered only when all three are set and the voice
+# provider places calls through Twilio.
+TWILIO_API_KEY_SID = os.environ.get("TWILIO_API_KEY_SID", "")
+TWILIO_API_KEY_SECRET = os.environ.get("TWILIO_API_KEY_SECRET", "")
+TWILIO_TWIML_APP_SID = os.environ.get("TWILIO_TWIML_APP_SID", "")
+SOFTPHONE_TOKEN_TTL_SECONDS = int(os.environ.get("SOFTPHONE_TOKEN_TTL_SECONDS", "3600"))
 # Calls one owned number may place in the team's day before caller-ID choice passes it by.
 CALLER_ID_DAILY_CALL_LIMIT = int(os.environ.get("CALLER_ID_DAILY_CALL_LIMIT", "100"))
 REPUTATION_FEED_URL = os.environ.get("REPUTATION_FEED_URL", "")

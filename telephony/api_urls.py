@@ -7,6 +7,7 @@ from telephony.api_messaging import (
     InboxAssignApi,
     InboxResolveApi,
 )
+from telephony.api_softphone import SoftphoneTokenApi
 
 urlpatterns = [
     path("calls/", CallListCreateApi.as_view(), name="calls"),
@@ -18,6 +19,7 @@ urlpatterns = [
         name="customer-messages",
     ),
     path("inbox/", InboxApi.as_view(), name="inbox"),
+    path("softphone/token/", SoftphoneTokenApi.as_view(), name="softphone-token"),
     path("inbox/<int:customer_id>/assign/", InboxAssignApi.as_view(), name="inbox-assign"),
     path("inbox/<int:customer_id>/resolve/", InboxResolveApi.as_view(), name="inbox-resolve"),
 ]

@@ -35,6 +35,9 @@ STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
 
 class TwilioVoiceProvider:
     name = "twilio"
+    # An optional capability (telephony/softphone.py): Twilio can also take the call from
+    # the caller's browser, through a TwiML App, when its settings are given.
+    browser_calls = True
 
     def __init__(self) -> None:
         self.base_url = settings.TWILIO_API_BASE_URL.rstrip("/")
