@@ -29,6 +29,11 @@ CALLER_ID = "+16785550100"
 LEAD = "+16785551001"
 
 
+def twiml(response) -> ElementTree.Element:
+    # Our own server's answer in a test, not untrusted input.
+    return ElementTree.fromstring(response.content)  # noqa: S314
+
+
 def call_sid() -> str:
     return "CA" + uuid.uuid4().hex
 
@@ -131,7 +136,7 @@ def test_the_voice_url_dials_the_lead_from_the_caller_id_and_adopts_the_call(
     response = connect(twilio_post, pending, caller, sid=sid)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/xml")
-    root = ElementTree.fromstring(response.content)
+    root = twiml(response)
     dial = root.find("Dial")
     assert dial is not None
     assert dial.get("callerId") == CALLER_ID
@@ -160,7 +165,7 @@ def test_the_voice_url_checks_the_signature(client, configured, caller, pending)
 
 def _refused(response) -> str:
     assert response.status_code == 200
-    root = ElementTree.fromstring(response.content)
+    root = twiml(response)
     assert root.find("Dial") is None
     assert root.find("Hangup") is not None
     return root.find("Say").text
@@ -212,7 +217,7 @@ def test_the_callbacks_complete_the_call_and_never_move_it_back(
     done = {"AccountSid": ACCOUNT, "CallSid": parent, "DialCallStatus": "completed"}
     response = twilio_post(url, {**done, "DialCallDuration": "42"})
     assert response.status_code == 200
-    assert ElementTree.fromstring(response.content).find("Hangup") is not None
+    assert twiml(response).find("Hangup") is not None
     # Late and repeated callbacks change nothing.
     twilio_post(url, {**child, "CallStatus": "ringing"})
     twilio_post(url, {**done, "DialCallDuration": "42"})
