@@ -110,6 +110,11 @@ class MissedCallAdmin(admin.ModelAdmin):
     class Media:
         css = {"all": ("telephony/history.css",)}
 
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        # What the list is for, not Django's "Select missed call or voicemail to view".
+        title = {"title": "Missed calls and voicemails to work through"}
+        return super().changelist_view(request, {**title, **(extra_context or {})})
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Call]:
         return selectors.missed_calls().select_related("customer").order_by("-started_at", "-id")
 
@@ -176,4 +181,5 @@ class MissedCallAdmin(admin.ModelAdmin):
 
     @admin.display(description="Listen")
     def voicemail_player(self, obj: Call) -> SafeString | str:
-        return recording_player(obj) or "-"
+        # Empty, not "-": on a phone a call without a voicemail shows no player line.
+        return recording_player(obj)

@@ -50,8 +50,14 @@ def _api(api_client, user, customer):
 def test_the_api_per_role(api_client, make_user, customer, role):
     got = _api(api_client, make_user(role), customer)
     if role == "Caller":
+        # A Caller's search answers only the leads of their own campaigns (docs/search.md).
+        assert got.pop("search") == 200
         assert got == dict.fromkeys(got, 403)
+        found = api_client.get("/api/search/", {"q": "5550142"}).json()
+        assert {hit["kind"] for hit in found} <= {"lead"}
     else:
+        found = api_client.get("/api/search/", {"q": "5550142"}).json()
+        assert ("customer", customer.pk) in {(hit["kind"], hit["id"]) for hit in found}
         assert got == {
             "note": 201,
             "notes": 200,
