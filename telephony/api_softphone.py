@@ -44,6 +44,6 @@ class SoftphoneTokenApi(APIView):
                 {"detail": "The browser softphone is not configured here."},
                 status=status.HTTP_404_NOT_FOUND,
             )
-        minted = softphone.access_token_mint(user_id=int(request.user.pk))
+        minted = softphone.access_token_mint(user_id=int(request.user.pk or 0))  # signed in
         body = {"token": minted.token, "identity": minted.identity, "ttl": minted.ttl}
         return Response(body, status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})
