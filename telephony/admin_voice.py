@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from crm.formatting import datetime_cell, plural
 from crm.phones import phone_link
@@ -181,5 +181,6 @@ class MissedCallAdmin(admin.ModelAdmin):
 
     @admin.display(description="Listen")
     def voicemail_player(self, obj: Call) -> SafeString | str:
-        # Empty, not "-": on a phone a call without a voicemail shows no player line.
-        return recording_player(obj)
+        # A marker, not the admin's "-": on a phone a call without a voicemail shows no
+        # player line (history.css).
+        return recording_player(obj) or mark_safe('<span class="sb-no-voicemail"></span>')
