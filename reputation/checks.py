@@ -204,7 +204,7 @@ def _apply_batch(
     outcome = CheckCounts(kind=kind)
     checked: list[MonitoredNumber] = []
     failed: dict[str, list[int]] = {}
-    history: list[SourceCheck] = []
+    history: list[dict[str, Any]] = []
     for monitored in batch:
         e164 = monitored.e164  # type: ignore[attr-defined]
         raw = answer.get(e164) if answer is not None else None
