@@ -146,34 +146,51 @@ def _results_json(results: list[SourceResult]) -> list[dict[str, Any]]:
     ]
 
 
+# Answers as they come back: each batch, what the provider answered (None: nothing), and
+# why not (an error, or "").
+Answered = list[tuple[list[MonitoredNumber], Mapping[str, Any] | None, str]]
+# After each commit of answers: numbers checked, numbers failed, requests, the last error.
+OnBatch = Callable[[int, int, int, str], None]
+
+
 def _apply(
-    batch: list[MonitoredNumber],
-    answer: Mapping[str, Any] | None,
-    *,
-    kind: str,
-    error: str,
-    config: ReputationSettings,
-    counts: CheckCounts,
-) -> None:
-    """Record one batch's answer; should the batch's write fail, each number on its own,
-    so that what one number's answer breaks fails that number only."""
+    answered: Answered, *, kind: str, config: ReputationSettings, on_batch: OnBatch | None
+) -> CheckCounts:
+    """Record the answers that have come (one batch's, or several when recording fell
+    behind) and the run's progress in one commit: each commit waits for the disk, and on a
+    loaded machine the statements and commits of each batch on its own were what held the
+    check above its floor (docs/profiles/reputation.md). Should that fail, each number on
+    its own, so that what one number's answer breaks fails that number only."""
+
+    def progress(outcome: CheckCounts) -> None:
+        if on_batch is not None:
+            errors = [error for _, _, error in answered if error]
+            on_batch(outcome.checked, outcome.failed, len(answered), errors[-1] if errors else "")
+
     try:
         with transaction.atomic():
-            outcome = _apply_batch(batch, answer, kind=kind, error=error, config=config)
+            outcome = _apply_answers(answered, kind=kind, config=config)
+            progress(outcome)
+        return outcome
     except Exception:
-        logger.exception("recording a reputation batch failed: each number on its own")
-        outcome = CheckCounts(kind=kind)
-        for monitored in _reload(batch):
-            try:
-                with transaction.atomic():
-                    one = _apply_batch([monitored], answer, kind=kind, error=error, config=config)
-            except Exception as single:
-                # The type alone: a database error's text can quote the row, number included.
-                one = _record_failures(
-                    [monitored.pk], f"recording the answer failed ({type(single).__name__})"
-                )
-            outcome.add(one)
-    counts.add(outcome)
+        logger.exception("recording reputation answers failed: each number on its own")
+    outcome = CheckCounts(kind=kind)
+    with transaction.atomic():
+        for batch, answer, error in answered:
+            for monitored in _reload(batch):
+                try:
+                    with transaction.atomic():
+                        one = _apply_answers(
+                            [([monitored], answer, error)], kind=kind, config=config
+                        )
+                except Exception as single:
+                    # The type alone: a database error's text can quote the row, number included.
+                    one = _record_failures(
+                        [monitored.pk], f"recording the answer failed ({type(single).__name__})"
+                    )
+                outcome.add(one)
+        progress(outcome)
+    return outcome
 
 
 def _reload(batch: list[MonitoredNumber]) -> list[MonitoredNumber]:
@@ -190,22 +207,17 @@ def _record_failures(ids: list[int], message: str) -> CheckCounts:
     return CheckCounts(failed=len(ids), last_error=message)
 
 
-def _apply_batch(
-    batch: list[MonitoredNumber],
-    answer: Mapping[str, Any] | None,
-    *,
-    kind: str,
-    error: str,
-    config: ReputationSettings,
-) -> CheckCounts:
-    """Verdicts, today's history rows and the failures of one batch, in one transaction."""
+def _apply_answers(answered: Answered, *, kind: str, config: ReputationSettings) -> CheckCounts:
+    """Verdicts, today's history rows and the failures of these answers: a statement each."""
     now = timezone.now()
     today = team_today(now)
     outcome = CheckCounts(kind=kind)
     checked: list[MonitoredNumber] = []
     failed: dict[str, list[int]] = {}
     history: list[dict[str, Any]] = []
-    for monitored in batch:
+    for monitored, answer, error in (
+        (monitored, answer, error) for batch, answer, error in answered for monitored in batch
+    ):
         e164 = monitored.e164  # type: ignore[attr-defined]
         raw = answer.get(e164) if answer is not None else None
         results = read_results(raw) if raw is not None else ""
@@ -347,9 +359,10 @@ def _ask(
     return answer, ""
 
 
-# Requests queued per thread: one waiting behind each in flight keeps the threads busy
-# while this thread records an answer; more would only hold more answers in memory.
-QUEUED_PER_THREAD = 2
+# Batches sent or waiting to be, and answered but not yet recorded, per thread: enough that
+# the threads keep sending while recording falls behind on a busy machine (it then catches
+# up, recording what waits in one commit), and a bound on the answers held in memory.
+QUEUED_PER_THREAD = 4
 BATCH_FIELDS = ("id", "owned_number_id", "status", "flagged_at", "daily_checked_on")
 # Batches fetched to a query: one query per request was as many round trips again.
 BATCHES_PER_QUERY = 10
@@ -372,31 +385,6 @@ def _batches(ids: list[int], size: int) -> Iterator[list[MonitoredNumber]]:
         }
         for j in range(i, min(i + step, len(ids)), size):
             yield [rows[pk] for pk in ids[j : j + size] if pk in rows]
-
-
-# After each commit of answers: numbers checked, numbers failed, requests, the last error.
-OnBatch = Callable[[int, int, int, str], None]
-
-
-def _record(
-    answered: list[tuple[list[MonitoredNumber], Mapping[str, Any] | None, str]],
-    *,
-    kind: str,
-    config: ReputationSettings,
-    counts: CheckCounts,
-    on_batch: OnBatch | None,
-) -> None:
-    """The answers that have come (one, or several when recording fell behind) and the
-    run's progress, in one commit: a commit waits for the disk, and two a batch were most of
-    what this thread spent between two answers on a loaded machine (bench/reputation.py)."""
-    before = (counts.checked, counts.failed)
-    errors = [error for _, _, error in answered if error]
-    with transaction.atomic():
-        for batch, answer, error in answered:
-            _apply(batch, answer, kind=kind, error=error, config=config, counts=counts)
-        if on_batch is not None:
-            checked, failed = counts.checked - before[0], counts.failed - before[1]
-            on_batch(checked, failed, len(answered), errors[-1] if errors else "")
 
 
 def _check(
@@ -439,8 +427,8 @@ def _check(
                     break
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 in_order = sorted(done, key=lambda f: pending[f][0])
-                answered = [(pending.pop(f)[1], *f.result()) for f in in_order]
-                _record(answered, kind=kind, config=config, counts=counts, on_batch=on_batch)
+                answered: Answered = [(pending.pop(f)[1], *f.result()) for f in in_order]
+                counts.add(_apply(answered, kind=kind, config=config, on_batch=on_batch))
         finally:  # stopped by an error: the requests not yet sent are not sent
             for future in pending:
                 future.cancel()
