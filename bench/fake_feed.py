@@ -5,7 +5,8 @@
 ``POST /check`` with ``{"numbers": [...]}`` is answered after ``latency`` seconds with
 three carriers' results per number (AT&T and Verizon flag the numbers ending in 7).
 ``GET /stats`` answers the counts as JSON: requests, numbers asked about, the most asks
-for one number, and the most requests in flight at once. It runs in a process of its own,
+for one number, and the most requests in flight at once; ``GET /reset`` answers them and
+starts counting again. It runs in a process of its own,
 as a real feed is on another machine: in the checking process it would take the
 interpreter from the check it measures (bench/reputation.py, bench/scale_out.py).
 """
@@ -66,9 +67,12 @@ async def serve(reader, writer, latency: float) -> None:
                 if name.strip().lower() == b"content-length":
                     length = int(value)
             body = await reader.readexactly(length) if length else b""
-            if path == "/stats":
+            if path in ("/stats", "/reset"):
                 writer.write(response("200 OK", json.dumps(stats()).encode()))
                 await writer.drain()
+                if path == "/reset":  # counts from here on: answered with those before
+                    STATS.update(requests=0, most_in_flight=0)
+                    ASKED.clear()
                 continue
             numbers = json.loads(body)["numbers"]
             STATS["requests"] += 1

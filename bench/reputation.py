@@ -4,16 +4,18 @@ A loopback HTTP feed (bench/fake_feed.py, the HttpFeed adapter's JSON, in a proc
 own as a real feed is elsewhere) answers each request after 100 ms. The check sends
 numbers / batch size requests, so with N requests in flight it cannot take less than its
 floor, requests / N x latency (100 requests / 4 in flight x 100 ms = 2.5 s at 10k). Prints
-the check's duration beside that floor and beside a bare client sending the same requests
-with the same number in flight (no database, nothing else to do), the most requests the
-feed saw in flight, the queries per number, and the Phone numbers page's p95 and query
+the check's duration (the median of 3 rounds on fresh rows) beside that floor and beside a
+bare client sending the same requests with the same number in flight (no database, nothing
+else to do; timed in each round just before the check), the most requests the feed saw in
+flight, the queries per number, and the Phone numbers page's p95 and query
 count at 1k and 10k checked numbers (the count must not grow with the table). The last
 line is the headline.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/switchboard_bench \\
-        .venv/bin/python bench/reputation.py [--numbers 10000] [--in-flight 4] [--small]
+        .venv/bin/python bench/reputation.py [--numbers 10000] [--in-flight 4] [--rounds 3]
 
-Takes about a minute at the defaults (most of it building the rows and timing the page).
+Takes about a minute at the defaults (most of it building the rows and timing the page);
+``--small`` (1,000 numbers, one round) about 20 s.
 """
 
 import argparse
@@ -47,12 +49,15 @@ def parse_args() -> argparse.Namespace:
         help="requests in flight (default: REPUTATION_CHECK_CONCURRENCY, 4)",
     )
     parser.add_argument("--samples", type=int, default=PAGE_SAMPLES, help="page loads timed")
+    parser.add_argument("--rounds", type=int, default=3, help="checks timed (median)")
     parser.add_argument(
-        "--small", action="store_true", help="1,000 numbers, 200 for the page's baseline, 10 loads"
+        "--small",
+        action="store_true",
+        help="1,000 numbers, 200 for the page's baseline, 10 loads, 1 round",
     )
     args = parser.parse_args()
     if args.small:
-        args.numbers, args.baseline_numbers, args.samples = 1_000, 200, 10
+        args.numbers, args.baseline_numbers, args.samples, args.rounds = 1_000, 200, 10, 1
     return args
 
 
@@ -171,31 +176,39 @@ def main() -> None:
         services.daily_check_run()
         small_samples, small_queries = page_figures(client, args.samples)
 
-        build(args.numbers)
-        numbers = [
-            str(n) for n in MonitoredNumber.objects.values_list("owned_number__number", flat=True)
-        ]
-        bare = bare_client(f"{base}/check", numbers, BATCH_SIZE, in_flight)
-        bare_stats = get_json(f"{base}/stats")
-        bare_most = bare_stats["most_in_flight"]
-        with CaptureQueriesContext(connection) as ctx:
-            t = time.perf_counter()
-            run = services.daily_check_run()
-            duration = time.perf_counter() - t
-        after = get_json(f"{base}/stats")
-        queries = len(ctx.captured_queries)
-        assert run is not None
-        requests = after["requests"] - bare_stats["requests"]
+        # Rounds alternate the bare client and the check on fresh rows, so both see the
+        # same machine; the medians are the figures.
+        bares, durations, most = [], [], []
+        for _ in range(args.rounds):
+            build(args.numbers)
+            numbers = [
+                str(n)
+                for n in MonitoredNumber.objects.values_list("owned_number__number", flat=True)
+            ]
+            get_json(f"{base}/reset")
+            bares.append(bare_client(f"{base}/check", numbers, BATCH_SIZE, in_flight))
+            bare_most = get_json(f"{base}/reset")["most_in_flight"]
+            with CaptureQueriesContext(connection) as ctx:
+                t = time.perf_counter()
+                run = services.daily_check_run()
+                durations.append(time.perf_counter() - t)
+            after = get_json(f"{base}/reset")
+            most.append(after["most_in_flight"])
+            queries = len(ctx.captured_queries)
+            assert run is not None
+            requests = after["requests"]
+            assert after["most_asks_for_one_number"] == 1, "a number asked about twice"
         t = time.perf_counter()
         again = services.daily_check_run()
         second = time.perf_counter() - t
-        second_requests = get_json(f"{base}/stats")["requests"] - after["requests"]
+        second_requests = get_json(f"{base}/stats")["requests"]
         big_samples, big_queries = page_figures(client, args.samples)
     finally:
         feed.terminate()
         feed.wait()
 
     floor = requests / in_flight * args.latency
+    bare, duration = statistics.median(bares), statistics.median(durations)
     print(
         f"daily check, {args.numbers:,} monitored numbers, feed latency "
         f"{args.latency * 1000:.0f} ms, {in_flight} requests in flight"
@@ -205,13 +218,14 @@ def main() -> None:
         f"x {args.latency * 1000:.0f} ms; one at a time: {requests * args.latency:.1f} s)"
     )
     print(
-        f"  bare client             {bare:7.2f} s  (the same requests, {in_flight} in flight, no "
-        f"database; the feed saw at most {bare_most} in flight; {bare / floor:.2f}x the floor)"
+        f"  bare client             {bare:7.2f} s  median of {', '.join(f'{b:.2f}' for b in bares)}"
+        f" (the same requests, {in_flight} in flight, no database; the feed saw at most "
+        f"{bare_most} in flight; {bare / floor:.2f}x the floor)"
     )
     print(
-        f"  daily check             {duration:7.2f} s  ({duration / floor:.2f}x the floor, "
-        f"{duration / bare:.2f}x the bare client; the feed saw at most "
-        f"{after['most_in_flight']} in flight)"
+        f"  daily check             {duration:7.2f} s  median of "
+        f"{', '.join(f'{d:.2f}' for d in durations)} ({duration / floor:.2f}x the floor, "
+        f"{duration / bare:.2f}x the bare client; the feed saw at most {max(most)} in flight)"
     )
     print(
         f"  requests                {requests}  (numbers / batch size = "
@@ -233,7 +247,8 @@ def main() -> None:
         f"queries {big_queries}"
     )
     print(
-        f"headline: {args.numbers:,} numbers checked in {duration:.2f} s = "
+        f"headline: {args.numbers:,} numbers checked in {duration:.2f} s (median of "
+        f"{args.rounds}) = "
         f"{duration / floor:.2f}x the floor of {floor:.2f} s ({requests} requests / {in_flight} "
         f"in flight x {args.latency * 1000:.0f} ms; bare client {bare:.2f} s), "
         f"{queries / args.numbers:.3f} queries/number; page p95 "
