@@ -12,8 +12,15 @@ DEV_STAMP := $(VENV)/.installed-dev
 # Tests and benchmarks run on the real PostgreSQL and Redis; override to point elsewhere.
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
-# Benchmarks fill a database of their own (created when missing; bench/_setup.py refuses any other).
+# Benchmarks fill a database of their own (created when missing; bench/_setup.py refuses any
+# other) and a Redis database of their own (bench/scale_out.py purges its queues).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard_bench
+BENCH_BROKER_URL ?= redis://127.0.0.1:6379/13
+# `make bench` runs every script at its default size, one after another (the sizes, and how
+# long each takes: docs/benchmarks.md). Pick some and pass them arguments, e.g.
+# `make bench BENCH_SCRIPTS="bench/reputation.py bench/backfill.py" BENCH_ARGS=--small`.
+BENCH_SCRIPTS ?= $(filter-out bench/_% bench/fake_%,$(sort $(wildcard bench/*.py)))
+BENCH_ARGS ?=
 # pytest-xdist workers per run, each with a test database of its own (test_NAME_gw0, ...)
 # and a broker of its own (worker n: the Redis database above minus n; tests/conftest.py).
 # More workers than cores: much of the suite waits on browsers, servers and sockets.
@@ -107,7 +114,10 @@ format: install-dev
 # a Python client that takes CPU from the server it measures.
 bench: install
 	@command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null 2>&1 || echo "wrk not installed: webhooks bench uses its Python client")
-	@for script in $$(ls bench/*.py | grep -v -e '/_' -e '/fake_'); do \
-		echo "== $$script"; \
-		DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python $$script || exit 1; \
-	done
+	@failed=""; for script in $(BENCH_SCRIPTS); do \
+		echo "== $$script $(BENCH_ARGS)"; started=$$(date +%s); \
+		DATABASE_URL=$(BENCH_DATABASE_URL) CELERY_BROKER_URL=$(BENCH_BROKER_URL) \
+			$(BIN)/python $$script $(BENCH_ARGS) || failed="$$failed $$script"; \
+		echo "== $$script: $$(( $$(date +%s) - started )) s"; \
+	done; \
+	test -z "$$failed" || { echo "== failed:$$failed"; exit 1; }

@@ -7,9 +7,14 @@ it. The default, `switchboard_bench`, is created when missing. Every script pars
 arguments before calling `setup_django()`, so `--help` never touches a database.
 """
 
+import json
 import os
+import socket
 import statistics
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -69,19 +74,53 @@ def claim_database(url: str) -> None:
         )
 
 
-def setup_django() -> None:
-    """Call after parsing arguments: claims the database, sets Django up and migrates."""
-    url = bench_database_url()
-    claim_database(url)
-    os.environ["DATABASE_URL"] = url
-    sys.path.insert(0, str(ROOT))
+def setup_django(*, database: bool = True) -> None:
+    """Call after parsing arguments: claims the database, sets Django up and migrates.
+
+    ``database=False`` for a benchmark that needs the code but no database (bench/phones.py):
+    Django is set up and nothing is connected to.
+    """
+    if database:
+        url = bench_database_url()
+        claim_database(url)
+        os.environ["DATABASE_URL"] = url
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
     import django
 
     django.setup()
-    from django.core.management import call_command
+    if database:
+        from django.core.management import call_command
 
-    call_command("migrate", verbosity=0, interactive=False)
+        call_command("migrate", verbosity=0, interactive=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 (loopback)
+        return json.load(response)
+
+
+def start_stand_in(script: str, *args: str) -> tuple[subprocess.Popen, str]:
+    """Start a loopback stand-in (bench/fake_*.py) in a process of its own; wait until its
+    ``/stats`` answers. Returns the process and its base URL."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(ROOT / "bench" / script), str(port), *args])
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            get_json(f"{url}/stats")
+            return process, url
+        except OSError:
+            time.sleep(0.1)
+    process.terminate()
+    raise SystemExit(f"bench/{script} did not start")
 
 
 def percentile(samples: list[float], pct: float) -> float:

@@ -18,25 +18,18 @@ numbers, the peak RSS, and what the kill repeated.
 
 import argparse
 import asyncio
-import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import ROOT, setup_django
-
-setup_django()  # Django on PostgreSQL, migrated
-
-from django.db import connection  # noqa: E402
+from _setup import ROOT, get_json, setup_django, start_stand_in
 
 TABLES = [
     "telephony_linetypelookup",
@@ -53,6 +46,8 @@ TABLES = [
 
 def build(numbers: int) -> int:
     """The mix described above; returns how many numbers are eligible for a lookup."""
+    from django.db import connection
+
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
         cursor.execute(
@@ -95,18 +90,13 @@ def build(numbers: int) -> int:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def stats(url: str) -> dict:
-    with urllib.request.urlopen(f"{url}/stats", timeout=5) as response:  # noqa: S310
-        return json.load(response)
+    return get_json(f"{url}/stats")
 
 
 def ledger() -> tuple[int, int]:
+    from django.db import connection
+
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*), coalesce(max(id), 0) FROM telephony_linetypelookup")
         return cursor.fetchone()
@@ -149,26 +139,9 @@ def run_backfill(env: dict, *, concurrency: int, kill_at: int | None) -> tuple[f
 
 
 def start_provider(latency: float, concurrency: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "bench" / "fake_lookup.py"),
-            str(port),
-            "--latency",
-            str(latency),
-            "--concurrency",
-            str(concurrency),
-        ]
+    return start_stand_in(
+        "fake_lookup.py", "--latency", str(latency), "--concurrency", str(concurrency)
     )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(50):
-        try:
-            stats(url)
-            break
-        except OSError:
-            time.sleep(0.1)
-    return server, url
 
 
 def bare_client_rate(url: str, concurrency: int, seconds: float = 10.0) -> float:
@@ -200,6 +173,8 @@ def bare_client_rate(url: str, concurrency: int, seconds: float = 10.0) -> float
 
 def window_rates(after_id: int, seconds: int = 5) -> list[float]:
     """Lookups per second in each full ``seconds`` window of the rows after ``after_id``."""
+    from django.db import connection
+
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT floor(extract(epoch FROM looked_up_at) / %s) w, count(*)"
@@ -211,7 +186,7 @@ def window_rates(after_id: int, seconds: int = 5) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--numbers", type=int, default=1_000_000)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--provider-concurrency", type=int, default=50)
@@ -222,7 +197,17 @@ def main() -> None:
         default=None,
         help="lookups in flight (default: the provider's concurrency + 20)",
     )
+    parser.add_argument(
+        "--small",
+        action="store_true",
+        help="20,000 numbers instead of 1M (a minute instead of about 20)",
+    )
     args = parser.parse_args()
+    if args.small:
+        args.numbers = 20_000
+    setup_django()
+    from django.db import connection
+
     allowed = args.provider_concurrency / args.latency
     concurrency = args.concurrency or args.provider_concurrency + 20
 

@@ -12,7 +12,6 @@ checkout), alternating runs so both see the same machine load, and prints the ra
 import argparse
 import contextlib
 import importlib.util
-import os
 import random
 import statistics
 import sys
@@ -20,16 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
-
-import django  # noqa: E402
-
-django.setup()
-
-from crm import phones  # noqa: E402
-from tests.crm.phone_corpus import corpus, plain_nanp  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _setup import setup_django
 
 RUNS = 3
 LEAD_FILE_NUMBERS = 1_000_000
@@ -38,6 +29,9 @@ MESSY_NUMBERS = 20_000
 
 def lead_file_numbers(count: int) -> list[str]:
     """Valid numbers (as most of a lead file's are), formatted as exports write them."""
+    from crm import phones
+    from tests.crm.phone_corpus import plain_nanp
+
     rng = random.Random(7)
     numbers: list[str] = []
     while len(numbers) < count:
@@ -86,18 +80,27 @@ def load(path: str) -> Any:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--against", help="another crm/phones.py to time beside this one")
+    parser.add_argument("--numbers", type=int, default=LEAD_FILE_NUMBERS, help="lead-file numbers")
+    parser.add_argument("--messy", type=int, default=MESSY_NUMBERS, help="messy corpus inputs")
+    parser.add_argument("--small", action="store_true", help="100,000 and 2,000 inputs")
     args = parser.parse_args()
+    if args.small:
+        args.numbers, args.messy = 100_000, 2_000
+    setup_django(database=False)  # parsing alone: no database
+    from crm import phones
+    from tests.crm.phone_corpus import corpus
+
     modules: dict[str, Any] = {"this": phones}
     if args.against:
         modules["against"] = load(args.against)
-    messy = list(corpus(seed=20261201, size=MESSY_NUMBERS))
+    messy = list(corpus(seed=20261201, size=args.messy))
     measure("messy corpus (full parser)", messy, modules)
-    lead = [(text, "US") for text in lead_file_numbers(LEAD_FILE_NUMBERS)]
+    lead = [(text, "US") for text in lead_file_numbers(args.numbers)]
     rates = measure("lead-file NANP numbers", lead, modules)
     ratio = f" ({rates['this'] / rates['against']:.2f}x the other)" if args.against else ""
-    print(f"normalize, 1M lead-file numbers: {rates['this']:,.0f} numbers/s{ratio}")
+    print(f"normalize, {args.numbers:,} lead-file numbers: {rates['this']:,.0f} numbers/s{ratio}")
 
 
 if __name__ == "__main__":

@@ -30,13 +30,10 @@ import secrets
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 import uuid
 from collections import Counter, defaultdict
-from http.server import ThreadingHTTPServer
-from io import BytesIO
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -59,31 +56,19 @@ SHARED_ENV = {
     "TWILIO_WEBHOOK_BASE_URL": "",
     "REPUTATION_PROVIDER": "reputation.providers.http_feed.HttpFeedReputationProvider",
 }
-os.environ.update(SHARED_ENV)
-os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/13")
-
 sys.path.insert(0, str(BENCH))
-import backfill as backfill_bench  # noqa: E402  (starts Django on PostgreSQL, migrated)
+import backfill as backfill_bench  # noqa: E402  (bench/backfill.py: its data and helpers)
+from _setup import free_port, get_json, setup_django, start_stand_in  # noqa: E402
 
 
-def _load_reputation_bench():
-    # bench/reputation.py shares its name with the reputation app: load it by path.
+def reputation_bench():
+    """bench/reputation.py (its monitored numbers), loaded by path: it shares its name with
+    the reputation app."""
     spec = importlib.util.spec_from_file_location("bench_reputation", BENCH / "reputation.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
-
-reputation_bench = _load_reputation_bench()
-
-from django.contrib.auth.models import Group, User  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.utils import timezone  # noqa: E402
-from twilio.request_validator import RequestValidator  # noqa: E402
-
-from crm.celery import app  # noqa: E402
-from reputation.models import DailyCheckRun, MonitoredNumber, SourceCheck  # noqa: E402
-from telephony.models import BackfillRun, LineTypeLookup, OrchestrationSettings  # noqa: E402
 
 WORKERS = ("w1", "w2")
 # New callers' numbers sort before the backfill's (+1470...) and ring once its cursor is
@@ -102,17 +87,6 @@ BURST = 10  # telephony.ratelimit.SharedRateLimit's default burst
 # threads waiting on the limit at 200/s stamp at most 209-210 in 1 s and 1,009-1,010 in
 # 5 s. The 5 s window allows this lateness.
 SEND_JITTER_SECONDS = 0.02
-FEED_NUMBERS: Counter[str] = Counter()
-
-
-class CountingFeed(reputation_bench.Feed):
-    """bench/reputation.py's feed, also counting how often each number was asked about."""
-
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        FEED_NUMBERS.update(json.loads(body)["numbers"])
-        self.rfile = BytesIO(body)
-        super().do_POST()
 
 
 def wait_until(condition, timeout: float, what: str):
@@ -174,6 +148,8 @@ def admin_switch_on(base: str, password: str) -> int:
 
 def ring(port: int, number: str) -> int:
     """A new caller's signed voice webhook, as Twilio sends it."""
+    from twilio.request_validator import RequestValidator
+
     url = f"http://127.0.0.1:{port}/webhooks/twilio/voice/"
     params = {
         "CallSid": "CA" + uuid.uuid4().hex,
@@ -212,13 +188,15 @@ def worker_tasks(log: Path) -> dict[str, list[tuple[float, str]]]:
 
 
 def sql(query: str, params: list | None = None) -> list[tuple]:
+    from django.db import connection
+
     with connection.cursor() as cursor:
         cursor.execute(query, params or [])
         return cursor.fetchall() if cursor.description else []
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--numbers", type=int, default=4000)
     parser.add_argument("--monitored", type=int, default=500)
     parser.add_argument("--callers", type=int, default=200)
@@ -230,12 +208,28 @@ def main() -> None:
         action="store_true",
         help="new callers' numbers ahead of the backfill's cursor (the backfill takes them too)",
     )
+    parser.add_argument(
+        "--small", action="store_true", help="1,000 numbers, 200 monitored, 50 new callers"
+    )
     args = parser.parse_args()
+    if args.small:
+        args.numbers, args.monitored, args.callers = 1000, 200, 50
+    # The processes started here and this one share these (set before Django starts).
+    os.environ.update(SHARED_ENV)
+    os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/13")
+    setup_django()
+    from django.contrib.auth.models import Group, User
+    from django.utils import timezone
+
+    from crm.celery import app
+    from reputation.models import DailyCheckRun, MonitoredNumber, SourceCheck
+    from telephony.models import BackfillRun, LineTypeLookup, OrchestrationSettings
+
     caller_area = CALLERS_AHEAD if args.callers_ahead else CALLERS_BEHIND
     allowed = args.provider_concurrency / args.latency
 
     eligible = backfill_bench.build(args.numbers)
-    reputation_bench.build(args.monitored)
+    reputation_bench().build(args.monitored)
     sql("TRUNCATE telephony_call, telephony_message CASCADE")
     OrchestrationSettings.objects.update_or_create(pk=1, defaults={"mobile_identification": False})
     password = secrets.token_urlsafe(16)
@@ -252,17 +246,14 @@ def main() -> None:
         f"{args.monitored:,} monitored numbers; {args.callers} new callers will ring"
     )
 
-    lookup_port, feed = (
-        backfill_bench.free_port(),
-        ThreadingHTTPServer(("127.0.0.1", 0), CountingFeed),
-    )
-    threading.Thread(target=feed.serve_forever, daemon=True).start()
+    lookup_port = free_port()
+    feed, feed_url = start_stand_in("fake_feed.py")
     lookup_url = f"http://127.0.0.1:{lookup_port}"
     logs = Path(tempfile.mkdtemp(prefix="scale_out_"))
     env = {
         **os.environ,
         "TWILIO_LOOKUP_BASE_URL": lookup_url,
-        "REPUTATION_FEED_URL": f"http://127.0.0.1:{feed.server_address[1]}/check",
+        "REPUTATION_FEED_URL": f"{feed_url}/check",
         "LINE_TYPE_LOOKUP_RATE": str(args.rate),
         "WEB_BIND": "127.0.0.1",
         "WEB_CONCURRENCY": "1",
@@ -274,9 +265,9 @@ def main() -> None:
         env=env,
         check=True,
     )
-    ports = [backfill_bench.free_port(), backfill_bench.free_port()]
+    ports = [free_port(), free_port()]
     while ports[1] == ports[0]:
-        ports[1] = backfill_bench.free_port()
+        ports[1] = free_port()
     celery = str(Path(sys.executable).parent / "celery")
     processes = [
         start(
@@ -346,6 +337,7 @@ def main() -> None:
         elapsed = time.monotonic() - started
         time.sleep(3)  # the duplicate tasks' log lines
         provider = backfill_bench.stats(lookup_url)
+        feed_stats = get_json(f"{feed_url}/stats")
     finally:
         for process in processes:
             process.terminate()
@@ -354,7 +346,7 @@ def main() -> None:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
-        feed.shutdown()
+        feed.terminate()
 
     ledger_rows, ledger_numbers = sql(
         "SELECT count(*), count(DISTINCT number) FROM telephony_linetypelookup"
@@ -375,7 +367,8 @@ def main() -> None:
         [today],
     )[0]
     sources = SourceCheck.objects.filter(day=today).values("source").distinct().count()
-    feed_requests = reputation_bench.REQUESTS["n"]
+    feed_requests = feed_stats["requests"]
+    most_asks = feed_stats["most_asks_for_one_number"]
     expected_lookups = eligible + args.callers
     # GCRA lets at most rate x T + burst requests go within any T seconds.
     limit_per_second = args.rate + BURST
@@ -420,7 +413,7 @@ def main() -> None:
         f"{args.monitored}, checked today {checked}; source checks {check_rows:,} for "
         f"{checked_numbers} numbers x {sources} sources; feed requests {feed_requests} "
         f"(numbers / 100 = {-(-args.monitored // 100)}), most asks for one number "
-        f"{max(FEED_NUMBERS.values(), default=0)}"
+        f"{most_asks}"
     )
     for name in WORKERS:
         done = tasks[name]
@@ -451,7 +444,7 @@ def main() -> None:
         "the day's check ran more than once": len(day_runs) != 1,
         "a number checked twice or not at all": checked != args.monitored
         or checked_numbers != args.monitored
-        or max(FEED_NUMBERS.values(), default=0) != 1,
+        or most_asks != 1,
         "feed requests != numbers / batch": feed_requests != -(-args.monitored // 100),
         "the backfill ran on more than one worker": len(ran_backfill) > 1,
         "a web process is not ready": any(r != 200 or g != 200 for _, r, g in web),

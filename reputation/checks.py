@@ -10,9 +10,9 @@ applied in short ones. This module knows nothing of replacement: what follows a 
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from django.conf import settings
@@ -146,34 +146,51 @@ def _results_json(results: list[SourceResult]) -> list[dict[str, Any]]:
     ]
 
 
+# Answers as they come back: each batch, what the provider answered (None: nothing), and
+# why not (an error, or "").
+Answered = list[tuple[list[MonitoredNumber], Mapping[str, Any] | None, str]]
+# After each commit of answers: numbers checked, numbers failed, requests, the last error.
+OnBatch = Callable[[int, int, int, str], None]
+
+
 def _apply(
-    batch: list[MonitoredNumber],
-    answer: Mapping[str, Any] | None,
-    *,
-    kind: str,
-    error: str,
-    config: ReputationSettings,
-    counts: CheckCounts,
-) -> None:
-    """Record one batch's answer; should the batch's write fail, each number on its own,
-    so that what one number's answer breaks fails that number only."""
+    answered: Answered, *, kind: str, config: ReputationSettings, on_batch: OnBatch | None
+) -> CheckCounts:
+    """Record the answers that have come (one batch's, or several when recording fell
+    behind) and the run's progress in one commit: each commit waits for the disk, and on a
+    loaded machine the statements and commits of each batch on its own were what held the
+    check above its floor (docs/profiles/reputation.md). Should that fail, each number on
+    its own, so that what one number's answer breaks fails that number only."""
+
+    def progress(outcome: CheckCounts) -> None:
+        if on_batch is not None:
+            errors = [error for _, _, error in answered if error]
+            on_batch(outcome.checked, outcome.failed, len(answered), errors[-1] if errors else "")
+
     try:
         with transaction.atomic():
-            outcome = _apply_batch(batch, answer, kind=kind, error=error, config=config)
+            outcome = _apply_answers(answered, kind=kind, config=config)
+            progress(outcome)
+        return outcome
     except Exception:
-        logger.exception("recording a reputation batch failed: each number on its own")
-        outcome = CheckCounts(kind=kind)
-        for monitored in _reload(batch):
-            try:
-                with transaction.atomic():
-                    one = _apply_batch([monitored], answer, kind=kind, error=error, config=config)
-            except Exception as single:
-                # The type alone: a database error's text can quote the row, number included.
-                one = _record_failures(
-                    [monitored.pk], f"recording the answer failed ({type(single).__name__})"
-                )
-            outcome.add(one)
-    counts.add(outcome)
+        logger.exception("recording reputation answers failed: each number on its own")
+    outcome = CheckCounts(kind=kind)
+    with transaction.atomic():
+        for batch, answer, error in answered:
+            for monitored in _reload(batch):
+                try:
+                    with transaction.atomic():
+                        one = _apply_answers(
+                            [([monitored], answer, error)], kind=kind, config=config
+                        )
+                except Exception as single:
+                    # The type alone: a database error's text can quote the row, number included.
+                    one = _record_failures(
+                        [monitored.pk], f"recording the answer failed ({type(single).__name__})"
+                    )
+                outcome.add(one)
+        progress(outcome)
+    return outcome
 
 
 def _reload(batch: list[MonitoredNumber]) -> list[MonitoredNumber]:
@@ -190,22 +207,17 @@ def _record_failures(ids: list[int], message: str) -> CheckCounts:
     return CheckCounts(failed=len(ids), last_error=message)
 
 
-def _apply_batch(
-    batch: list[MonitoredNumber],
-    answer: Mapping[str, Any] | None,
-    *,
-    kind: str,
-    error: str,
-    config: ReputationSettings,
-) -> CheckCounts:
-    """Verdicts, today's history rows and the failures of one batch, in one transaction."""
+def _apply_answers(answered: Answered, *, kind: str, config: ReputationSettings) -> CheckCounts:
+    """Verdicts, today's history rows and the failures of these answers: a statement each."""
     now = timezone.now()
     today = team_today(now)
     outcome = CheckCounts(kind=kind)
     checked: list[MonitoredNumber] = []
     failed: dict[str, list[int]] = {}
-    history: list[SourceCheck] = []
-    for monitored in batch:
+    history: list[dict[str, Any]] = []
+    for monitored, answer, error in (
+        (monitored, answer, error) for batch, answer, error in answered for monitored in batch
+    ):
         e164 = monitored.e164  # type: ignore[attr-defined]
         raw = answer.get(e164) if answer is not None else None
         results = read_results(raw) if raw is not None else ""
@@ -228,26 +240,18 @@ def _apply_batch(
             monitored.daily_checked_on = today
         checked.append(monitored)
         history += [
-            SourceCheck(
-                owned_number_id=monitored.owned_number_id,
-                number=e164,
-                day=today,
-                source=r.carrier,
-                label=r.label,
-                score=r.score,
-                flagged=r.flagged,
-                kind=kind,
-                checked_at=now,
-            )
+            {
+                "owned_number_id": monitored.owned_number_id,
+                "number": e164,
+                "source": r.carrier,
+                "label": r.label,
+                "score": r.score,
+                "flagged": r.flagged,
+            }
             for r in results
         ]
     _save_verdicts(checked)
-    SourceCheck.objects.bulk_create(
-        history,
-        update_conflicts=True,
-        unique_fields=["number", "day", "source"],
-        update_fields=["owned_number", "label", "score", "flagged", "kind", "checked_at"],
-    )
+    _save_history(history, day=today, kind=kind, checked_at=now)
     for reason, ids in failed.items():
         outcome.add(_record_failures(ids, reason))
     outcome.checked = len(checked)
@@ -304,6 +308,40 @@ def _save_verdicts(checked: list[MonitoredNumber]) -> None:
         cursor.execute(statement.as_string(cursor.connection), [json.dumps(records)])
 
 
+# Today's history rows of a batch (three or more a number) in one statement, for the same
+# reason as the verdicts: bulk_create's model instances and the compiling of its 3,000
+# parameters a batch were most of what the check spent between two answers.
+_HISTORY_SQL = sql.SQL(
+    "INSERT INTO {table} AS h (owned_number_id, number, day, source, label, score, flagged, "
+    "kind, checked_at) SELECT r.owned_number_id, r.number, %s, r.source, r.label, r.score, "
+    "r.flagged, %s, %s FROM jsonb_to_recordset(%s::jsonb) AS r(owned_number_id bigint, "
+    "number text, source text, label text, score int, flagged boolean) "
+    "ON CONFLICT (number, day, source) DO UPDATE SET owned_number_id = EXCLUDED.owned_number_id, "
+    "label = EXCLUDED.label, score = EXCLUDED.score, flagged = EXCLUDED.flagged, "
+    "kind = EXCLUDED.kind, checked_at = EXCLUDED.checked_at"
+)
+
+
+def _save_history(
+    rows: list[dict[str, Any]], *, day: date, kind: str, checked_at: datetime
+) -> None:
+    if not rows:
+        return
+    if not is_postgresql():
+        SourceCheck.objects.bulk_create(
+            [SourceCheck(**row, day=day, kind=kind, checked_at=checked_at) for row in rows],
+            update_conflicts=True,
+            unique_fields=["number", "day", "source"],
+            update_fields=["owned_number", "label", "score", "flagged", "kind", "checked_at"],
+        )
+        return
+    statement = _HISTORY_SQL.format(table=sql.Identifier(SourceCheck._meta.db_table))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement.as_string(cursor.connection), [day, kind, checked_at, json.dumps(rows)]
+        )
+
+
 def _ask(
     provider: ReputationProvider, e164s: list[str], fresh: bool
 ) -> tuple[Mapping[str, Any] | None, str]:
@@ -321,16 +359,32 @@ def _ask(
     return answer, ""
 
 
+# Batches sent or waiting to be, and answered but not yet recorded, per thread: enough that
+# the threads keep sending while recording falls behind on a busy machine (it then catches
+# up, recording what waits in one commit), and a bound on the answers held in memory.
+QUEUED_PER_THREAD = 4
+BATCH_FIELDS = ("id", "owned_number_id", "status", "flagged_at", "daily_checked_on")
+# Batches fetched to a query: one query per request was as many round trips again.
+BATCHES_PER_QUERY = 10
+
+
 def _batches(ids: list[int], size: int) -> Iterator[list[MonitoredNumber]]:
-    for i in range(0, len(ids), size):
-        chunk = ids[i : i + size]
+    step = size * BATCHES_PER_QUERY
+    for i in range(0, len(ids), step):
         # The number as its column holds it: building a PhoneNumber per row (a parse, then
-        # a format back to E.164) was a fifth of the check's time.
-        yield list(
-            MonitoredNumber.objects.filter(
-                pk__in=chunk, owned_number__status=OwnedNumber.Status.ACTIVE
-            ).annotate(e164=Cast("owned_number__number", CharField()))
-        )
+        # a format back to E.164) was a fifth of the check's time. Only numbers still ours.
+        rows = {
+            m.pk: m
+            for m in MonitoredNumber.objects.filter(
+                pk__in=ids[i : i + step], owned_number__status=OwnedNumber.Status.ACTIVE
+            )
+            # What a verdict reads; the rest it overwrites (the stored results, parsed
+            # from JSON for nothing, were a third of fetching a batch).
+            .only(*BATCH_FIELDS)
+            .annotate(e164=Cast("owned_number__number", CharField()))
+        }
+        for j in range(i, min(i + step, len(ids)), size):
+            yield [rows[pk] for pk in ids[j : j + size] if pk in rows]
 
 
 def _check(
@@ -338,38 +392,46 @@ def _check(
     *,
     kind: str,
     fresh: bool,
-    on_batch: Callable[[int, int, str], None] | None = None,
+    on_batch: OnBatch | None = None,
     counts: CheckCounts | None = None,
 ) -> CheckCounts:
-    """Check these monitored numbers, ``batch_size`` to a request, a few requests in flight.
+    """Check these monitored numbers, ``batch_size`` to a request, ``workers`` in flight.
 
-    Only the provider calls run in the pool's threads; answers are applied here, in order.
+    Only the provider calls run in the pool's threads. Requests wait queued ahead of the
+    threads, so a thread that has its answer sends the next request at once, whatever this
+    thread is doing: the requests in flight stay at ``workers`` and the check takes about
+    requests / workers x the provider's latency (its floor, bench/reputation.py). This
+    thread records the answers as they come. The queue is bounded, and so are the answers
+    waiting in memory.
     """
     provider: ReputationProvider = get_provider("REPUTATION_PROVIDER")
     config = ReputationSettings.load()
     size = batch_size_of(provider)
     counts = counts or CheckCounts(kind=kind)
     workers = max_in_flight_of(provider, int(getattr(settings, "REPUTATION_CHECK_CONCURRENCY", 4)))
+    batches = _batches(ids, size)
+    pending: dict[Future, tuple[int, list[MonitoredNumber]]] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pending: list[tuple[list[MonitoredNumber], Future]] = []
-
-        def drain(limit: int) -> None:
-            while len(pending) > limit:
-                batch, future = pending.pop(0)
-                answer, error = future.result()
-                before = (counts.checked, counts.failed)
-                _apply(batch, answer, kind=kind, error=error, config=config, counts=counts)
-                if on_batch is not None:
-                    on_batch(counts.checked - before[0], counts.failed - before[1], error)
-
-        for batch in _batches(ids, size):
-            if not batch:
-                continue
-            e164s = [m.e164 for m in batch]  # type: ignore[attr-defined]
-            counts.requests += 1
-            pending.append((batch, pool.submit(_ask, provider, e164s, fresh)))
-            drain(workers)
-        drain(0)
+        try:
+            while True:
+                while len(pending) < workers * QUEUED_PER_THREAD:
+                    batch = next(batches, None)
+                    if batch is None:
+                        break
+                    if batch:
+                        e164s = [m.e164 for m in batch]  # type: ignore[attr-defined]
+                        counts.requests += 1
+                        future = pool.submit(_ask, provider, e164s, fresh)
+                        pending[future] = (counts.requests, batch)
+                if not pending:
+                    break
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                in_order = sorted(done, key=lambda f: pending[f][0])
+                answered: Answered = [(pending.pop(f)[1], *f.result()) for f in in_order]
+                counts.add(_apply(answered, kind=kind, config=config, on_batch=on_batch))
+        finally:  # stopped by an error: the requests not yet sent are not sent
+            for future in pending:
+                future.cancel()
     return counts
 
 
@@ -407,11 +469,11 @@ def daily_check(*, today: date, force: bool = False) -> DailyCheck | None:
             )
         ids = list(targets.order_by("pk").values_list("pk", flat=True))
 
-        def progress(checked: int, failed: int, error: str) -> None:
+        def progress(checked: int, failed: int, requests: int, error: str) -> None:
             DailyCheckRun.objects.filter(pk=run.pk).update(
                 numbers_checked=F("numbers_checked") + checked,
                 numbers_failed=F("numbers_failed") + failed,
-                requests=F("requests") + 1,
+                requests=F("requests") + requests,
                 last_error=error[:300] if error else F("last_error"),
             )
 

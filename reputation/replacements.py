@@ -23,7 +23,6 @@ from crm.actors import Actor, acting_user
 from crm.db import LockNamespace, advisory_try_lock
 from crm.providers import get_provider
 from reputation import checks
-from reputation.area_codes import area_code, same_state_area_codes, state_of
 from reputation.errors import ReputationRefused
 from reputation.models import (
     MonitoredNumber,
@@ -33,6 +32,7 @@ from reputation.models import (
     SlotClaim,
     Verdict,
 )
+from telephony.data import area_code, area_code_state, same_state_area_codes
 from telephony.models import OwnedNumber
 from telephony.providers.inventory import (
     AvailabilityInventory,
@@ -167,8 +167,8 @@ class Area:
         npa = area_code(e164)
         if npa == self.npa:
             return f"area code {npa}, as the old number"
-        state = state_of(npa) if npa else None
-        if npa and state and state == state_of(self.npa or ""):
+        state = area_code_state(npa) if npa else None
+        if npa and state and state == area_code_state(self.npa or ""):
             return f"area code {npa}, elsewhere in {state}: none left in {self.npa}"
         return f"{e164}, outside {self.where}: none left there (allowed: anywhere)"
 
@@ -178,7 +178,7 @@ def _area(e164: str, allowed: str) -> Area:
     anywhere = allowed == ReplacementArea.ANY
     if npa is None:
         return Area(None, [None] if anywhere else [], "North America", anywhere)
-    state = state_of(npa) if allowed != ReplacementArea.AREA_CODE else None
+    state = area_code_state(npa) if allowed != ReplacementArea.AREA_CODE else None
     others = same_state_area_codes(npa) if state else []
     where = f"area code {npa}" + (f" or elsewhere in {state}" if state else "")
     return Area(npa, [npa, *others, *([None] if anywhere else [])], where, anywhere)

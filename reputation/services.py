@@ -295,6 +295,10 @@ def _rate(answered: int, total: int) -> float | None:
     return answered / total if total else None
 
 
+# More numbers with calls than this and every row is read instead (one parameter a number).
+MAX_NUMBERS_IN_A_QUERY = 5000
+
+
 @transaction.atomic
 def monitored_risk_refresh(*, now: datetime | None = None) -> int:
     """Mark monitored numbers at risk: outbound answer rate of the last 3 days below the
@@ -332,9 +336,18 @@ def monitored_risk_refresh(*, now: datetime | None = None) -> int:
     fraction = float(config.at_risk_fraction)
     changed = []
     at_risk = 0
-    for monitored in MonitoredNumber.objects.annotate(
-        e164=Cast("owned_number__number", CharField())
-    ).only("id", "at_risk", "answer_rate_recent", "answer_rate_before"):
+    # A number without calls in the window has no rates and is not at risk: only those with
+    # calls, or with a value to clear, are read (at 10k numbers and few calls, reading every
+    # row was most of this refresh, which the daily check waits for).
+    rows = MonitoredNumber.objects.annotate(e164=Cast("owned_number__number", CharField()))
+    if len(stats) <= MAX_NUMBERS_IN_A_QUERY:
+        rows = rows.filter(
+            Q(at_risk=True)
+            | Q(answer_rate_recent__isnull=False)
+            | Q(answer_rate_before__isnull=False)
+            | Q(e164__in=list(stats))
+        )
+    for monitored in rows.only("id", "at_risk", "answer_rate_recent", "answer_rate_before"):
         row = stats.get(monitored.e164, {})
         recent_rate = _rate(row.get("recent_answered", 0), row.get("recent_total", 0))
         before_rate = _rate(row.get("before_answered", 0), row.get("before_total", 0))

@@ -41,3 +41,23 @@ def test_outbound_dial_calls_feed_the_at_risk_answer_rate(addon, owned):
     assert risky.at_risk
     assert round(risky.answer_rate_recent, 2) == 0.2
     assert not MonitoredNumber.objects.get(owned_number=steady).at_risk
+
+
+def test_a_number_whose_calls_left_the_window_is_cleared(addon, owned):
+    # The refresh reads only numbers with calls or with a value to clear: one at risk
+    # whose calls are all older than the 17-day window must come back clean.
+    old, quiet = owned(), owned()
+    services.numbers_monitor(owned_number_ids=[old.pk, quiet.pk], by=None)
+    _dial(old, days_ago=30, connected=1, unanswered=9)
+    MonitoredNumber.objects.filter(owned_number=old).update(
+        at_risk=True, answer_rate_recent=0.1, answer_rate_before=0.8
+    )
+    assert services.monitored_risk_refresh() == 0
+    cleared = MonitoredNumber.objects.get(owned_number=old)
+    assert (cleared.at_risk, cleared.answer_rate_recent, cleared.answer_rate_before) == (
+        False,
+        None,
+        None,
+    )
+    untouched = MonitoredNumber.objects.get(owned_number=quiet)
+    assert (untouched.at_risk, untouched.answer_rate_recent) == (False, None)

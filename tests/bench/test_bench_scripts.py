@@ -1,0 +1,113 @@
+"""The benchmarks never touch a database they were not meant for (docs/benchmarks.md).
+
+A benchmark truncates and fills tables by the million. So each script reads its arguments
+before anything connects (``--help`` touches no database), and ``bench/_setup.py`` claims
+only an empty database or one a benchmark made, refusing any other: a test database holds
+the app's tables and is refused. No timing here: the scripts time themselves.
+"""
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = sorted(p.name for p in (ROOT / "bench").glob("*.py") if not p.name.startswith("_"))
+
+
+def bench_setup():
+    spec = importlib.util.spec_from_file_location("bench_setup", ROOT / "bench" / "_setup.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def server_url(name: str) -> str:
+    """A PostgreSQL URL for database ``name`` on the server the tests use."""
+    s = connection.settings_dict
+    password = f":{s['PASSWORD']}" if s["PASSWORD"] else ""
+    port = f":{s['PORT']}" if s["PORT"] else ""
+    return f"postgres://{s['USER']}{password}@{s['HOST'] or '127.0.0.1'}{port}/{name}"
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when this returns: nothing listens there
+
+
+def database_exists(name: str) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+        return cursor.fetchone() is not None
+
+
+def drop_database(name: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(server_url("postgres"), autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def test_every_bench_script_is_covered():
+    assert {"reputation.py", "backfill.py", "webhooks.py", "fake_feed.py"} <= set(SCRIPTS)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help_exits_before_touching_a_database(script):
+    # A server that is not there: a script that connects before reading its arguments fails
+    # at once (and one that did reach a server would create, claim and migrate a database).
+    env = {**os.environ, "DATABASE_URL": f"postgres://postgres@127.0.0.1:{closed_port()}/x"}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage:" in done.stdout
+
+
+@pytest.mark.django_db
+def test_setup_refuses_a_database_holding_other_tables(monkeypatch):
+    setup = bench_setup()
+    if connection.vendor != "postgresql":
+        monkeypatch.setenv("DATABASE_URL", f"sqlite:///{connection.settings_dict['NAME']}")
+        with pytest.raises(SystemExit, match="run on PostgreSQL"):
+            setup.setup_django()
+        return
+    monkeypatch.setenv("DATABASE_URL", server_url(connection.settings_dict["NAME"]))
+    with pytest.raises(setup.NotABenchDatabase, match="not a benchmark's database"):
+        setup.setup_django()
+    assert setup.MARKER_TABLE not in connection.introspection.table_names()
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_setup_claims_a_new_database_and_knows_it_again():
+    setup = bench_setup()
+    name = f"bench_claim_probe_{uuid.uuid4().hex[:12]}"
+    url = server_url(name)
+    try:
+        setup.claim_database(url)  # created, empty, marked
+        assert database_exists(name)
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE TABLE crm_customer (id int)")  # a benchmark's tables
+        setup.claim_database(url)  # the marker says it is a benchmark's: accepted
+    finally:
+        drop_database(name)

@@ -1,0 +1,86 @@
+"""The daily check's requests really overlap (docs/reputation.md, "Checks and verdicts"):
+``REPUTATION_CHECK_CONCURRENCY`` requests at the provider at once, never more, and the next
+requests leave while an answer is being recorded, so recording never idles the provider.
+
+Waits here are events with a timeout: a check that does not overlap its requests makes
+them time out and fails its batches; nothing is timed."""
+
+import threading
+
+import pytest
+
+from crm import providers
+from reputation import checks, services
+from tests.reputation.fakes import ScriptedReputation
+
+pytestmark = pytest.mark.django_db
+WAIT = 20  # seconds before a missing overlap is a failure, not a measurement
+
+
+class PacedReputation(ScriptedReputation):
+    """Two numbers a request. The first two requests answer only once both are at the
+    provider; ``started`` counts the requests begun."""
+
+    batch_size = 2
+    lock = threading.Lock()
+    both = threading.Barrier(2, timeout=WAIT)
+    begun = in_flight = most_in_flight = 0
+    started: list[threading.Event] = []
+
+    @classmethod
+    def restart(cls):
+        ScriptedReputation.calls.clear()
+        cls.both.reset()
+        cls.begun = cls.in_flight = cls.most_in_flight = 0
+        cls.started = [threading.Event() for _ in range(20)]
+
+    def check(self, e164s, *, fresh=False):
+        cls = PacedReputation
+        with cls.lock:
+            cls.in_flight += 1
+            cls.most_in_flight = max(cls.most_in_flight, cls.in_flight)
+            begun, cls.begun = cls.begun, cls.begun + 1
+            cls.started[begun].set()
+        try:
+            if begun < 2:
+                cls.both.wait()
+            return super().check(e164s, fresh=fresh)
+        finally:
+            with cls.lock:
+                cls.in_flight -= 1
+
+
+@pytest.fixture
+def paced(settings):
+    settings.REPUTATION_PROVIDER = "tests.reputation.test_check_concurrency.PacedReputation"
+    settings.REPUTATION_CHECK_CONCURRENCY = 2
+    PacedReputation.restart()
+    providers.clear_providers()
+    yield PacedReputation
+    providers.clear_providers()
+
+
+def test_two_requests_in_flight_and_the_next_ones_sent_while_recording(
+    addon, owned, paced, monkeypatch
+):
+    addon.blocks = 2
+    addon.save()
+    numbers = [owned() for _ in range(10)]
+    services.numbers_monitor(owned_number_ids=[n.pk for n in numbers], by=None)
+    paced.restart()  # the pre-screen asked too
+    apply = checks._apply
+    sent_while_recording = []
+
+    def recording(*args, **kwargs):
+        # While the first answer is recorded, the third and fourth requests leave: each
+        # thread sends its next request the moment it has its answer.
+        if not sent_while_recording:
+            sent_while_recording.append(paced.started[3].wait(WAIT))
+        return apply(*args, **kwargs)
+
+    monkeypatch.setattr(checks, "_apply", recording)
+    run = services.daily_check_run()
+    assert (run.state, run.numbers_checked, run.requests) == ("done", 10, 5)
+    assert sent_while_recording == [True]
+    assert paced.most_in_flight == 2  # the first two met at the provider; never three
+    assert sorted(len(batch) for batch, _ in ScriptedReputation.calls) == [2, 2, 2, 2, 2]
