@@ -21,7 +21,7 @@ from crm.actors import Actor
 from crm.db import LockNamespace, is_postgresql, number_lock_key
 from crm.models import Customer, Note, PhoneNumber, PhoneNumberChange
 from crm.services import note_create, phone_number_change_record, phone_number_set_type
-from telephony import inbox, tasks
+from telephony import inbox, linking, tasks
 from telephony.counters import customer_counters_recompute
 from telephony.models import (
     Assistant,
@@ -221,12 +221,7 @@ def _file_new_caller(
     )
     phone_number_change_record(phone=phone, action=PhoneNumberChange.Action.ADDED, cause=cause)
     if type_ == PhoneNumber.Type.OTHER:
-        # Queued whether identification is on or not: the task reads the setting when it
-        # runs, so a caller filed in the seconds after an Administrator switches it on
-        # (another process's cached settings, a backfill that already took its
-        # candidates) is still looked up (docs/identification.md).
-        phone_id = phone.pk
-        transaction.on_commit(lambda: tasks.caller_number_identify.delay(phone_id))
+        identification_queue(phone_id=phone.pk)
     return customer
 
 
@@ -333,6 +328,18 @@ def call_record(
     an inbound call, the callee of an outbound one), and only a phone number there links
     a profile (:func:`telephony.parties.party_identify`).
     """
+    if facts.assistant is None and linking.supported():
+        recorded = _call_record_in_one_round_trip(
+            external_id=external_id,
+            direction=direction,
+            from_number=from_number,
+            to_number=to_number,
+            channel=channel,
+            facts=facts,
+            caller_name=caller_name,
+        )
+        if recorded is not None:
+            return recorded
     return _retry_once_on_conflict(
         lambda: _call_record(
             external_id=external_id,
@@ -364,27 +371,81 @@ def _call_record(
         _apply_facts(existing, facts)
         return Recorded(existing, False)
 
-    kind = f"{direction} {'call' if channel == Channel.TWILIO else 'assistant report'}"
-    started_at = facts.started_at or _start_from_end(facts) or timezone.now()
-    customer_id = (
-        None
-        if e164 is None
-        else customer_count_interaction(
-            e164=e164, medium=CALL, cause=f"{kind} {external_id}", at=started_at, name=caller_name
+    call = _new_call(external_id, direction, caller.address, callee.address, channel, facts)
+    if e164 is not None:
+        call.customer_id = customer_count_interaction(
+            e164=e164, medium=CALL, cause=_cause(call), at=call.started_at, name=caller_name
         )
-    )
-    call = Call(
-        customer_id=customer_id,
-        direction=direction,
-        channel=channel,
-        from_number=caller.address,
-        to_number=callee.address,
-        external_id=external_id,
-        started_at=started_at,
-    )
-    _apply_facts(call, facts, save=False)
     call.save(force_insert=True)
     return Recorded(call, True)
+
+
+def _new_call(
+    external_id: str, direction: str, caller: str, callee: str, channel: str, facts: CallFacts
+) -> Call:
+    """The call as it is first stored (no customer yet)."""
+    call = Call(
+        direction=direction,
+        channel=channel,
+        from_number=caller,
+        to_number=callee,
+        external_id=external_id,
+        started_at=facts.started_at or _start_from_end(facts) or timezone.now(),
+    )
+    _apply_facts(call, facts, save=False)
+    return call
+
+
+def _cause(call: Call) -> str:
+    kind = "call" if call.channel == Channel.TWILIO else "assistant report"
+    return f"{call.direction} {kind} {call.external_id}"
+
+
+def _call_record_in_one_round_trip(
+    *,
+    external_id: str,
+    direction: str,
+    from_number: str,
+    to_number: str,
+    channel: str,
+    facts: CallFacts,
+    caller_name: str,
+) -> Recorded | None:
+    """A new call linked in one round trip to PostgreSQL (:mod:`telephony.linking`), by
+    the rules of :func:`_call_record`, whose rows it writes the same. None for what it
+    leaves to the general path: no number to link by, a retry (the stored call takes the
+    new facts), a holder merged away meanwhile, a row the database refused."""
+    caller, callee = party_identify(from_number), party_identify(to_number)
+    e164 = (caller if direction == Direction.INBOUND else callee).e164
+    if e164 is None:
+        return None
+    call = _new_call(external_id, direction, caller.address, callee.address, channel, facts)
+    filing = new_caller_number_filing(e164=e164, medium=CALL)
+    try:
+        linked = linking.call_insert_linked(
+            e164=e164,
+            call=call,
+            caller_name=caller_name,
+            filing=(filing.type, filing.sms, filing.type_source),
+            cause=_cause(call),
+        )
+    except IntegrityError:
+        return None
+    if linked is None:
+        return None
+    call.pk, call.customer_id = linked.call_id, linked.customer_id
+    call._state.adding, call._state.db = False, connection.alias
+    if linked.new_phone_id is not None and filing.type == PhoneNumber.Type.OTHER:
+        identification_queue(phone_id=linked.new_phone_id)
+    return Recorded(call, True)
+
+
+def identification_queue(*, phone_id: int) -> None:
+    """Queue a new caller's lookup once the linking transaction commits, whether
+    identification is on or not: the task reads the setting when it runs, so a caller
+    filed as an Administrator switches it on is still looked up (docs/identification.md).
+    """
+    transaction.on_commit(lambda: tasks.caller_number_identify.delay(phone_id))
 
 
 def _start_from_end(facts: CallFacts) -> datetime | None:
