@@ -133,6 +133,8 @@ class MaskingFilter(logging.Filter):
         for key, value in list(vars(record).items()):
             if key not in _STANDARD_ATTRS:
                 setattr(record, key, _mask_value(value))
+        # The JSON formatter need not run the regexes over it a second time.
+        record.__dict__[PREMASKED] = True
         return True
 
 

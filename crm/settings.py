@@ -328,6 +328,7 @@ TASK_QUEUES = {
     "reputation.tasks.auto_replace_now": "default",
     "reputation.tasks.numbers_prescreen": "default",
     "telephony.tasks.caller_number_identify": "default",
+    "telephony.tasks.caller_numbers_identify": "default",
     "telephony.tasks.message_send_retry": "default",
 }
 CELERY_TASK_ROUTES = {name: {"queue": queue} for name, queue in TASK_QUEUES.items()}

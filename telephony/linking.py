@@ -19,8 +19,8 @@ and says so, and the general path runs instead. Outside an atomic block the mess
 its own transaction (PostgreSQL runs a multi-statement message as one); inside one, a
 savepoint keeps a refused insert from spoiling the caller's transaction.
 
-Column lists come from the models, so a field added to them is written with its default
-as the ORM would write it.
+Column lists come from the models, so a field added to them is written as the ORM would
+write it.
 """
 
 from contextlib import nullcontext
@@ -61,25 +61,45 @@ def _insertable(model: type[models.Model]) -> list[models.Field]:
     ]
 
 
-def _values(instance: models.Model) -> tuple[list[str], list[Any]]:
-    """(columns, parameters) of ``instance`` as ``Model.save`` would insert it."""
-    columns, params = [], []
+# An INSERT's shape: each column with "%s" (a parameter) or the constant written in.
+Shape = tuple[tuple[str, str], ...]
+
+
+def _values(instance: models.Model) -> tuple[Shape, list[Any]]:
+    """(shape, parameters) of ``instance`` as ``Model.save`` would insert it.
+
+    NULLs and empty strings are written into the statement rather than sent: psycopg
+    caches the parsing of a statement only up to 50 parameters, and parsing this one
+    again on every webhook would cost more than running it.
+    """
+    shape, params = [], []
     for field in _insertable(type(instance)):
         value = field.pre_save(instance, add=True)
         if isinstance(value, DatabaseDefault):
             continue
-        columns.append(field.column)
-        params.append(field.get_db_prep_save(value, connection))
-    return columns, params
+        value = field.get_db_prep_save(value, connection)
+        if value is None:
+            shape.append((field.column, "NULL"))
+        elif isinstance(value, str) and value == "":
+            shape.append((field.column, "''"))
+        else:
+            shape.append((field.column, "%s"))
+            params.append(value)
+    return tuple(shape), params
 
 
 def _insert(
-    model: type[models.Model], columns: tuple[str, ...], source: list[str], extra: list[str]
+    model: type[models.Model], shape: Shape, source: list[str], extra: list[str]
 ) -> sql.Composed:
-    """``INSERT INTO <model> (<extra>, <columns>) SELECT <source>, %s...``."""
-    names = sql.SQL(", ").join(sql.Identifier(name) for name in [*extra, *columns])
+    """``INSERT INTO <model> (<extra>, <columns>) SELECT <source>, <values>``."""
+    names = sql.SQL(", ").join(
+        sql.Identifier(name) for name in [*extra, *(column for column, _ in shape)]
+    )
     values = sql.SQL(", ").join(
-        [*(sql.Identifier(name) for name in source), *(sql.Placeholder() for _ in columns)]
+        [
+            *(sql.Identifier(name) for name in source),
+            *(sql.Placeholder() if piece == "%s" else sql.SQL(piece) for _, piece in shape),
+        ]
     )
     return sql.SQL("INSERT INTO {} ({}) SELECT {}").format(
         sql.Identifier(model._meta.db_table), names, values
@@ -87,7 +107,9 @@ def _insert(
 
 
 _LINK_SQL = """SELECT pg_advisory_xact_lock(%s, %s);
-WITH existing AS (
+WITH moment AS (
+    SELECT %s::timestamptz AS at
+), existing AS (
     SELECT id FROM telephony_call WHERE external_id = %s FOR UPDATE
 ), holder AS (
     SELECT p.customer_id
@@ -97,8 +119,9 @@ WITH existing AS (
     LIMIT 1
 ), counted AS (
     UPDATE crm_customer SET interaction_count = interaction_count + 1,
-        first_interaction_at = LEAST(COALESCE(first_interaction_at, %s), %s),
-        last_interaction_at = GREATEST(COALESCE(last_interaction_at, %s), %s)
+        first_interaction_at = LEAST(COALESCE(first_interaction_at, moment.at), moment.at),
+        last_interaction_at = GREATEST(COALESCE(last_interaction_at, moment.at), moment.at)
+    FROM moment
     WHERE id = (SELECT customer_id FROM holder) AND merged_into_id IS NULL
     RETURNING id
 ), new_customer AS (
@@ -118,26 +141,18 @@ SELECT (SELECT id FROM call), (SELECT customer_id FROM call), (SELECT id FROM ne
 
 
 @cache
-def _statement(
-    customer_columns: tuple[str, ...],
-    phone_columns: tuple[str, ...],
-    change_columns: tuple[str, ...],
-    call_columns: tuple[str, ...],
-) -> str:
-    """The lock and the linking statement for these column lists (fixed per deployment),
+def _statement(customer: Shape, phone: Shape, change: Shape, call: Shape) -> str:
+    """The lock and the linking statement for these shapes (a handful per deployment),
     rendered once per process: composing it per call would cost more than running it."""
     return (
         sql.SQL(_LINK_SQL)
         .format(
-            customer_insert=_insert(Customer, customer_columns, [], []),
-            phone_insert=_insert(PhoneNumber, phone_columns, ["id"], ["customer_id"]),
+            customer_insert=_insert(Customer, customer, [], []),
+            phone_insert=_insert(PhoneNumber, phone, ["id"], ["customer_id"]),
             change_insert=_insert(
-                PhoneNumberChange,
-                change_columns,
-                ["customer_id", "id"],
-                ["customer_id", "phone_number_id"],
+                PhoneNumberChange, change, ["customer_id", "id"], ["customer_id", "phone_number_id"]
             ),
-            call_insert=_insert(Call, call_columns, ["id"], ["customer_id"]),
+            call_insert=_insert(Call, call, ["id"], ["customer_id"]),
         )
         .as_string(None)
     )
@@ -174,21 +189,18 @@ def call_insert_linked(
         type_source=type_source,
         cause=cause[:255],
     )
-    customer_columns, customer_params = _values(new_customer)
-    phone_columns, phone_params = _values(new_phone)
-    change_columns, change_params = _values(new_change)
-    call_columns, call_params = _values(call)
-    statement = _statement(
-        tuple(customer_columns), tuple(phone_columns), tuple(change_columns), tuple(call_columns)
-    )
-    at_value = connection.ops.adapt_datetimefield_value(at)
+    customer_shape, customer_params = _values(new_customer)
+    phone_shape, phone_params = _values(new_phone)
+    change_shape, change_params = _values(new_change)
+    call_shape, call_params = _values(call)
+    statement = _statement(customer_shape, phone_shape, change_shape, call_shape)
     params = [
         int(LockNamespace.NUMBER_LINK),
         number_lock_key(e164),
+        connection.ops.adapt_datetimefield_value(at),
         call.external_id,
         e164,
         PhoneNumber.Type.MOBILE,
-        *([at_value] * 4),
         *customer_params,
         *phone_params,
         *change_params,

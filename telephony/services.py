@@ -21,8 +21,9 @@ from crm.actors import Actor
 from crm.db import LockNamespace, is_postgresql, number_lock_key
 from crm.models import Customer, Note, PhoneNumber, PhoneNumberChange
 from crm.services import note_create, phone_number_change_record, phone_number_set_type
-from telephony import inbox, linking, tasks
+from telephony import inbox, linking
 from telephony.counters import customer_counters_recompute
+from telephony.identification import services as identification
 from telephony.models import (
     Assistant,
     Call,
@@ -51,7 +52,7 @@ def new_caller_number_filing(*, e164: str, medium: Medium) -> NumberFiling:
 
     An SMS proves the number takes texts: Mobile + SMS. A voice call proves nothing, so
     the number is Other, and mobile identification looks it up once the linking
-    transaction commits (``tasks.caller_number_identify``; docs/identification.md).
+    transaction commits (``caller_number_identify_queue``; docs/identification.md).
     """
     if medium == SMS:
         return NumberFiling(PhoneNumber.Type.MOBILE, True, PhoneNumber.TypeSource.INBOUND_SMS)
@@ -445,7 +446,7 @@ def identification_queue(*, phone_id: int) -> None:
     identification is on or not: the task reads the setting when it runs, so a caller
     filed as an Administrator switches it on is still looked up (docs/identification.md).
     """
-    transaction.on_commit(lambda: tasks.caller_number_identify.delay(phone_id))
+    transaction.on_commit(lambda: identification.caller_number_identify_queue(phone_id=phone_id))
 
 
 def _start_from_end(facts: CallFacts) -> datetime | None:

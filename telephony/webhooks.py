@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from functools import wraps
+from functools import lru_cache, wraps
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
@@ -228,15 +228,16 @@ def voice(request: HttpRequest) -> HttpResponse:
 def _callbacks(request: HttpRequest) -> answering.Callbacks:
     """Absolute callback URLs on the host Twilio called (what it signs them with)."""
     base = settings.TWILIO_WEBHOOK_BASE_URL
+    return _callbacks_on(base.rstrip("/") if base else f"{request.scheme}://{request.get_host()}")
 
-    def url(name: str) -> str:
-        path = reverse(f"telephony:{name}")
-        return base.rstrip("/") + path if base else request.build_absolute_uri(path)
 
+@lru_cache(maxsize=32)
+def _callbacks_on(base: str) -> answering.Callbacks:
+    # Three reverse() calls on every voice webhook cost more than the rest of its view.
     return answering.Callbacks(
-        recording=url("twilio-voice-recording"),
-        transcription=url("twilio-voice-transcription"),
-        dial_done=url("twilio-voice-dial-done"),
+        recording=base + reverse("telephony:twilio-voice-recording"),
+        transcription=base + reverse("telephony:twilio-voice-transcription"),
+        dial_done=base + reverse("telephony:twilio-voice-dial-done"),
     )
 
 

