@@ -224,16 +224,23 @@ def fire_python(
     return elapsed, latencies
 
 
-def process_cpu(pids: list[int]) -> float:
-    """CPU seconds (user + system) the processes have used so far (Linux /proc)."""
-    total = 0
+def process_cpu(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) each live process has used so far (Linux /proc)."""
+    used = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
+
+
+def cpu_since(before: dict[int, float], pids: list[int]) -> float:
+    """CPU seconds used since ``before`` by the processes alive then and now (a backend
+    that exited meanwhile is left out rather than counted negative)."""
+    after = process_cpu(pids)
+    return sum(after[pid] - before[pid] for pid in after if pid in before)
 
 
 def server_pids(server: subprocess.Popen) -> list[int]:
@@ -444,7 +451,7 @@ def one_round(
     fired = fire(port, requests, args.concurrency, 200, args.client)
     # CPU per webhook (server + database + this client): what the two cores must supply
     # per request whatever else the machine is doing.
-    cpu_ms = (process_cpu(pids) - cpu_before + client_cpu() - client_before) / fired.count * 1000
+    cpu_ms = (cpu_since(cpu_before, pids) + client_cpu() - client_before) / fired.count * 1000
     extra_profiles, bad_calls = check_duplicates(numbers, sids)
     return {
         "bare": bare.count / bare.seconds,

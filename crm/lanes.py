@@ -19,6 +19,7 @@ What is lean (docs/architecture.md, "Middleware lanes"):
 """
 
 from collections.abc import Callable
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
@@ -56,10 +57,10 @@ class _LeanHandler(BaseHandler):
     """
 
     def __init__(self, paths: list[str]) -> None:
-        self._view_middleware = []
-        self._template_response_middleware = []
-        self._exception_middleware = []
-        handler = convert_exception_to_response(self._get_response)
+        self._view_middleware: list[Any] = []
+        self._template_response_middleware: list[Any] = []
+        self._exception_middleware: list[Any] = []
+        handler = convert_exception_to_response(self._get_response)  # type: ignore[attr-defined]
         for path in reversed(paths):
             try:
                 instance = import_string(path)(handler)
@@ -80,7 +81,10 @@ class LaneMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
-        self.lean = _LeanHandler(list(settings.LEAN_MIDDLEWARE))._middleware_chain
+        self.lean = cast(
+            Callable[[HttpRequest], HttpResponse],
+            _LeanHandler(list(settings.LEAN_MIDDLEWARE))._middleware_chain,
+        )
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if is_lean(request):
