@@ -396,7 +396,12 @@ def main() -> None:
     finally:
         for process in (server, bare):
             process.terminate()
-            process.wait(timeout=30)
+        for process in (server, bare):
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # a loaded machine: stop it for sure
+                process.kill()
+                process.wait()
         clean()
         shutil.rmtree(log_dir, ignore_errors=True)
 

@@ -51,6 +51,7 @@ _FROM_STATEMENT: dict[type[models.Model], set[str]] = {
 }
 
 
+@cache
 def _insertable(model: type[models.Model]) -> list[models.Field]:
     """The columns an INSERT of ``model`` writes from the instance (the ORM's choice:
     every concrete field but the key; a database default is left to the database)."""
