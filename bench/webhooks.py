@@ -3,13 +3,15 @@
 Every round sends signed Twilio voice webhooks from many numbers nobody has seen: each
 number rings twice at once (two CallSids: the race for one profile) and a share of
 requests are Twilio retries (same CallSid again). Then the database is checked for
-duplicate profiles and calls. Baselines measured in the same run: the HTTP floor (the
-same server refusing a badly signed request: no database work) and the database work
-alone (the linking service called in-process, one call at a time).
+duplicate profiles and calls. Identification is on (the default): each new caller's
+lookup is queued. Baselines measured in the same round, with the same gunicorn options
+and the same client: bare Django (one view answering 403, no middleware:
+bench/_bare_django.py) and the HTTP floor (the app refusing a badly signed request: every
+middleware a webhook passes, the signature check, no database work).
 
-    DATABASE_URL=postgres://... .venv/bin/python bench/webhooks.py [--rounds 3]
+    DATABASE_URL=postgres://.../bench_NAME .venv/bin/python bench/webhooks.py [--rounds 3]
 
-Last line: the headline (median of the rounds).
+Last line: the headline (medians of the rounds), the app's share of the floor last.
 """
 
 import argparse
@@ -28,25 +30,13 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import ROOT, setup_django
 
 TOKEN = "bench-" + secrets.token_hex(16)
-os.environ["TWILIO_AUTH_TOKEN"] = TOKEN
-os.environ["TWILIO_ACCOUNT_SID"] = ""
-os.environ["TWILIO_WEBHOOK_BASE_URL"] = ""
-setup_django()  # Django on PostgreSQL, migrated
-
-from django.db import connection  # noqa: E402
-from twilio.request_validator import RequestValidator  # noqa: E402
-
-from crm.models import Customer, PhoneNumber  # noqa: E402
-from telephony import services  # noqa: E402
-from telephony.models import Call  # noqa: E402
-
 AREA = "725"  # bench numbers live here: +1 725 ... (nothing else in the demo uses it)
 OUR_LINE = "+18005550100"
 WRK_SECONDS = 10
@@ -57,8 +47,8 @@ def bench_number(i: int) -> str:
     return f"+1{AREA}{200 + (i // 10_000) % 700}{i % 10_000:04d}"
 
 
-def free_port() -> int:
-    for port in range(8100, 8200):
+def free_port(after: int = 8099) -> int:
+    for port in range(after + 1, 8200):
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
@@ -68,44 +58,50 @@ def free_port() -> int:
     raise SystemExit("no free port in 8100-8199")
 
 
-def start_server(port: int, workers: int, threads: int, worker_class: str) -> subprocess.Popen:
+def start_server(
+    port: int, args: argparse.Namespace, app: str, log_path: Path, bare: bool = False
+) -> subprocess.Popen:
     env = {
         **os.environ,
         "DEBUG": "0",
-        "LOG_LEVEL": "ERROR",  # refused signatures would log a warning each
+        # As production writes them: one JSON object per line, the access line at INFO
+        # (refused signatures add Django's warning line each).
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": args.log_level,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
     }
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "crm.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            worker_class,
-            "--threads",
-            str(threads),
-            "--keep-alive",
-            "5",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    for _ in range(200):
+    command = [str(Path(sys.executable).parent / "gunicorn"), app]
+    if bare:
+        command += ["--pythonpath", str(ROOT / "bench")]
+    command += [
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(args.workers),
+        "--worker-class",
+        args.worker_class,
+        "--threads",
+        str(args.threads),
+        "--keep-alive",
+        "5",
+        "--log-level",
+        "warning",
+    ]
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=log, stdout=log)
+    for _ in range(400):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return process
         except OSError:
             time.sleep(0.05)
     process.terminate()
-    raise SystemExit("gunicorn did not start")
+    raise SystemExit(f"gunicorn ({app}) did not start: see {log_path}")
 
 
 def signed(port: int, params: dict[str, str], valid: bool = True) -> tuple[bytes, dict[str, str]]:
+    from twilio.request_validator import RequestValidator
+
     url = f"http://127.0.0.1:{port}{PATH}"
     signature = RequestValidator(TOKEN).compute_signature(url, params)
     if not valid:
@@ -228,20 +224,29 @@ def fire_python(
     return elapsed, latencies
 
 
-def process_cpu(pids: list[int]) -> float:
-    """CPU seconds (user + system) the processes have used so far (Linux /proc)."""
-    total = 0
+def process_cpu(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) each live process has used so far (Linux /proc)."""
+    used = {}
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+        used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
+
+
+def cpu_since(before: dict[int, float], pids: list[int]) -> float:
+    """CPU seconds used since ``before`` by the processes alive then and now (a backend
+    that exited meanwhile is left out rather than counted negative)."""
+    after = process_cpu(pids)
+    return sum(after[pid] - before[pid] for pid in after if pid in before)
 
 
 def server_pids(server: subprocess.Popen) -> list[int]:
     """gunicorn's workers and the PostgreSQL backends serving this database."""
+    from django.db import connection
+
     workers = subprocess.run(
         ["pgrep", "-P", str(server.pid)], capture_output=True, text=True, check=False
     ).stdout.split()
@@ -266,8 +271,20 @@ def pct(values: list[float], q: float) -> float:
 
 
 def clean() -> None:
+    from crm.models import Customer, PhoneNumber
+
     holders = PhoneNumber.objects.filter(number__startswith=f"+1{AREA}").values("customer_id")
     Customer.objects.filter(id__in=holders).delete()
+
+
+def identification_on() -> None:
+    """Mobile identification on, as it is by default: every new caller's lookup is queued."""
+    from telephony.models import OrchestrationSettings
+
+    config = OrchestrationSettings.load()
+    if not config.mobile_identification:
+        config.mobile_identification = True
+        config.save()
 
 
 def check_duplicates(numbers: list[str], sids: set[str]) -> tuple[int, int]:
@@ -276,6 +293,11 @@ def check_duplicates(numbers: list[str], sids: set[str]) -> tuple[int, int]:
     Holds whether every request was sent (Python client) or only those that fit in wrk's
     window: each number that called has one profile, whose counter equals its calls.
     """
+    from django.db import connection
+
+    from crm.models import Customer
+    from telephony.models import Call
+
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT number, COUNT(*) AS n "
@@ -292,22 +314,7 @@ def check_duplicates(numbers: list[str], sids: set[str]) -> tuple[int, int]:
     return extra_profiles, abs(counted - stored)
 
 
-def database_alone(start: int, count: int) -> float:
-    """ms per linked call, in-process, one at a time: the database work with no HTTP."""
-    began = time.perf_counter()
-    for i in range(start, start + count):
-        services.call_record(
-            external_id="CA" + uuid.uuid4().hex,
-            direction="inbound",
-            from_number=bench_number(i),
-            to_number=OUR_LINE,
-            channel="twilio",
-            facts=services.CallFacts(status="ringing"),
-        )
-    return (time.perf_counter() - began) / count * 1000
-
-
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
@@ -316,10 +323,15 @@ def main() -> None:
         default=None,
         help="new numbers per round (default: 1000, or 4000 for wrk's 10 s window)",
     )
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        help="the servers' LOG_LEVEL (INFO writes an access line per request, as production)",
+    )
     parser.add_argument(
         "--client",
         default="wrk" if shutil.which("wrk") else "python",
@@ -329,14 +341,32 @@ def main() -> None:
     args = parser.parse_args()
     if args.numbers is None:
         args.numbers = 4000 if args.client == "wrk" else 1000
+    return args
 
+
+def main() -> None:
+    args = parse_args()
+    # The servers inherit these: signatures are checked against this run's own token.
+    os.environ["TWILIO_AUTH_TOKEN"] = TOKEN
+    os.environ["TWILIO_ACCOUNT_SID"] = ""
+    os.environ["TWILIO_WEBHOOK_BASE_URL"] = ""
+    setup_django()
     clean()
+    identification_on()
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
     port = free_port()
-    server = start_server(port, args.workers, args.threads, args.worker_class)
+    bare_port = free_port(port)
+    server = start_server(port, args, "crm.wsgi:application", log_dir / "app.log")
+    bare = start_server(
+        bare_port, args, "_bare_django:application", log_dir / "bare.log", bare=True
+    )
     print(
-        f"gunicorn on 127.0.0.1:{port}: {args.workers} {args.worker_class} workers"
+        f"gunicorn on 127.0.0.1:{port} (the app) and :{bare_port} (bare Django), each "
+        f"{args.workers} {args.worker_class} workers"
         f"{f' x {args.threads} threads' if args.worker_class == 'gthread' else ''}; "
-        f"{args.concurrency} concurrent connections from {args.client}; {os.cpu_count()} cores"
+        f"{args.concurrency} concurrent connections from {args.client}; "
+        f"LOG_LEVEL={args.log_level} (JSON); identification on; {os.cpu_count()} cores; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     rng = random.Random(42)
     next_number = 0
@@ -348,85 +378,99 @@ def main() -> None:
             for i in range(200)
         ]
         fire(port, warm, args.concurrency, 200, args.client)
+        fire(bare_port, warm, args.concurrency, 403, args.client)
         next_number += 200
         for round_no in range(1, args.rounds + 1):
-            numbers = [bench_number(next_number + i) for i in range(args.numbers)]
-            next_number += args.numbers
-            requests, sids = [], set()
-            for number in numbers:
-                for _ in range(2):  # two simultaneous first calls per new number
-                    sid = "CA" + uuid.uuid4().hex
-                    sids.add(sid)
-                    request = signed(port, voice(number, sid))
-                    requests.append(request)
-                    if rng.random() < 0.1:  # Twilio retries this one
-                        requests.append(request)
-            # Keep each number's requests close together so they really overlap.
-            requests = shuffle_locally(requests, rng, window=args.concurrency * 2)
-            pids = server_pids(server)
-            cpu_before, client_before = process_cpu(pids), client_cpu()
-            fired = fire(port, requests, args.concurrency, 200, args.client)
-            # CPU per webhook (server + database + this client): what the two cores must
-            # supply per request whatever else the machine is doing.
-            cpu_ms = (
-                (process_cpu(pids) - cpu_before + client_cpu() - client_before) / fired.count * 1000
-            )
-            extra_profiles, bad_calls = check_duplicates(numbers, sids)
-
-            floor_requests = [
-                signed(port, voice(bench_number(10**6 + i), "CA" + uuid.uuid4().hex), False)
-                for i in range(len(requests))
-            ]
-            floor = fire(port, floor_requests, args.concurrency, 403, args.client)
-            db_ms = database_alone(next_number, 200)
-            next_number += 200
-            result = {
-                "rps": fired.count / fired.seconds,
-                "p50": fired.p50_ms,
-                "p99": fired.p99_ms,
-                "dups": extra_profiles + bad_calls,
-                "floor": floor.count / floor.seconds,
-                "db_ms": db_ms,
-                "cpu_ms": cpu_ms,
-            }
+            result, next_number = one_round(args, port, bare_port, server, rng, next_number)
             results.append(result)
             print(
-                f"round {round_no}: {fired.count} webhooks answered (of {len(requests)} prepared: "
-                f"{len(sids)} calls from {len(numbers)} new numbers, "
-                f"{len(requests) - len(sids)} retries) "
-                f"{result['rps']:.0f} req/s, p50 {result['p50']:.1f} ms, "
-                f"p99 {result['p99']:.1f} ms, "
-                f"duplicates {result['dups']} (profiles {extra_profiles}, calls {bad_calls}); "
-                f"CPU {cpu_ms:.2f} ms per webhook (gunicorn + PostgreSQL + client); "
-                f"baselines: HTTP floor {result['floor']:.0f} req/s, "
-                f"database alone {db_ms:.2f} ms/call"
+                f"round {round_no}: bare Django {result['bare']:.0f} req/s; "
+                f"floor {result['floor']:.0f} req/s ({result['floor'] / result['bare']:.0%} "
+                f"of bare); app {result['rps']:.0f} req/s, p50 {result['p50']:.1f} ms, "
+                f"p99 {result['p99']:.1f} ms, {result['answered']} webhooks answered "
+                f"({result['calls']} calls from {result['numbers']} new numbers prepared, "
+                f"{result['retries']} retries), duplicates {result['dups']}; "
+                f"CPU {result['cpu_ms']:.2f} ms per webhook (gunicorn + PostgreSQL + client); "
+                f"app {result['rps'] / result['floor']:.0%} of the floor"
             )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for process in (server, bare):
+            process.terminate()
+        for process in (server, bare):
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # a loaded machine: stop it for sure
+                process.kill()
+                process.wait()
         clean()
+        shutil.rmtree(log_dir, ignore_errors=True)
 
-    rps = statistics.median(r["rps"] for r in results)
-    cpu_ms = statistics.median(r["cpu_ms"] for r in results)
-    load = os.getloadavg()[0]
+    def median(key: str) -> float:
+        return statistics.median(r[key] for r in results)
+
+    rps, floor, bare_rps = median("rps"), median("floor"), median("bare")
     print(
-        f"CPU per webhook {cpu_ms:.2f} ms: {os.cpu_count()} idle cores could serve at most "
-        f"{os.cpu_count() * 1000 / cpu_ms:.0f} req/s; load average now {load:.1f} "
-        "(other processes share these cores)"
-    )
-    floor = statistics.median(r["floor"] for r in results)
-    print(
-        f"baselines (median): HTTP floor {floor:.0f} req/s (signature refused, no database); "
-        f"database work alone {statistics.median(r['db_ms'] for r in results):.2f} ms/call"
+        f"medians of {len(results)} rounds: bare Django {bare_rps:.0f} req/s; "
+        f"HTTP floor {floor:.0f} req/s; app {rps:.0f} req/s; "
+        f"CPU per webhook {median('cpu_ms'):.2f} ms; "
+        f"load average now {os.getloadavg()[0]:.1f} (other processes share these cores)"
     )
     print(
-        f"webhooks: {rps:.0f} requests/s (median of {len(results)} rounds, "
-        f"{rps / floor:.0%} of the HTTP floor), "
-        f"p50 {statistics.median(r['p50'] for r in results):.1f} ms, "
-        f"p99 {statistics.median(r['p99'] for r in results):.1f} ms, "
-        f"duplicates found {sum(r['dups'] for r in results)} "
-        f"(target >= 300 req/s, p99 < 100 ms, 0 duplicates)"
+        f"webhooks: {rps:.0f} requests/s, p50 {median('p50'):.1f} ms, "
+        f"p99 {median('p99'):.1f} ms, duplicates {sum(r['dups'] for r in results)}; "
+        f"floor {floor:.0f} req/s = {floor / bare_rps:.0%} of bare Django's {bare_rps:.0f} "
+        f"(target >= 80%); app = {rps / floor:.0%} of the floor (target >= 60%)"
     )
+
+
+def one_round(
+    args: argparse.Namespace,
+    port: int,
+    bare_port: int,
+    server: subprocess.Popen,
+    rng: random.Random,
+    next_number: int,
+) -> tuple[dict[str, Any], int]:
+    numbers = [bench_number(next_number + i) for i in range(args.numbers)]
+    next_number += args.numbers
+    requests, sids = [], set()
+    for number in numbers:
+        for _ in range(2):  # two simultaneous first calls per new number
+            sid = "CA" + uuid.uuid4().hex
+            sids.add(sid)
+            request = signed(port, voice(number, sid))
+            requests.append(request)
+            if rng.random() < 0.1:  # Twilio retries this one
+                requests.append(request)
+    # Keep each number's requests close together so they really overlap.
+    requests = shuffle_locally(requests, rng, window=args.concurrency * 2)
+    refused = [
+        signed(port, voice(bench_number(10**6 + i), "CA" + uuid.uuid4().hex), False)
+        for i in range(len(requests))
+    ]
+    bare = fire(bare_port, refused, args.concurrency, 403, args.client)
+    floor = fire(port, refused, args.concurrency, 403, args.client)
+
+    pids = server_pids(server)
+    cpu_before, client_before = process_cpu(pids), client_cpu()
+    fired = fire(port, requests, args.concurrency, 200, args.client)
+    # CPU per webhook (server + database + this client): what the two cores must supply
+    # per request whatever else the machine is doing.
+    cpu_ms = (cpu_since(cpu_before, pids) + client_cpu() - client_before) / fired.count * 1000
+    extra_profiles, bad_calls = check_duplicates(numbers, sids)
+    return {
+        "bare": bare.count / bare.seconds,
+        "floor": floor.count / floor.seconds,
+        "rps": fired.count / fired.seconds,
+        "p50": fired.p50_ms,
+        "p99": fired.p99_ms,
+        "answered": fired.count,
+        "calls": len(sids),
+        "numbers": len(numbers),
+        "retries": len(requests) - len(sids),
+        "dups": extra_profiles + bad_calls,
+        "cpu_ms": cpu_ms,
+    }, next_number
 
 
 def voice(number: str, sid: str) -> dict[str, str]:

@@ -111,6 +111,10 @@ class MaskingFilter(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.__dict__.get(PREMASKED):
+            # An access line: built from values already masked or known to hold no number
+            # (crm.logs.RequestLogMiddleware), so the regexes are not run over it again.
+            return True
         record.msg = mask(record.getMessage())
         record.args = None
         if record.exc_info:
@@ -129,6 +133,8 @@ class MaskingFilter(logging.Filter):
         for key, value in list(vars(record).items()):
             if key not in _STANDARD_ATTRS:
                 setattr(record, key, _mask_value(value))
+        # The JSON formatter need not run the regexes over it a second time.
+        record.__dict__[PREMASKED] = True
         return True
 
 
@@ -143,23 +149,35 @@ class JsonFormatter(_JsonFormatter):
         kwargs.setdefault("datefmt", "%Y-%m-%dT%H:%M:%S%z")
         super().__init__(*args, **kwargs)
 
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        super().add_fields(log_data, record, message_dict)
+        if record.__dict__.get(PREMASKED):
+            log_data[PREMASKED] = True
+
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        if log_data.pop(PREMASKED, False):
+            return log_data
         # Extras that are objects (a request, a model) are logged by their text, masked too.
         return {key: _mask_value(value) for key, value in log_data.items()}
 
 
 def _request_id(request: HttpRequest) -> str:
-    incoming = request.headers.get("X-Request-ID", "")
+    incoming = request.META.get("HTTP_X_REQUEST_ID", "")
     # A proxy's id is kept so one request can be followed across services; anything that
     # is not a plain token (a log-injection attempt, a huge header) is replaced.
-    return incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    return incoming if incoming and _REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
 
 class RequestLogMiddleware:
     """Gives each request an id (``X-Request-ID`` in and out) and logs one line when it ends.
 
     The line names the route pattern (``/api/campaigns/<int:campaign_id>/...``), never the
-    raw path with its numbers, and for Twilio webhooks the CallSid or MessageSid.
+    raw path with its numbers, and for Twilio webhooks the CallSid or MessageSid. It runs
+    on every request, webhooks included, so it is written to cost microseconds: nothing
+    is built when the line would not be written, and the line is made of values masked
+    here once (:data:`PREMASKED`) instead of by the handler's regexes after.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -172,20 +190,31 @@ class RequestLogMiddleware:
         started = time.perf_counter()
         try:
             response = self.get_response(request)
-            response["X-Request-ID"] = request_id
+            response.headers["X-Request-ID"] = request_id
             # Probes arrive every few seconds: their lines are DEBUG, not noise at INFO.
             level = logging.DEBUG if hasattr(request, "log_route") else logging.INFO
-            access_logger.log(
-                level,
-                "%s %s %s",
-                request.method,
-                _route(request),
-                response.status_code,
-                extra=_access_fields(request, response.status_code, started),
-            )
+            if access_logger.isEnabledFor(level):
+                fields = _access_fields(request, response.status_code, started)
+                fields["request_id"] = request_id
+                access_logger.log(
+                    level,
+                    "%s %s %s",
+                    fields["method"],
+                    fields["route"],
+                    fields["status"],
+                    extra=fields,
+                )
             return response
         finally:
             request_id_var.reset(token)
+
+
+# What the access line calls a method: one of these as sent, anything else masked.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Twilio SIDs: two letters and 32 hex digits; anything else is masked before it is logged.
+_TWILIO_SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+# Set on a record whose message and extras are already masked (the access line).
+PREMASKED = "_premasked"
 
 
 def _route(request: HttpRequest) -> str:
@@ -195,15 +224,18 @@ def _route(request: HttpRequest) -> str:
     if match is None or not match.route:
         # Answered before URL resolution (an HTTPS redirect, a 404): the path, masked.
         return mask(request.path)
+    # A pattern of our URLconf (``<int:pk>``, never the value): no number to mask.
     return "/" + match.route.lstrip("^").rstrip("$")
 
 
 def _access_fields(request: HttpRequest, status: int, started: float) -> dict[str, Any]:
+    method = request.method or ""
     fields: dict[str, Any] = {
-        "method": request.method,
+        "method": method if method in _METHODS else mask(method),
         "route": _route(request),
         "status": status,
         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        PREMASKED: True,
     }
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
@@ -211,9 +243,10 @@ def _access_fields(request: HttpRequest, status: int, started: float) -> dict[st
     # The SIDs are not personal data. Only a form the view parsed is read: a body Django
     # refused (not UTF-8, too big) would raise here again and lose the access line.
     parsed = getattr(request, "_post", None)
-    if request.path.startswith("/webhooks/") and request.method == "POST" and parsed is not None:
+    if parsed is not None and request.method == "POST" and request.path.startswith("/webhooks/"):
         for param, key in (("CallSid", "call_sid"), ("MessageSid", "message_sid")):
             value = parsed.get(param)
             if value:
-                fields[key] = str(value)[:64]
+                value = str(value)[:64]
+                fields[key] = value if _TWILIO_SID.match(value) else mask(value)
     return fields

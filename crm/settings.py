@@ -87,6 +87,9 @@ MIDDLEWARE = [
     "crm.logs.RequestLogMiddleware",
     # Probes are answered here: before host checks, HTTPS redirects, sessions and auth.
     "crm.health.HealthCheckMiddleware",
+    # Webhooks and token-authenticated API requests leave here for LEAN_MIDDLEWARE; pages
+    # and session-authenticated API requests go on through all of the rest (crm/lanes.py).
+    "crm.lanes.LaneMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything reads input: no NUL reaches a view or the database (docs/input.md).
@@ -101,6 +104,16 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
+]
+
+# The whole chain of a webhook or a token-authenticated API request after LaneMiddleware:
+# HTTPS redirect and security headers, clean input, host validation and APPEND_SLASH.
+# No session, CSRF, messages, auth from the session, time zone, frame options, static
+# files or login lockout: nothing there is read by a signature or a token (crm/lanes.py).
+LEAN_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "crm.inputs.CleanInputMiddleware",
+    "django.middleware.common.CommonMiddleware",
 ]
 
 AUTHENTICATION_BACKENDS = [
@@ -315,6 +328,7 @@ TASK_QUEUES = {
     "reputation.tasks.auto_replace_now": "default",
     "reputation.tasks.numbers_prescreen": "default",
     "telephony.tasks.caller_number_identify": "default",
+    "telephony.tasks.caller_numbers_identify": "default",
     "telephony.tasks.message_send_retry": "default",
 }
 CELERY_TASK_ROUTES = {name: {"queue": queue} for name, queue in TASK_QUEUES.items()}

@@ -4,6 +4,8 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 urlpatterns = [
+    # First: Twilio's webhooks are the busiest URLs, and resolution tries these in order.
+    path("webhooks/twilio/", include("telephony.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -12,7 +14,6 @@ urlpatterns = [
     path("api/", include("crm.api_urls")),
     path("api/", include("telephony.api_urls")),
     path("api/", include("reputation.api_urls")),
-    path("webhooks/twilio/", include("telephony.urls")),
     path("api/", include("campaigns.api_urls")),
     path("campaigns/", include("campaigns.urls")),
 ]

@@ -21,8 +21,9 @@ from crm.actors import Actor
 from crm.db import LockNamespace, is_postgresql, number_lock_key
 from crm.models import Customer, Note, PhoneNumber, PhoneNumberChange
 from crm.services import note_create, phone_number_change_record, phone_number_set_type
-from telephony import inbox, tasks
+from telephony import inbox, linking
 from telephony.counters import customer_counters_recompute
+from telephony.identification import services as identification
 from telephony.models import (
     Assistant,
     Call,
@@ -51,7 +52,7 @@ def new_caller_number_filing(*, e164: str, medium: Medium) -> NumberFiling:
 
     An SMS proves the number takes texts: Mobile + SMS. A voice call proves nothing, so
     the number is Other, and mobile identification looks it up once the linking
-    transaction commits (``tasks.caller_number_identify``; docs/identification.md).
+    transaction commits (``caller_number_identify_queue``; docs/identification.md).
     """
     if medium == SMS:
         return NumberFiling(PhoneNumber.Type.MOBILE, True, PhoneNumber.TypeSource.INBOUND_SMS)
@@ -209,24 +210,32 @@ def _file_new_caller(
     if hidden_mobile and type_ == PhoneNumber.Type.MOBILE:
         # A merged-away profile still holds it as Mobile (a Mobile has one owner).
         type_, sms = PhoneNumber.Type.OTHER, False
-    customer = Customer.objects.create(
+    customer = Customer(
         name=name[:200],
         source=Customer.Source.SMS if medium == SMS else Customer.Source.CALL,
         interaction_count=1,
         first_interaction_at=at,
         last_interaction_at=at,
     )
-    phone = PhoneNumber.objects.create(
-        customer=customer, number=e164, type=type_, sms=sms, type_source=filing.type_source
-    )
-    phone_number_change_record(phone=phone, action=PhoneNumberChange.Action.ADDED, cause=cause)
+    phone = PhoneNumber(number=e164, type=type_, sms=sms, type_source=filing.type_source)
+    if is_postgresql():
+        # The three rows in one statement (telephony/linking.py): two round trips fewer.
+        change = PhoneNumberChange(
+            number=e164,
+            action=PhoneNumberChange.Action.ADDED,
+            new_type=type_,
+            new_sms=sms,
+            type_source=filing.type_source,
+            cause=cause[:255],
+        )
+        linking.new_caller_insert(customer=customer, phone=phone, change=change)
+    else:
+        customer.save(force_insert=True)
+        phone.customer = customer
+        phone.save(force_insert=True)
+        phone_number_change_record(phone=phone, action=PhoneNumberChange.Action.ADDED, cause=cause)
     if type_ == PhoneNumber.Type.OTHER:
-        # Queued whether identification is on or not: the task reads the setting when it
-        # runs, so a caller filed in the seconds after an Administrator switches it on
-        # (another process's cached settings, a backfill that already took its
-        # candidates) is still looked up (docs/identification.md).
-        phone_id = phone.pk
-        transaction.on_commit(lambda: tasks.caller_number_identify.delay(phone_id))
+        identification_queue(phone_id=phone.pk)
     return customer
 
 
@@ -364,27 +373,42 @@ def _call_record(
         _apply_facts(existing, facts)
         return Recorded(existing, False)
 
-    kind = f"{direction} {'call' if channel == Channel.TWILIO else 'assistant report'}"
-    started_at = facts.started_at or _start_from_end(facts) or timezone.now()
-    customer_id = (
-        None
-        if e164 is None
-        else customer_count_interaction(
-            e164=e164, medium=CALL, cause=f"{kind} {external_id}", at=started_at, name=caller_name
+    call = _new_call(external_id, direction, caller.address, callee.address, channel, facts)
+    if e164 is not None:
+        call.customer_id = customer_count_interaction(
+            e164=e164, medium=CALL, cause=_cause(call), at=call.started_at, name=caller_name
         )
-    )
-    call = Call(
-        customer_id=customer_id,
-        direction=direction,
-        channel=channel,
-        from_number=caller.address,
-        to_number=callee.address,
-        external_id=external_id,
-        started_at=started_at,
-    )
-    _apply_facts(call, facts, save=False)
     call.save(force_insert=True)
     return Recorded(call, True)
+
+
+def _new_call(
+    external_id: str, direction: str, caller: str, callee: str, channel: str, facts: CallFacts
+) -> Call:
+    """The call as it is first stored (no customer yet)."""
+    call = Call(
+        direction=direction,
+        channel=channel,
+        from_number=caller,
+        to_number=callee,
+        external_id=external_id,
+        started_at=facts.started_at or _start_from_end(facts) or timezone.now(),
+    )
+    _apply_facts(call, facts, save=False)
+    return call
+
+
+def _cause(call: Call) -> str:
+    kind = "call" if call.channel == Channel.TWILIO else "assistant report"
+    return f"{call.direction} {kind} {call.external_id}"
+
+
+def identification_queue(*, phone_id: int) -> None:
+    """Queue a new caller's lookup once the linking transaction commits, whether
+    identification is on or not: the task reads the setting when it runs, so a caller
+    filed as an Administrator switches it on is still looked up (docs/identification.md).
+    """
+    transaction.on_commit(lambda: identification.caller_number_identify_queue(phone_id=phone_id))
 
 
 def _start_from_end(facts: CallFacts) -> datetime | None:

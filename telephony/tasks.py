@@ -35,6 +35,15 @@ def caller_number_identify(phone_id: int) -> str:
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def caller_numbers_identify(phone_ids: list[int]) -> list[str]:
+    """Look up the new callers one web process gathered (a failed one is queued again as
+    ``caller_number_identify``, which retries)."""
+    from telephony.identification import services
+
+    return services.caller_numbers_identify(phone_ids=phone_ids)
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def backfill_run(run_id: int) -> None:
     """Run or resume an identification backfill (long: route it to its own queue)."""
     from telephony.identification import services

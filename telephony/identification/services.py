@@ -5,7 +5,11 @@ The shared parts (cap, ledger, claims) are in :mod:`telephony.identification.led
 the backfill's runner is :mod:`telephony.identification.backfill`.
 """
 
+import atexit
 import logging
+import os
+import threading
+import time
 from decimal import Decimal
 
 from django.db import transaction
@@ -96,6 +100,92 @@ def _resume_open_run() -> None:
 
 
 # --- New callers -------------------------------------------------------------------------
+
+# How long the queue gathers new callers before one publish carries them all.
+QUEUE_GATHER_SECONDS = 0.02
+
+
+class _LookupQueue:
+    """New callers' numbers on their way to the broker, gathered per process.
+
+    The linking transaction commits on the webhook's thread; a Celery publish there cost
+    each new caller's request about a millisecond of CPU (the message, kombu's Redis
+    client) and a broker round trip (docs/profiles/webhooks.md). Here the request only
+    appends the number's id; one thread per process publishes what gathered over
+    ``QUEUE_GATHER_SECONDS`` as one ``caller_numbers_identify`` task. A process that
+    stops normally publishes what it holds first (atexit); one killed outright loses
+    those milliseconds' numbers, which stay Other until a backfill looks them up.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+        atexit.register(self.flush)
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[int] = []
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def put(self, phone_id: int) -> None:
+        with self._lock:
+            self._pending.append(phone_id)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="identification-queue", daemon=True
+                )
+                self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            time.sleep(QUEUE_GATHER_SECONDS)
+            self._wake.clear()
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            tasks.caller_numbers_identify.delay(batch)
+        except Exception:
+            logger.exception("queueing the lookups of %d new callers failed", len(batch))
+
+
+_lookup_queue = _LookupQueue()
+
+
+def caller_number_identify_queue(*, phone_id: int) -> None:
+    """Queue a new caller's lookup; call once the linking transaction has committed.
+
+    Eager tasks (tests, ``CELERY_TASK_ALWAYS_EAGER``) run at once, as they always have.
+    """
+    if tasks.caller_number_identify.app.conf.task_always_eager:
+        tasks.caller_number_identify.delay(phone_id)
+    else:
+        _lookup_queue.put(phone_id)
+
+
+def caller_numbers_identify(*, phone_ids: list[int]) -> list[str]:
+    """Look up the new callers one web process queued together (each as
+    :func:`caller_number_identify`). One whose lookup failed is queued again on its own,
+    with the single task's backoff; one that raised anything else is logged and the
+    others still run."""
+    results = []
+    for phone_id in phone_ids:
+        try:
+            results.append(caller_number_identify(phone_id=phone_id))
+        except LineTypeLookupFailed:
+            tasks.caller_number_identify.apply_async(args=[phone_id], countdown=2)
+            results.append("retrying")
+        except Exception:
+            logger.exception("looking up new caller number %s failed", phone_id)
+            results.append("failed")
+    return results
 
 
 def caller_number_identify(*, phone_id: int) -> str:
