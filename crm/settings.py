@@ -329,6 +329,7 @@ TASK_QUEUES = {
     "reputation.tasks.numbers_prescreen": "default",
     "telephony.tasks.caller_number_identify": "default",
     "telephony.tasks.caller_numbers_identify": "default",
+    "telephony.tasks.new_callers_sweep": "default",
     "telephony.tasks.message_send_retry": "default",
 }
 CELERY_TASK_ROUTES = {name: {"queue": queue} for name, queue in TASK_QUEUES.items()}
@@ -347,6 +348,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # cursor (docs/identification.md).
     "telephony-backfill-resume-stalled": {
         "task": "telephony.tasks.backfill_resume_stalled",
+        "schedule": crontab(minute="*/5"),
+    },
+    # A new caller's lookup waits in its web process for milliseconds before the publish;
+    # one lost there (a killed process, a broker outage) is found in the rows and queued.
+    "telephony-new-callers-sweep": {
+        "task": "telephony.tasks.new_callers_sweep",
         "schedule": crontab(minute="*/5"),
     },
     # Checks once per calendar day whatever the beat does: the later fires only finish

@@ -43,6 +43,14 @@ def caller_numbers_identify(phone_ids: list[int]) -> list[str]:
     return services.caller_numbers_identify(phone_ids=phone_ids)
 
 
+@shared_task(ignore_result=True)
+def new_callers_sweep() -> int:
+    """Queue again the new callers' lookups a web process lost (beat, every five minutes)."""
+    from telephony.identification import services
+
+    return services.new_callers_sweep()
+
+
 @shared_task(acks_late=True, ignore_result=True)
 def backfill_run(run_id: int) -> None:
     """Run or resume an identification backfill (long: route it to its own queue)."""

@@ -114,7 +114,8 @@ class _LookupQueue:
     appends the number's id; one thread per process publishes what gathered over
     ``QUEUE_GATHER_SECONDS`` as one ``caller_numbers_identify`` task. A process that
     stops normally publishes what it holds first (atexit); one killed outright loses
-    those milliseconds' numbers, which stay Other until a backfill looks them up.
+    those milliseconds' numbers: ``new_callers_sweep`` (beat, every five minutes) finds them
+    in their rows and queues them again.
     """
 
     def __init__(self) -> None:
@@ -168,6 +169,43 @@ def caller_number_identify_queue(*, phone_id: int) -> None:
         tasks.caller_number_identify.delay(phone_id)
     else:
         _lookup_queue.put(phone_id)
+
+
+# A number's id waits in memory for at most QUEUE_GATHER_SECONDS; one older than this with
+# neither a ledger row nor a Mobile type lost its task (the web process was killed, or the
+# broker refused the publish). The sweep looks back this far, so a capped or stopped month
+# re-queues a number a bounded number of times, each a cheap "capped".
+SWEEP_AFTER = timezone.timedelta(minutes=2)
+SWEEP_WINDOW = timezone.timedelta(hours=1)
+SWEEP_BATCH = 100
+
+
+def new_callers_sweep() -> int:
+    """Queue the lookups of new callers whose queued id never reached the broker: the
+    numbers are the state (an Other number filed by a call, young, absent from the
+    ledger), so nothing depends on a process surviving. Returns how many were queued."""
+    config = OrchestrationSettings.load()
+    if not config.mobile_identification or config.lookups_stopped_reason:
+        return 0
+    now = timezone.now()
+    since = now - SWEEP_WINDOW
+    answered = LineTypeLookup.objects.filter(looked_up_at__gte=since).values("number")
+    phone_ids = list(
+        PhoneNumber.objects.filter(
+            type=PhoneNumber.Type.OTHER,
+            type_source=PhoneNumber.TypeSource.INBOUND_CALL,
+            created_at__gte=since,
+            created_at__lt=now - SWEEP_AFTER,
+        )
+        .exclude(number__in=answered)
+        .order_by("id")
+        .values_list("id", flat=True)[: SWEEP_BATCH * 10]
+    )
+    for start in range(0, len(phone_ids), SWEEP_BATCH):
+        tasks.caller_numbers_identify.delay(phone_ids[start : start + SWEEP_BATCH])
+    if phone_ids:
+        logger.warning("queued %d new callers' lookups whose task was lost", len(phone_ids))
+    return len(phone_ids)
 
 
 def caller_numbers_identify(*, phone_ids: list[int]) -> list[str]:

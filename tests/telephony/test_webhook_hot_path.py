@@ -209,3 +209,49 @@ def test_a_batch_looks_each_caller_up_and_requeues_one_whose_lookup_failed(monke
     results = identification.caller_numbers_identify(phone_ids=[1, 2, 3, 4])
     assert results == ["mobile", "retrying", "failed", "mobile"]
     assert retried == [[2]]
+
+
+@pytest.mark.django_db
+def test_the_sweep_queues_the_new_callers_whose_task_was_lost(monkeypatch):
+    """The ids wait in a web process's memory: one killed there (or a broker refusing the
+    publish) leaves an Other number with no ledger row, which the sweep finds and queues."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from telephony.identification import services as identification
+    from telephony.models import LineTypeLookup, OrchestrationSettings
+
+    published: list[list[int]] = []
+    monkeypatch.setattr(
+        identification.tasks.caller_numbers_identify, "delay", lambda ids: published.append(ids)
+    )
+    customer = Customer.objects.create(name="Sweep")
+    now = timezone.now()
+
+    def number(e164, *, age, type_=PhoneNumber.Type.OTHER, source="inbound_call"):
+        row = PhoneNumber.objects.create(
+            customer=customer, number=e164, type=type_, type_source=source
+        )
+        PhoneNumber.objects.filter(pk=row.pk).update(created_at=now - age)
+        return row.pk
+
+    lost = number("+14045550101", age=timedelta(minutes=10))
+    number("+14045550102", age=timedelta(seconds=30))  # its task may still be on its way
+    answered = number("+14045550103", age=timedelta(minutes=10))
+    LineTypeLookup.objects.create(
+        number="+14045550103", line_type="landline", cost=0, provider="x", purpose="new_caller"
+    )
+    number("+14045550104", age=timedelta(minutes=10), source="manual")
+    number("+14045550105", age=timedelta(hours=2))  # beyond the window: the backfill's
+    number("+14045550106", age=timedelta(minutes=10), type_=PhoneNumber.Type.MOBILE)
+
+    assert identification.new_callers_sweep() == 1
+    assert published == [[lost]]
+    assert answered not in published[0]
+
+    config = OrchestrationSettings.load()
+    config.mobile_identification = False
+    config.save()
+    assert identification.new_callers_sweep() == 0
+    assert published == [[lost]]
