@@ -13,7 +13,9 @@ Names are compared folded: ``sb_fold(text)`` lower-cases, drops accents and turn
 run of non-alphanumerics into one space, with a space in front, so a word prefix is
 ``sb_fold(name) LIKE '% garc%'``. On PostgreSQL ``sb_fold`` is an IMMUTABLE SQL function
 over ``unaccent`` with a pg_trgm GIN index on it (migration 0010); on SQLite it is the
-Python :func:`fold` registered on each connection. Both give the same answers.
+Python :func:`fold` registered on each connection, and customers' folded names are also
+kept in an FTS5 index (migration 0015), whose word-prefix query answers the same
+question without folding every name. Both databases give the same answers.
 """
 
 import re
@@ -33,7 +35,7 @@ from django.db.models import (
     Transform,
     Value,
 )
-from django.db.models.expressions import Case, Col, When
+from django.db.models.expressions import Case, Col, RawSQL, When
 from django.db.models.functions import Reverse
 
 from crm.phones import try_normalize
@@ -112,6 +114,17 @@ class Fold(Transform):
         return self.as_sql(compiler, connection, **extra_context)
 
 
+# Folded names SQLite keeps in an FTS5 table of their own (crm migration 0015, kept in step
+# by triggers): ``(table, column) -> FTS table``. Its rowid is the row's key.
+FTS_TABLES = {("crm_customer", "name"): "crm_customer_name_fts"}
+
+
+def fts_match(words: Sequence[str]) -> str:
+    """``("ana", "garc")`` -> ``'"ana"* "garc"*'``: every word starts a word (FTS5 ANDs
+    them). Folded words are letters and digits only, so quoting them is enough."""
+    return " ".join(f'"{word}"*' for word in words)
+
+
 CharField.register_lookup(Fold)
 TextField.register_lookup(Fold)
 CharField.register_lookup(Reverse)
@@ -165,12 +178,24 @@ def suffix_q(field_name: str, digits: str) -> Q:
     return Q(**{f"{field_name}__endswith": digits})
 
 
-def words_q(field_name: str, words: Sequence[str]) -> Q:
+def words_q(field_name: str, words: Sequence[str], model: type[Model] | None = None) -> Q:
     """Every word starts a word of the field (folded)."""
+    fts = _fts_table(model, field_name)
+    if fts is not None:
+        # One FTS5 lookup instead of folding every name in Python (0.2-1.5 s at 100k).
+        sql = f"SELECT rowid FROM {fts} WHERE {fts} MATCH %s"  # noqa: S608  (a constant)
+        return Q(pk__in=RawSQL(sql, [fts_match(words)]))  # noqa: S611  (the term a parameter)
     condition = Q()
     for word in words:
         condition &= Q(**{f"{field_name}__sb_fold__contains": " " + word})
     return condition
+
+
+def _fts_table(model: type[Model] | None, field_name: str) -> str | None:
+    if model is None or connection.vendor != "sqlite" or "__" in field_name:
+        return None
+    column = model._meta.get_field(field_name).column  # type: ignore[union-attr]
+    return FTS_TABLES.get((model._meta.db_table, column))
 
 
 @dataclass(frozen=True)
@@ -186,9 +211,15 @@ class Fields:
     # Rows whose foreign key ``link`` points at what the rule finds in another table:
     # ``[("customer_id", customer queryset, its Fields)]``, e.g. calls by their customer's name.
     via: Sequence[tuple[str, QuerySet[Any], "Fields"]] = ()
+    # When set, rows reached through ``via`` are looked up first, at most this many
+    # keys per rank (newest first), and this table is then read by those keys: a table of
+    # millions (calls) is never walked in its own order hoping to meet a rare customer.
+    via_first: int | None = None
 
 
-def conditions(query: Query, fields: Fields) -> list[tuple[Q, int]]:
+def conditions(
+    query: Query, fields: Fields, model: type[Model] | None = None
+) -> list[tuple[Q, int]]:
     """``[(condition, rank), ...]`` for this query on these fields (empty: nothing to find)."""
     found: list[tuple[Q, int]] = []
 
@@ -214,10 +245,19 @@ def conditions(query: Query, fields: Fields) -> list[tuple[Q, int]]:
             found.append((Q(**{f"{name}__icontains": query.email}), RANK_PARTIAL))
     if query.words:
         for name in fields.names:
-            found.append((words_q(name, query.words), RANK_NAME))
+            found.append((words_q(name, query.words, model), RANK_NAME))
     for link, related, related_fields in fields.via:
-        for condition, rank in conditions(query, related_fields):
-            found.append((Q(**{f"{link}__in": related.filter(condition).values("pk")}), rank))
+        for condition, rank in conditions(query, related_fields, related.model):
+            keys: Any = related.filter(condition).values("pk")
+            if fields.via_first is not None:
+                keys = list(
+                    related.filter(condition)
+                    .order_by("-pk")
+                    .values_list("pk", flat=True)[: fields.via_first]
+                )
+                if not keys:
+                    continue
+            found.append((Q(**{f"{link}__in": keys}), rank))
     return found
 
 
@@ -244,7 +284,7 @@ def best(
     if isinstance(query, str):
         query = parse(query)
     by_rank: dict[int, Q] = {}
-    for condition, rank in conditions(query, fields):
+    for condition, rank in conditions(query, fields, queryset.model):
         by_rank[rank] = by_rank.get(rank, Q()) | condition
     ranks: dict[Any, int] = {}
     for rank in sorted(by_rank):
