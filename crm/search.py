@@ -194,8 +194,8 @@ def words_q(field_name: str, words: Sequence[str], model: type[Model] | None = N
 def _fts_table(model: type[Model] | None, field_name: str) -> str | None:
     if model is None or connection.vendor != "sqlite" or "__" in field_name:
         return None
-    column = model._meta.get_field(field_name).column  # type: ignore[union-attr]
-    return FTS_TABLES.get((model._meta.db_table, column))
+    column = getattr(model._meta.get_field(field_name), "column", None)
+    return FTS_TABLES.get((model._meta.db_table, str(column)))
 
 
 @dataclass(frozen=True)
