@@ -212,13 +212,27 @@ class Fields:
     # ``[("customer_id", customer queryset, its Fields)]``, e.g. calls by their customer's name.
     via: Sequence[tuple[str, QuerySet[Any], "Fields"]] = ()
     # When set, rows reached through ``via`` are looked up first, at most this many
-    # keys per rank (newest first), and this table is then read by those keys: a table of
-    # millions (calls) is never walked in its own order hoping to meet a rare customer.
+    # keys per rank (newest first; fewer for a short answer, see :data:`VIA_KEYS_PER_ROW`),
+    # and this table is then read by those keys: a table of millions (calls) is never
+    # walked in its own order hoping to meet a rare customer.
     via_first: int | None = None
 
 
+# Keys looked up through ``via_first`` for an answer of ``limit`` rows: five per row wanted
+# (the header's 10 calls come from the 50 newest matching customers), at least 50.
+VIA_KEYS_PER_ROW = 5
+
+
+def via_keys(fields: Fields, limit: int | None) -> int | None:
+    if fields.via_first is None:
+        return None
+    if limit is None:
+        return fields.via_first
+    return min(fields.via_first, max(50, VIA_KEYS_PER_ROW * limit))
+
+
 def conditions(
-    query: Query, fields: Fields, model: type[Model] | None = None
+    query: Query, fields: Fields, model: type[Model] | None = None, limit: int | None = None
 ) -> list[tuple[Q, int]]:
     """``[(condition, rank), ...]`` for this query on these fields (empty: nothing to find)."""
     found: list[tuple[Q, int]] = []
@@ -249,11 +263,10 @@ def conditions(
     for link, related, related_fields in fields.via:
         for condition, rank in conditions(query, related_fields, related.model):
             keys: Any = related.filter(condition).values("pk")
-            if fields.via_first is not None:
+            wanted = via_keys(fields, limit)
+            if wanted is not None:
                 keys = list(
-                    related.filter(condition)
-                    .order_by("-pk")
-                    .values_list("pk", flat=True)[: fields.via_first]
+                    related.filter(condition).order_by("-pk").values_list("pk", flat=True)[:wanted]
                 )
                 if not keys:
                     continue
@@ -284,7 +297,7 @@ def best(
     if isinstance(query, str):
         query = parse(query)
     by_rank: dict[int, Q] = {}
-    for condition, rank in conditions(query, fields, queryset.model):
+    for condition, rank in conditions(query, fields, queryset.model, limit):
         by_rank[rank] = by_rank.get(rank, Q()) | condition
     ranks: dict[Any, int] = {}
     for rank in sorted(by_rank):
