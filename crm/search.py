@@ -120,8 +120,9 @@ FTS_TABLES = {("crm_customer", "name"): "crm_customer_name_fts"}
 
 
 def fts_match(words: Sequence[str]) -> str:
-    """``("ana", "garc")`` -> ``'"ana"* "garc"*'``: every word starts a word (FTS5 ANDs
-    them). Folded words are letters and digits only, so quoting them is enough."""
+    """``("ana", "o bri")`` -> ``'"ana"* "o bri"*'``: every term starts a word (FTS5 ANDs
+    them; a term of several words is a phrase whose last word is a prefix, as
+    ``LIKE '% o bri%'``). Folded terms are letters, digits and spaces, so quoting is enough."""
     return " ".join(f'"{word}"*' for word in words)
 
 
@@ -143,6 +144,8 @@ class Query:
     text: str
     e164: str | None = None
     suffix: str | None = None  # the digits typed, when 4 or more and nothing else
+    # Folded terms, each one word or several side by side ("o brien"); every one must
+    # start a word of the name.
     words: tuple[str, ...] = ()
     email: str | None = None  # lower-cased: the whole term, when it may be part of one
 
@@ -165,7 +168,11 @@ def parse(term: object) -> Query:
             return Query(text=text, suffix=digits)
         return Query(text=text)
     e164 = try_normalize(text) if any(c.isdigit() for c in text) else None
-    words = tuple(fold(text).split())[:MAX_WORDS]
+    # Each chunk typed between spaces is one term: its folded words side by side, so
+    # "o'brien" is " o brien" (the name's words in that order, the last by its start),
+    # "garcia-perez" finds "García-Pérez" and "García Pérez" but not "Pérez García".
+    chunks = (" ".join(fold(chunk).split()) for chunk in text.split())
+    words = tuple(chunk for chunk in chunks if chunk)[:MAX_WORDS]
     email = text.lower() if " " not in text and len(text) >= MIN_EMAIL_PART else None
     return Query(text=text, e164=e164, words=words, email=email)
 

@@ -59,6 +59,8 @@ def found(term):
         ("brien", {"Seán O'Brien"}),
         ("sean", {"Seán O'Brien"}),
         ("garcia-perez", {"José Luis García-Pérez"}),  # a hyphenated surname typed whole
+        ("perez garcia", {"José Luis García-Pérez"}),  # words apart: any order
+        ("perez-garcia", set()),  # joined: in that order, side by side
         ("GARCÍA PÉREZ", {"José Luis García-Pérez"}),
         ("gar\x00cia", {"Ana García", "José Luis García-Pérez", "MARÍA GARCIA"}),  # NUL dropped
         ("\x00", None),  # nothing left: the whole list
