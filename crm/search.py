@@ -64,6 +64,7 @@ _LETTERS = str.maketrans(
 )
 _WORD = re.compile(r"[^\W_]+")
 _NUMBER_LIKE = re.compile(r"[\d\s().+\-/]+")
+_EMAIL_PART = re.compile(r"[a-z0-9._%+\-]+")
 # A search box is not a document: longer input is cut, and so are the words it holds.
 MAX_TERM_LENGTH = 100
 MAX_WORDS = 6
@@ -173,7 +174,11 @@ def parse(term: object) -> Query:
     # "garcia-perez" finds "García-Pérez" and "García Pérez" but not "Pérez García".
     chunks = (" ".join(fold(chunk).split()) for chunk in text.split())
     words = tuple(chunk for chunk in chunks if chunk)[:MAX_WORDS]
-    email = text.lower() if " " not in text and len(text) >= MIN_EMAIL_PART else None
+    lowered = text.lower()
+    # Part of an email: what addresses are made of ("o'brien" is a name: the trigram
+    # index cannot use an apostrophe, and every "o.brien" address would be read for it).
+    may_be_email = "@" in lowered or _EMAIL_PART.fullmatch(lowered) is not None
+    email = lowered if may_be_email and " " not in text and len(text) >= MIN_EMAIL_PART else None
     return Query(text=text, e164=e164, words=words, email=email)
 
 
@@ -267,17 +272,59 @@ def conditions(
     if query.words:
         for name in fields.names:
             found.append((words_q(name, query.words, model), RANK_NAME))
+    wanted = via_keys(fields, limit)
     for link, related, related_fields in fields.via:
-        for condition, rank in conditions(query, related_fields, related.model):
-            keys: Any = related.filter(condition).values("pk")
-            wanted = via_keys(fields, limit)
-            if wanted is not None:
-                keys = list(
-                    related.filter(condition).order_by("-pk").values_list("pk", flat=True)[:wanted]
-                )
-                if not keys:
-                    continue
-            found.append((Q(**{f"{link}__in": keys}), rank))
+        related_found = conditions(query, related_fields, related.model)
+        if wanted is None:
+            for condition, rank in related_found:
+                found.append((Q(**{f"{link}__in": related.filter(condition).values("pk")}), rank))
+            continue
+        by_rank: dict[int, Q] = {}
+        for condition, rank in related_found:
+            by_rank[rank] = by_rank.get(rank, Q()) | condition
+        sizes = dict.fromkeys(by_rank, wanted)
+        for rank, keys in pks_by_rank(related, by_rank, ("-pk",), sizes).items():
+            if keys:
+                found.append((Q(**{f"{link}__in": keys}), rank))
+    return found
+
+
+# Short answers (the header search, /api/search/) are asked in one round trip where the
+# database allows it: every rank's query, each with its own ORDER BY and LIMIT, in one
+# UNION ALL. On a busy server a round trip cost more than these queries
+# (docs/profiles/search.md); SQLite answers in-process, a query at a time.
+ONE_TRIP_LIMIT = 100
+
+
+def one_trip(limit: int, parts: int) -> bool:
+    return (
+        parts > 1
+        and limit <= ONE_TRIP_LIMIT
+        and connection.features.supports_slicing_ordering_in_compound
+    )
+
+
+def pks_by_rank(
+    queryset: QuerySet[Any], by_rank: dict[int, Q], order: Sequence[Any], sizes: dict[int, int]
+) -> dict[int, list[Any]]:
+    """``{rank: [pk, ...]}``: at most ``sizes[rank]`` keys of each rank's rows, in ``order``;
+    one query (a UNION ALL) when :func:`one_trip` allows, else one per rank."""
+    ranks = sorted(by_rank)
+    parts = [
+        queryset.filter(by_rank[rank]).order_by(*order).values_list("pk", flat=True)
+        for rank in ranks
+    ]
+    if not one_trip(max(sizes.values(), default=0), len(parts)):
+        return {rank: list(part[: sizes[rank]]) for rank, part in zip(ranks, parts, strict=True)}
+    tagged = [
+        part.annotate(part_rank=Value(rank, output_field=IntegerField())).values_list(
+            "pk", "part_rank"
+        )[: sizes[rank]]
+        for rank, part in zip(ranks, parts, strict=True)
+    ]
+    found: dict[int, list[Any]] = {rank: [] for rank in ranks}
+    for pk, rank in tagged[0].union(*tagged[1:], all=True):
+        found[rank].append(pk)
     return found
 
 
@@ -299,7 +346,8 @@ def best(
     Each rank is its own query, in ``order`` and LIMITed: PostgreSQL then either walks the
     ``order`` index until it has enough rows (a common word) or reads the few matches from
     the trigram/number indexes (a rare one), where ranking every match of one OR would sort
-    them all. At most one query per rank, and one for the rows.
+    them all. At most one query per rank, and one for the rows; a short answer on
+    PostgreSQL asks every rank in one UNION ALL (:func:`one_trip`).
     """
     if isinstance(query, str):
         query = parse(query)
@@ -307,7 +355,15 @@ def best(
     for condition, rank in conditions(query, fields, queryset.model, limit):
         by_rank[rank] = by_rank.get(rank, Q()) | condition
     ranks: dict[Any, int] = {}
-    for rank in sorted(by_rank):
+    at_once = one_trip(limit, len(by_rank))
+    if at_once:
+        # A rank's rows may repeat a better rank's: ask each for as many as could be needed.
+        sizes = {rank: limit * (i + 1) for i, rank in enumerate(sorted(by_rank))}
+        for rank, pks in sorted(pks_by_rank(queryset, by_rank, order, sizes).items()):
+            for pk in pks:
+                if pk not in ranks and len(ranks) < limit:
+                    ranks[pk] = rank
+    for rank in () if at_once else sorted(by_rank):
         if len(ranks) >= limit:
             break
         wanted = limit + len(ranks)  # rows found at a better rank may come again
