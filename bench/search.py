@@ -406,6 +406,7 @@ def measure(rounds: int, *, everything: bool, show_plans: bool) -> float:
     (customers list, header search without the lead kind, which campaigns/search.py
     answers and is printed on its own line)."""
     from django.contrib.auth import get_user_model
+    from django.db import connection
 
     from crm import search, selectors
     from crm.models import Customer
@@ -426,6 +427,14 @@ def measure(rounds: int, *, everything: bool, show_plans: bool) -> float:
 
         return run
 
+    def floor() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return len(cursor.fetchall())
+
+    # What one round trip costs on this machine now: a loaded server inflates every query.
+    samples, rows, queries = timed(floor, rounds * 3)
+    print(line("floor: one round trip (SELECT 1)", samples, rows, queries), flush=True)
     worst = 0.0
     for kind, term in terms().items():
         print(f"{kind} {term!r}:", flush=True)
