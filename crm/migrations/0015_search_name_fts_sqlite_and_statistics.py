@@ -24,7 +24,11 @@ so a common surname read every match through the trigram index and sorted them a
 (57-110 ms at 1M customers) instead of walking the newest-first index until it had its
 500 (it stops after ~37k rows). A histogram of 1,000 entries (``SET STATISTICS 1000``)
 estimates a word's share from the names themselves: 12,811 for ``garcia``, and a rare
-word still goes to the trigram index. ANALYZE samples 300k rows for it (seconds at 1M).
+word still goes to the trigram index. The same holds for a part of an email
+(``UPPER(email) LIKE '%rez12%'``, estimated from the expression indexes' statistics): at
+the default 1% it walked 875k rows from the newest (1.6 s) for 374 matches that were all
+old customers; with the histogram it reads them from the trigram index (1.4 ms).
+ANALYZE samples 300k rows for it (seconds at 1M, 25 s on a loaded 2-core machine).
 """
 
 from django.db import migrations
@@ -64,9 +68,16 @@ DROP = [
 
 STATISTICS = [
     "ALTER TABLE crm_customer ALTER COLUMN name_folded SET STATISTICS 1000",
+    # UPPER(email) is estimated from its expression indexes' statistics.
+    "ALTER INDEX crm_customer_email_trgm ALTER COLUMN 1 SET STATISTICS 1000",
+    "ALTER INDEX crm_customer_email_prefix ALTER COLUMN 1 SET STATISTICS 1000",
     "ANALYZE crm_customer",
 ]
-DEFAULT_STATISTICS = ["ALTER TABLE crm_customer ALTER COLUMN name_folded SET STATISTICS -1"]
+DEFAULT_STATISTICS = [
+    "ALTER TABLE crm_customer ALTER COLUMN name_folded SET STATISTICS -1",
+    "ALTER INDEX crm_customer_email_trgm ALTER COLUMN 1 SET STATISTICS -1",
+    "ALTER INDEX crm_customer_email_prefix ALTER COLUMN 1 SET STATISTICS -1",
+]
 
 
 def create(apps, schema_editor):
