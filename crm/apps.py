@@ -13,11 +13,15 @@ class CrmConfig(AppConfig):
 
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
+        from django.db.models.signals import post_migrate
 
         from crm.search import register_sqlite_functions
+        from crm.search_sqlite import repair_after_migrate
 
         # SQLite has no unaccent: the search rule's sb_fold is a Python function there.
         connection_created.connect(register_sqlite_functions, dispatch_uid="crm.search.sqlite")
+        # A migration that remakes crm_customer on SQLite drops the name index's triggers.
+        post_migrate.connect(repair_after_migrate, sender=self, dispatch_uid="crm.search.fts")
         from crm.search import SearchKind, search_registry
         from crm.selectors import customer_hits
 

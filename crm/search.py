@@ -13,11 +13,14 @@ Names are compared folded: ``sb_fold(text)`` lower-cases, drops accents and turn
 run of non-alphanumerics into one space, with a space in front, so a word prefix is
 ``sb_fold(name) LIKE '% garc%'``. On PostgreSQL ``sb_fold`` is an IMMUTABLE SQL function
 over ``unaccent`` with a pg_trgm GIN index on it (migration 0010); on SQLite it is the
-Python :func:`fold` registered on each connection. Both give the same answers.
+Python :func:`fold` registered on each connection, and customers' folded names are also
+kept in an FTS5 index (migration 0015), whose word-prefix query answers the same
+question without folding every name. Both databases give the same answers.
 """
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -33,7 +36,7 @@ from django.db.models import (
     Transform,
     Value,
 )
-from django.db.models.expressions import Case, Col, When
+from django.db.models.expressions import Case, Col, RawSQL, When
 from django.db.models.functions import Reverse
 
 from crm.phones import try_normalize
@@ -62,6 +65,7 @@ _LETTERS = str.maketrans(
 )
 _WORD = re.compile(r"[^\W_]+")
 _NUMBER_LIKE = re.compile(r"[\d\s().+\-/]+")
+_EMAIL_PART = re.compile(r"[a-z0-9._%+\-]+")
 # A search box is not a document: longer input is cut, and so are the words it holds.
 MAX_TERM_LENGTH = 100
 MAX_WORDS = 6
@@ -112,6 +116,18 @@ class Fold(Transform):
         return self.as_sql(compiler, connection, **extra_context)
 
 
+# Folded names SQLite keeps in an FTS5 table of their own (crm migration 0015, kept in step
+# by triggers): ``(table, column) -> FTS table``. Its rowid is the row's key.
+FTS_TABLES = {("crm_customer", "name"): "crm_customer_name_fts"}
+
+
+def fts_match(words: Sequence[str]) -> str:
+    """``("ana", "o bri")`` -> ``'"ana"* "o bri"*'``: every term starts a word (FTS5 ANDs
+    them; a term of several words is a phrase whose last word is a prefix, as
+    ``LIKE '% o bri%'``). Folded terms are letters, digits and spaces, so quoting is enough."""
+    return " ".join(f'"{word}"*' for word in words)
+
+
 CharField.register_lookup(Fold)
 TextField.register_lookup(Fold)
 CharField.register_lookup(Reverse)
@@ -130,6 +146,8 @@ class Query:
     text: str
     e164: str | None = None
     suffix: str | None = None  # the digits typed, when 4 or more and nothing else
+    # Folded terms, each one word or several side by side ("o brien"); every one must
+    # start a word of the name.
     words: tuple[str, ...] = ()
     email: str | None = None  # lower-cased: the whole term, when it may be part of one
 
@@ -152,8 +170,16 @@ def parse(term: object) -> Query:
             return Query(text=text, suffix=digits)
         return Query(text=text)
     e164 = try_normalize(text) if any(c.isdigit() for c in text) else None
-    words = tuple(fold(text).split())[:MAX_WORDS]
-    email = text.lower() if " " not in text and len(text) >= MIN_EMAIL_PART else None
+    # Each chunk typed between spaces is one term: its folded words side by side, so
+    # "o'brien" is " o brien" (the name's words in that order, the last by its start),
+    # "garcia-perez" finds "García-Pérez" and "García Pérez" but not "Pérez García".
+    chunks = (" ".join(fold(chunk).split()) for chunk in text.split())
+    words = tuple(chunk for chunk in chunks if chunk)[:MAX_WORDS]
+    lowered = text.lower()
+    # Part of an email: what addresses are made of ("o'brien" is a name: the trigram
+    # index cannot use an apostrophe, and every "o.brien" address would be read for it).
+    may_be_email = "@" in lowered or _EMAIL_PART.fullmatch(lowered) is not None
+    email = lowered if may_be_email and " " not in text and len(text) >= MIN_EMAIL_PART else None
     return Query(text=text, e164=e164, words=words, email=email)
 
 
@@ -165,12 +191,24 @@ def suffix_q(field_name: str, digits: str) -> Q:
     return Q(**{f"{field_name}__endswith": digits})
 
 
-def words_q(field_name: str, words: Sequence[str]) -> Q:
+def words_q(field_name: str, words: Sequence[str], model: type[Model] | None = None) -> Q:
     """Every word starts a word of the field (folded)."""
+    fts = _fts_table(model, field_name)
+    if fts is not None:
+        # One FTS5 lookup instead of folding every name in Python (0.2-1.5 s at 100k).
+        sql = f"SELECT rowid FROM {fts} WHERE {fts} MATCH %s"  # noqa: S608  (a constant)
+        return Q(pk__in=RawSQL(sql, [fts_match(words)]))  # noqa: S611  (the term a parameter)
     condition = Q()
     for word in words:
         condition &= Q(**{f"{field_name}__sb_fold__contains": " " + word})
     return condition
+
+
+def _fts_table(model: type[Model] | None, field_name: str) -> str | None:
+    if model is None or connection.vendor != "sqlite" or "__" in field_name:
+        return None
+    column = getattr(model._meta.get_field(field_name), "column", None)
+    return FTS_TABLES.get((model._meta.db_table, str(column)))
 
 
 @dataclass(frozen=True)
@@ -186,9 +224,29 @@ class Fields:
     # Rows whose foreign key ``link`` points at what the rule finds in another table:
     # ``[("customer_id", customer queryset, its Fields)]``, e.g. calls by their customer's name.
     via: Sequence[tuple[str, QuerySet[Any], "Fields"]] = ()
+    # When set, rows reached through ``via`` are looked up first, at most this many
+    # keys per rank (newest first; fewer for a short answer, see :data:`VIA_KEYS_PER_ROW`),
+    # and this table is then read by those keys: a table of millions (calls) is never
+    # walked in its own order hoping to meet a rare customer.
+    via_first: int | None = None
 
 
-def conditions(query: Query, fields: Fields) -> list[tuple[Q, int]]:
+# Keys looked up through ``via_first`` for an answer of ``limit`` rows: five per row wanted
+# (the header's 10 calls come from the 50 newest matching customers), at least 50.
+VIA_KEYS_PER_ROW = 5
+
+
+def via_keys(fields: Fields, limit: int | None) -> int | None:
+    if fields.via_first is None:
+        return None
+    if limit is None:
+        return fields.via_first
+    return min(fields.via_first, max(50, VIA_KEYS_PER_ROW * limit))
+
+
+def conditions(
+    query: Query, fields: Fields, model: type[Model] | None = None, limit: int | None = None
+) -> list[tuple[Q, int]]:
     """``[(condition, rank), ...]`` for this query on these fields (empty: nothing to find)."""
     found: list[tuple[Q, int]] = []
 
@@ -214,16 +272,68 @@ def conditions(query: Query, fields: Fields) -> list[tuple[Q, int]]:
             found.append((Q(**{f"{name}__icontains": query.email}), RANK_PARTIAL))
     if query.words:
         for name in fields.names:
-            found.append((words_q(name, query.words), RANK_NAME))
+            found.append((words_q(name, query.words, model), RANK_NAME))
+    wanted = via_keys(fields, limit)
     for link, related, related_fields in fields.via:
-        for condition, rank in conditions(query, related_fields):
-            found.append((Q(**{f"{link}__in": related.filter(condition).values("pk")}), rank))
+        related_found = conditions(query, related_fields, related.model)
+        if wanted is None:
+            for condition, rank in related_found:
+                found.append((Q(**{f"{link}__in": related.filter(condition).values("pk")}), rank))
+            continue
+        by_rank: dict[int, Q] = {}
+        for condition, rank in related_found:
+            by_rank[rank] = by_rank.get(rank, Q()) | condition
+        sizes = dict.fromkeys(by_rank, wanted)
+        for rank, keys in pks_by_rank(related, by_rank, ("-pk",), sizes).items():
+            if keys:
+                found.append((Q(**{f"{link}__in": keys}), rank))
     return found
 
 
-# A search answers at most this many rows, best first (ten pages of a list): nobody pages
-# past them, and a common word ("mar") can match a fifth of a million customers.
-SEARCH_CAP = 500
+# Short answers (the header search, /api/search/) are asked in one round trip where the
+# database allows it: every rank's query, each with its own ORDER BY and LIMIT, in one
+# UNION ALL. On a busy server a round trip cost more than these queries
+# (docs/profiles/search.md); SQLite answers in-process, a query at a time.
+ONE_TRIP_LIMIT = 100
+
+
+def one_trip(limit: int, parts: int) -> bool:
+    return (
+        parts > 1
+        and limit <= ONE_TRIP_LIMIT
+        and connection.features.supports_slicing_ordering_in_compound
+    )
+
+
+def pks_by_rank(
+    queryset: QuerySet[Any], by_rank: dict[int, Q], order: Sequence[Any], sizes: dict[int, int]
+) -> dict[int, list[Any]]:
+    """``{rank: [pk, ...]}``: at most ``sizes[rank]`` keys of each rank's rows, in ``order``;
+    one query (a UNION ALL) when :func:`one_trip` allows, else one per rank."""
+    ranks = sorted(by_rank)
+    parts = [
+        queryset.filter(by_rank[rank]).order_by(*order).values_list("pk", flat=True)
+        for rank in ranks
+    ]
+    if not one_trip(max(sizes.values(), default=0), len(parts)):
+        return {rank: list(part[: sizes[rank]]) for rank, part in zip(ranks, parts, strict=True)}
+    tagged = [
+        part.annotate(part_rank=Value(rank, output_field=IntegerField())).values_list(
+            "pk", "part_rank"
+        )[: sizes[rank]]
+        for rank, part in zip(ranks, parts, strict=True)
+    ]
+    found: dict[int, list[Any]] = {rank: [] for rank in ranks}
+    for pk, rank in tagged[0].union(*tagged[1:], all=True):
+        found[rank].append(pk)
+    return found
+
+
+# A search answers at most this many rows, best first (four pages of 50): nobody pages
+# past them, and a common word ("mar") can match a fifth of a million customers. The
+# cost of a common word's first page grows with it: the newest-first walk reads about
+# cap / share rows (37k for 500 Garcías at 1M customers; docs/profiles/search.md).
+SEARCH_CAP = 200
 
 
 def best(
@@ -239,15 +349,24 @@ def best(
     Each rank is its own query, in ``order`` and LIMITed: PostgreSQL then either walks the
     ``order`` index until it has enough rows (a common word) or reads the few matches from
     the trigram/number indexes (a rare one), where ranking every match of one OR would sort
-    them all. At most one query per rank, and one for the rows.
+    them all. At most one query per rank, and one for the rows; a short answer on
+    PostgreSQL asks every rank in one UNION ALL (:func:`one_trip`).
     """
     if isinstance(query, str):
         query = parse(query)
     by_rank: dict[int, Q] = {}
-    for condition, rank in conditions(query, fields):
+    for condition, rank in conditions(query, fields, queryset.model, limit):
         by_rank[rank] = by_rank.get(rank, Q()) | condition
     ranks: dict[Any, int] = {}
-    for rank in sorted(by_rank):
+    at_once = one_trip(limit, len(by_rank))
+    if at_once:
+        # A rank's rows may repeat a better rank's: ask each for as many as could be needed.
+        sizes = {rank: limit * (i + 1) for i, rank in enumerate(sorted(by_rank))}
+        for rank, pks in sorted(pks_by_rank(queryset, by_rank, order, sizes).items()):
+            for pk in pks:
+                if pk not in ranks and len(ranks) < limit:
+                    ranks[pk] = rank
+    for rank in () if at_once else sorted(by_rank):
         if len(ranks) >= limit:
             break
         wanted = limit + len(ranks)  # rows found at a better rank may come again
@@ -257,11 +376,18 @@ def best(
                 ranks[pk] = rank
     if not ranks:
         return _nothing(queryset)
+    # The most common rank is the default: the database compares each row with the
+    # other ranks' few keys only (a common surname is 200 rows of one rank, no CASE).
+    counts = Counter(ranks.values())
+    common = counts.most_common(1)[0][0]
     whens = [
         When(pk__in=[pk for pk, r in ranks.items() if r == rank], then=Value(rank))
-        for rank in sorted(set(ranks.values()))
+        for rank in sorted(counts)
+        if rank != common
     ]
-    rank_value = Case(*whens, default=Value(RANK_PARTIAL), output_field=IntegerField())
+    rank_value: Any = Value(common, output_field=IntegerField())
+    if whens:
+        rank_value = Case(*whens, default=rank_value, output_field=IntegerField())
     return queryset.filter(pk__in=list(ranks)).annotate(search_rank=rank_value)
 
 

@@ -25,6 +25,7 @@ def people():
         "john": person("John Doe", "jdoe@corp.example", "770 555 0100"),
         "ole": person("Øle Ærø", "ole@dk.example"),
         "garcon": person("Garçon Sans", "gs@example.com", "212 555 8212"),
+        "sean": person("Seán O'Brien", "sean@obrien.ie", "+1 312 555 0199"),
     }
 
 
@@ -53,6 +54,24 @@ def found(term):
         ("5550100", {"John Doe"}),
         ("821", set()),  # 3 digits: too few to mean a number's end
         ("", None),
+        ("o'brien", {"Seán O'Brien"}),  # an apostrophe parts two words, as in the name
+        ("O\u2019Brien", {"Seán O'Brien"}),  # a typographic one too
+        ("brien", {"Seán O'Brien"}),
+        ("sean", {"Seán O'Brien"}),
+        ("garcia-perez", {"José Luis García-Pérez"}),  # a hyphenated surname typed whole
+        ("perez garcia", {"José Luis García-Pérez"}),  # words apart: any order
+        ("perez-garcia", set()),  # joined: in that order, side by side
+        ("GARCÍA PÉREZ", {"José Luis García-Pérez"}),
+        ("gar\x00cia", {"Ana García", "José Luis García-Pérez", "MARÍA GARCIA"}),  # NUL dropped
+        ("\x00", None),  # nothing left: the whole list
+        ("0199", {"Seán O'Brien"}),  # 4 digits
+        ("+1 312 555 0199", {"Seán O'Brien"}),  # + and spaces
+        ("+13125550199", {"Seán O'Brien"}),
+        ("312 555 0199", {"Seán O'Brien"}),
+        ("  555 0199  ", {"Seán O'Brien"}),  # spaces around, 7 digits: a number's end
+        ("ana garcía", {"Ana García"}),
+        ("maria", {"MARÍA GARCIA"}),
+        ("ærø", {"Øle Ærø"}),
     ],
 )
 def test_the_rule_finds_people_the_way_they_are_looked_for(people, term, names):
@@ -191,3 +210,76 @@ def test_a_caller_cannot_reach_the_admin_search(client, caller):
     response = client.get(reverse("admin:search"), {"q": "garcia"})
     assert response.status_code == 302
     assert "/login/" in response["Location"]
+
+
+# --- the index behind the words (PostgreSQL: generated column; SQLite: FTS5) ----------------
+
+
+def test_a_renamed_customer_is_found_by_the_new_name_only(people):
+    john = people["john"]
+    john.name = "John Ibáñez"
+    services.customer_update(customer=john)
+    assert found("ibanez") == ["John Ibáñez"]
+    assert found("doe") == []
+
+
+def test_bulk_writes_keep_the_index_in_step(people):
+    Customer.objects.filter(name__startswith="MAR").update(name="Marta Núñez")
+    Customer.objects.bulk_create([Customer(name=f"Núñez {i}") for i in range(3)])
+    people["john"].delete()
+    assert set(found("nunez")) == {"Marta Núñez", "Núñez 0", "Núñez 1", "Núñez 2"}
+    assert found("doe") == []
+    assert found("marta nun") == ["Marta Núñez"]
+
+
+def test_word_search_reads_the_index_not_every_name(people):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        assert found("garcia")
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    if connection.vendor == "sqlite":
+        assert "crm_customer_name_fts MATCH" in sql
+        assert "sb_fold(" not in sql
+    else:
+        assert "name_folded" in sql
+
+
+def test_the_sqlite_index_is_repaired_when_a_migration_drops_its_triggers(people):
+    from django.db import connection
+
+    from crm.search_sqlite import repair
+
+    assert repair(connection) is False  # nothing missing (nothing to do on PostgreSQL)
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:  # what remaking the table does to triggers
+            cursor.execute("DROP TRIGGER crm_customer_name_fts_insert")
+        CustomerFactory(name="Inés Lost")
+        assert found("ines") == []
+        assert repair(connection) is True
+        assert found("ines") == ["Inés Lost"]  # re-filled from the table
+    CustomerFactory(name="Inés Found")
+    assert "Inés Found" in found("ines")
+
+
+def test_ten_thousand_matches_page_through_the_best_ones(api_client, agent, people):
+    """A common word: the API pages through the best SEARCH_CAP matches, newest first,
+    with no row twice and the same rows on both databases."""
+    Customer.objects.bulk_create(
+        [Customer(name=f"Lucía Gómez {i}", email=f"l{i}@example.com") for i in range(10_000)]
+    )
+    newest = list(
+        Customer.objects.filter(name__startswith="Lucía Gómez")
+        .order_by("-id")
+        .values_list("id", flat=True)[: search.SEARCH_CAP]
+    )
+    api_client.force_authenticate(agent)
+    seen, url = [], "/api/customers/?search=gomez&page_size=60"
+    while url:
+        body = api_client.get(url).json()
+        seen += [c["id"] for c in body["results"]]
+        url = body["next"]
+    assert seen == newest
+    first = api_client.get("/api/customers/", {"search": "lucia gom"}).json()["results"]
+    assert [c["id"] for c in first] == newest[:50]
