@@ -25,7 +25,13 @@ from crm.admin_extensions import (
     number_links,
     phone_number_admin_extensions,
 )
-from crm.admin_profile import OPT_OUT_FIELDS, OptOutColumn, list_badges
+from crm.admin_profile import (
+    OPT_OUT_FIELDS,
+    OptOutColumn,
+    customer_number_flags,
+    flag_badges,
+    list_badges,
+)
 from crm.admin_utils import (
     FastChangeList,
     FastChangelistMixin,
@@ -45,6 +51,7 @@ from crm.models import (
     StaffProfile,
 )
 from crm.phones import display_number, national_format, phone_link
+from crm.selectors import customer_phones
 
 
 class PhoneNumberForm(forms.ModelForm):
@@ -98,20 +105,30 @@ class PhoneNumberInline(OptOutColumn, admin.TabularInline):
         if not obj.pk:
             return ""
         e164 = str(obj.number)
-        flags = number_flags.of([e164]).get(e164, [])
-        return format_html("{}{}", number_view_link(e164), flag_badges(flags))
+        return format_html(
+            "{}{}", number_view_link(e164), flag_badges(self._flags(obj).get(e164, []))
+        )
+
+    def get_extra(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> int:
+        # An empty row for a profile with no number; otherwise "Add another" makes one.
+        return 0 if obj is not None and customer_phones(obj) else 1
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        # Inline instances live for one request: keep the profile, whose numbers' flags
+        # the card looks up too (one query a flag for the page, not one a row).
+        self.parent_customer = obj
+        return super().get_formset(request, obj, **kwargs)
+
+    def _flags(self, obj: PhoneNumber) -> dict[str, list[Any]]:
+        parent = getattr(self, "parent_customer", None)
+        if parent is not None and parent.pk == obj.customer_id:
+            return customer_number_flags(parent)
+        return number_flags.of([str(obj.number)])
 
 
 TYPE_LABELS = dict(PhoneNumber.Type.choices)
 # Erasing is an Administrator's act: the permission to record an erasure is the right to make one.
 ERASE_PERMISSION = "crm.add_customererasure"
-
-
-def flag_badges(flags: list[Any]) -> str:
-    """An upper app's facts about a number (crm.admin_extensions.number_flags) as badges."""
-    return format_html_join(
-        "", '<span class="sb-flag sb-flag-{}">{}</span>', ((f.key, f.label) for f in flags)
-    )
 
 
 def number_link(e164: str) -> str:

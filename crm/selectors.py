@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from django.db.models import CharField, F, Model, Prefetch, Q, QuerySet
+from django.db.models import CharField, F, Model, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.db.models.functions import Cast
 
 from crm import search
@@ -24,6 +24,14 @@ def customer_with_numbers(queryset: QuerySet[Customer] | None = None) -> QuerySe
     return queryset.prefetch_related(
         Prefetch("phone_numbers", queryset=PhoneNumber.objects.order_by("id"))
     )
+
+
+def customer_phones(customer: Customer) -> list[PhoneNumber]:
+    """The customer's numbers (in id order), read once per customer instance: the panels
+    of a profile page (card, reply box, numbers form) share one query."""
+    if "phone_numbers" not in getattr(customer, "_prefetched_objects_cache", {}):
+        prefetch_related_objects([customer], "phone_numbers")
+    return list(customer.phone_numbers.all())
 
 
 def number_search(

@@ -12,7 +12,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.db.models import (
-    Avg,
     CharField,
     Count,
     F,
@@ -22,12 +21,13 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
 )
 from django.db.models.functions import Cast, TruncWeek
 from django.utils import timezone
 
-from crm.models import Customer, Note
+from crm.models import Customer, Note, PhoneNumber
 from crm.phones import InvalidPhoneNumber, display_number, normalize
 from crm.selectors import customer_queryset
 from telephony.answering import local_day_start, zone_or_default
@@ -49,6 +49,8 @@ TIMELINE_PAGE_SIZE = 20
 WEEKS_SHOWN = 12
 SATISFACTION_POINTS = 20
 TOP_REASONS = 5
+# Top reasons count this many of the latest calls: bounded work whatever the history.
+REASONS_WINDOW = 1000
 
 
 def call_detail(call_id: int) -> Call:
@@ -222,18 +224,28 @@ class CallAnalytics:
     weeks: list[tuple[datetime, int]]  # (week start, calls), oldest first, zeros included
     satisfaction_trend: list[tuple[datetime, int]]  # (call time, score), oldest first
     top_reasons: list[tuple[str, int]]
+    # Set when top reasons count only the latest calls (a longer history than this).
+    reasons_window: int | None = None
 
 
 def customer_call_analytics(*, customer: Customer, now: datetime | None = None) -> CallAnalytics:
-    """The profile's analytics panel: four aggregate queries, bounded by LIMITs and weeks."""
+    """The profile's analytics panel: four queries, each bounded but the first.
+
+    The totals are one index-only pass over the customer's calls (the covering timeline
+    index, integer sums: no numeric AVG); weeks are a range of the last 12 weeks, the
+    trend a LIMIT; top reasons count the latest ``REASONS_WINDOW`` calls, so a long
+    history costs the page no GROUP BY over all of it (docs/pages.md).
+    """
     now = now or timezone.now()
     calls = Call.objects.filter(customer=customer)
     totals = calls.aggregate(
         n=Count("id"),
         first=Min("started_at"),
         last=Max("started_at"),
-        duration=Avg("duration_seconds"),
-        satisfaction=Avg("satisfaction"),
+        duration_sum=Sum("duration_seconds"),
+        duration_n=Count("duration_seconds"),
+        satisfaction_sum=Sum("satisfaction"),
+        satisfaction_n=Count("satisfaction"),
     )
     this_week = _week_start(now)
     since = this_week - timedelta(weeks=WEEKS_SHOWN - 1)
@@ -255,8 +267,10 @@ def customer_call_analytics(*, customer: Customer, now: datetime | None = None) 
         .values_list("started_at", "satisfaction")[:SATISFACTION_POINTS]
     )
     rated.reverse()
+    latest = calls.order_by("-started_at", "-id").values("id")[:REASONS_WINDOW]
     reasons = list(
-        calls.exclude(reason="")
+        Call.objects.filter(id__in=latest)
+        .exclude(reason="")
         .values("reason")
         .annotate(n=Count("id"))
         .order_by("-n", "reason")
@@ -269,12 +283,17 @@ def customer_call_analytics(*, customer: Customer, now: datetime | None = None) 
         messages=max(0, messages),
         first_contact=customer.first_interaction_at or totals["first"],
         last_contact=customer.last_interaction_at or totals["last"],
-        average_duration=totals["duration"],
-        average_satisfaction=totals["satisfaction"],
+        average_duration=_mean(totals["duration_sum"], totals["duration_n"]),
+        average_satisfaction=_mean(totals["satisfaction_sum"], totals["satisfaction_n"]),
         weeks=weeks,
         satisfaction_trend=[(at, int(score or 0)) for at, score in rated],
         top_reasons=[(reason, int(n)) for reason, n in reasons],
+        reasons_window=REASONS_WINDOW if totals["n"] > REASONS_WINDOW else None,
     )
+
+
+def _mean(total: int | None, n: int) -> float | None:
+    return total / n if n and total is not None else None
 
 
 def _week_start(moment: datetime) -> datetime:
@@ -352,13 +371,22 @@ class SmsRoute:
     choices: tuple[str, ...] = ()  # the customer's numbers that take texts
 
 
-def sms_route(*, customer: Customer, to: str | None = None) -> SmsRoute:
+def sms_route(
+    *, customer: Customer, to: str | None = None, phones: list[PhoneNumber] | None = None
+) -> SmsRoute:
     """The number a reply goes to (``to``, else the customer's Mobile + SMS number) and
     the one it goes from (the number the customer last wrote to, else Telephony settings'
-    ``sms_from``)."""
-    phones = list(
-        customer.phone_numbers.filter(type="mobile").order_by("-sms", "-updated_at", "-id")
-    )
+    ``sms_from``). ``phones``: the customer's numbers when the caller holds them already
+    (the profile page reads them once for all its panels)."""
+    if phones is None:
+        phones = list(
+            customer.phone_numbers.filter(type="mobile").order_by("-sms", "-updated_at", "-id")
+        )
+    else:
+        phones = sorted(
+            (p for p in phones if p.type == "mobile"),
+            key=lambda p: (not p.sms, -p.updated_at.timestamp(), -p.pk),
+        )
     choices = tuple(str(p.number) for p in phones)
     if to:
         try:
