@@ -169,8 +169,12 @@ class CustomerChangeList(RankedChangeListMixin, FastChangeList):
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
         page = list(self.result_list)  # evaluates (and caches) the page's queryset
-        numbers = selectors.numbers_by_customer(customer.pk for customer in page)
-        opted_out = selectors.numbers_opted_out(n[0] for ns in numbers.values() for n in ns)
+        # An opt-out is set on every row of its number (crm/optout.py), so the page's
+        # rows say it; looking the numbers up again made the field parse each one.
+        opted_out: set[str] = set()
+        numbers = selectors.numbers_by_customer(
+            (customer.pk for customer in page), opted_out=opted_out
+        )
         flags = number_flags.of([n[0] for found in numbers.values() for n in found])
         for customer in page:
             customer.page_numbers = numbers.get(customer.pk, [])

@@ -111,7 +111,7 @@ def _note(note: Any, user_id: int | None) -> SafeString:
         "<strong>Note</strong> by {}{}{}{}\n<blockquote>{}</blockquote>",
         note.author or "a removed user",
         on_call,
-        mark_safe(" · <em>edited</em>") if getattr(note, "edit_count", 0) else "",
+        mark_safe(" · <em>edited</em>") if getattr(note, "edited", False) else "",
         format_html(' · <a href="{}">Edit</a>', reverse("admin:crm_note_change", args=[note.pk]))
         if user_id is not None and note.author_id == user_id
         else "",

@@ -14,6 +14,7 @@ from django.db import connection
 from django.db.models import (
     CharField,
     Count,
+    Exists,
     F,
     Max,
     Min,
@@ -27,7 +28,7 @@ from django.db.models import (
 from django.db.models.functions import Cast, TruncWeek
 from django.utils import timezone
 
-from crm.models import Customer, Note, PhoneNumber
+from crm.models import Customer, Note, NoteEdit, PhoneNumber
 from crm.phones import InvalidPhoneNumber, display_number, normalize
 from crm.selectors import customer_queryset
 from telephony.answering import local_day_start, zone_or_default
@@ -46,6 +47,8 @@ from telephony.parties import party_identify
 MISSED = Q(status__in=MISSED_STATUSES) | Q(voicemail=True) | ~Q(recording_url="")
 
 TIMELINE_PAGE_SIZE = 20
+# Pages whose rows lie within this many of each kind's newest are read whole per kind.
+TIMELINE_DIRECT_ROWS = 201
 WEEKS_SHOWN = 12
 SATISFACTION_POINTS = 20
 TOP_REASONS = 5
@@ -141,18 +144,56 @@ class TimelinePage:
 
 
 def customer_timeline(*, customer: Customer, page: int = 1) -> TimelinePage:
-    """Calls, messages and notes, newest first, one page: four queries whatever the history.
+    """Calls, messages and notes, newest first, one page, in a fixed number of queries
+    whatever the history (docs/pages.md, "Customer page").
 
-    The page of (kind, id) pairs comes from one UNION ALL ordered and LIMITed in SQL
-    (each side an index range on (customer, time)); then one query per kind fetches
-    the page's rows. The total comes from the customer's counter, not a COUNT.
+    The first pages read each kind's newest rows whole (one LIMITed range of its
+    (customer, time) index each: three queries, whatever the page holds) and merge them
+    here. Deeper pages first pick the page's (kind, id) pairs with one UNION ALL ordered
+    and LIMITed in SQL, then fetch those rows, so paging far back never loads every row
+    it skips. The total comes from the customer's counter and an indexed count of notes.
     """
     page = max(1, page)
     offset = (page - 1) * TIMELINE_PAGE_SIZE
-    # Each side is cut to the rows this page could need, so each is a LIMITed range
-    # of its (customer, time) index and the outer sort sees at most two pages' worth
-    # (SQLite cannot LIMIT inside a UNION; its small embedded databases do without).
     need = offset + TIMELINE_PAGE_SIZE + 1
+    calls = Call.objects.filter(customer=customer).select_related("assistant", "handled_by")
+    messages = Message.objects.filter(customer=customer).select_related("sent_by")
+    notes = (
+        Note.objects.filter(customer=customer)
+        .select_related("author", "call_link")
+        .annotate(edited=Exists(NoteEdit.objects.filter(note=OuterRef("pk"))))
+    )
+    if need <= TIMELINE_DIRECT_ROWS:
+        rows: list[tuple[str, datetime, int, Call | Message | Note]] = [
+            *(("call", c.started_at, c.pk, c) for c in calls.order_by("-started_at", "-id")[:need]),
+            *(("sms", m.sent_at, m.pk, m) for m in messages.order_by("-sent_at", "-id")[:need]),
+            *(("note", n.created_at, n.pk, n) for n in notes.order_by("-created_at", "-id")[:need]),
+        ]
+        rows.sort(key=lambda row: (row[1], row[2]), reverse=True)
+        found = rows[offset:need]
+        has_next = len(found) > TIMELINE_PAGE_SIZE
+        entries = [TimelineEntry(kind, at, item) for kind, at, _, item in found]
+    else:
+        keys = _timeline_keys(customer, offset, need)
+        has_next = len(keys) > TIMELINE_PAGE_SIZE
+        entries = _timeline_rows(keys, calls, messages, notes)
+    entries = entries[:TIMELINE_PAGE_SIZE]
+    notes_total = Note.objects.filter(customer=customer).count()  # indexed by customer
+    total = max(customer.interaction_count + notes_total, offset + len(entries))
+    return TimelinePage(
+        entries=entries,
+        number=page,
+        has_next=has_next,
+        has_previous=page > 1,
+        total_pages=max(1, -(-total // TIMELINE_PAGE_SIZE)),
+    )
+
+
+def _timeline_keys(customer: Customer, offset: int, need: int) -> list[tuple[str, int, datetime]]:
+    """A deep page's (kind, id, time), newest first, and one more when there is one."""
+    # Each side is cut to the rows this page could need, so each is a LIMITed range
+    # of its (customer, time) index and the outer sort sees at most that many a side
+    # (SQLite cannot LIMIT inside a UNION; its small embedded databases do without).
     calls = (
         Call.objects.filter(customer=customer)
         .annotate(kind=Value("call", output_field=CharField()), at=F("started_at"))
@@ -175,42 +216,24 @@ def customer_timeline(*, customer: Customer, page: int = 1) -> TimelinePage:
         calls, messages, notes = calls[:need], messages[:need], notes[:need]
     else:
         calls, messages, notes = calls.order_by(), messages.order_by(), notes.order_by()
-    keys = list(calls.union(messages, notes, all=True).order_by("-at", "-id")[offset:need])
-    has_next = len(keys) > TIMELINE_PAGE_SIZE
+    return list(calls.union(messages, notes, all=True).order_by("-at", "-id")[offset:need])
+
+
+def _timeline_rows(
+    keys: list[tuple[str, int, datetime]],
+    calls: QuerySet[Call],
+    messages: QuerySet[Message],
+    notes: QuerySet[Note],
+) -> list[TimelineEntry]:
     keys = keys[:TIMELINE_PAGE_SIZE]
-    call_ids = [pk for kind, pk, _ in keys if kind == "call"]
-    message_ids = [pk for kind, pk, _ in keys if kind == "sms"]
-    note_ids = [pk for kind, pk, _ in keys if kind == "note"]
     by_key: dict[tuple[str, int], Call | Message | Note] = {}
-    if call_ids:
-        by_key.update(
-            (("call", c.pk), c)
-            for c in Call.objects.filter(id__in=call_ids).select_related("assistant", "handled_by")
-        )
-    if message_ids:
-        by_key.update(
-            (("sms", m.pk), m)
-            for m in Message.objects.filter(id__in=message_ids).select_related("sent_by")
-        )
-    if note_ids:
-        notes_found = (
-            Note.objects.filter(id__in=note_ids)
-            .select_related("author", "call_link")
-            .annotate(edit_count=Count("edits"))
-        )
-        by_key.update((("note", n.pk), n) for n in notes_found)
-    entries = [
+    for kind, rows in (("call", calls), ("sms", messages), ("note", notes)):
+        ids = [pk for k, pk, _ in keys if k == kind]
+        if ids:
+            by_key.update(((kind, row.pk), row) for row in rows.filter(id__in=ids))
+    return [
         TimelineEntry(kind, at, by_key[(kind, pk)]) for kind, pk, at in keys if (kind, pk) in by_key
     ]
-    notes_total = Note.objects.filter(customer=customer).count()  # indexed by customer
-    total = max(customer.interaction_count + notes_total, offset + len(entries))
-    return TimelinePage(
-        entries=entries,
-        number=page,
-        has_next=has_next,
-        has_previous=page > 1,
-        total_pages=max(1, -(-total // TIMELINE_PAGE_SIZE)),
-    )
 
 
 @dataclass(frozen=True)
