@@ -4,13 +4,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import CharField, Exists, OuterRef, QuerySet
+from django.db.models.functions import Cast
 from django.forms import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 # The merge pages (match suggestions, the merge log and its undo) register themselves there.
 from crm import (
@@ -39,6 +41,7 @@ from crm.admin_utils import (
     RankedChangeListMixin,
     ReadOnlyAdminMixin,
     SearchRuleAdminMixin,
+    checkbox_html,
     phone_column,
 )
 from crm.erasure import choice_key
@@ -451,7 +454,7 @@ class PhoneNumberAdmin(
     form = PhoneNumberForm
     change_form_template = "admin/extensible_change_form.html"
     list_display = (
-        phone_column("number", "Number"),
+        phone_column("number", "Number", read="e164"),
         "type",
         "sms",
         "sms_opted_out",
@@ -467,9 +470,18 @@ class PhoneNumberAdmin(
     raw_id_fields = ("customer",)
     readonly_fields = ("type_source", "created_at", "updated_at", *OPT_OUT_FIELDS)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PhoneNumber]:
+        # The number as its column holds it (E.164 text): str() of a PhoneNumber checks
+        # its validity each time, three times a row on a 100-row page.
+        return super().get_queryset(request).annotate(e164=Cast("number", CharField()))
+
     @admin.display(description="Number view")
     def view(self, obj: PhoneNumber) -> str:
-        return number_view_link(str(obj.number))
+        return number_view_link(getattr(obj, "e164", None) or str(obj.number))
+
+    def action_checkbox(self, obj: PhoneNumber) -> SafeString:
+        e164 = getattr(obj, "e164", None) or str(obj.number)
+        return checkbox_html(obj.pk, f"{e164} ({obj.get_type_display()})")
 
     def save_model(self, request: HttpRequest, obj: PhoneNumber, form: Any, change: bool) -> None:
         services.phone_number_save(phone=obj, cause="edited in admin", actor=request.user)
