@@ -276,11 +276,31 @@ class CustomerAdmin(
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return CustomerChangeList
 
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Customer | None:
+        found = getattr(request, "profile_page_customer", None)
+        if (
+            found is not None
+            and from_field is None
+            and str(found.pk) == str(object_id)
+            and found.merged_into_id is None
+        ):
+            return found
+        return super().get_object(request, object_id, from_field)
+
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
     ) -> HttpResponse:
-        # Merged profiles are hidden, yet old links and bookmarks still point at them.
-        successor = selectors.customer_merge_successor(object_id)
+        # Merged profiles are hidden, yet old links and bookmarks still point at them. The
+        # profile read here, live or merged, is the page's object (one query, not two).
+        found = selectors.customer_any(object_id)
+        request.profile_page_customer = found  # type: ignore[attr-defined]
+        successor = (
+            selectors.customer_merge_successor(object_id)
+            if found is not None and found.merged_into_id is not None
+            else None
+        )
         if successor is not None:
             merged, kept = successor
             self.message_user(

@@ -283,6 +283,14 @@ def customers_holding(numbers: Iterable[str]) -> dict[str, Customer]:
     return result
 
 
+def customer_any(customer_id: object) -> Customer | None:
+    """The profile with this id, live or merged away; None for no such id."""
+    try:
+        return Customer.objects.filter(pk=int(str(customer_id))).first()
+    except ValueError:
+        return None
+
+
 def customer_merge_successor(customer_id: object) -> tuple[Customer, Customer] | None:
     """For a merged-away profile: ``(merged, kept)``, following merges of merges to the
     live profile; None when the id is no merged profile."""
