@@ -75,6 +75,7 @@ def customer_history_context(customer: Customer) -> dict[str, Any]:
     ]
     return {
         "stats": stats,
+        "reasons_window": f"{stats.reasons_window:,}" if stats.reasons_window else "",
         "weeks_chart": charts.bar_chart(
             f"Calls per week, last {len(weeks)} weeks: {sum(n for _, n in weeks)} calls", weeks
         )
