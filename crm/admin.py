@@ -4,13 +4,15 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import CharField, Exists, OuterRef, QuerySet
+from django.db.models.functions import Cast
 from django.forms import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 # The merge pages (match suggestions, the merge log and its undo) register themselves there.
 from crm import (
@@ -25,7 +27,13 @@ from crm.admin_extensions import (
     number_links,
     phone_number_admin_extensions,
 )
-from crm.admin_profile import OPT_OUT_FIELDS, OptOutColumn, list_badges
+from crm.admin_profile import (
+    OPT_OUT_FIELDS,
+    OptOutColumn,
+    customer_number_flags,
+    flag_badges,
+    list_badges,
+)
 from crm.admin_utils import (
     FastChangeList,
     FastChangelistMixin,
@@ -33,6 +41,7 @@ from crm.admin_utils import (
     RankedChangeListMixin,
     ReadOnlyAdminMixin,
     SearchRuleAdminMixin,
+    checkbox_html,
     phone_column,
 )
 from crm.erasure import choice_key
@@ -45,6 +54,7 @@ from crm.models import (
     StaffProfile,
 )
 from crm.phones import display_number, national_format, phone_link
+from crm.selectors import customer_phones
 
 
 class PhoneNumberForm(forms.ModelForm):
@@ -98,20 +108,30 @@ class PhoneNumberInline(OptOutColumn, admin.TabularInline):
         if not obj.pk:
             return ""
         e164 = str(obj.number)
-        flags = number_flags.of([e164]).get(e164, [])
-        return format_html("{}{}", number_view_link(e164), flag_badges(flags))
+        return format_html(
+            "{}{}", number_view_link(e164), flag_badges(self._flags(obj).get(e164, []))
+        )
+
+    def get_extra(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> int:
+        # An empty row for a profile with no number; otherwise "Add another" makes one.
+        return 0 if obj is not None and customer_phones(obj) else 1
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        # Inline instances live for one request: keep the profile, whose numbers' flags
+        # the card looks up too (one query a flag for the page, not one a row).
+        self.parent_customer = obj
+        return super().get_formset(request, obj, **kwargs)
+
+    def _flags(self, obj: PhoneNumber) -> dict[str, list[Any]]:
+        parent = getattr(self, "parent_customer", None)
+        if parent is not None and parent.pk == obj.customer_id:
+            return customer_number_flags(parent)
+        return number_flags.of([str(obj.number)])
 
 
 TYPE_LABELS = dict(PhoneNumber.Type.choices)
 # Erasing is an Administrator's act: the permission to record an erasure is the right to make one.
 ERASE_PERMISSION = "crm.add_customererasure"
-
-
-def flag_badges(flags: list[Any]) -> str:
-    """An upper app's facts about a number (crm.admin_extensions.number_flags) as badges."""
-    return format_html_join(
-        "", '<span class="sb-flag sb-flag-{}">{}</span>', ((f.key, f.label) for f in flags)
-    )
 
 
 def number_link(e164: str) -> str:
@@ -152,8 +172,12 @@ class CustomerChangeList(RankedChangeListMixin, FastChangeList):
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
         page = list(self.result_list)  # evaluates (and caches) the page's queryset
-        numbers = selectors.numbers_by_customer(customer.pk for customer in page)
-        opted_out = selectors.numbers_opted_out(n[0] for ns in numbers.values() for n in ns)
+        # An opt-out is set on every row of its number (crm/optout.py), so the page's
+        # rows say it; looking the numbers up again made the field parse each one.
+        opted_out: set[str] = set()
+        numbers = selectors.numbers_by_customer(
+            (customer.pk for customer in page), opted_out=opted_out
+        )
         flags = number_flags.of([n[0] for found in numbers.values() for n in found])
         for customer in page:
             customer.page_numbers = numbers.get(customer.pk, [])
@@ -252,11 +276,31 @@ class CustomerAdmin(
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return CustomerChangeList
 
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Customer | None:
+        found = getattr(request, "profile_page_customer", None)
+        if (
+            found is not None
+            and from_field is None
+            and str(found.pk) == str(object_id)
+            and found.merged_into_id is None
+        ):
+            return found
+        return super().get_object(request, object_id, from_field)
+
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
     ) -> HttpResponse:
-        # Merged profiles are hidden, yet old links and bookmarks still point at them.
-        successor = selectors.customer_merge_successor(object_id)
+        # Merged profiles are hidden, yet old links and bookmarks still point at them. The
+        # profile read here, live or merged, is the page's object (one query, not two).
+        found = selectors.customer_any(object_id)
+        request.profile_page_customer = found  # type: ignore[attr-defined]
+        successor = (
+            selectors.customer_merge_successor(object_id)
+            if found is not None and found.merged_into_id is not None
+            else None
+        )
         if successor is not None:
             merged, kept = successor
             self.message_user(
@@ -430,7 +474,7 @@ class PhoneNumberAdmin(
     form = PhoneNumberForm
     change_form_template = "admin/extensible_change_form.html"
     list_display = (
-        phone_column("number", "Number"),
+        phone_column("number", "Number", read="e164"),
         "type",
         "sms",
         "sms_opted_out",
@@ -446,9 +490,18 @@ class PhoneNumberAdmin(
     raw_id_fields = ("customer",)
     readonly_fields = ("type_source", "created_at", "updated_at", *OPT_OUT_FIELDS)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PhoneNumber]:
+        # The number as its column holds it (E.164 text): str() of a PhoneNumber checks
+        # its validity each time, three times a row on a 100-row page.
+        return super().get_queryset(request).annotate(e164=Cast("number", CharField()))
+
     @admin.display(description="Number view")
     def view(self, obj: PhoneNumber) -> str:
-        return number_view_link(str(obj.number))
+        return number_view_link(getattr(obj, "e164", None) or str(obj.number))
+
+    def action_checkbox(self, obj: PhoneNumber) -> SafeString:
+        e164 = getattr(obj, "e164", None) or str(obj.number)
+        return checkbox_html(obj.pk, f"{e164} ({obj.get_type_display()})")
 
     def save_model(self, request: HttpRequest, obj: PhoneNumber, form: Any, change: bool) -> None:
         services.phone_number_save(phone=obj, cause="edited in admin", actor=request.user)

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from django.db.models import CharField, F, Model, Prefetch, Q, QuerySet
+from django.db.models import CharField, F, Model, Prefetch, Q, QuerySet, prefetch_related_objects
 from django.db.models.functions import Cast
 
 from crm import search
@@ -24,6 +24,14 @@ def customer_with_numbers(queryset: QuerySet[Customer] | None = None) -> QuerySe
     return queryset.prefetch_related(
         Prefetch("phone_numbers", queryset=PhoneNumber.objects.order_by("id"))
     )
+
+
+def customer_phones(customer: Customer) -> list[PhoneNumber]:
+    """The customer's numbers (in id order), read once per customer instance: the panels
+    of a profile page (card, reply box, numbers form) share one query."""
+    if "phone_numbers" not in getattr(customer, "_prefetched_objects_cache", {}):
+        prefetch_related_objects([customer], "phone_numbers")
+    return list(customer.phone_numbers.all())
 
 
 def number_search(
@@ -81,32 +89,26 @@ def customer_filter_by_phone_term(queryset: QuerySet[Customer], term: str) -> Qu
     )
 
 
-def numbers_by_customer(customer_ids: Iterable[int]) -> dict[int, list[tuple[str, str, bool]]]:
+def numbers_by_customer(
+    customer_ids: Iterable[int], *, opted_out: set[str] | None = None
+) -> dict[int, list[tuple[str, str, bool]]]:
     """``{customer_id: [(e164, type, sms), ...]}`` for one page of customers, one query.
 
     The number is read as plain text: a list only shows it, and phonenumber_field would
     otherwise re-parse every stored number (the costliest part of rendering a page).
+    ``opted_out``, when given, receives the numbers that texted STOP (the same query).
     """
     result: dict[int, list[tuple[str, str, bool]]] = {}
     rows = (
         PhoneNumber.objects.filter(customer_id__in=list(customer_ids))
         .order_by("customer_id", "id")
-        .values_list("customer_id", Cast(F("number"), CharField()), "type", "sms")
+        .values_list("customer_id", Cast(F("number"), CharField()), "type", "sms", "sms_opted_out")
     )
-    for customer_id, number, type_, sms in rows:
+    for customer_id, number, type_, sms, out in rows:
         result.setdefault(customer_id, []).append((number, type_, sms))
+        if out and opted_out is not None:
+            opted_out.add(number)
     return result
-
-
-def numbers_opted_out(e164s: Iterable[str]) -> set[str]:
-    """Which of these numbers opted out of SMS: one indexed query for a page of numbers."""
-    wanted = sorted(set(e164s))
-    if not wanted:
-        return set()
-    rows = PhoneNumber.objects.filter(number__in=wanted, sms_opted_out=True).values_list(
-        Cast(F("number"), CharField()), flat=True
-    )
-    return set(rows)
 
 
 def match_suggestions_open(customer: Customer | None = None) -> QuerySet[MatchSuggestion]:
@@ -279,6 +281,14 @@ def customers_holding(numbers: Iterable[str]) -> dict[str, Customer]:
         if e164 not in result or phone.type == PhoneNumber.Type.MOBILE:
             result[e164] = phone.customer
     return result
+
+
+def customer_any(customer_id: object) -> Customer | None:
+    """The profile with this id, live or merged away; None for no such id."""
+    try:
+        return Customer.objects.filter(pk=int(str(customer_id))).first()
+    except ValueError:
+        return None
 
 
 def customer_merge_successor(customer_id: object) -> tuple[Customer, Customer] | None:

@@ -17,8 +17,9 @@ from django.utils import timezone
 from crm.admin_extensions import BEFORE_FORM, Panel
 from crm.models import Customer
 from crm.phones import display_number
-from crm.selectors import customer_queryset
+from crm.selectors import customer_phones, customer_queryset
 from telephony import charts, messaging, selectors
+from telephony.admin_timeline import timeline_html
 
 SEND_PERMISSION = "telephony.send_message"
 
@@ -41,15 +42,17 @@ def customer_conversation_panel(request: HttpRequest, customer: Customer) -> dic
     reply = None
     if request.user.has_perm(SEND_PERMISSION):
         reply = {
-            "route": selectors.sms_route(customer=customer),
+            "route": selectors.sms_route(customer=customer, phones=customer_phones(customer)),
             "url": reverse("admin:telephony_message_reply", args=[customer.pk]),
             # What the agent wrote when the last attempt was refused: never lost.
             "draft": request.session.pop(_draft_key(customer.pk), ""),
             "max_length": messaging.MAX_BODY,
         }
+    timeline = selectors.customer_timeline(customer=customer, page=page)
     return {
         "conversation": {
-            "timeline": selectors.customer_timeline(customer=customer, page=page),
+            "timeline": timeline,
+            "entries_html": timeline_html(timeline.entries, request.user.pk),
             "calls_url": reverse("admin:telephony_call_changelist")
             + f"?customer__id__exact={customer.pk}",
             "reply": reply,
@@ -72,6 +75,7 @@ def customer_history_context(customer: Customer) -> dict[str, Any]:
     ]
     return {
         "stats": stats,
+        "reasons_window": f"{stats.reasons_window:,}" if stats.reasons_window else "",
         "weeks_chart": charts.bar_chart(
             f"Calls per week, last {len(weeks)} weeks: {sum(n for _, n in weeks)} calls", weeks
         )
@@ -82,7 +86,11 @@ def customer_history_context(customer: Customer) -> dict[str, Any]:
         )
         if trend
         else None,
-        "reasons_chart": charts.hbar_chart("Top reasons for calling", stats.top_reasons)
+        "reasons_chart": charts.hbar_chart(
+            "Top reasons for calling"
+            + (f", last {stats.reasons_window:,} calls" if stats.reasons_window else ""),
+            stats.top_reasons,
+        )
         if stats.top_reasons
         else None,
     }

@@ -12,9 +12,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.db.models import (
-    Avg,
     CharField,
     Count,
+    Exists,
     F,
     Max,
     Min,
@@ -22,13 +22,14 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
 )
 from django.db.models.functions import Cast, TruncWeek
 from django.utils import timezone
 
 from crm.formatting import local_datetime
-from crm.models import Customer, Note
+from crm.models import Customer, Note, NoteEdit, PhoneNumber
 from crm.phones import InvalidPhoneNumber, display_number, normalize
 from crm.selectors import customer_queryset
 from telephony.answering import local_day_start, zone_or_default
@@ -47,9 +48,13 @@ from telephony.parties import party_identify
 MISSED = Q(status__in=MISSED_STATUSES) | Q(voicemail=True) | ~Q(recording_url="")
 
 TIMELINE_PAGE_SIZE = 20
+# Pages whose rows lie within this many of each kind's newest are read whole per kind.
+TIMELINE_DIRECT_ROWS = 201
 WEEKS_SHOWN = 12
 SATISFACTION_POINTS = 20
 TOP_REASONS = 5
+# Top reasons count this many of the latest calls: bounded work whatever the history.
+REASONS_WINDOW = 1000
 
 
 def call_detail(call_id: int) -> Call:
@@ -140,18 +145,56 @@ class TimelinePage:
 
 
 def customer_timeline(*, customer: Customer, page: int = 1) -> TimelinePage:
-    """Calls, messages and notes, newest first, one page: four queries whatever the history.
+    """Calls, messages and notes, newest first, one page, in a fixed number of queries
+    whatever the history (docs/pages.md, "Customer page").
 
-    The page of (kind, id) pairs comes from one UNION ALL ordered and LIMITed in SQL
-    (each side an index range on (customer, time)); then one query per kind fetches
-    the page's rows. The total comes from the customer's counter, not a COUNT.
+    The first pages read each kind's newest rows whole (one LIMITed range of its
+    (customer, time) index each: three queries, whatever the page holds) and merge them
+    here. Deeper pages first pick the page's (kind, id) pairs with one UNION ALL ordered
+    and LIMITed in SQL, then fetch those rows, so paging far back never loads every row
+    it skips. The total comes from the customer's counter and an indexed count of notes.
     """
     page = max(1, page)
     offset = (page - 1) * TIMELINE_PAGE_SIZE
-    # Each side is cut to the rows this page could need, so each is a LIMITed range
-    # of its (customer, time) index and the outer sort sees at most two pages' worth
-    # (SQLite cannot LIMIT inside a UNION; its small embedded databases do without).
     need = offset + TIMELINE_PAGE_SIZE + 1
+    calls = Call.objects.filter(customer=customer).select_related("assistant", "handled_by")
+    messages = Message.objects.filter(customer=customer).select_related("sent_by")
+    notes = (
+        Note.objects.filter(customer=customer)
+        .select_related("author", "call_link")
+        .annotate(edited=Exists(NoteEdit.objects.filter(note=OuterRef("pk"))))
+    )
+    if need <= TIMELINE_DIRECT_ROWS:
+        rows: list[tuple[str, datetime, int, Call | Message | Note]] = [
+            *(("call", c.started_at, c.pk, c) for c in calls.order_by("-started_at", "-id")[:need]),
+            *(("sms", m.sent_at, m.pk, m) for m in messages.order_by("-sent_at", "-id")[:need]),
+            *(("note", n.created_at, n.pk, n) for n in notes.order_by("-created_at", "-id")[:need]),
+        ]
+        rows.sort(key=lambda row: (row[1], row[2]), reverse=True)
+        found = rows[offset:need]
+        has_next = len(found) > TIMELINE_PAGE_SIZE
+        entries = [TimelineEntry(kind, at, item) for kind, at, _, item in found]
+    else:
+        keys = _timeline_keys(customer, offset, need)
+        has_next = len(keys) > TIMELINE_PAGE_SIZE
+        entries = _timeline_rows(keys, calls, messages, notes)
+    entries = entries[:TIMELINE_PAGE_SIZE]
+    notes_total = Note.objects.filter(customer=customer).count()  # indexed by customer
+    total = max(customer.interaction_count + notes_total, offset + len(entries))
+    return TimelinePage(
+        entries=entries,
+        number=page,
+        has_next=has_next,
+        has_previous=page > 1,
+        total_pages=max(1, -(-total // TIMELINE_PAGE_SIZE)),
+    )
+
+
+def _timeline_keys(customer: Customer, offset: int, need: int) -> list[tuple[str, int, datetime]]:
+    """A deep page's (kind, id, time), newest first, and one more when there is one."""
+    # Each side is cut to the rows this page could need, so each is a LIMITed range
+    # of its (customer, time) index and the outer sort sees at most that many a side
+    # (SQLite cannot LIMIT inside a UNION; its small embedded databases do without).
     calls = (
         Call.objects.filter(customer=customer)
         .annotate(kind=Value("call", output_field=CharField()), at=F("started_at"))
@@ -174,42 +217,24 @@ def customer_timeline(*, customer: Customer, page: int = 1) -> TimelinePage:
         calls, messages, notes = calls[:need], messages[:need], notes[:need]
     else:
         calls, messages, notes = calls.order_by(), messages.order_by(), notes.order_by()
-    keys = list(calls.union(messages, notes, all=True).order_by("-at", "-id")[offset:need])
-    has_next = len(keys) > TIMELINE_PAGE_SIZE
+    return list(calls.union(messages, notes, all=True).order_by("-at", "-id")[offset:need])
+
+
+def _timeline_rows(
+    keys: list[tuple[str, int, datetime]],
+    calls: QuerySet[Call],
+    messages: QuerySet[Message],
+    notes: QuerySet[Note],
+) -> list[TimelineEntry]:
     keys = keys[:TIMELINE_PAGE_SIZE]
-    call_ids = [pk for kind, pk, _ in keys if kind == "call"]
-    message_ids = [pk for kind, pk, _ in keys if kind == "sms"]
-    note_ids = [pk for kind, pk, _ in keys if kind == "note"]
     by_key: dict[tuple[str, int], Call | Message | Note] = {}
-    if call_ids:
-        by_key.update(
-            (("call", c.pk), c)
-            for c in Call.objects.filter(id__in=call_ids).select_related("assistant", "handled_by")
-        )
-    if message_ids:
-        by_key.update(
-            (("sms", m.pk), m)
-            for m in Message.objects.filter(id__in=message_ids).select_related("sent_by")
-        )
-    if note_ids:
-        notes_found = (
-            Note.objects.filter(id__in=note_ids)
-            .select_related("author", "call_link")
-            .annotate(edit_count=Count("edits"))
-        )
-        by_key.update((("note", n.pk), n) for n in notes_found)
-    entries = [
+    for kind, rows in (("call", calls), ("sms", messages), ("note", notes)):
+        ids = [pk for k, pk, _ in keys if k == kind]
+        if ids:
+            by_key.update(((kind, row.pk), row) for row in rows.filter(id__in=ids))
+    return [
         TimelineEntry(kind, at, by_key[(kind, pk)]) for kind, pk, at in keys if (kind, pk) in by_key
     ]
-    notes_total = Note.objects.filter(customer=customer).count()  # indexed by customer
-    total = max(customer.interaction_count + notes_total, offset + len(entries))
-    return TimelinePage(
-        entries=entries,
-        number=page,
-        has_next=has_next,
-        has_previous=page > 1,
-        total_pages=max(1, -(-total // TIMELINE_PAGE_SIZE)),
-    )
 
 
 @dataclass(frozen=True)
@@ -223,18 +248,28 @@ class CallAnalytics:
     weeks: list[tuple[datetime, int]]  # (week start, calls), oldest first, zeros included
     satisfaction_trend: list[tuple[datetime, int]]  # (call time, score), oldest first
     top_reasons: list[tuple[str, int]]
+    # Set when top reasons count only the latest calls (a longer history than this).
+    reasons_window: int | None = None
 
 
 def customer_call_analytics(*, customer: Customer, now: datetime | None = None) -> CallAnalytics:
-    """The profile's analytics panel: four aggregate queries, bounded by LIMITs and weeks."""
+    """The profile's analytics panel: four queries, each bounded but the first.
+
+    The totals are one index-only pass over the customer's calls (the covering timeline
+    index, integer sums: no numeric AVG); weeks are a range of the last 12 weeks, the
+    trend a LIMIT; top reasons count the latest ``REASONS_WINDOW`` calls, so a long
+    history costs the page no GROUP BY over all of it (docs/pages.md).
+    """
     now = now or timezone.now()
     calls = Call.objects.filter(customer=customer)
     totals = calls.aggregate(
         n=Count("id"),
         first=Min("started_at"),
         last=Max("started_at"),
-        duration=Avg("duration_seconds"),
-        satisfaction=Avg("satisfaction"),
+        duration_sum=Sum("duration_seconds"),
+        duration_n=Count("duration_seconds"),
+        satisfaction_sum=Sum("satisfaction"),
+        satisfaction_n=Count("satisfaction"),
     )
     this_week = _week_start(now)
     since = this_week - timedelta(weeks=WEEKS_SHOWN - 1)
@@ -256,8 +291,10 @@ def customer_call_analytics(*, customer: Customer, now: datetime | None = None) 
         .values_list("started_at", "satisfaction")[:SATISFACTION_POINTS]
     )
     rated.reverse()
+    latest = calls.order_by("-started_at", "-id").values("id")[:REASONS_WINDOW]
     reasons = list(
-        calls.exclude(reason="")
+        Call.objects.filter(id__in=latest)
+        .exclude(reason="")
         .values("reason")
         .annotate(n=Count("id"))
         .order_by("-n", "reason")
@@ -270,12 +307,17 @@ def customer_call_analytics(*, customer: Customer, now: datetime | None = None) 
         messages=max(0, messages),
         first_contact=customer.first_interaction_at or totals["first"],
         last_contact=customer.last_interaction_at or totals["last"],
-        average_duration=totals["duration"],
-        average_satisfaction=totals["satisfaction"],
+        average_duration=_mean(totals["duration_sum"], totals["duration_n"]),
+        average_satisfaction=_mean(totals["satisfaction_sum"], totals["satisfaction_n"]),
         weeks=weeks,
         satisfaction_trend=[(at, int(score or 0)) for at, score in rated],
         top_reasons=[(reason, int(n)) for reason, n in reasons],
+        reasons_window=REASONS_WINDOW if totals["n"] > REASONS_WINDOW else None,
     )
+
+
+def _mean(total: int | None, n: int) -> float | None:
+    return total / n if n and total is not None else None
 
 
 def _week_start(moment: datetime) -> datetime:
@@ -353,13 +395,22 @@ class SmsRoute:
     choices: tuple[str, ...] = ()  # the customer's numbers that take texts
 
 
-def sms_route(*, customer: Customer, to: str | None = None) -> SmsRoute:
+def sms_route(
+    *, customer: Customer, to: str | None = None, phones: list[PhoneNumber] | None = None
+) -> SmsRoute:
     """The number a reply goes to (``to``, else the customer's Mobile + SMS number) and
     the one it goes from (the number the customer last wrote to, else Telephony settings'
-    ``sms_from``)."""
-    phones = list(
-        customer.phone_numbers.filter(type="mobile").order_by("-sms", "-updated_at", "-id")
-    )
+    ``sms_from``). ``phones``: the customer's numbers when the caller holds them already
+    (the profile page reads them once for all its panels)."""
+    if phones is None:
+        phones = list(
+            customer.phone_numbers.filter(type="mobile").order_by("-sms", "-updated_at", "-id")
+        )
+    else:
+        phones = sorted(
+            (p for p in phones if p.type == "mobile"),
+            key=lambda p: (not p.sms, -p.updated_at.timestamp(), -p.pk),
+        )
     choices = tuple(str(p.number) for p in phones)
     if to:
         try:
