@@ -10,6 +10,7 @@ import logging
 import os
 import threading
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -175,8 +176,8 @@ def caller_number_identify_queue(*, phone_id: int) -> None:
 # neither a ledger row nor a Mobile type lost its task (the web process was killed, or the
 # broker refused the publish). The sweep looks back this far, so a capped or stopped month
 # re-queues a number a bounded number of times, each a cheap "capped".
-SWEEP_AFTER = timezone.timedelta(minutes=2)
-SWEEP_WINDOW = timezone.timedelta(hours=1)
+SWEEP_AFTER = timedelta(minutes=2)
+SWEEP_WINDOW = timedelta(hours=1)
 SWEEP_BATCH = 100
 
 
