@@ -57,7 +57,7 @@ _TABS = len(STAGED_FIELDS) - 1
 def copy_text(rows: list[tuple[Any, ...]]) -> bytes:
     """Staged rows as COPY's text format (no value is NULL; a row with a NUL never gets
     here). A row is joined once and escaped only when it holds a character to escape."""
-    lines = []
+    lines: list[str] = []
     append = lines.append
     for row in rows:
         line = "\t".join(map(str, row))
@@ -273,6 +273,7 @@ def _child(
 
 
 _PR_SET_PDEATHSIG = 1
+_prctl: Any
 try:  # looked up before any fork: a forked child of a threaded process loads nothing
     _prctl = ctypes.CDLL(None, use_errno=True).prctl
 except (OSError, AttributeError):  # not Linux
@@ -293,7 +294,7 @@ class Worker:
 
 
 def start(fd: int, parts: list[Part], upload_id: int, mapping: dict) -> list[Worker]:
-    workers = []
+    workers: list[Worker] = []
     try:
         for number, part in enumerate(parts):
             receiver, sender = Pipe(duplex=False)
@@ -317,16 +318,16 @@ def messages(workers: list[Worker]) -> Iterator[Message]:
     """The workers' messages as they come; a worker that dies is an error."""
     waiting = {worker.receiver: worker for worker in workers}
     while waiting:
-        for receiver in wait(list(waiting)):
+        for ready in wait(list(waiting)):
+            worker = waiting[ready]  # type: ignore[index]
             try:
-                message = receiver.recv()
+                message: Message = worker.receiver.recv()
             except EOFError:
-                worker = waiting[receiver]  # type: ignore[index]
                 raise WorkerDied(
                     f"The worker reading part of the file (pid {worker.pid}) died."
                 ) from None
             if message.done or message.refused or message.error:
-                del waiting[receiver]  # type: ignore[arg-type]
+                del waiting[worker.receiver]
             yield message
 
 

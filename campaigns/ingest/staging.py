@@ -122,44 +122,53 @@ def _stage_in_parts(
     ends: dict[int, parts.Message] = {}
     workers = parts.start(binary.fileno(), plan, upload.pk, upload.mapping)
     try:
-        for message in parts.messages(workers):
-            if message.refused:
-                # A part's reader refused what the whole file's did not (a cut in the
-                # header): the whole file's reader decides.
-                return _start_over(upload)
-            if message.error:
-                raise parts.WorkerFailed(message.error)
-            n = message.part
-            read[n], rejected[n], positions[n] = (
-                message.rows_read,
-                message.rows_rejected,
-                message.position,
-            )
-            stats.rows_read, stats.rows_rejected = sum(read), sum(rejected)
-            stats.rejections = message.rejections
+        incoming = parts.messages(workers)
+        while len(ends) < len(plan):
+            # One commit (and one progress step) per CHUNK_ROWS rows, whichever worker
+            # sent them: a commit waits for the disk, a message does not.
             with transaction.atomic():
-                if message.rows:
-                    _copy_payload(message.copy, upload.pk)
-                _flush_rejections(stats, copy=True)
+                staged = 0
+                for message in incoming:
+                    if message.refused:
+                        # A part's reader refused what the whole file's did not (a cut
+                        # in the header): the whole file's reader decides.
+                        raise _StartOver
+                    if message.error:
+                        raise parts.WorkerFailed(message.error)
+                    n = message.part
+                    read[n], rejected[n] = message.rows_read, message.rows_rejected
+                    positions[n] = message.position
+                    if message.rows:
+                        _copy_payload(message.copy, upload.pk)
+                    stats.rejections = message.rejections
+                    _flush_rejections(stats, copy=True)
+                    staged += message.rows
+                    if message.done:
+                        ends[n] = message
+                    if staged >= CHUNK_ROWS:
+                        break
+                stats.rows_read, stats.rows_rejected = sum(read), sum(rejected)
                 done = sum(p - part.start for p, part in zip(positions, plan, strict=True))
                 _save_progress(upload, stats, done)
             if progress:
                 progress(upload)
-            if message.done:
-                ends[n] = message
+    except _StartOver:
+        ends.clear()
     finally:
         parts.stop(workers)
-    if any(ends[n].open_at_end for n in range(len(plan) - 1)):
-        return _start_over(upload)  # a cut inside a record
+    # A part's reader refused, or a part before the last ended inside a record: the
+    # parts do not read as the whole file does.
+    if len(ends) < len(plan) or any(ends[n].open_at_end for n in range(len(plan) - 1)):
+        discard(upload.pk, postgresql=True)
+        return None
     _renumber(upload.pk, plan, ends)
     if stats.rows_read == 0:
         raise FileRefused("The file has a header but no rows.")
     return stats
 
 
-def _start_over(upload: LeadUpload) -> None:
-    discard(upload.pk, postgresql=True)
-    return None
+class _StartOver(Exception):
+    """The parts cannot be trusted to read as the whole file: read it whole."""
 
 
 def _renumber(upload_id: int, plan: list[parts.Part], ends: dict[int, parts.Message]) -> None:
