@@ -4,9 +4,9 @@ Generates the file once, then per round, back to back on the same file: raw COPY
 into a scratch table (the floor: PostgreSQL reading the bytes, no validation), then
 `manage.py import_leads` into a fresh campaign in a child process (validated end to end:
 parse, normalise both numbers, stage, merge, counts, receipt), timing the whole command,
-start-up included. The import's memory is sampled from /proc every 20 ms: the largest
-process (its workers are forked, so their pages are shared with it until written), and
-all its processes together (each counting its shared pages again, so an upper bound).
+start-up included. The import's memory is sampled from /proc every 20 ms: the RSS of its
+largest process, and the PSS of all its processes together (its workers are forked, so
+they share pages with it: PSS counts a shared page once, divided among its sharers).
 Prints each round, then medians; the last line is the headline, the share of COPY.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_ingest \
@@ -126,19 +126,23 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
-def _rss_kb(pid: int) -> int:
+def _memory_kb(pid: int) -> tuple[int, int]:
+    """RSS and PSS (shared pages divided among the processes sharing them)."""
+    rss = pss = 0
     try:
-        with open(f"/proc/{pid}/status") as handle:
+        with open(f"/proc/{pid}/smaps_rollup") as handle:
             for line in handle:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
     except OSError:
         pass
-    return 0
+    return rss, pss
 
 
 class MemorySampler(threading.Thread):
-    """The peak of the largest process and of all the processes together, under ``pid``."""
+    """The peak RSS of the largest process under ``pid``, and the peak PSS of them all."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
@@ -148,14 +152,14 @@ class MemorySampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stopped.wait(0.02):
-            sizes = [_rss_kb(p) for p in _tree(self.pid)]
+            sizes = [_memory_kb(p) for p in _tree(self.pid)]
             if sizes:
-                self.largest_kb = max(self.largest_kb, max(sizes))
-                self.total_kb = max(self.total_kb, sum(sizes))
+                self.largest_kb = max(self.largest_kb, max(rss for rss, _ in sizes))
+                self.total_kb = max(self.total_kb, sum(pss for _, pss in sizes))
 
 
 def import_round(path: Path, campaign_id: int) -> tuple[float, int, int]:
-    """Seconds, and the peak RSS (KB) of the largest process and of all together."""
+    """Seconds, the peak RSS (KB) of the largest process and the peak PSS of all."""
     start = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "import_leads", str(campaign_id), str(path)],
@@ -172,7 +176,7 @@ def import_round(path: Path, campaign_id: int) -> tuple[float, int, int]:
         raise SystemExit(f"import_leads exited with {code}")
     # The kernel's own peak for the largest process reaped (the command or a worker).
     largest = max(sampler.largest_kb, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    return elapsed, largest, max(sampler.total_kb, largest)
+    return elapsed, largest, sampler.total_kb
 
 
 def drop_campaign(campaign_id: int) -> None:
@@ -227,7 +231,7 @@ def main() -> None:
                 f"contacts {upload.contacts_created:,}, merged by email "
                 f"{upload.merged_by_email:,}, accounts {upload.accounts_created:,}, "
                 f"numbers {upload.numbers_found:,}); peak RSS {largest[-1]:.0f} MB "
-                f"(all processes {totals[-1]:.0f} MB); {shares[-1]:.1%} of COPY"
+                f"(all processes, PSS {totals[-1]:.0f} MB); {shares[-1]:.1%} of COPY"
             )
         print(f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f}")
         print(f"raw COPY of the same file (median): {statistics.median(copy_rates):,.0f} rows/s")
@@ -235,8 +239,8 @@ def main() -> None:
             f"import_leads, validated end to end (median): {statistics.median(rates):,.0f} rows/s"
         )
         print(
-            f"peak RSS of the import: {max(largest):.0f} MB the largest process, "
-            f"{max(totals):.0f} MB all its processes together (target < 300 MB)"
+            f"peak memory of the import: RSS {max(largest):.0f} MB its largest process, "
+            f"PSS {max(totals):.0f} MB all its processes together (target < 300 MB)"
         )
         print(
             f"lead ingest {args.rows:,} rows: {statistics.median(rates):,.0f} rows/s = "

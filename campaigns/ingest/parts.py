@@ -28,6 +28,7 @@ failed import); an importing process that dies takes its workers with it
 
 import contextlib
 import ctypes
+import gc
 import io
 import os
 import signal
@@ -47,7 +48,7 @@ from campaigns.ingest.reader import STAGED_FIELDS, Header, LeadFileReader
 MIN_BYTES = 1 << 20
 MAX_PARTS = 4
 # Rows per message from a worker: a few megabytes of COPY text at most.
-MESSAGE_ROWS = 20_000
+MESSAGE_ROWS = 10_000
 SCAN_CHUNK = 1 << 20
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -295,6 +296,10 @@ class Worker:
 
 def start(fd: int, parts: list[Part], upload_id: int, mapping: dict) -> list[Worker]:
     workers: list[Worker] = []
+    # A worker shares the importer's pages until it writes to them, and a collection in
+    # it would write to every object the importer had (Django, the libraries): frozen,
+    # the worker's collector leaves them alone, and they stay shared.
+    gc.freeze()
     try:
         for number, part in enumerate(parts):
             receiver, sender = Pipe(duplex=False)
@@ -311,6 +316,8 @@ def start(fd: int, parts: list[Part], upload_id: int, mapping: dict) -> list[Wor
     except BaseException:
         stop(workers)
         raise
+    finally:
+        gc.unfreeze()
     return workers
 
 

@@ -426,3 +426,42 @@ def test_an_upload_cannot_be_cancelled_while_its_workers_read(monkeypatch, campa
     assert "already started" in refused[0]
     assert upload.status == LeadUpload.State.COMPLETED
     assert (upload.rows_read, upload.contacts_created) == (2_000, 2_000)
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_of_the_broker_imports_in_parts(monkeypatch):
+    """The task path: a Celery worker's process forks the readers (and reaps them)."""
+    from celery.contrib.testing.worker import start_worker
+    from celery.signals import task_postrun
+
+    from campaigns import tasks
+    from crm.celery import app
+
+    started = []
+    start = parts.start
+    monkeypatch.setattr(parts, "start", lambda *a: started.append(1) or start(*a))
+    app.conf.task_always_eager = False
+    imported = threading.Event()
+
+    def record(sender: object = None, **_: object) -> None:
+        if getattr(sender, "name", "") == tasks.lead_upload_import.name:
+            imported.set()
+
+    campaign = CampaignFactory()
+    task_postrun.connect(record, weak=False)
+    try:
+        with start_worker(app, perform_ping_check=False, pool="solo", concurrency=1):
+            upload = services.lead_upload_submit(
+                campaign=campaign,
+                file=ContentFile((HEADER + body(2_000)).encode(), name="leads.csv"),
+                uploaded_by=None,
+            )
+            assert imported.wait(timeout=60), "the worker never ran the import"
+    finally:
+        task_postrun.disconnect(record)
+    upload.refresh_from_db()
+    assert upload.status == LeadUpload.State.COMPLETED, upload.error
+    assert started
+    assert Contact.objects.filter(campaign=campaign).count() == 2_000
+    assert _no_children_left()
