@@ -24,7 +24,7 @@ from django.db import connection
 
 import campaigns.ingest.parts as parts
 from campaigns import ingest, services
-from campaigns.ingest import encoding
+from campaigns.ingest import encoding, staging
 from campaigns.ingest.reader import LeadFileReader, read_header
 from campaigns.models import Contact, LeadRejection, LeadUpload
 from tests.campaigns.factories import CampaignFactory
@@ -465,3 +465,39 @@ def test_a_worker_of_the_broker_imports_in_parts(monkeypatch):
     assert started
     assert Contact.objects.filter(campaign=campaign).count() == 2_000
     assert _no_children_left()
+
+
+@pytest.mark.postgresql
+@pytest.mark.django_db
+def test_a_cut_inside_a_quoted_cell_reads_the_file_whole_with_the_same_result(monkeypatch):
+    """The cut falls on the line break inside a quoted cell: the first part ends inside
+    the open quote, the parts are dropped and the file is read in one process."""
+    quoted = 'Q,R,q@example.com,Co,404 555 0002,,"' + "a" * 4_000 + '\r\nb"\r\n'
+    data = (HEADER + body(40) + quoted + body(40, 40)).encode()
+    middle = len(data) // 2
+    assert data.index(b"a" * 4_000) < middle < data.index(b"\r\nb") + 1
+    outcomes = []
+    in_parts = staging._stage_in_parts
+
+    def spy(*args):
+        outcomes.append(in_parts(*args))
+        return outcomes[-1]
+
+    monkeypatch.setattr(staging, "_stage_in_parts", spy)
+    started = []
+    start = parts.start
+    monkeypatch.setattr(parts, "start", lambda *a: started.append(1) or start(*a))
+
+    def run(cut: bool) -> dict:
+        monkeypatch.setattr(parts, "MIN_BYTES", 0 if cut else 1 << 62)
+        campaign = CampaignFactory()
+        upload = _import(campaign, data)
+        assert upload.status == LeadUpload.State.COMPLETED
+        return stored(campaign)
+
+    assert run(cut=True) == run(cut=False)
+    assert started  # the file was cut and read in parts,
+    assert outcomes[0] is None  # which were thrown away: it was read whole
+    contact = Contact.objects.filter(email="q@example.com").first()
+    assert contact is not None
+    assert contact.extra == {"Notes": "a" * 4_000 + "\r\nb"}
