@@ -1,7 +1,8 @@
 """Reading a file in parts, one worker process per core, so staging uses every core.
 
-Reading a row (RFC 4180, both numbers normalised, the dedup key) is Python, and it was
-most of an import's time; one process reads at one core's speed. So a file is cut at
+Reading a row (RFC 4180, both numbers normalised, the dedup key) is Python: one process
+reads at one core's speed while the other core waits (``docs/profiles/ingest.md`` has
+its share of an import). So a file is cut at
 line boundaries into one part per core, a forked worker reads each part with the same
 :class:`~campaigns.ingest.reader.LeadFileReader` as a whole file is read, and sends its
 rows as ready COPY text, with its rejections, to the importing process, which COPYs
