@@ -271,6 +271,9 @@ def lead_upload_import(
                 error="The import failed unexpectedly; nothing was imported. "
                 "The error is in the server log.",
                 phase="Failed",
+                # As for a refused file: nothing of it counts (the progress counted rows).
+                rows_read=0,
+                rows_rejected=0,
                 finished_at=timezone.now(),
             )
             raise

@@ -17,6 +17,8 @@ import campaigns.ingest.rules as rules
 from campaigns.ingest.staging import drop_staging_table, staging_table
 from campaigns.models import LeadUpload
 
+STAGE_KEYS = ("row_number", "dedup_key", "company", "phone", "mobile")
+
 
 class CampaignGone(Exception):
     """The campaign was deleted while its upload was being imported."""
@@ -113,8 +115,11 @@ class _Merge:
         self.run(statement, **parts)
         return tuple(int(value or 0) for value in self.cursor.fetchone())
 
-    def analyze(self, table: sql.Identifier) -> None:
-        self.cursor.execute(sql.SQL("ANALYZE {}").format(table))
+    def analyze(self, table: sql.Identifier, columns: tuple[str, ...] = ()) -> None:
+        listed = sql.SQL(" ({})").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
+        self.cursor.execute(
+            sql.SQL("ANALYZE {}{}").format(table, listed if columns else sql.SQL(""))
+        )
 
     def begin(self) -> None:
         partitions.lock_campaign(self.upload.campaign_id)
@@ -143,8 +148,12 @@ class _Merge:
         self.params["contact_ids"], self.params["phone_ids"] = self.cursor.fetchone()
 
     def accounts_and_numbers(self) -> None:
-        self.analyze(self.stage)
+        # Only the columns the statements group and join on: the staged text and extra
+        # data are only carried along (their statistics cost as much as these).
+        self.analyze(self.stage, STAGE_KEYS)
         (self.result.accounts_created,) = self.fetch(q.ACCOUNTS)
+        self.run(q.COMPANIES)
+        self.analyze(sql.Identifier("lead_companies"))
         self.run(q.NUMBERS)
         self.analyze(sql.Identifier("lead_numbers"))
         self.result.numbers_found, self.result.numbers_created = self.fetch(q.NUMBER_COUNTS)

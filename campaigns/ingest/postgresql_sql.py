@@ -6,22 +6,36 @@ contacts into; ``%(...)s`` are query parameters (the rules' values among them).
 
 from psycopg import sql
 
-# Each company's first spelling in the file, in any case, is its account's name.
+# Each company's first spelling in the file, in any case, is its account's name. lower()
+# runs once per spelling, not once per row (a file spells a company the same way on
+# thousands of rows).
 ACCOUNTS = sql.SQL("""
-WITH firsts AS (
-    SELECT min(row_number) AS row_number
+WITH spellings AS (
+    SELECT company, min(row_number) AS row_number
     FROM {stage}
     WHERE company <> ''
-    GROUP BY lower(company)
+    GROUP BY company
+), firsts AS (
+    SELECT DISTINCT ON (lower(company)) company
+    FROM spellings
+    ORDER BY lower(company), row_number
 ), created AS (
     INSERT INTO campaigns_account (campaign_id, name, status, created_at)
-    SELECT %(campaign)s, r.company, %(active)s, now()
-    FROM firsts f
-    JOIN {stage} r USING (row_number)
+    SELECT %(campaign)s, company, %(active)s, now()
+    FROM firsts
     ON CONFLICT (campaign_id, lower(name)) DO NOTHING
     RETURNING 1
 )
 SELECT count(*) FROM created
+""")
+
+# Each spelling of a company in the file with its account (new or already there): rows
+# find their account by their spelling, a plain equality, instead of lower() per row.
+COMPANIES = sql.SQL("""
+CREATE TEMP TABLE lead_companies ON COMMIT DROP AS
+SELECT s.company, a.id
+FROM (SELECT DISTINCT company FROM {stage} WHERE company <> '') s
+JOIN campaigns_account a ON a.campaign_id = %(campaign)s AND lower(a.name) = lower(s.company)
 """)
 
 # Every distinct number of the file with its CampaignPhone id: the existing row's, or a
@@ -76,8 +90,7 @@ FROM lead_groups WHERE contact_id IS NULL
 
 # A staged row r's account (a), phone (p) and mobile (m) ids.
 _ROW_IDS = """
-LEFT JOIN campaigns_account a
-       ON a.campaign_id = %(campaign)s AND r.company <> '' AND lower(a.name) = lower(r.company)
+LEFT JOIN lead_companies a ON a.company = r.company
 LEFT JOIN lead_numbers p ON p.number = r.phone
 LEFT JOIN lead_numbers m ON m.number = r.mobile
 """
@@ -205,5 +218,5 @@ FROM {stage}
 """)
 
 DROP_TEMP_TABLES = sql.SQL(
-    "DROP TABLE IF EXISTS lead_numbers, lead_groups, lead_fills, lead_counts"
+    "DROP TABLE IF EXISTS lead_companies, lead_numbers, lead_groups, lead_fills, lead_counts"
 )

@@ -22,7 +22,15 @@ from campaigns.ingest.headers import layout
 from campaigns.ingest.records import MAX_RECORD_CHARS, Records, shown
 from crm.phones import InvalidPhoneNumber, normalize_stripped
 
-__all__ = ["MAX_RECORD_CHARS", "STAGED_FIELDS", "FileRefused", "LeadFileReader", "ReadStats"]
+__all__ = [
+    "MAX_RECORD_CHARS",
+    "STAGED_FIELDS",
+    "FileRefused",
+    "Header",
+    "LeadFileReader",
+    "ReadStats",
+    "read_header",
+]
 
 MAX_TEXT = 255
 
@@ -69,6 +77,37 @@ class ReadStats:
     columns: list[tuple[str, str]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Header:
+    """A file's header as read from its start: what a part of the file that starts
+    after it needs to read its rows as the whole file's would be read."""
+
+    delimiter: str
+    cells: list[str]
+    labels: list[str]
+    line: str  # as in the file
+    row: int  # the header's row in a spreadsheet
+
+
+def read_header(binary: IO[bytes], found: encoding.Encoding) -> Header:
+    """The header of a file whose encoding was found; refuses what the import would
+    refuse for it. Leaves the file at its start."""
+    text = io.TextIOWrapper(binary, encoding=found.codec, errors="strict", newline="")
+    records = Records(text, lambda *rejected: None)
+    try:
+        cells = records.header()
+    except UnicodeDecodeError:
+        raise FileRefused(
+            f"The file is not {found.label} text (near line {records.line_number + 1}). "
+            f"{encoding.SAVE_AS}"
+        ) from None
+    finally:
+        with suppress(ValueError):
+            text.detach()
+        binary.seek(0)
+    return Header(records.delimiter, cells, records.labels, records.header_line, records.header_row)
+
+
 def _extra_json(labels: list[str], values: tuple[str, ...]) -> str:
     """json.dumps() of the non-empty extra cells by label, the same text at a quarter of
     the cost (json.dumps sets up an encoder per call)."""
@@ -87,9 +126,14 @@ class LeadFileReader:
         mapping: dict[str, str] | None = None,
         found: encoding.Encoding | None = None,
         last_row: int | None = None,
+        after: Header | None = None,
+        part: bool = False,
     ) -> None:
         """``found``: the encoding, when already detected; ``last_row``: read no further
-        than this row of the spreadsheet (the preview's check of the first rows)."""
+        than this row of the spreadsheet (the preview's check of the first rows).
+        ``part``: ``binary`` is one part of a file, which may hold no row; ``after``: a
+        part that starts after the file's header, its first record the row after
+        ``after.row``."""
         self.binary = binary
         self.upload_id = upload_id
         self.mapping = mapping or {}
@@ -97,7 +141,13 @@ class LeadFileReader:
         self.region = settings.PHONENUMBER_DEFAULT_REGION
         self.found = found
         self.last_row = last_row
+        self.after = after
+        self.part = part or after is not None
         self.read_to_end = False  # the whole file was read
+        # Where the reading ended: the last record's row, and whether a record was still
+        # open there (a part that ends inside a quote may not end where a record does).
+        self.last_row_read = 0
+        self.open_at_end = False
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         found = self.found or encoding.detect(self.binary)
@@ -166,7 +216,12 @@ class LeadFileReader:
         return (phone, mobile) if kept else None
 
     def _rows(self, records: Records) -> Iterator[tuple[Any, ...]]:
-        header = records.header()
+        if self.after is None:
+            header = records.header()
+        else:
+            header = self.after.cells
+            records.resume(self.after.delimiter, self.after.labels, self.after.row)
+            records.header_line = self.after.line
         stats = self.stats
         stats.delimiter, stats.header_line = records.delimiter, records.header_line
         columns = layout(header, self.mapping)
@@ -240,5 +295,6 @@ class LeadFileReader:
                 else row_key(name=name, company=company, phone=phone, mobile=mobile),
             )
         self.read_to_end = records.exhausted
-        if stats.rows_read == 0 and records.exhausted:
+        self.last_row_read, self.open_at_end = records.last_row, records.open_at_end
+        if stats.rows_read == 0 and records.exhausted and not self.part:
             raise FileRefused("The file has a header but no rows.")

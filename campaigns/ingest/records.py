@@ -133,6 +133,10 @@ class Records:
         self.header_line = ""  # the header as it is in the file
         self.labels: list[str] = []
         self._parser: Iterator[list[str]] | None = None
+        # A record reached the end of the text unreadable (a quote still open there): when
+        # the text is one part of a file, that record may go on in the next part.
+        self.open_at_end = False
+        self.last_row = 0  # the spreadsheet row of the last record read
 
     @property
     def line_number(self) -> int:
@@ -173,45 +177,56 @@ class Records:
         self.labels = [cell.strip() or f"Column {i + 1}" for i, cell in enumerate(cells)]
         return cells
 
+    def resume(self, delimiter: str, labels: list[str], row: int) -> None:
+        """Read a part of a file that starts after its header (already read, with
+        ``delimiter`` and ``labels``): its records are the rows after ``row``."""
+        self.delimiter, self.labels, self.header_row = delimiter, labels, row
+        self._parser = self.lines.parser(delimiter)
+
     def rows(self, last_row: int | None = None) -> Iterator[tuple[int, list[str], str]]:
         """Each non-blank row after the header, up to ``last_row`` (a spreadsheet's row)."""
         lines, row = self.lines, self.header_row
         record = lines.record
         last = last_row if last_row is not None else 1 << 62
         parser = self._parser
-        while parser is not None:
-            try:
-                for cells in parser:
-                    row += 1
-                    if row > last:
-                        return
-                    if len(record) > 1 or lines.unusual:
-                        original = "".join(record)
-                        if not self._readable(row, cells):
-                            parser = self._after_unreadable()
-                            break
+        try:
+            while parser is not None:
+                try:
+                    for cells in parser:
+                        row += 1
+                        if row > last:
+                            return
+                        if len(record) > 1 or lines.unusual:
+                            original = "".join(record)
+                            if not self._readable(row, cells):
+                                parser = self._after_unreadable()
+                                break
+                        else:
+                            original = record[0]
+                        record.clear()
+                        if any(cells):
+                            yield row, cells, original
                     else:
-                        original = record[0]
-                    record.clear()
-                    if any(cells):
-                        yield row, cells, original
-                else:
-                    return
-            except _TooLong:
-                row += 1
-                self.reject(row, "(row)", record[0][:100], TOO_LONG, "")
-                lines.skip_rest_of_line()
-                parser = self._after_unreadable()
-            except csv.Error as exc:  # the grammar alone: any other trouble is handled above
-                row += 1
-                self.reject(row, "(row)", record[0][:100] if record else "", f"{exc}", "")
-                parser = self._after_unreadable()
+                        return
+                except _TooLong:
+                    row += 1
+                    self.reject(row, "(row)", record[0][:100], TOO_LONG, "")
+                    lines.skip_rest_of_line()
+                    parser = self._after_unreadable()
+                except csv.Error as exc:  # the grammar alone: any other trouble is handled above
+                    row += 1
+                    self.open_at_end |= lines.exhausted
+                    self.reject(row, "(row)", record[0][:100] if record else "", f"{exc}", "")
+                    parser = self._after_unreadable()
+        finally:
+            self.last_row = min(row, last)
 
     def _readable(self, row: int, cells: list[str]) -> bool:
         """False for a record that swallowed lines (rejected); a row with a NUL is
         rejected here too, but its record was read right (True, and no cells)."""
         lines, record = self.lines, self.lines.record
         if (len(record) > 1 or lines.exhausted) and not _valid(record, self.delimiter):
+            self.open_at_end |= lines.exhausted
             self.reject(row, "(row)", record[0].rstrip("\r\n")[:100], UNCLOSED_QUOTE, record[0])
             return False
         lines.unusual = lines.exhausted

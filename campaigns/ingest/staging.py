@@ -15,10 +15,21 @@ from itertools import islice
 from typing import IO, Any
 
 from django.db import connection, transaction
+from django.db.models import F
 from psycopg import postgres, pq, sql
 from psycopg.adapt import Dumper
 
-from campaigns.ingest.reader import REJECTION_FIELDS, STAGED_FIELDS, LeadFileReader, ReadStats
+import campaigns.ingest.encoding as encoding
+import campaigns.ingest.parts as parts
+from campaigns.ingest.errors import FileRefused
+from campaigns.ingest.headers import layout
+from campaigns.ingest.reader import (
+    REJECTION_FIELDS,
+    STAGED_FIELDS,
+    LeadFileReader,
+    ReadStats,
+    read_header,
+)
 from campaigns.models import LeadRejection, LeadRow, LeadUpload
 
 CHUNK_ROWS = 50_000
@@ -64,8 +75,16 @@ def stage(
     copy: bool,
 ) -> ReadStats:
     """Write the file's valid rows to the staging table (COPY when ``copy``, else the ORM)
-    in committed chunks, each with the upload's progress so the admin's bar moves."""
-    reader = LeadFileReader(binary, upload_id=upload.pk, mapping=upload.mapping)
+    in committed chunks, each with the upload's progress so the admin's bar moves.
+
+    With COPY, a file big enough is read in parts by one worker process per core
+    (``parts``); the ORM path (the embedded SQLite) reads in this process."""
+    found = encoding.detect(binary)
+    if copy:
+        stats = _stage_in_parts(upload, binary, progress, found)
+        if stats is not None:
+            return stats
+    reader = LeadFileReader(binary, upload_id=upload.pk, mapping=upload.mapping, found=found)
     rows = iter(reader)
     if copy:
         create_staging_table(upload.pk)
@@ -78,6 +97,109 @@ def stage(
             progress(upload)
         if written < CHUNK_ROWS:
             return reader.stats
+
+
+def _stage_in_parts(
+    upload: LeadUpload, binary: IO[bytes], progress: ProgressCallback, found: encoding.Encoding
+) -> ReadStats | None:
+    """Stage the file read in parts by worker processes; None when it is to be read in
+    this process instead (too small, not cut, or a cut that fell inside a record)."""
+    header = read_header(binary, found)
+    columns = layout(header.cells, upload.mapping).columns  # refuses before any fork
+    plan = parts.plan(binary, found, header, min(parts.usable_cores(), parts.MAX_PARTS))
+    if plan is None:
+        return None
+    stats = ReadStats(
+        encoding=found.label,
+        encoding_note=found.note,
+        delimiter=header.delimiter,
+        header_line=header.line,
+        columns=columns,
+    )
+    create_staging_table(upload.pk)
+    read, rejected = [0] * len(plan), [0] * len(plan)
+    positions = [part.start for part in plan]
+    ends: dict[int, parts.Message] = {}
+    workers = parts.start(binary.fileno(), plan, upload.pk, upload.mapping)
+    try:
+        incoming = parts.messages(workers)
+        while len(ends) < len(plan):
+            # One commit (and one progress step) per CHUNK_ROWS rows, whichever worker
+            # sent them: a commit waits for the disk, a message does not.
+            with transaction.atomic():
+                staged = 0
+                for message in incoming:
+                    if message.refused:
+                        # A part's reader refused what the whole file's did not (a cut
+                        # in the header): the whole file's reader decides.
+                        raise _StartOver
+                    if message.error:
+                        raise parts.WorkerFailed(message.error)
+                    n = message.part
+                    read[n], rejected[n] = message.rows_read, message.rows_rejected
+                    positions[n] = message.position
+                    if message.rows:
+                        _copy_payload(message.copy, upload.pk)
+                    stats.rejections = message.rejections
+                    _flush_rejections(stats, copy=True)
+                    staged += message.rows
+                    if message.done:
+                        ends[n] = message
+                    if staged >= CHUNK_ROWS:
+                        break
+                stats.rows_read, stats.rows_rejected = sum(read), sum(rejected)
+                done = sum(p - part.start for p, part in zip(positions, plan, strict=True))
+                _save_progress(upload, stats, done)
+            if progress:
+                progress(upload)
+    except _StartOver:
+        ends.clear()
+    finally:
+        parts.stop(workers)
+    # A part's reader refused, or a part before the last ended inside a record: the
+    # parts do not read as the whole file does.
+    if len(ends) < len(plan) or any(ends[n].open_at_end for n in range(len(plan) - 1)):
+        discard(upload.pk, postgresql=True)
+        return None
+    _renumber(upload.pk, plan, ends)
+    if stats.rows_read == 0:
+        raise FileRefused("The file has a header but no rows.")
+    return stats
+
+
+class _StartOver(Exception):
+    """The parts cannot be trusted to read as the whole file: read it whole."""
+
+
+def _renumber(upload_id: int, plan: list[parts.Part], ends: dict[int, parts.Message]) -> None:
+    """Each part's rows were numbered from the lines before it; where a part before held
+    records of several lines, they are fewer: the rows after it move up by the difference."""
+    last_rows = [ends[n].last_row for n in range(len(plan))]
+    for above, up_to, by in parts.renumbering(plan, last_rows):
+        rows = {"row_number__gt": above}
+        if up_to is not None:
+            rows["row_number__lte"] = up_to
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                sql.SQL(
+                    "UPDATE {} SET row_number = row_number - %(by)s WHERE row_number > %(above)s "
+                    "AND (%(up_to)s::int IS NULL OR row_number <= %(up_to)s)"
+                ).format(staging_table(upload_id)),
+                {"by": by, "above": above, "up_to": up_to},
+            )
+            LeadRejection.objects.filter(upload_id=upload_id, **rows).update(
+                row_number=F("row_number") - by
+            )
+
+
+def _copy_payload(payload: bytes, upload_id: int) -> None:
+    """COPY rows a worker wrote as COPY text."""
+    with connection.cursor() as cursor:
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            staging_table(upload_id), _columns(STAGED_FIELDS)
+        )
+        with cursor.cursor.copy(statement) as copy:
+            copy.write(payload)
 
 
 def _save_progress(upload: LeadUpload, stats: ReadStats, bytes_read: int) -> None:

@@ -61,7 +61,13 @@ class Command(BaseCommand):
                 f"{current.rows_rejected:,} rejected — {current.phase}"
             )
 
-        upload = services.lead_upload_import(upload_id=upload.pk, progress=progress)
+        try:
+            upload = services.lead_upload_import(upload_id=upload.pk, progress=progress)
+        except Exception:
+            # Logged, and the upload marked failed with nothing imported: say so plainly.
+            upload.refresh_from_db()
+            if upload.status != LeadUpload.State.FAILED:
+                raise
         for line in selectors.lead_upload_receipt_lines(upload):
             self.stdout.write(line)
         if upload.status == LeadUpload.State.FAILED:
