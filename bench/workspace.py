@@ -121,8 +121,8 @@ def pages(client: Any, campaign: Any) -> dict[str, dict[str, str]]:
 
     url = f"/campaigns/{campaign.pk}/"
     in_campaign = Contact.objects.filter(campaign=campaign)
-    contact = in_campaign.filter(phone__isnull=False, mobile__isnull=False, account__isnull=False)
-    contact = contact.select_related("phone", "mobile", "account").order_by("id")[500]
+    with_all = in_campaign.filter(phone__isnull=False, mobile__isnull=False, account__isnull=False)
+    contact: Any = with_all.select_related("phone", "mobile", "account").order_by("id")[500]
     mobile, shared = contact.mobile.number[2:], contact.phone.number[2:]
     # The middle page, as the page's own numbering has it; then its "Next" link.
     first = client.get(url).context["page"]

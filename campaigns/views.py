@@ -104,7 +104,8 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         # million contacts (campaigns/contact_pages.py).
         table = selectors.campaign_contacts_table(campaign=campaign)
         page = contact_pages.list_page(campaign=campaign, params=params, table=table)
-    rows = page.object_list
+    # Annotated below with what the rows show (last outcome, customers).
+    rows: list[Any] = list(page.object_list)
     show_callbacks = not search and page.is_first
     # The soonest callbacks lead the page; more than a screenful goes to the caller's
     # search or the next visit (each settled callback leaves the list).

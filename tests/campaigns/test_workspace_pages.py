@@ -162,7 +162,7 @@ def test_lead_search_ranks_numbers_before_names_and_scopes_campaigns(seeded, adm
 
 
 def test_deleting_a_campaign_removes_its_partition_and_rows(seeded, administrator):
-    contact = Contact.objects.filter(campaign=seeded).first()
+    contact = Contact.objects.filter(campaign=seeded).order_by("id")[0]
     services.disposition_log(contact=contact, by=administrator, outcome="voicemail")
     deleted = services.campaign_delete(campaign=seeded)
     assert deleted == {"log entries": 1, "contacts": 5, "numbers": 3, "accounts": 4}
