@@ -72,6 +72,10 @@ def _context(request: HttpRequest, campaign: Campaign, tab: str, **extra: Any) -
     return {
         "campaign": campaign,
         "tab": tab,
+        # Each row's forms post under the campaign's URL and come back here: reversed and
+        # read once per page, not once per form (five a row, 70 rows a page).
+        "action_base": reverse("campaigns:detail", args=[campaign.pk]),
+        "next_url": request.get_full_path(),
         "can_export": request.user.has_perm(EXPORT_PERMISSION),
         "can_undo": request.user.has_perm(services.UNDO_PERMISSION),
         "scopes": Scope.choices,
