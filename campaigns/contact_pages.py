@@ -33,6 +33,7 @@ class ContactCount:
     is_estimate: bool = False
     is_capped: bool = False
     per_page: int = PER_PAGE
+    bounds: tuple[int, int] | None = None  # the campaign's lowest and highest id, once read
 
     @property
     def num_pages(self) -> int:
@@ -179,10 +180,16 @@ def _finish(
 def _jump(contacts: QuerySet[Contact], total: ContactCount, number: int) -> int:
     """The id just before about where page ``number`` starts: contacts are spread over
     their id range as the count says (an upload's contacts take consecutive ids)."""
-    bounds = contacts.aggregate(low=Min("id"), high=Max("id"))
-    low, high = bounds["low"] or 0, bounds["high"] or 0
+    low, high = _bounds(contacts, total)
     spread = (high - low + 1) / max(1, total.count)
     return low - 1 + int((number - 1) * PER_PAGE * spread)
+
+
+def _bounds(contacts: QuerySet[Contact], total: ContactCount) -> tuple[int, int]:
+    if total.bounds is None:
+        found = contacts.aggregate(low=Min("id"), high=Max("id"))
+        total.bounds = (found["low"] or 0, found["high"] or 0)
+    return total.bounds
 
 
 def _position(contacts: QuerySet[Contact], total: ContactCount, pk: int) -> int:
@@ -190,8 +197,8 @@ def _position(contacts: QuerySet[Contact], total: ContactCount, pk: int) -> int:
     interpolated over the id range in a large one."""
     if not total.is_estimate:
         return contacts.filter(id__lt=pk).count() + 1
-    bounds = contacts.aggregate(low=Min("id"), high=Max("id"))
-    low, high = bounds["low"] or pk, bounds["high"] or pk
+    low, high = _bounds(contacts, total)
+    low, high = low or pk, high or pk
     share = (pk - low) / max(1, high - low)
     return max(1, min(total.count, 1 + int(share * total.count)))
 
