@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 
 from campaigns.ingest import rules
@@ -61,6 +61,15 @@ def _ids(rows: QuerySet[Any], limit: int, order: str) -> list[int]:
     return sorted(found, reverse=order.startswith("-"))
 
 
+def _unindexed_campaign(rows: QuerySet[Any], campaign_ids: Sequence[int]) -> QuerySet[Any]:
+    """``rows`` of these campaigns, by a condition no index answers (``campaign_id + 0``),
+    so the planner reads the matches from the search index whatever its statistics say.
+    An upload adds a million numbers and thousands of accounts that the statistics learn
+    of only at the next ANALYZE; until then the planner took the campaign for a small
+    one and read all of its rows through the campaign's index (0.4-0.7 s a search)."""
+    return rows.alias(in_campaign=F("campaign_id") + 0).filter(in_campaign__in=campaign_ids)
+
+
 def lead_conditions(
     query: search.Query, campaign_ids: Sequence[int], limit: int
 ) -> list[tuple[Q, int]]:
@@ -77,7 +86,8 @@ def lead_conditions(
     if query.e164:
         by_phone(_ids(phones.filter(number=query.e164), limit, "id"), search.RANK_EXACT)
     if query.suffix:
-        ending = phones.filter(search.suffix_q("number", query.suffix))
+        ending = _unindexed_campaign(CampaignPhone.objects.all(), campaign_ids)
+        ending = ending.filter(search.suffix_q("number", query.suffix))
         by_phone(_ids(ending, limit, "id"), search.RANK_PARTIAL)
     if query.email:
         # A whole email is the contact's key in its campaign (any case): the unique
@@ -86,7 +96,7 @@ def lead_conditions(
         found.append((Q(email__icontains=query.email), search.RANK_PARTIAL))
     if query.words:
         found.append((search.words_q("name", query.words), search.RANK_NAME))
-        accounts = Account.objects.filter(campaign_id__in=campaign_ids)
+        accounts = _unindexed_campaign(Account.objects.all(), campaign_ids)
         account_ids = _ids(accounts.filter(search.words_q("name", query.words)), limit, "id")
         if account_ids:
             found.append((Q(account_id__in=account_ids), search.RANK_NAME))
