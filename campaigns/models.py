@@ -13,13 +13,11 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 
-# References that the lead merge writes by the million. PostgreSQL checks a foreign key
-# with a per-row trigger (~20 µs a reference, deferred to COMMIT): for 1M rows x 4
-# references that alone is longer than the whole import may take. These references are
-# correct by construction (the set-based merge takes every id from a join in the same
-# transaction) and deletes go through Django's on_delete, so the database constraint is
-# left off for them, and only for them (db_constraint=False). Their indexes stay, or
-# are the leading column of a composite index (db_index=False).
+# References written or deleted by the million. PostgreSQL checks a foreign key with a
+# per-row trigger (~20-40 µs a row, deferred to COMMIT): longer than a whole import, or
+# a campaign's deletion. They are correct by construction (the merge takes every id from
+# a join in its transaction; deletes go through Django's on_delete or delete the log
+# first), so only they skip the database check (db_constraint=False); indexes stay.
 
 
 class Status(models.TextChoices):
@@ -333,8 +331,7 @@ class Contact(models.Model):
     database is (id, campaign_id).
     """
 
-    # Every index here is paid for on each ingested row: the campaign is covered by the
-    # dedup constraint, and the upload link is for lineage only.
+    # Each index costs every ingested row: the dedup key covers campaign; upload is lineage.
     campaign = models.ForeignKey(
         Campaign,
         on_delete=models.CASCADE,
@@ -481,8 +478,7 @@ class Disposition(models.Model):
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
     target = models.CharField(max_length=10, choices=Target.choices)
     scope = models.CharField(max_length=16, choices=Scope.choices, blank=True)
-    # Contacts are partitioned by campaign, so the database checks the pair
-    # (campaign_id, contact_id) instead (migration 0004).
+    # Contacts are partitioned: the database checks (campaign_id, contact_id) (migration 0004).
     contact = models.ForeignKey(
         Contact,
         null=True,
@@ -492,10 +488,20 @@ class Disposition(models.Model):
         db_constraint=False,
     )
     account = models.ForeignKey(
-        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="dispositions"
+        Account,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="dispositions",
+        db_constraint=False,
     )
     phone = models.ForeignKey(
-        CampaignPhone, null=True, blank=True, on_delete=models.CASCADE, related_name="dispositions"
+        CampaignPhone,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="dispositions",
+        db_constraint=False,
     )
     number = models.CharField(max_length=16, blank=True, help_text="E.164 of the number, if any.")
     note = models.TextField(blank=True)
@@ -519,8 +525,7 @@ class Disposition(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(F("campaign"), F("created_at").desc(), name="campaigns_disp_log"),
-            # A contact's outcomes newest first: its last outcome, and whether a callback
-            # was settled by a later call (the workspace asks both for every row it shows).
+            # A contact's outcomes newest first: its last one, and whether a callback was settled.
             models.Index(F("contact"), F("created_at").desc(), name="campaigns_disp_contact"),
             # The workspace's callbacks due today: a range per campaign, only rows that have one.
             models.Index(

@@ -10,7 +10,6 @@ from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 
 from campaigns import dnc
-from campaigns.ingest import rules
 from campaigns.ingest.headers import DELIMITERS as DELIMITER_NAMES
 from campaigns.ingest.headers import EXTRA
 from campaigns.ingest.partitions import contact_partition
@@ -27,8 +26,7 @@ from campaigns.models import (
     Scope,
     Status,
 )
-from campaigns.search import lead_fields
-from crm import search as crm_search
+from campaigns.search import lead_ranks
 from crm.db import is_postgresql
 from crm.formatting import plural
 from crm.models import Customer
@@ -56,37 +54,30 @@ def campaigns_for_user(user: User) -> QuerySet[Campaign]:
 SEARCH_MATCH_CAP = 5_000
 
 
+def campaign_contact_ids(*, campaign: Campaign, search: str) -> tuple[list[int], bool]:
+    """The ids of the campaign's contacts matching ``search`` by the one search rule
+    (campaigns/search.py), in id order, and whether the cap cut them: at most
+    ``SEARCH_MATCH_CAP``, the best ranks first. A whole email that names a contact
+    answers with that contact alone."""
+    ranks = lead_ranks(
+        search,
+        campaign_ids=[campaign.pk],
+        limit=SEARCH_MATCH_CAP,
+        order="id",
+        exact_email_only=True,
+    )
+    return sorted(ranks), len(ranks) >= SEARCH_MATCH_CAP
+
+
 def campaign_contacts(*, campaign: Campaign, search: str = "") -> QuerySet[Contact]:
-    """Contacts with their account and numbers (one query per page, all joins)."""
+    """Contacts with their account and numbers, in id order; searched by the rule."""
     contacts = Contact.objects.filter(campaign=campaign).select_related(
         "account", "phone", "mobile"
     )
-    search = search.strip()
-    if not search:
-        return contacts.order_by("id")
-    # A whole number and a whole email are answered by indexes first: an OR across a
-    # join would read every contact of the campaign (a second in a campaign of a million).
-    by_number = number_search(CampaignPhone.objects.filter(campaign=campaign), search)
-    if by_number is not None:
-        phone_id = by_number.values_list("id", flat=True).first()
-        return contacts.filter(Q(phone_id=phone_id) | Q(mobile_id=phone_id)).order_by("id")
-    if "@" in search and " " not in search:
-        exact = contacts.filter(dedup_key=rules.email_key(search))
-        if exact.exists():
-            return exact.order_by("id")
-    # Anything else by the one search rule (crm/search.py): a word of the name or the
-    # company, part of an email, the last digits of a number. The ids are fetched
-    # first, capped: a common name can match much of a large campaign.
-    in_campaign = Contact.objects.filter(campaign=campaign)
-    found = crm_search.best(
-        in_campaign,
-        search,
-        lead_fields(Campaign.objects.filter(pk=campaign.pk)),
-        limit=SEARCH_MATCH_CAP,
-        order=("id",),
-    )
-    ids = list(found.order_by("search_rank", "id").values_list("id", flat=True))
-    return contacts.filter(id__in=ids).order_by("id")
+    if search.strip():
+        ids, _ = campaign_contact_ids(campaign=campaign, search=search)
+        contacts = contacts.filter(id__in=ids)
+    return contacts.order_by("id")
 
 
 def campaign_contents(*, campaign: Campaign) -> dict[str, int]:
