@@ -413,6 +413,9 @@ class Contact(models.Model):
     mobile_wrong = models.BooleanField(
         db_default=False, default=False, help_text="Its mobile is a wrong number for this lead."
     )
+    # Its zones as one key (calling_window.zone_key), '' until worked out: "inside its
+    # calling window now" is then a range of the queue index per open key (docs/dialing.md).
+    dial_zone = models.CharField(max_length=200, blank=True, db_default="", default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -423,9 +426,10 @@ class Contact(models.Model):
             ),
         ]
         indexes = [
-            # The next lead: fresh leads in id order, retries and callbacks by due time.
+            # The next lead, per zone key: fresh in id order, retries and callbacks when due.
             models.Index(
-                fields=["campaign", "queue", "queue_at", "id"], name="campaigns_contact_queue"
+                fields=["campaign", "queue", "dial_zone", "queue_at", "id"],
+                name="campaigns_contact_queue_zone",
             ),
         ]
 
