@@ -137,6 +137,8 @@ def lead_zones_fill(*, campaign_id: int, limit: int) -> int:
                     "phone_wrong",
                     "mobile_wrong",
                     "dial_zone",
+                    "phone",
+                    "mobile",
                     "phone__number",
                     "phone__status",
                     "mobile__number",

@@ -415,7 +415,7 @@ class Contact(models.Model):
     )
     # Its zones as one key (calling_window.zone_key), '' until worked out: "inside its
     # calling window now" is then a range of the queue index per open key (docs/dialing.md).
-    dial_zone = models.CharField(max_length=200, blank=True, db_default="", default="")
+    dial_zone = models.CharField(max_length=200, blank=True, db_default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -69,8 +69,15 @@ def state_of(e164: str) -> str | None:
 
 
 def e164_of(number: OwnedNumber) -> str:
+    """The number in E.164, kept on the instance: formatting it is most of the cost of
+    choosing among a thousand numbers."""
     value = number.number
-    return value.as_e164 if hasattr(value, "as_e164") else str(value)
+    cached = number.__dict__.get("_e164")
+    if cached is not None and cached[0] is value:
+        return str(cached[1])
+    e164 = value.as_e164 if hasattr(value, "as_e164") else str(value)
+    number.__dict__["_e164"] = (value, e164)
+    return e164
 
 
 def day_start(now: datetime | None = None) -> datetime:

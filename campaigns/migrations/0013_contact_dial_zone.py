@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="contact",
             name="dial_zone",
-            field=models.CharField(blank=True, db_default="", default="", max_length=200),
+            field=models.CharField(blank=True, db_default="", editable=False, max_length=200),
         ),
         migrations.RemoveIndex(
             model_name="contact",
