@@ -46,11 +46,10 @@ WITH RECURSIVE pairs(queue, dial_zone) AS (
 SELECT queue, dial_zone FROM pairs
 """
 
-# A number is callable for the lead when active, not wrong for it, not on the list.
-_NUMBER_OK = (
-    "({p}.status = 'active' AND NOT c.{col}_wrong AND NOT EXISTS "
-    "(SELECT 1 FROM campaigns_donotcallnumber d WHERE d.number = {p}.number))"
-)
+# A number is callable for the lead when active, not wrong for it, not on the list. The
+# list is joined, not asked with NOT EXISTS: inside an OR, PostgreSQL hashes the whole
+# list for each pick (a million numbers) where one index probe per row read is enough.
+_NUMBER_OK = "({p}.status = 'active' AND NOT c.{col}_wrong AND {p}_dnc.id IS NULL)"
 _PICK_SQL = """
 SELECT pick.id FROM unnest(%(keys)s::text[]) AS k(zone_key)
 CROSS JOIN LATERAL (
@@ -58,6 +57,8 @@ CROSS JOIN LATERAL (
     LEFT JOIN campaigns_account a ON a.id = c.account_id
     LEFT JOIN campaigns_campaignphone p ON p.id = c.phone_id
     LEFT JOIN campaigns_campaignphone m ON m.id = c.mobile_id
+    LEFT JOIN campaigns_donotcallnumber p_dnc ON p_dnc.number = p.number
+    LEFT JOIN campaigns_donotcallnumber m_dnc ON m_dnc.number = m.number
     WHERE c.campaign_id = %(campaign)s AND c.queue = %(queue)s AND c.dial_zone = k.zone_key
       {due}
       AND c.status = 'active' AND (c.account_id IS NULL OR a.status = 'active')

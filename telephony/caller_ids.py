@@ -68,16 +68,21 @@ def state_of(e164: str) -> str | None:
     return _area_code_states().get(npa) if npa else None
 
 
-def e164_of(number: OwnedNumber) -> str:
-    """The number in E.164, kept on the instance: formatting it is most of the cost of
-    choosing among a thousand numbers."""
+def _facts(number: OwnedNumber) -> tuple[str, str | None, str | None]:
+    """The number in E.164, its area code and its state, kept on the instance: working
+    them out was most of the cost of choosing among a thousand numbers."""
     value = number.number
-    cached = number.__dict__.get("_e164")
+    cached = number.__dict__.get("_caller_id_facts")
     if cached is not None and cached[0] is value:
-        return str(cached[1])
+        return cached[1]  # type: ignore[no-any-return]
     e164 = value.as_e164 if hasattr(value, "as_e164") else str(value)
-    number.__dict__["_e164"] = (value, e164)
-    return e164
+    facts = (e164, area_code(e164), state_of(e164))
+    number.__dict__["_caller_id_facts"] = (value, facts)
+    return facts
+
+
+def e164_of(number: OwnedNumber) -> str:
+    return _facts(number)[0]
 
 
 def day_start(now: datetime | None = None) -> datetime:
@@ -85,30 +90,31 @@ def day_start(now: datetime | None = None) -> datetime:
     return team_day_start(now)
 
 
+# Above this many numbers, today's rows are read whole and matched in Python: a thousand
+# bound parameters cost more to send than the rows they would leave out.
+_FEW = 100
+
+
 def calls_today(e164s: Iterable[str], *, now: datetime | None = None) -> dict[str, int]:
     """Outbound calls placed from each of these numbers since the team's day began."""
-    wanted = sorted(set(e164s))
+    wanted = set(e164s)
     if not wanted:
         return {}
-    rows = (
-        Call.objects.filter(
-            direction=Direction.OUTBOUND, started_at__gte=day_start(now), from_number__in=wanted
-        )
-        .order_by()
-        .values_list("from_number")
-        .annotate(n=Count("id"))
-    )
-    return dict(rows)
+    rows = Call.objects.filter(direction=Direction.OUTBOUND, started_at__gte=day_start(now))
+    if len(wanted) <= _FEW:
+        rows = rows.filter(from_number__in=sorted(wanted))
+    counted = rows.order_by().values_list("from_number").annotate(n=Count("id"))
+    return {number: n for number, n in counted if number in wanted}
 
 
 def usage_today(numbers: list[OwnedNumber], *, now: datetime | None = None) -> dict[int, int]:
     """Calls each number placed today: its counter when it has one, else its calls."""
-    usage = dict(
-        CallerIdUsage.objects.filter(
-            day=team_today(now), owned_number_id__in=[n.pk for n in numbers]
-        ).values_list("owned_number_id", "calls")
-    )
-    missing = {n.pk: e164_of(n) for n in numbers if n.pk not in usage}
+    ids = {n.id for n in numbers}
+    rows = CallerIdUsage.objects.filter(day=team_today(now))
+    if len(ids) <= _FEW:
+        rows = rows.filter(owned_number_id__in=sorted(ids))
+    usage = {pk: calls for pk, calls in rows.values_list("owned_number_id", "calls") if pk in ids}
+    missing = {n.id: e164_of(n) for n in numbers if n.id not in usage}
     if missing:
         counts = calls_today(missing.values(), now=now)
         usage.update({pk: counts.get(e164, 0) for pk, e164 in missing.items()})
@@ -185,7 +191,7 @@ def caller_id_choose(
     if (
         default is not None
         and default.status == OwnedNumber.Status.ACTIVE
-        and all(n.pk != default.pk for n in candidates)
+        and all(n.id != default.id for n in candidates)
     ):
         candidates.append(default)
     if not candidates:
@@ -194,28 +200,27 @@ def caller_id_choose(
     for check in _filters.values():
         for pk, why in check(candidates).items():
             excluded.setdefault(pk, why)
-    e164s = {n.pk: e164_of(n) for n in candidates}
     usage = usage_today(candidates, now=now)
-    usable = [n for n in candidates if n.pk not in excluded and usage.get(n.pk, 0) < limit]
+    usable = [n for n in candidates if n.id not in excluded and usage.get(n.id, 0) < limit]
     if not usable:
         reasons = sorted(set(excluded.values())) or [f"each placed {limit} calls today"]
         raise NoCallerId("No usable caller ID: " + "; ".join(reasons) + ".")
 
     def least_used(numbers: list[OwnedNumber]) -> OwnedNumber:
-        return min(numbers, key=lambda n: (usage.get(n.pk, 0), n.pk))
+        return min(numbers, key=lambda n: (usage.get(n.id, 0), n.id))
 
     npa, state = area_code(lead_e164), state_of(lead_e164)
-    local = [n for n in usable if npa and area_code(e164s[n.pk]) == npa]
-    in_state = [n for n in usable if state and state_of(e164s[n.pk]) == state]
+    local = [n for n in usable if npa and _facts(n)[1] == npa]
+    in_state = [n for n in usable if state and _facts(n)[2] == state]
     if local:
         chosen, why = least_used(local), f"Same area code ({npa}) as the lead; least used today"
     elif in_state:
         chosen, why = least_used(in_state), f"Same state ({state}) as the lead; least used today"
-    elif default is not None and any(n.pk == default.pk for n in usable):
+    elif default is not None and any(n.id == default.id for n in usable):
         chosen, why = default, "The campaign's default caller ID (none in the lead's area or state)"
     else:
         chosen = least_used(usable)
         why = "None in the lead's area code or state and no usable default; least used today"
-    used = usage.get(chosen.pk, 0)
+    used = usage.get(chosen.id, 0)
     reason = f"{why} ({used} of {limit} calls today)"
-    return CallerIdChoice(number=chosen, e164=e164s[chosen.pk], reason=reason, calls_today=used)
+    return CallerIdChoice(number=chosen, e164=e164_of(chosen), reason=reason, calls_today=used)
