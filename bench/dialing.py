@@ -94,8 +94,8 @@ def campaign_ready(leads: int) -> Any:
         cursor.execute(
             "SELECT c.time_zone, p.id %% 5 = 0 FROM campaigns_contact c JOIN "
             "campaigns_campaignphone p ON p.id = c.phone_id WHERE c.campaign_id = %s "
-            "AND p.id IN (SELECT min(id) + k FROM campaigns_campaignphone, generate_series(0, 4) k "
-            "WHERE campaign_id = %s)",
+            "AND p.id IN (SELECT (SELECT min(id) FROM campaigns_campaignphone "
+            "WHERE campaign_id = %s) + k FROM generate_series(0, 4) k)",
             [campaign.pk, campaign.pk],
         )
         zones = {asleep: zone for zone, asleep in cursor.fetchall()}

@@ -232,9 +232,10 @@ def _lead_take(
             if contact is None:
                 break
             seen.append(contact.pk)
-            numbers = dialable_numbers(
-                contact, do_not_call_numbers([p.number for p in contact.dialable_phones])
-            )
+            listed = do_not_call_numbers([p.number for p in contact.dialable_phones])
+            if listed:
+                zones.dnc_heal(campaign, listed)
+            numbers = dialable_numbers(contact, listed)
             if not numbers:
                 continue
             window = lead_window(contact, campaign, numbers, now)

@@ -24,6 +24,7 @@ from campaigns.models import (
     DoNotCallNumber,
     LeadLease,
     Queue,
+    Scope,
     Status,
 )
 from crm.db import is_postgresql
@@ -46,10 +47,12 @@ WITH RECURSIVE pairs(queue, dial_zone) AS (
 SELECT queue, dial_zone FROM pairs
 """
 
-# A number is callable for the lead when active, not wrong for it, not on the list. The
-# list is joined, not asked with NOT EXISTS: inside an OR, PostgreSQL hashes the whole
-# list for each pick (a million numbers) where one index probe per row read is enough.
-_NUMBER_OK = "({p}.status = 'active' AND NOT c.{col}_wrong AND {p}_dnc.id IS NULL)"
+# A number is callable for the lead when active and not wrong for it. The do-not-call
+# list is checked on the lead picked (dialing.lead_next): inside this OR, PostgreSQL
+# either hashes the whole list for each pick or, joined, misjudges the rows left and
+# sorts the campaign. A number listed after its campaign rows were written (they are
+# disqualified when it is listed) is healed there, once (dnc_heal).
+_NUMBER_OK = "({p}.status = 'active' AND NOT c.{col}_wrong)"
 _PICK_SQL = """
 SELECT pick.id FROM unnest(%(keys)s::text[]) AS k(zone_key)
 CROSS JOIN LATERAL (
@@ -57,8 +60,6 @@ CROSS JOIN LATERAL (
     LEFT JOIN campaigns_account a ON a.id = c.account_id
     LEFT JOIN campaigns_campaignphone p ON p.id = c.phone_id
     LEFT JOIN campaigns_campaignphone m ON m.id = c.mobile_id
-    LEFT JOIN campaigns_donotcallnumber p_dnc ON p_dnc.number = p.number
-    LEFT JOIN campaigns_donotcallnumber m_dnc ON m_dnc.number = m.number
     WHERE c.campaign_id = %(campaign)s AND c.queue = %(queue)s AND c.dial_zone = k.zone_key
       {due}
       AND c.status = 'active' AND (c.account_id IS NULL OR a.status = 'active')
@@ -169,6 +170,18 @@ def fill_later(campaign_id: int) -> None:
 
     if cache.add(f"campaigns:lead-zones-fill:{campaign_id}", 1, timeout=300):
         transaction.on_commit(lambda: tasks.lead_zones_fill.delay(campaign_id))
+
+
+def dnc_heal(campaign: Campaign, numbers: set[str]) -> None:
+    """The campaign's rows of numbers found on the do-not-call list, disqualified
+    everywhere as listing them does, so the pick never reads their leads again."""
+    CampaignPhone.objects.filter(campaign=campaign, number__in=sorted(numbers)).exclude(
+        status=Status.DISQUALIFIED
+    ).update(
+        status=Status.DISQUALIFIED,
+        status_scope=Scope.EVERYWHERE,
+        status_reason="On the do-not-call list",
+    )
 
 
 def pick(
