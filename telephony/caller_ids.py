@@ -74,7 +74,7 @@ def _facts(number: OwnedNumber) -> tuple[str, str | None, str | None]:
     value = number.number
     cached = number.__dict__.get("_caller_id_facts")
     if cached is not None and cached[0] is value:
-        return cached[1]  # type: ignore[no-any-return]
+        return cached[1]
     e164 = value.as_e164 if hasattr(value, "as_e164") else str(value)
     facts = (e164, area_code(e164), state_of(e164))
     number.__dict__["_caller_id_facts"] = (value, facts)
