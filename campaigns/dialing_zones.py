@@ -21,7 +21,6 @@ from campaigns.models import (
     Campaign,
     CampaignPhone,
     Contact,
-    DoNotCallNumber,
     LeadLease,
     Queue,
     Scope,
@@ -212,16 +211,15 @@ def pick(
             .first()
         )
     # SQLite: the request's IMMEDIATE transaction already excludes every other writer.
-    listed = DoNotCallNumber.objects.filter(number=OuterRef("number"))
+    # The do-not-call list is checked on the lead picked, as on PostgreSQL.
     rows = Contact.objects.filter(
         campaign=campaign, queue=queue, dial_zone__in=list(keys), status=Status.ACTIVE
     ).filter(Q(account__isnull=True) | Q(account__status=Status.ACTIVE))
     if due:
         rows = rows.filter(queue_at__lte=now)
-    clean = CampaignPhone.objects.filter(status=Status.ACTIVE).exclude(Exists(listed))
     rows = rows.filter(
-        Q(phone__in=clean.values("pk"), phone_wrong=False)
-        | Q(mobile__in=clean.values("pk"), mobile_wrong=False)
+        Q(phone__status=Status.ACTIVE, phone_wrong=False)
+        | Q(mobile__status=Status.ACTIVE, mobile_wrong=False)
     ).exclude(Exists(LeadLease.objects.filter(contact_id=OuterRef("pk"), expires_at__gt=now)))
     if seen:
         rows = rows.exclude(pk__in=seen)

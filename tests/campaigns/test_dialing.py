@@ -427,3 +427,12 @@ def test_wrong_number_resets_the_zone_key_to_its_other_number(campaign, caller):
     calling.call_outcome_log(call=started.call, outcome="Wrong number", by=caller)
     # Worked out again from what is left when next asked for.
     assert Contact.objects.get(pk=target.pk).dial_zone == ""
+
+
+def test_a_listed_number_found_by_the_pick_is_disqualified_in_the_campaign(campaign, caller):
+    listed = lead(campaign, "Listed", number="+16785551001")
+    callable_lead = lead(campaign, "Callable", number="+16785551002")
+    # Listed without its campaign row (as a row written before the listing committed).
+    DoNotCallNumber.objects.create(number="+16785551001", reason="asked")
+    assert next_id(campaign, caller) == callable_lead.pk
+    assert CampaignPhone.objects.get(pk=listed.phone_id).status == Status.DISQUALIFIED
