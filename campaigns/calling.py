@@ -136,7 +136,8 @@ def _prepare(
             "then dials the lead."
         )
     try:
-        choice = caller_ids.caller_id_choose(
+        # Claimed in this transaction: the call not recorded gives its slot back.
+        choice = caller_ids.caller_id_take(
             lead_e164=phone.number,
             pool=caller_id_pool(campaign),
             default=campaign.default_caller_id,
@@ -286,7 +287,10 @@ def _apply(
             changes["mobile_wrong"] = True
             contact.mobile_wrong = True
         others = bool(contact.dialable_phones)
-        changes.update({"queue": Queue.RETRY if others else Queue.DONE, "queue_at": now})
+        # Its zone may be its other number's: worked out again when next asked for.
+        changes.update(
+            {"queue": Queue.RETRY if others else Queue.DONE, "queue_at": now, "dial_zone": ""}
+        )
     Contact.objects.filter(campaign_id=contact.campaign_id, pk=contact.pk).update(**changes)
     if outcome.disqualifies and contact.status == Status.ACTIVE:
         services.contact_disqualify(contact=contact, by=by, reason=note or outcome.name)

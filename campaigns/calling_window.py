@@ -52,6 +52,15 @@ def lead_zones(*, contact_zone: str, extra: object, number: str) -> tuple[str, .
     return number_zones(number)
 
 
+def zone_key(zones: tuple[str, ...]) -> str:
+    """The zones of a lead as the one text stored on it (``Contact.dial_zone``)."""
+    return " ".join(sorted(set(zones)))[:200]
+
+
+def key_zones(key: str) -> tuple[str, ...]:
+    return tuple(name for name in key.split() if zone(name) is not None)
+
+
 @dataclass(frozen=True)
 class WindowState:
     open: bool

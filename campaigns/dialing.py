@@ -2,12 +2,17 @@
 
 Callbacks due come first, then fresh leads, then recycled ones whose retry delay has
 passed; never a disqualified contact, account or number, a wrong number, a number on the
-do-not-call list, or a lead outside its calling window. A lead handed out is held for
-its caller by a ``LeadLease`` (unique per contact) for ``LEASE_MINUTES``: two callers
-asking at once never get the same lead. On PostgreSQL the candidates are read
-``FOR UPDATE SKIP LOCKED``, so callers asking together take different rows instead of
-queueing on the first; on SQLite every write transaction is serialised (IMMEDIATE), and
-the unique lease decides in both.
+do-not-call list, or a lead outside its calling window. Each lead stores its zones as one
+key (``Contact.dial_zone``), so "inside its window now" is the set of keys open now, each
+a range of the queue index: a campaign whose first hundred thousand leads sleep still
+hands out its awake one at once (campaigns/dialing_zones.py).
+
+A lead handed out is held for its caller by a ``LeadLease`` (unique per contact) for
+``LEASE_MINUTES``: two callers asking at once never get the same lead. On PostgreSQL the
+candidate is read ``FOR UPDATE SKIP LOCKED``, so callers asking together take different
+rows instead of queueing on the first. SQLite has no SKIP LOCKED: every write
+transaction there is IMMEDIATE, so one next-lead request runs at a time from its first
+read to its lease, and the unique lease decides in both.
 """
 
 import math
@@ -15,12 +20,20 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from campaigns.calling_window import WindowState, lead_zones, local_label, window_state
+from campaigns import dialing_zones as zones
+from campaigns.calling_window import (
+    WindowState,
+    key_zones,
+    lead_zones,
+    local_label,
+    window_state,
+)
 from campaigns.models import (
     Campaign,
     CampaignPhone,
@@ -33,12 +46,14 @@ from campaigns.models import (
 )
 from campaigns.outcomes import DEFAULT_OUTCOMES
 from crm.actors import Actor, acting_user
-from crm.db import is_postgresql
 from crm.phones import display_number
 
 LEASE_MINUTES = 10
-BATCH = 25  # candidates read per round where writes are serialised (SQLite)
-SCAN_LIMIT = 400  # candidates looked at per tier before answering "none callable now"
+CALLABLE = zones.CALLABLE
+FILL_IN_REQUEST = 2_000  # leads given their zone key per request at most; a worker does the rest
+TIERS = (("callback", Queue.CALLBACK), ("fresh", Queue.FRESH), ("retry", Queue.RETRY))
+MAX_PICKS = 50  # candidates re-checked per request (a stale key) before answering "none now"
+PREPARING_RETRY_SECONDS = 5
 
 
 @dataclass
@@ -117,18 +132,6 @@ def _candidates(campaign: Campaign, now: datetime, *, unheld: bool = True) -> Qu
     return contacts.filter(~Exists(held)) if unheld else contacts
 
 
-def _tiers(campaign: Campaign, now: datetime) -> list[tuple[str, QuerySet[Contact]]]:
-    base = _candidates(campaign, now)
-    return [
-        (
-            "callback",
-            base.filter(queue=Queue.CALLBACK, queue_at__lte=now).order_by("queue_at", "id"),
-        ),
-        ("fresh", base.filter(queue=Queue.FRESH).order_by("queue_at", "id")),
-        ("retry", base.filter(queue=Queue.RETRY, queue_at__lte=now).order_by("queue_at", "id")),
-    ]
-
-
 def lead_hold(contact: Contact, caller: Actor, now: datetime) -> datetime | None:
     """Hold the lead for ``caller``; None when another caller holds it.
 
@@ -187,44 +190,73 @@ def _held_lead(campaign: Campaign, caller: Actor, now: datetime) -> Lead | None:
     return Lead(contact, numbers, window, _reason(tier, contact, now, window), expires)
 
 
-@transaction.atomic
 def lead_next(*, campaign: Campaign, caller: Actor, now: datetime | None = None) -> Lead | NoLead:
-    """Hand ``caller`` the next lead of ``campaign`` and hold it for them."""
+    """Hand ``caller`` the next lead of ``campaign`` and hold it for them.
+
+    Leads whose zone key is not worked out yet (a new upload) get it first, a bounded
+    number per request in queue order, the rest by a worker; until then they are still
+    candidates, checked one by one.
+    """
     now = now or timezone.now()
+    pairs = zones.queue_keys(campaign.pk)
+    if any(key == "" for queue, key in pairs if queue in CALLABLE):
+        if zones.lead_zones_fill(campaign_id=campaign.pk, limit=FILL_IN_REQUEST) >= FILL_IN_REQUEST:
+            zones.fill_later(campaign.pk)
+        pairs = zones.queue_keys(campaign.pk)
+    return _lead_take(campaign, caller, now, pairs)
+
+
+@transaction.atomic
+def _lead_take(
+    campaign: Campaign, caller: Actor, now: datetime, pairs: list[tuple[str, str]]
+) -> Lead | NoLead:
     held = _held_lead(campaign, caller, now)
     if held is not None:
         return held
-    opens: list[datetime] = []
-    for tier, rows in _tiers(campaign, now):
-        seen: set[int] = set()
-        while len(seen) < SCAN_LIMIT:
-            query = rows.exclude(pk__in=seen) if seen else rows
-            size = BATCH
-            if is_postgresql():
-                # One row at a time, locked as it is read: callers asking together each
-                # take a different row instead of queueing on the first, and the lock's
-                # recheck sees a lead another caller finished meanwhile (its queue moved).
-                query, size = query.select_for_update(skip_locked=True, of=("self",)), 1
-            batch = list(query[:size])
-            if not batch:
+    start, end = campaign.call_window_start, campaign.call_window_end
+    states = {
+        key: window_state(
+            zones=key_zones(key) or (settings.TIME_ZONE,), start=start, end=end, now=now
+        )
+        for queue, key in pairs
+        if queue in CALLABLE and key
+    }
+    opens = [s.opens_at for s in states.values() if not s.open and s.opens_at is not None]
+    seen: list[int] = []
+    picks = 0
+    for tier, queue in TIERS:
+        keys = sorted({k for q, k in pairs if q == queue and (k == "" or states[k].open)})
+        while keys and picks < MAX_PICKS:
+            picks += 1
+            contact = zones.pick(campaign, queue, keys, now, seen)
+            if contact is None:
                 break
-            do_not_call = do_not_call_numbers([p.number for c in batch for p in c.dialable_phones])
-            for contact in batch:
-                seen.add(contact.pk)
-                numbers = dialable_numbers(contact, do_not_call)
-                if not numbers:
-                    continue
-                window = lead_window(contact, campaign, numbers, now)
-                if not window.open:
-                    if window.opens_at is not None:
-                        opens.append(window.opens_at)
-                    continue
-                expires = lead_hold(contact, caller, now)
-                if expires is None:
-                    continue
-                return Lead(contact, numbers, window, _reason(tier, contact, now, window), expires)
-            if len(batch) < size:
-                break
+            seen.append(contact.pk)
+            listed = do_not_call_numbers([p.number for p in contact.dialable_phones])
+            if listed:
+                zones.dnc_heal(campaign, listed)
+            numbers = dialable_numbers(contact, listed)
+            if not numbers:
+                continue
+            window = lead_window(contact, campaign, numbers, now)
+            if not window.open:
+                # Its key was stale (or not worked out yet): stored now, so the lead is
+                # not looked at again until its window opens.
+                zones.key_store(contact)
+                if window.opens_at is not None:
+                    opens.append(window.opens_at)
+                continue
+            expires = lead_hold(contact, caller, now)
+            if expires is None:
+                continue
+            return Lead(contact, numbers, window, _reason(tier, contact, now, window), expires)
+    if any(key == "" for queue, key in pairs if queue in CALLABLE):
+        # A new upload whose keys a worker is still working out: ask again shortly.
+        return NoLead(
+            "No lead is callable yet: a new upload's leads are being prepared for calling",
+            retry_at=now + timedelta(seconds=PREPARING_RETRY_SECONDS),
+            details=["leads are being prepared"],
+        )
     return _none_callable(campaign, now, opens)
 
 

@@ -410,6 +410,9 @@ class Contact(models.Model):
     mobile_wrong = models.BooleanField(
         db_default=False, default=False, help_text="Its mobile is a wrong number for this lead."
     )
+    # Its zones as one key (calling_window.zone_key), '' until worked out: "inside its
+    # calling window now" is then a range of the queue index per open key (docs/dialing.md).
+    dial_zone = models.CharField(max_length=200, blank=True, db_default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -420,9 +423,10 @@ class Contact(models.Model):
             ),
         ]
         indexes = [
-            # The next lead: fresh leads in id order, retries and callbacks by due time.
+            # The next lead, per zone key: fresh in id order, retries and callbacks when due.
             models.Index(
-                fields=["campaign", "queue", "queue_at", "id"], name="campaigns_contact_queue"
+                fields=["campaign", "queue", "dial_zone", "queue_at", "id"],
+                name="campaigns_contact_queue_zone",
             ),
         ]
 
@@ -554,28 +558,11 @@ class Disposition(models.Model):
         return f"{self.get_outcome_display()} ({self.get_target_display()})"
 
 
-class DoNotCallNumber(models.Model):
-    """A number disqualified everywhere: every campaign, and uploads yet to come."""
-
-    number = models.CharField(max_length=16, unique=True, help_text="E.164")
-    reason = models.CharField(max_length=255)
-    added_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at"]
-        verbose_name = "do-not-call number"
-
-    def __str__(self) -> str:
-        return self.number
-
-
 # The dialling models live beside these (the lead queue, docs/dialing.md).
 from campaigns.models_dialing import (  # noqa: E402
     CallAttempt,
     DoNotCallImport,
+    DoNotCallNumber,
     LeadLease,
     Outcome,
 )

@@ -174,3 +174,21 @@ class DoNotCallImport(models.Model):
 
     def __str__(self) -> str:
         return self.original_name or f"Import {self.pk}"
+
+
+class DoNotCallNumber(models.Model):
+    """A number disqualified everywhere: every campaign, and uploads yet to come."""
+
+    number = models.CharField(max_length=16, unique=True, help_text="E.164")
+    reason = models.CharField(max_length=255)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "do-not-call number"
+
+    def __str__(self) -> str:
+        return self.number

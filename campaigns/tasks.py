@@ -17,3 +17,12 @@ def do_not_call_import(import_id: int) -> None:
     from campaigns import dnc
 
     dnc.import_run(import_id=import_id)
+
+
+# A new upload's leads get their zone key (docs/dialing.md, "Next lead"); redelivered, it
+# only finds fewer leads left to do.
+@shared_task(acks_late=True, ignore_result=True)
+def lead_zones_fill(campaign_id: int) -> None:
+    from campaigns import dialing_zones
+
+    dialing_zones.lead_zones_fill_all(campaign_id=campaign_id)

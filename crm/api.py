@@ -48,11 +48,37 @@ class PhoneNumberSerializer(serializers.ModelSerializer):
 
     def get_do_not_call(self, phone: PhoneNumber) -> bool:
         """On the global do-not-call list (campaigns registers the lookup)."""
-        return number_flags.has("do_not_call", str(phone.number))
+        flagged = self.context.get(FLAGS_CONTEXT)
+        if flagged is None:
+            return number_flags.has("do_not_call", str(phone.number))
+        return "do_not_call" in flagged.get(str(phone.number), ())
+
+
+# The flags of every number a response shows, looked up once for the whole response
+# (one query a flag), not once per number.
+FLAGS_CONTEXT = "number_flags"
+
+
+def _flags_into(context: dict[str, Any], customers: list[Customer]) -> None:
+    numbers = [str(p.number) for c in customers for p in c.phone_numbers.all()]
+    found = number_flags.of(numbers)
+    context[FLAGS_CONTEXT] = {e164: {f.key for f in flags} for e164, flags in found.items()}
+
+
+class CustomerListSerializer(serializers.ListSerializer):
+    def to_representation(self, data: Any) -> list[Any]:
+        customers = list(data.all() if hasattr(data, "all") else data)
+        _flags_into(self.context, customers)
+        return super().to_representation(customers)
 
 
 class CustomerSerializer(serializers.ModelSerializer):
     numbers = PhoneNumberSerializer(source="phone_numbers", many=True, read_only=True)
+
+    def to_representation(self, instance: Customer) -> Any:
+        if FLAGS_CONTEXT not in self.context:
+            _flags_into(self.context, [instance])
+        return super().to_representation(instance)
 
     class Meta:
         model = Customer
@@ -68,6 +94,7 @@ class CustomerSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        list_serializer_class = CustomerListSerializer
 
 
 class MergeRequestSerializer(serializers.Serializer):

@@ -319,6 +319,7 @@ TASK_QUEUES = {
     # Long: work that can run for minutes.
     "campaigns.tasks.do_not_call_import": "long",
     "campaigns.tasks.lead_upload_import": "long",
+    "campaigns.tasks.lead_zones_fill": "long",
     "crm.tasks.match_suggestions_refresh": "long",
     "reputation.tasks.daily_check_run": "long",
     "telephony.tasks.backfill_resume_stalled": "long",

@@ -16,6 +16,8 @@ class OwnedNumber(models.Model):
 
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
+        # Still the team's, never offered as a caller ID (e.g. kept for inbound only).
+        HELD = "held", "Held (not dialled from)"
         RELEASED = "released", "Released"
 
     number = PhoneNumberField()
@@ -480,6 +482,27 @@ class CallNote(models.Model):
 
     def __str__(self) -> str:
         return f"Note #{self.note_id} on call #{self.call_id}"
+
+
+class CallerIdUsage(models.Model):
+    """Outbound calls placed from one owned number in one team day: the caller-ID daily
+    limit's counter (docs/dialing.md, "Caller ID"). A call claims its slot with one
+    conditional update of this row, so two calls racing for a number's last call of the
+    day cannot both have it; it also answers "least used today" without counting calls."""
+
+    owned_number = models.ForeignKey(OwnedNumber, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    calls = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owned_number", "day"], name="telephony_caller_id_usage_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owned_number_id} on {self.day}: {self.calls} calls"
 
 
 # Identification's models live in their own module (see its docstring).

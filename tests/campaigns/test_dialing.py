@@ -11,6 +11,7 @@ from campaigns.models import (
     Account,
     CallAttempt,
     Campaign,
+    CampaignPhone,
     Contact,
     Disposition,
     DoNotCallNumber,
@@ -353,3 +354,85 @@ def test_do_not_call_add_disqualifies_the_number_everywhere(campaign, caller, ad
     assert DoNotCallNumber.objects.count() == 1
     with pytest.raises(ValidationError):
         calling.do_not_call_add(number="not a number", reason="", by=administrator)
+
+
+# --- the calling window read from the queue index (docs/dialing.md, "Next lead") ----------
+
+
+def leads_in_bulk(campaign, zones):
+    """One lead a zone, in this order (fresh leads are handed out in id order)."""
+    phones = CampaignPhone.objects.bulk_create(
+        CampaignPhone(campaign=campaign, number=f"+1678555{i:04d}", contact_count=1)
+        for i in range(len(zones))
+    )
+    return Contact.objects.bulk_create(
+        Contact(campaign=campaign, name=f"Lead {i}", dedup_key=f"k{i}", phone=p, time_zone=z)
+        for i, (p, z) in enumerate(zip(phones, zones, strict=True))
+    )
+
+
+def test_an_awake_lead_behind_hundreds_of_sleeping_ones_is_handed_out(campaign, caller):
+    leads_in_bulk(campaign, [night_zone()] * 450 + [daytime_zone()])
+    awake = Contact.objects.get(campaign=campaign, name="Lead 450")
+    assert next_id(campaign, caller) == awake.pk
+    # Every lead now carries its zone key: the sleeping ones are one key, not 450 rows.
+    assert set(Contact.objects.filter(campaign=campaign).values_list("dial_zone", flat=True)) == {
+        night_zone(),
+        daytime_zone(),
+    }
+
+
+def test_only_sleeping_leads_answer_when_their_window_opens(campaign, caller):
+    leads_in_bulk(campaign, [night_zone()] * 450)
+    found = dialing.lead_next(campaign=campaign, caller=caller)
+    assert isinstance(found, dialing.NoLead)
+    assert found.details == ["leads are outside their calling window"]
+    assert found.retry_at is not None
+    assert found.retry_at > timezone.now()
+
+
+def test_a_stale_zone_key_is_corrected_and_the_lead_passed_by(campaign, caller):
+    target = lead(campaign, "Moved", number="+16785551001", time_zone=daytime_zone())
+    assert next_id(campaign, caller) == target.pk
+    dialing.lead_release(contact=target)
+    # Its zone changes behind the key's back (an edit that did not reset it).
+    Contact.objects.filter(pk=target.pk).update(time_zone=night_zone())
+    assert next_id(campaign, caller) is None
+    assert Contact.objects.get(pk=target.pk).dial_zone == night_zone()
+
+
+def test_leads_not_prepared_within_the_request_ask_the_caller_to_come_back(
+    campaign, caller, monkeypatch
+):
+    monkeypatch.setattr(dialing, "FILL_IN_REQUEST", 10)
+    monkeypatch.setattr(dialing, "MAX_PICKS", 5)
+    leads_in_bulk(campaign, [night_zone()] * 40 + [daytime_zone()])
+    found = dialing.lead_next(campaign=campaign, caller=caller)
+    assert isinstance(found, dialing.NoLead)
+    assert found.details == ["leads are being prepared"]
+    # The worker's fill (campaigns.tasks.lead_zones_fill) gives every lead its key.
+    from campaigns import dialing_zones
+
+    dialing_zones.lead_zones_fill_all(campaign_id=campaign.pk)
+    assert not Contact.objects.filter(campaign=campaign, dial_zone="").exists()
+    awake = Contact.objects.get(campaign=campaign, name="Lead 40")
+    assert next_id(campaign, caller) == awake.pk
+
+
+def test_wrong_number_resets_the_zone_key_to_its_other_number(campaign, caller):
+    target = lead(campaign, "Two numbers", number="+16785551001", mobile="+12125551002")
+    assert next_id(campaign, caller) == target.pk
+    assert Contact.objects.get(pk=target.pk).dial_zone == daytime_zone()
+    started = place(campaign, caller, target)
+    calling.call_outcome_log(call=started.call, outcome="Wrong number", by=caller)
+    # Worked out again from what is left when next asked for.
+    assert Contact.objects.get(pk=target.pk).dial_zone == ""
+
+
+def test_a_listed_number_found_by_the_pick_is_disqualified_in_the_campaign(campaign, caller):
+    listed = lead(campaign, "Listed", number="+16785551001")
+    callable_lead = lead(campaign, "Callable", number="+16785551002")
+    # Listed without its campaign row (as a row written before the listing committed).
+    DoNotCallNumber.objects.create(number="+16785551001", reason="asked")
+    assert next_id(campaign, caller) == callable_lead.pk
+    assert CampaignPhone.objects.get(pk=listed.phone_id).status == Status.DISQUALIFIED

@@ -194,6 +194,26 @@ def test_customers_api_says_do_not_call_on_each_number(api_client, administrator
     }
 
 
+def test_customers_api_looks_the_list_up_once_per_response(api_client, administrator):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(6):
+        customer = Customer.objects.create(name=f"Customer {i}")
+        for j in range(2):
+            PhoneNumber.objects.create(customer=customer, number=f"+1212555{i}{j:03d}")
+    DoNotCallNumber.objects.create(number="+12125553001", reason="asked")
+    api_client.force_authenticate(administrator)
+    with CaptureQueriesContext(connection) as queries:
+        answer = api_client.get("/api/customers/")
+    assert answer.status_code == 200
+    flags = {n["number"]: n["do_not_call"] for c in answer.json()["results"] for n in c["numbers"]}
+    assert len(flags) == 12
+    assert [e164 for e164, listed in flags.items() if listed] == ["+12125553001"]
+    lookups = [q for q in queries.captured_queries if "campaigns_donotcallnumber" in q["sql"]]
+    assert len(lookups) == 1
+
+
 def test_profile_and_number_view_show_do_not_call(client, administrator):
     customer = Customer.objects.create(name="Ann")
     PhoneNumber.objects.create(customer=customer, number="+12125550147", type="mobile")

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from reputation.models import MonitoredNumber, ReputationSettings, Verdict
 from telephony import caller_ids
-from telephony.models import Call, OwnedNumber
+from telephony.models import Call, CallerIdUsage, OwnedNumber
 from tests.telephony.factories import CallFactory
 
 pytestmark = pytest.mark.django_db
@@ -114,3 +114,39 @@ def test_state_data_covers_the_area_codes():
     assert caller_ids.state_of("+12125550100") == "New York"
     assert caller_ids.state_of("+442071234567") is None
     assert Call.objects.count() == 0
+
+
+def test_held_numbers_are_never_offered():
+    held = owned("+16785550100", status=OwnedNumber.Status.HELD)
+    kept = owned("+12125550100")
+    assert choose([held, kept]).e164 == "+12125550100"
+    with pytest.raises(caller_ids.NoCallerId, match="no active number"):
+        choose([held], default=held)
+
+
+def take(pool, lead=LEAD_ATLANTA):
+    return caller_ids.caller_id_take(lead_e164=lead, pool=pool)
+
+
+def test_each_call_takes_a_slot_and_a_full_number_is_passed_by(settings):
+    settings.CALLER_ID_DAILY_CALL_LIMIT = 2
+    local = owned("+16785550100")
+    far = owned("+12125550100")
+    calls_from("+16785550100", 1)  # placed before the counter existed: it counts
+    assert take([local, far]).e164 == "+16785550100"
+    assert CallerIdUsage.objects.get(owned_number=local).calls == 2
+    assert take([local, far]).e164 == "+12125550100"
+    assert take([local, far]).e164 == "+12125550100"
+    with pytest.raises(caller_ids.NoCallerId, match="2 calls today"):
+        take([local, far])
+    assert sorted(CallerIdUsage.objects.values_list("calls", flat=True)) == [2, 2]
+
+
+def test_a_claim_for_a_number_already_at_its_limit_is_refused(settings):
+    settings.CALLER_ID_DAILY_CALL_LIMIT = 1
+    local = owned("+16785550100")
+    choice = choose([local])
+    assert caller_ids.caller_id_claim(choice) is True
+    # A second call that chose before the first claimed: its claim fails.
+    assert caller_ids.caller_id_claim(choice) is False
+    assert CallerIdUsage.objects.get(owned_number=local).calls == 1
