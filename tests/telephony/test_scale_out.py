@@ -174,11 +174,13 @@ def test_two_workers_look_each_number_up_once_within_the_shared_rate_and_check_o
     assert run.lookups == NUMBERS
     assert run.failed == 0
     assert PhoneNumber.objects.filter(type=PhoneNumber.Type.MOBILE).count() == NUMBERS
-    # The shared schedule: at most rate x T + burst requests in any T seconds (T = 2 s,
-    # allowing 100 ms for a request held up on its way: the suite shares two cores with its
-    # other workers, and one late arrival once landed inside the next window (213 > 212).
-    # Without the shared limit the window holds every one of the numbers' requests.
-    assert most_within(arrivals, 2.0) <= RATE * (2 + 0.1) + BURST
+    # The shared schedule: at most rate x T + burst requests in any T seconds (T = 2 s),
+    # allowing 400 ms for requests held up on their way: arrivals are timed at the server,
+    # and the suite shares two cores with its other workers (late arrivals bunched into one
+    # window: 213 > 212 with 100 ms, 225 > 220 with 100 ms under 4 xdist workers). Without
+    # the shared limit the two workers send all 300 numbers' requests inside 2 s, so the
+    # bound (250) still tells the two apart.
+    assert most_within(arrivals, 2.0) <= RATE * (2 + 0.4) + BURST < NUMBERS
     assert DailyCheckRun.objects.count() == 1
     day_run = DailyCheckRun.objects.get()
     assert (day_run.day, day_run.numbers_checked, day_run.requests) == (
