@@ -292,26 +292,35 @@ def check_duplicates(numbers: list[str], sids: set[str]) -> tuple[int, int]:
 
     Holds whether every request was sent (Python client) or only those that fit in wrk's
     window: each number that called has one profile, whose counter equals its calls.
+    Read in one statement, so one snapshot: requests still in the server when the client
+    stops commit while this reads, and three separate reads could see a call's counter
+    without its row.
     """
     from django.db import connection
+    from psycopg import sql
 
-    from crm.models import Customer
+    from crm.models import Customer, PhoneNumber
     from telephony.models import Call
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT number, COUNT(*) AS n "
-            "FROM crm_phonenumber WHERE number = ANY(%s) GROUP BY number) t",
-            [numbers],
-        )
-        extra_profiles = int(cursor.fetchone()[0])
-    stored = Call.objects.filter(external_id__in=sids).count()
-    counted = sum(
-        Customer.objects.filter(phone_numbers__number__in=numbers).values_list(
-            "interaction_count", flat=True
-        )
+    query = sql.SQL(
+        """
+        SELECT
+          (SELECT COALESCE(SUM(n - 1), 0) FROM (
+             SELECT number, COUNT(*) AS n FROM {numbers} WHERE number = ANY(%s) GROUP BY number
+           ) t),
+          (SELECT COUNT(*) FROM {calls} WHERE external_id = ANY(%s)),
+          (SELECT COALESCE(SUM(interaction_count), 0) FROM {customers}
+           WHERE id IN (SELECT customer_id FROM {numbers} WHERE number = ANY(%s)))
+        """
+    ).format(
+        numbers=sql.Identifier(PhoneNumber._meta.db_table),
+        calls=sql.Identifier(Call._meta.db_table),
+        customers=sql.Identifier(Customer._meta.db_table),
     )
-    return extra_profiles, abs(counted - stored)
+    with connection.cursor() as cursor:
+        cursor.execute(query, [numbers, list(sids), numbers])
+        extra_profiles, stored, counted = cursor.fetchone()
+    return int(extra_profiles), abs(int(counted) - int(stored))
 
 
 def parse_args() -> argparse.Namespace:
