@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,3 +135,40 @@ def describe(samples_ms: list[float]) -> str:
         f"median {statistics.median(samples_ms):7.1f} ms  "
         f"p95 {percentile(samples_ms, 95):7.1f} ms  (n={len(samples_ms)})"
     )
+
+
+def show_profile(client: Any, url: str, top: int, label: str = "") -> None:
+    """Where a page's time goes: cProfile of 10 renders by cumulative time, then the
+    queries of one render, slowest first (``--profile`` of the page benches)."""
+    import cProfile
+    import io
+    import pstats
+    import time
+
+    from django.db import connection
+
+    for _ in range(3):
+        client.get(url)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(10):
+        client.get(url)
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+    print(f"--- cProfile, 10 renders of {label or url}, by cumulative time ---")
+    print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:12000])
+    queries: list[tuple[str, float]] = []
+
+    def timed(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            queries.append((sql, (time.perf_counter() - began) * 1000))
+
+    with connection.execute_wrapper(timed):
+        client.get(url)
+    print(f"--- its {len(queries)} queries, slowest first (ms) ---")
+    for sql, ms in sorted(queries, key=lambda q: -q[1]):
+        print(f"{ms:7.2f}  {' '.join(sql.split())[:160]}")

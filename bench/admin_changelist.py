@@ -14,16 +14,13 @@ Last line: the headline.
 """
 
 import argparse
-import cProfile
-import io
-import pstats
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import describe, percentile, setup_django
+from _setup import describe, percentile, setup_django, show_profile
 
 
 def baseline_site() -> Any:
@@ -93,36 +90,6 @@ def baseline_site() -> Any:
     site.register(Customer, DefaultCustomerAdmin)
     site.register(PhoneNumber, DefaultPhoneNumberAdmin)
     return site
-
-
-def show_profile(client: Any, url: str, top: int) -> None:
-    from django.db import connection
-
-    for _ in range(3):
-        client.get(url)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(10):
-        client.get(url)
-    profiler.disable()
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
-    print(f"--- cProfile, 10 renders of {url}, by cumulative time ---")
-    print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:12000])
-    queries: list[tuple[str, float]] = []
-
-    def timed(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-        began = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            queries.append((sql, (time.perf_counter() - began) * 1000))
-
-    with connection.execute_wrapper(timed):
-        client.get(url)
-    print(f"--- its {len(queries)} queries, slowest first (ms) ---")
-    for sql, ms in sorted(queries, key=lambda q: -q[1]):
-        print(f"{ms:7.2f}  {' '.join(sql.split())[:160]}")
 
 
 def main() -> None:

@@ -16,9 +16,6 @@ Last line: the headline, the ratio to the page with no history last.
 """
 
 import argparse
-import cProfile
-import io
-import pstats
 import random
 import statistics
 import sys
@@ -28,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import percentile, setup_django
+from _setup import percentile, setup_django, show_profile
 
 REASONS = [
     "Billing question",
@@ -251,25 +248,6 @@ def check(response: Any, label: str, customer: Any) -> None:
         assert b'data-kind="call"' in response.content, label
 
 
-def show_profile(client: Any, url: str, top: int) -> None:
-    """Where the 10k-call page's time goes: functions by cumulative time, then queries."""
-    for _ in range(3):
-        client.get(url)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    for _ in range(10):
-        client.get(url)
-    profiler.disable()
-    out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
-    print("--- cProfile, 10 renders of the 10k-call page, by cumulative time ---")
-    print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:12000])
-    _, queries = count_queries(client, url)
-    print(f"--- its {len(queries)} queries, slowest first (ms) ---")
-    for sql, ms in sorted(queries, key=lambda q: -q[1]):
-        print(f"{ms:7.2f}  {' '.join(sql.split())[:160]}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30, help="renders of each page")
@@ -350,7 +328,7 @@ def main() -> None:
             f"{query_counts[label]} queries ({len(timings)} renders)"
         )
     if args.profile:
-        show_profile(client, page_url(pages["10k calls"]), args.top)
+        show_profile(client, page_url(pages["10k calls"]), args.top, "the 10k-call page")
     base = statistics.median(results["no history"])
     small_ms = statistics.median(results["10 calls"])
     big_ms = statistics.median(results["10k calls"])

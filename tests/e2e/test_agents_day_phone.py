@@ -2,17 +2,17 @@
 player on screen and plays the voicemail; My preferences changes the zone every page is
 read in. Set SCREENSHOT_DIR to keep 1366 px and 390 px screenshots."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
-from django.utils import timezone
 from playwright.sync_api import expect
 
 from crm.models import Customer
-from telephony.models import Call
 from tests.e2e.test_ops_pages import _shoot
-from tests.e2e.test_voicemail import ACCOUNT, twilio_media  # noqa: F401  (a fixture)
-from tests.telephony.factories import call_sid
+from tests.e2e.test_voicemail import (  # noqa: F401  (twilio_media: a fixture)
+    ana_left_a_voicemail,
+    twilio_media,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
@@ -36,27 +36,7 @@ def test_an_agent_works_missed_calls_and_plays_a_voicemail_on_a_phone(
     agent,
     twilio_media,  # noqa: F811
 ):
-    customer = Customer.objects.create(name="Ana García", email="ana@example.com")
-    Call.objects.create(
-        customer=customer,
-        direction="inbound",
-        from_number="+14045550142",
-        to_number="+14045550100",
-        external_id=call_sid(),
-        started_at=timezone.now() - timedelta(minutes=20),
-        status="completed",
-        voicemail=True,
-        recording_url=f"{twilio_media}/2010-04-01/Accounts/{ACCOUNT}/Recordings/RE1.wav",
-        recording_seconds=1,
-        transcript="Hi, it's Ana. Please call me back about the delivery on Thursday.",
-    )
-    Call.objects.create(
-        direction="inbound",
-        from_number="+17705550199",
-        external_id=call_sid(),
-        started_at=timezone.now() - timedelta(hours=2),
-        status="no-answer",
-    )
+    ana_left_a_voicemail(twilio_media)
     context, page = _sign_in(browser, live_server, agent, PHONE)
     page.goto(f"{live_server.url}/admin/telephony/missedcall/")
     rows = page.locator("#result_list tbody tr")

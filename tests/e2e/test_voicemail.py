@@ -70,9 +70,8 @@ def twilio_media(settings):
     server.server_close()
 
 
-def test_an_agent_plays_a_voicemail_on_the_profile_and_marks_it_handled(
-    browser, live_server, agent, administrator, twilio_media
-):
+def ana_left_a_voicemail(twilio_media: str) -> Customer:
+    """Ana's voicemail (served by ``twilio_media``) and an unknown caller's missed call."""
     customer = Customer.objects.create(name="Ana García", email="ana@example.com")
     Call.objects.create(
         customer=customer,
@@ -94,6 +93,13 @@ def test_an_agent_plays_a_voicemail_on_the_profile_and_marks_it_handled(
         started_at=timezone.now() - timedelta(hours=2),
         status="no-answer",
     )
+    return customer
+
+
+def test_an_agent_plays_a_voicemail_on_the_profile_and_marks_it_handled(
+    browser, live_server, agent, administrator, twilio_media
+):
+    customer = ana_left_a_voicemail(twilio_media)
 
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     page = context.new_page()
