@@ -9,9 +9,11 @@ import json
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.telephony.loopback import ServedOnLoopback, answer_json
 
 ERRORS = {
     21215: (400, "Account not authorized to call +1868.... Perhaps you need to enable some "
@@ -22,7 +24,7 @@ ERRORS = {
 }  # fmt: skip
 
 
-class FakeTwilioCalls:
+class FakeTwilioCalls(ServedOnLoopback):
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.answers: list[Any] = []
@@ -82,21 +84,13 @@ class FakeTwilioCalls:
                 if answer is None:
                     return
                 status, body = answer
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                answer_json(self, status, body)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.serve(Handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
+        self.stop()

@@ -7,9 +7,11 @@ its HTTP status, as Twilio documents them. It counts every request it answers.
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
+
+from tests.telephony.loopback import ServedOnLoopback, answer_json
 
 # Twilio's error responses: {code, message, more_info, status}.
 ERRORS = {
@@ -67,7 +69,7 @@ def error(code: int) -> tuple[int, dict[str, Any]]:
     }
 
 
-class FakeTwilioLookup:
+class FakeTwilioLookup(ServedOnLoopback):
     """``answers[e164]``: a type string, ``"invalid"``, an int error code, ``(status,
     raw body)``, ``"timeout"``, or a list of those answered in turn. Others: ``default``."""
 
@@ -120,25 +122,16 @@ class FakeTwilioLookup:
                 if answer is None:
                     return
                 status, body = answer
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                answer_json(self, status, body)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.serve(Handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.stop()
 
     def numbers_asked(self) -> list[str]:
         with self.lock:

@@ -11,9 +11,11 @@ recorded with its form fields and Authorization header.
 import json
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
+
+from tests.telephony.loopback import ServedOnLoopback, answer_json
 
 ERRORS = {
     21610: (400, "Attempt to send to unsubscribed recipient"),
@@ -51,7 +53,7 @@ def message_resource(account: str, fields: dict[str, str]) -> dict[str, Any]:
     }
 
 
-class FakeTwilioMessages:
+class FakeTwilioMessages(ServedOnLoopback):
     def __init__(self, answers: list[Any] | None = None, *, hold_seconds: float = 2.0) -> None:
         self.answers = list(answers or ["ok"])
         self.requests: list[dict[str, Any]] = []
@@ -103,25 +105,14 @@ class FakeTwilioMessages:
                         headers["Retry-After"] = "7"
                 else:
                     status, body, headers = answer[0], answer[1].encode(), dict(answer[2])
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
+                answer_json(self, status, body, headers)
 
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.serve(Handler)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.released.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.stop()
