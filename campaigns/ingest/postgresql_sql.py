@@ -42,25 +42,42 @@ JOIN campaigns_account a ON a.campaign_id = %(campaign)s AND lower(a.name) = low
 # fresh id from the table's sequence. New numbers are inserted only after the contacts,
 # with their final counts, so no row is written twice. (Merges into one campaign are
 # serialised by an advisory lock, so nobody else can insert those numbers meanwhile.)
+# In number order, so new ids ascend with the numbers and the inserts below append to
+# both of the table's unique indexes instead of landing at random pages. DISTINCT over
+# UNION ALL: one sort gives both the distinct numbers and their order, where UNION
+# hashed them and then sorted (docs/profiles/ingest.md).
 NUMBERS = sql.SQL("""
 CREATE TEMP TABLE lead_numbers ON COMMIT DROP AS
 SELECT number,
        COALESCE(id, nextval(%(phone_ids)s::regclass)) AS id,
        id IS NULL AS created
 FROM (
-    -- In number order, so new ids ascend with the numbers and the inserts below append
-    -- to both of the table's unique indexes instead of landing at random pages.
     SELECT u.number, cp.id
-    FROM (
-        SELECT phone AS number FROM {stage} WHERE phone <> ''
-        UNION
-        SELECT mobile FROM {stage} WHERE mobile <> ''
-    ) u
+    FROM ({numbers}) u
     LEFT JOIN campaigns_campaignphone cp
            ON cp.campaign_id = %(campaign)s AND cp.number = u.number
     ORDER BY u.number
 ) ordered
 """)
+
+# A campaign without numbers yet (its first upload) has none to look up: probing the
+# unique index once per number was 2-3x the statement (docs/profiles/ingest.md).
+ALL_NEW_NUMBERS = sql.SQL("""
+CREATE TEMP TABLE lead_numbers ON COMMIT DROP AS
+SELECT number, nextval(%(phone_ids)s::regclass) AS id, true AS created
+FROM ({numbers} ORDER BY number) ordered
+""")
+
+DISTINCT_NUMBERS = sql.SQL("""
+SELECT DISTINCT number FROM (
+    SELECT phone AS number FROM {stage} WHERE phone <> ''
+    UNION ALL
+    SELECT mobile FROM {stage} WHERE mobile <> ''
+) staged""")
+
+ANY_NUMBER = sql.SQL(
+    "SELECT EXISTS (SELECT 1 FROM campaigns_campaignphone WHERE campaign_id = %(campaign)s)"
+)
 
 NUMBER_COUNTS = sql.SQL("SELECT count(*), count(*) FILTER (WHERE created) FROM lead_numbers")
 
@@ -81,39 +98,44 @@ LEFT JOIN campaigns_contact c ON c.campaign_id = %(campaign)s AND c.dedup_key = 
 ORDER BY g.first_row
 """)
 
-# The contacts this file creates, by kind of key (the receipt's counts).
-CREATED_BY_KIND = sql.SQL("""
-SELECT count(*) FILTER (WHERE starts_with(dedup_key, %(email_key)s)),
-       count(*) FILTER (WHERE NOT starts_with(dedup_key, %(email_key)s))
-FROM lead_groups WHERE contact_id IS NULL
+# The receipt's counts, by kind of key: the contacts this file creates, and its staged
+# rows (each staged row is in exactly one group, so they are the groups' sizes).
+BY_KIND = sql.SQL("""
+SELECT count(*) FILTER (WHERE contact_id IS NULL AND starts_with(dedup_key, %(email_key)s)),
+       count(*) FILTER (WHERE contact_id IS NULL AND NOT starts_with(dedup_key, %(email_key)s)),
+       sum(n) FILTER (WHERE starts_with(dedup_key, %(email_key)s)),
+       sum(n) FILTER (WHERE NOT starts_with(dedup_key, %(email_key)s))
+FROM lead_groups
 """)
 
-# A staged row r's account (a), phone (p) and mobile (m) ids.
-_ROW_IDS = """
-LEFT JOIN lead_companies a ON a.company = r.company
-LEFT JOIN lead_numbers p ON p.number = r.phone
-LEFT JOIN lead_numbers m ON m.number = r.mobile
-"""
-
-# For a key on two or more rows, the first phone, mobile and account in file order: the
+# For a key on two or more rows, the first phone, mobile and company in file order: the
 # numbers and company that its first row lacked are taken from the next rows that have
-# them, before the contact is written, so no contact row is written twice.
-FILLS = sql.SQL(
-    """
+# them, before the contact is written, so no contact row is written twice. As text: every
+# staged number and company has its id in lead_numbers and lead_companies, which the
+# contact's own joins below look up once (joined here, they cost two hash tables of every
+# number in the file for a few thousand keys).
+FILLS = sql.SQL("""
 CREATE TEMP TABLE lead_fills ON COMMIT DROP AS
 SELECT r.dedup_key,
-       (array_agg(p.id ORDER BY r.row_number) FILTER (WHERE p.id IS NOT NULL))[1] AS phone_id,
-       (array_agg(m.id ORDER BY r.row_number) FILTER (WHERE m.id IS NOT NULL))[1] AS mobile_id,
-       (array_agg(a.id ORDER BY r.row_number) FILTER (WHERE a.id IS NOT NULL))[1] AS account_id
+       (array_agg(r.phone ORDER BY r.row_number) FILTER (WHERE r.phone <> ''))[1] AS phone,
+       (array_agg(r.mobile ORDER BY r.row_number) FILTER (WHERE r.mobile <> ''))[1] AS mobile,
+       (array_agg(r.company ORDER BY r.row_number) FILTER (WHERE r.company <> ''))[1] AS company
 FROM lead_groups g
 JOIN {stage} r ON r.dedup_key = g.dedup_key
-"""
-    + _ROW_IDS
-    + """
 WHERE g.n > 1
 GROUP BY r.dedup_key
+""")
+
+# The first row r of a key with what later rows fill (f), and its account (a), phone (p)
+# and mobile (m) ids: the first row's own, else the fill's.
+_FIRST_ROWS = """
+FROM lead_groups g
+JOIN {stage} r ON r.row_number = g.first_row
+LEFT JOIN lead_fills f ON f.dedup_key = g.dedup_key
+LEFT JOIN lead_companies a ON a.company = COALESCE(NULLIF(r.company, ''), f.company)
+LEFT JOIN lead_numbers p ON p.number = COALESCE(NULLIF(r.phone, ''), f.phone)
+LEFT JOIN lead_numbers m ON m.number = COALESCE(NULLIF(r.mobile, ''), f.mobile)
 """
-)
 
 # New contacts: a plain INSERT (no ON CONFLICT speculation per row), safe because merges
 # into one campaign are serialised. The ids come with the groups (a bare partition-to-be
@@ -125,16 +147,13 @@ INSERT INTO {contacts} (
     phone_id, mobile_id, phone_raw, mobile_raw, extra, status, dedup_key,
     merged_rows, upload_id, row_number, created_at
 )
-SELECT g.new_id, %(campaign)s, COALESCE(a.id, f.account_id),
+SELECT g.new_id, %(campaign)s, a.id,
        r.first_name, r.last_name, r.name, r.email, r.title,
-       COALESCE(p.id, f.phone_id), COALESCE(m.id, f.mobile_id), r.phone_raw, r.mobile_raw,
+       p.id, m.id, r.phone_raw, r.mobile_raw,
        r.extra, %(active)s, r.dedup_key, g.n - 1, %(upload)s, r.row_number, now()
-FROM lead_groups g
-JOIN {stage} r ON r.row_number = g.first_row
 """
-    + _ROW_IDS
+    + _FIRST_ROWS
     + """
-LEFT JOIN lead_fills f ON f.dedup_key = g.dedup_key
 WHERE g.contact_id IS NULL
 """
 )
@@ -144,16 +163,13 @@ WHERE g.contact_id IS NULL
 EXISTING_CONTACTS = sql.SQL(
     """
 UPDATE campaigns_contact c
-SET account_id = COALESCE(c.account_id, a.id, f.account_id),
-    phone_id = COALESCE(c.phone_id, p.id, f.phone_id),
-    mobile_id = COALESCE(c.mobile_id, m.id, f.mobile_id),
+SET account_id = COALESCE(c.account_id, a.id),
+    phone_id = COALESCE(c.phone_id, p.id),
+    mobile_id = COALESCE(c.mobile_id, m.id),
     merged_rows = c.merged_rows + g.n
-FROM lead_groups g
-JOIN {stage} r ON r.row_number = g.first_row
 """
-    + _ROW_IDS
+    + _FIRST_ROWS
     + """
-LEFT JOIN lead_fills f ON f.dedup_key = g.dedup_key
 WHERE g.contact_id IS NOT NULL AND c.campaign_id = %(campaign)s AND c.id = g.contact_id
 """
 )
@@ -210,12 +226,6 @@ WHERE cp.campaign_id = %(campaign)s AND cp.number = d.number AND cp.status = %(a
 FILE_DO_NOT_CALL = sql.SQL(
     "SELECT count(*) FROM lead_numbers JOIN campaigns_donotcallnumber USING (number)"
 )
-
-ROWS_BY_KIND = sql.SQL("""
-SELECT count(*) FILTER (WHERE starts_with(dedup_key, %(email_key)s)),
-       count(*) FILTER (WHERE NOT starts_with(dedup_key, %(email_key)s))
-FROM {stage}
-""")
 
 DROP_TEMP_TABLES = sql.SQL(
     "DROP TABLE IF EXISTS lead_companies, lead_numbers, lead_groups, lead_fills, lead_counts"
