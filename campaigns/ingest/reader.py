@@ -6,7 +6,7 @@ order) and rejections, and the staging module writes them wherever the database 
 """
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring_ascii as _json_str
@@ -33,6 +33,9 @@ __all__ = [
 ]
 
 MAX_TEXT = 255
+# Numbers remembered as normalised, per reader: a file repeats a company's switchboard,
+# typed the same way, on hundreds of rows. Bounded, so memory does not grow with the file.
+KNOWN_NUMBERS = 50_000
 
 # The order of a staged row's values: the staging table's columns (``LeadRow``'s fields).
 STAGED_FIELDS = (
@@ -106,6 +109,23 @@ def read_header(binary: IO[bytes], found: encoding.Encoding) -> Header:
             text.detach()
         binary.seek(0)
     return Header(records.delimiter, cells, records.labels, records.header_line, records.header_row)
+
+
+def _known_numbers(region: str) -> Callable[[str], str]:
+    """normalize_stripped() in ``region``, remembering the numbers it accepted (a number
+    it refuses is asked again: the slow path gives each row its own reason)."""
+    known: dict[str, str] = {}
+
+    def normalize(text: str) -> str:
+        e164 = known.get(text)
+        if e164 is None:
+            e164 = normalize_stripped(text, region)
+            if len(known) >= KNOWN_NUMBERS:
+                known.clear()
+            known[text] = e164
+        return e164
+
+    return normalize
 
 
 def _extra_json(labels: list[str], values: tuple[str, ...]) -> str:
@@ -239,7 +259,7 @@ class LeadFileReader:
         # extra column; a cheap any() over them skips the dict and JSON for most rows.
         extra_cells = itemgetter(*(p for p, _ in columns.extras), width)
         email_prefix, row_key = rules.EMAIL_KEY, rules.row_key
-        normalize, region = normalize_stripped, self.region
+        normalize = _known_numbers(self.region)
         for row_number, cells, original in records.rows(self.last_row):
             length = len(cells)
             if length == width:
@@ -257,8 +277,8 @@ class LeadFileReader:
             stats.rows_read += 1
             phone_raw, mobile_raw = cells[i_phone].strip(), cells[i_mobile].strip()
             try:
-                phone = normalize(phone_raw, region) if phone_raw else ""
-                mobile = normalize(mobile_raw, region) if mobile_raw else ""
+                phone = normalize(phone_raw) if phone_raw else ""
+                mobile = normalize(mobile_raw) if mobile_raw else ""
                 numbers: tuple[str, str] | None = (phone, mobile) if phone or mobile else None
             except InvalidPhoneNumber:
                 numbers = None

@@ -8,6 +8,7 @@ import zipfile
 
 import pytest
 
+import campaigns.ingest.reader as reader_module
 import campaigns.ingest.records as records_module
 from campaigns.ingest import rules
 from campaigns.ingest.reader import STAGED_FIELDS, FileRefused, LeadFileReader
@@ -266,3 +267,25 @@ def _zip(*names: str) -> bytes:
 def test_documents_are_refused_for_what_they_are(data, message):
     with pytest.raises(FileRefused, match=re.escape(message)):
         read(data)
+
+
+def test_a_number_repeated_on_many_rows_reads_the_same_on_each_and_a_bad_one_is_refused_on_each(
+    monkeypatch,
+):
+    # The reader remembers numbers it accepted (a bounded memory, cleared when full): a
+    # tiny bound makes it forget and ask again within this file.
+    monkeypatch.setattr(reader_module, "KNOWN_NUMBERS", 2)
+    lines = ["name,phone,mobile"]
+    for i in range(12):
+        lines.append(f"P{i},678 999 8212,{['555-01', f'(404) 555-0{i % 3:03d}'][i % 2]}")
+    rows, reader = read("\n".join(lines) + "\n")
+    assert [r["phone"] for r in rows] == ["+16789998212"] * 12
+    assert [r["mobile"] for r in rows] == [
+        "" if i % 2 == 0 else f"+1404555000{i % 3}" for i in range(12)
+    ]
+    refused = rejections(reader)
+    assert [(row, column, value) for row, column, value, _, _ in refused] == [
+        (row, "mobile", "555-01") for row in range(2, 14, 2)
+    ]
+    assert all(kept for *_, kept in refused)
+    assert len({reason for _, _, _, reason, _ in refused}) == 1
