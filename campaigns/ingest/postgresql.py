@@ -57,6 +57,11 @@ class ContactsPlan:
         """The table new contacts are inserted into."""
         return sql.Identifier(self.leaf if self.new_partition else partitions.PARENT)
 
+    @property
+    def counts_filter(self) -> sql.Composable:
+        # Every number of a new partition is one of this file's.
+        return sql.SQL("") if self.new_partition else q.ONLY_THIS_FILE
+
     def before_load(self, cursor: Any) -> None:
         if self.new_partition:
             partitions.create_partition(cursor, self.campaign_id)
@@ -172,16 +177,12 @@ class _Merge:
             other_created=other_created,
         )
         self.run(q.FILLS)
-        if plan.new_partition:
-            self.run(q.COUNTS_TABLE)
-            self.run(q.NEW_CONTACTS_COUNTED, contacts=plan.contacts)
-        else:
-            self.run(q.NEW_CONTACTS, contacts=plan.contacts)
+        self.run(q.NEW_CONTACTS, contacts=plan.contacts)
+        if not plan.new_partition:
             self.run(q.EXISTING_CONTACTS)
 
     def phones(self, plan: ContactsPlan) -> None:
-        if not plan.new_partition:
-            self.run(q.COUNTS)
+        self.run(q.COUNTS, contacts=plan.contacts, only_this_file=plan.counts_filter)
         self.analyze(sql.Identifier("lead_counts"))
         self.run(q.NEW_PHONES)
         self.run(q.EXISTING_COUNTS)

@@ -140,7 +140,7 @@ LEFT JOIN lead_numbers m ON m.number = COALESCE(NULLIF(r.mobile, ''), f.mobile)
 # New contacts: a plain INSERT (no ON CONFLICT speculation per row), safe because merges
 # into one campaign are serialised. The ids come with the groups (a bare partition-to-be
 # would have no default for them anyway).
-_NEW_CONTACTS = (
+NEW_CONTACTS = sql.SQL(
     """
 INSERT INTO {contacts} (
     id, campaign_id, account_id, first_name, last_name, name, email, title,
@@ -155,27 +155,6 @@ SELECT g.new_id, %(campaign)s, a.id,
     + _FIRST_ROWS
     + """
 WHERE g.contact_id IS NULL
-"""
-)
-NEW_CONTACTS = sql.SQL(_NEW_CONTACTS)
-
-# contact_count = distinct contacts carrying the number in either column: a contact
-# with the same number in both columns counts once (NULLIF).
-_COUNTED = "CROSS JOIN LATERAL (VALUES (c.phone_id), (NULLIF(c.mobile_id, c.phone_id))) v (pid)"
-
-# A new partition's contacts are all this file's: their numbers are counted as they are
-# written (RETURNING) instead of reading the partition back afterwards.
-COUNTS_TABLE = sql.SQL("CREATE TEMP TABLE lead_counts (pid bigint, n bigint) ON COMMIT DROP")
-NEW_CONTACTS_COUNTED = sql.SQL(
-    "WITH c AS ("
-    + _NEW_CONTACTS
-    + """RETURNING phone_id, mobile_id)
-INSERT INTO lead_counts (pid, n)
-SELECT v.pid, count(*) FROM c """
-    + _COUNTED
-    + """
-WHERE v.pid IS NOT NULL
-GROUP BY v.pid
 """
 )
 
@@ -195,17 +174,18 @@ WHERE g.contact_id IS NOT NULL AND c.campaign_id = %(campaign)s AND c.id = g.con
 """
 )
 
-# Into a campaign that has contacts: the counts of this file's numbers, read from all of
-# the campaign's contacts (only this file's numbers can change).
+# contact_count = distinct contacts carrying the number in either column: a contact
+# with the same number in both columns counts once (NULLIF). Only this file's numbers
+# can change ({only_this_file}; every number of a new partition is one of them).
 COUNTS = sql.SQL("""
 CREATE TEMP TABLE lead_counts ON COMMIT DROP AS
 SELECT v.pid, count(*) AS n
-FROM campaigns_contact c
+FROM {contacts} c
 CROSS JOIN LATERAL (VALUES (c.phone_id), (NULLIF(c.mobile_id, c.phone_id))) v (pid)
-WHERE c.campaign_id = %(campaign)s AND v.pid IS NOT NULL
-  AND v.pid IN (SELECT id FROM lead_numbers)
+WHERE c.campaign_id = %(campaign)s AND v.pid IS NOT NULL {only_this_file}
 GROUP BY v.pid
 """)
+ONLY_THIS_FILE = sql.SQL("AND v.pid IN (SELECT id FROM lead_numbers)")
 
 # New numbers arrive with their counts, and disqualified everywhere when on the
 # do-not-call list ("everywhere" covers uploads yet to come).
