@@ -121,7 +121,11 @@ class _Merge:
         and the default sample (30,000 rows) cost 0.2-0.6 s a table. The contacts' own
         ANALYZE (``ContactsPlan.after_load``) keeps the default: pages plan with it."""
         listed = sql.SQL(" ({})").format(sql.SQL(", ").join(map(sql.Identifier, columns)))
-        self.cursor.execute(f"SET LOCAL default_statistics_target = {SCRATCH_STATISTICS}")
+        self.cursor.execute(
+            sql.SQL("SET LOCAL default_statistics_target = {}").format(
+                sql.Literal(SCRATCH_STATISTICS)
+            )
+        )
         self.cursor.execute(
             sql.SQL("ANALYZE {}{}").format(table, listed if columns else sql.SQL(""))
         )
