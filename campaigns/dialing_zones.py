@@ -12,6 +12,7 @@ open keys, however many sleeping leads come first.
 from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 from zoneinfo import available_timezones
 
 from django.conf import settings
@@ -270,7 +271,7 @@ def _known_zones() -> list[str]:
     return sorted(name for name in available_timezones() if zone(name) is not None)
 
 
-def _fill_sql(target: str, params: dict[str, object]) -> int:
+def _fill_sql(target: str, params: dict[str, Any]) -> int:
     """One fill statement, in the caller's transaction (the prefix table lives in it)."""
     prefixes, keys = zone_prefixes()
     with connection.cursor() as cursor:
