@@ -173,8 +173,11 @@ def zones_fill(campaign: Any, refill: bool) -> str:
     return line
 
 
-def start_server(workers: int | None, log_path: Path) -> tuple[subprocess.Popen, int]:
-    """gunicorn with the production settings (gunicorn.conf.py) on a loopback port."""
+def start_server(
+    workers: int | None, log_path: Path, root: Path = ROOT
+) -> tuple[subprocess.Popen, int]:
+    """gunicorn with the production settings (gunicorn.conf.py) of the code in ``root``
+    on a loopback port."""
     port = free_port()
     env = {
         **os.environ,
@@ -192,7 +195,7 @@ def start_server(workers: int | None, log_path: Path) -> tuple[subprocess.Popen,
         env["WEB_CONCURRENCY"] = str(workers)
     command = [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py"]
     with log_path.open("ab") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=log, stdout=log)
+        process = subprocess.Popen(command, cwd=root, env=env, stderr=log, stdout=log)
     for _ in range(600):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -487,6 +490,31 @@ def callers(campaign: Any, count: int) -> list:
     return users
 
 
+def serve_and_ask(
+    campaign: Any, args: argparse.Namespace, cookies: list[str], log: Path, root: Path
+) -> tuple[list[float], list[float], list[int], int]:
+    """gunicorn from ``root``; one caller alone (the baseline), then all at once."""
+    server, port = start_server(args.workers, log, root)
+    try:
+        time.sleep(2)  # the workers forked
+        workers = len(
+            subprocess.run(
+                ["pgrep", "-P", str(server.pid)], capture_output=True, text=True, check=False
+            ).stdout.split()
+        )
+        print(
+            f"gunicorn ({root}/gunicorn.conf.py) on 127.0.0.1:{port}, {workers} sync workers; "
+            f"each caller a process; {os.cpu_count()} cores; load average "
+            f"{os.getloadavg()[0]:.1f}; log {log}"
+        )
+        callers_ask(campaign, port, cookies[:1], 5)  # warm-up: every worker's first request
+        alone, handed_alone = callers_ask(campaign, port, cookies[:1], args.rounds * 2)
+        timings, handed = callers_ask(campaign, port, cookies, args.rounds)
+    finally:
+        stop_server(server)
+    return alone, timings, handed_alone + handed, workers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--leads", type=int, default=1_000_000)
@@ -496,6 +524,9 @@ def main() -> None:
         "--workers", type=int, default=None, help="gunicorn workers (default: gunicorn.conf.py)"
     )
     parser.add_argument("--refill", action="store_true", help="clear the zone keys, time the fill")
+    parser.add_argument(
+        "--before", type=Path, help="a checkout whose server answers the same asks first"
+    )
     parser.add_argument("--owned", type=int, default=1_000)
     parser.add_argument("--dnc", type=int, default=1_000_000, help="do-not-call file lines")
     parser.add_argument("--profile", action="store_true", help="profile one caller's asks")
@@ -511,35 +542,27 @@ def main() -> None:
     fill_line = zones_fill(campaign, args.refill)
     users = callers(campaign, args.callers)
     log_dir = Path(tempfile.mkdtemp(prefix="bench-dialing-"))
-    server, port = start_server(args.workers, log_dir / "gunicorn.log")
-    time.sleep(2)  # the workers forked
-    workers = len(
-        subprocess.run(
-            ["pgrep", "-P", str(server.pid)], capture_output=True, text=True, check=False
-        ).stdout.split()
+    if args.profile:
+        profiled(campaign, users[0], args.rounds)
+    print(f"statements per ask past sign-in: {statements(campaign, users[0])}")
+    cookies = session_cookies(users)
+    before = None
+    if args.before:
+        # The same asks served by the code in another checkout (same schema), first.
+        before = serve_and_ask(campaign, args, cookies, log_dir / "before.log", args.before)
+    alone, timings, handed, workers = serve_and_ask(
+        campaign, args, cookies, log_dir / "gunicorn.log", ROOT
     )
+    twice, out_of_window, on_dnc = check(campaign, handed + (before[2] if before else []))
+    if before:
+        print(f"BEFORE ({args.before}) next lead, 1 caller: {describe(before[0])}")
+        print(f"BEFORE ({args.before}) next lead, {args.callers} callers: {describe(before[1])}")
+    print(f"next lead, 1 caller (baseline, same run): {describe(alone)}")
+    print(f"next lead, {args.callers} callers at once: {describe(timings)}")
     print(
-        f"gunicorn (gunicorn.conf.py) on 127.0.0.1:{port}, {workers} sync workers; "
-        f"each caller a process; {os.cpu_count()} cores; load average "
-        f"{os.getloadavg()[0]:.1f}; log {log_dir}"
+        f"leads handed {len(handed):,}; to two callers {twice}; out of window "
+        f"{out_of_window}; on do-not-call {on_dnc}"
     )
-    try:
-        if args.profile:
-            profiled(campaign, users[0], args.rounds)
-        print(f"statements per ask past sign-in: {statements(campaign, users[0])}")
-        cookies = session_cookies(users)
-        callers_ask(campaign, port, cookies[:1], 5)  # warm-up: every worker's first request
-        alone, _ = callers_ask(campaign, port, cookies[:1], args.rounds * 2)
-        timings, handed = callers_ask(campaign, port, cookies, args.rounds)
-        twice, out_of_window, on_dnc = check(campaign, handed)
-        print(f"next lead, 1 caller (baseline, same run): {describe(alone)}")
-        print(f"next lead, {args.callers} callers at once: {describe(timings)}")
-        print(
-            f"leads handed {len(handed):,}; to two callers {twice}; out of window "
-            f"{out_of_window}; on do-not-call {on_dnc}"
-        )
-    finally:
-        stop_server(server)
     try:
         few = caller_id_bench(10, 500)
         print(f"caller-ID choice, 10 owned numbers (baseline, same run): {describe(few)}")
