@@ -521,23 +521,27 @@ def serve_and_ask(
             f"{os.getloadavg()[0]:.1f}; log {log}"
         )
         callers_ask(campaign, port, cookies[:1], 5)  # warm-up: every worker's first request
-        pids = server_pids(server)
+        workers_pids, backends = server_pids(server)
+        pids = workers_pids + backends
         used = process_cpu(pids)
         alone, handed_alone = callers_ask(campaign, port, cookies[:1], args.rounds * 2)
         cpu_alone = cpu_since(used, pids) / max(1, len(alone)) * 1000
         used = process_cpu(pids)
         timings, handed = callers_ask(campaign, port, cookies, args.rounds)
-        cpu_many = cpu_since(used, pids) / max(1, len(timings)) * 1000
+        asks = max(1, len(timings))
+        cpu_web = cpu_since(used, workers_pids) / asks * 1000
+        cpu_db = cpu_since(used, backends) / asks * 1000
         print(
-            f"server CPU per ask (gunicorn workers + their PostgreSQL backends, {root.name}): "
-            f"{cpu_alone:.1f} ms with 1 caller, {cpu_many:.1f} ms with {len(cookies)}"
+            f"server CPU per ask ({root.name}): {cpu_alone:.1f} ms with 1 caller; with "
+            f"{len(cookies)}: {cpu_web + cpu_db:.1f} ms (gunicorn workers {cpu_web:.1f} ms, "
+            f"their PostgreSQL backends {cpu_db:.1f} ms)"
         )
     finally:
         stop_server(server)
     return alone, timings, handed_alone + handed, workers
 
 
-def server_pids(server: subprocess.Popen) -> list[int]:
+def server_pids(server: subprocess.Popen) -> tuple[list[int], list[int]]:
     """gunicorn's workers and the PostgreSQL backends they hold (the callers connect
     later, each for its own outcomes)."""
     from django.db import connection
@@ -552,7 +556,7 @@ def server_pids(server: subprocess.Popen) -> list[int]:
         )
         backends = [row[0] for row in cursor.fetchall()]
     connection.close()  # not carried into the callers' fork
-    return [int(pid) for pid in workers] + backends
+    return [int(pid) for pid in workers], backends
 
 
 def process_cpu(pids: list[int]) -> dict[int, float]:
