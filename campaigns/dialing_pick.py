@@ -49,6 +49,7 @@ def _columns(alias: str, model: type[Model]) -> str:
 _TEMPLATE = """
 WITH held AS (
     SELECT l.contact_id FROM campaigns_leadlease l
+    JOIN campaigns_contact hc ON hc.campaign_id = %(campaign)s AND hc.id = l.contact_id
     WHERE l.campaign_id = %(campaign)s AND l.caller_id = %(caller)s AND l.expires_at > %(now)s
     ORDER BY l.expires_at DESC LIMIT 1
 ),

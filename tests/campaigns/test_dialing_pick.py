@@ -88,3 +88,13 @@ def test_one_ask_is_two_statements_on_postgresql(campaign, caller):
     assert isinstance(found, dialing.Lead)
     # The campaign's zone keys, then the pick, the lease and the lead in one statement.
     assert len(queries.captured_queries) == 2
+
+
+def test_a_lease_left_by_a_contact_deleted_underneath_holds_nothing_back(campaign, caller):
+    gone = lead(campaign, "Gone", number="+16785551001")
+    after = lead(campaign, "After", number="+16785551002")
+    assert next_id(campaign, caller) == gone.pk
+    # Deleted by a set-based statement, which leaves its lease (no database constraint).
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM campaigns_contact WHERE id = %s", [gone.pk])
+    assert next_id(campaign, caller) == after.pk
