@@ -44,6 +44,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _setup import ROOT, describe, free_port, percentile, setup_django
 
+CALLER_APP = "bench-dialing-caller"  # the callers' own connections (their outcomes)
 AREA_CODES = ["212", "312", "404", "415", "512", "617", "678", "702", "713", "818"]
 
 
@@ -257,7 +258,7 @@ def caller_process(
     import psycopg
 
     results = []
-    with psycopg.connect(database_url, autocommit=True) as db:
+    with psycopg.connect(database_url, autocommit=True, application_name=CALLER_APP) as db:
         barrier.wait()
         for _ in range(rounds):
             started = time.perf_counter()
@@ -521,13 +522,14 @@ def serve_and_ask(
             f"{os.getloadavg()[0]:.1f}; log {log}"
         )
         callers_ask(campaign, port, cookies[:1], 5)  # warm-up: every worker's first request
-        workers_pids, backends = server_pids(server)
-        pids = workers_pids + backends
-        used = process_cpu(pids)
+        used = process_cpu([pid for pids in server_pids(server) for pid in pids])
         alone, handed_alone = callers_ask(campaign, port, cookies[:1], args.rounds * 2)
-        cpu_alone = cpu_since(used, pids) / max(1, len(alone)) * 1000
-        used = process_cpu(pids)
+        workers_pids, backends = server_pids(server)
+        cpu_alone = cpu_since(used, workers_pids + backends) / max(1, len(alone)) * 1000
+        used = process_cpu(workers_pids + backends)
         timings, handed = callers_ask(campaign, port, cookies, args.rounds)
+        # Backends a worker opened meanwhile count whole (they did nothing before).
+        workers_pids, backends = server_pids(server)
         asks = max(1, len(timings))
         cpu_web = cpu_since(used, workers_pids) / asks * 1000
         cpu_db = cpu_since(used, backends) / asks * 1000
@@ -542,8 +544,8 @@ def serve_and_ask(
 
 
 def server_pids(server: subprocess.Popen) -> tuple[list[int], list[int]]:
-    """gunicorn's workers and the PostgreSQL backends they hold (the callers connect
-    later, each for its own outcomes)."""
+    """gunicorn's workers and the PostgreSQL backends they hold (not the callers' own
+    connections, which log their outcomes)."""
     from django.db import connection
 
     workers = subprocess.run(
@@ -552,7 +554,8 @@ def server_pids(server: subprocess.Popen) -> tuple[list[int], list[int]]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid()"
+            "AND pid <> pg_backend_pid() AND application_name <> %s",
+            [CALLER_APP],
         )
         backends = [row[0] for row in cursor.fetchall()]
     connection.close()  # not carried into the callers' fork
@@ -573,7 +576,7 @@ def process_cpu(pids: list[int]) -> dict[int, float]:
 
 def cpu_since(before: dict[int, float], pids: list[int]) -> float:
     after = process_cpu(pids)
-    return sum(after[pid] - before[pid] for pid in after if pid in before)
+    return sum(used - before.get(pid, 0.0) for pid, used in after.items())
 
 
 def main() -> None:
