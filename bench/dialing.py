@@ -2,35 +2,49 @@
 
 Builds a campaign of --leads leads (default 1,000,000; a fifth of them in a zone where it
 is night now, 1% of their numbers on the do-not-call list) with set-based SQL, gives
-every lead its zone key (timed), then --callers threads each ask for their next lead
---rounds times (logging an outcome between asks, as a caller does) and the time of each
-ask is recorded. Checks: no lead handed to two callers, none out of window, none on the
-do-not-call list. The campaign is kept for the next run (its handed leads go back to
-the queue), so only the first run pays for building it. Then times caller-ID choice for
-leads across area codes with --owned owned numbers, a day's calls spread over them
-(baseline: 10 owned numbers). Last, imports a do-not-call file of --dnc lines (default
-1,000,000; one number a line, every tenth in the registry's area code,number form, every
-thousandth a bad line) in a child process, whose wall time and peak RSS are printed
-beside the time to read and parse the file alone (the baseline).
+every lead its zone key (timed; --refill clears the keys first so every run times it,
+beside the lead-by-lead reading of a sample, the baseline). Then the callers ask as
+real callers do: gunicorn started as in production (gunicorn.conf.py: one sync worker a
+core plus one, --workers to change it) on loopback, each caller a process of its own
+signed in with a session cookie, asking `GET /api/campaigns/{id}/next/` --rounds times
+and logging a final outcome between asks (the lead leaves the queue, its lease goes).
+The time of each ask is the client's wall time for the whole HTTP request. One caller
+alone first (the baseline, same server), then --callers at once. Checks: no lead handed
+to two callers, none out of window, none on the do-not-call list. The campaign is kept
+for the next run (its handed leads go back to the queue), so only the first run pays for
+building it. Then times caller-ID choice for leads across area codes with --owned owned
+numbers, a day's calls spread over them (baseline: 10 owned numbers). Last, imports a
+do-not-call file of --dnc lines (default 1,000,000; one number a line, every tenth in
+the registry's area code,number form, every thousandth a bad line) in a child process,
+whose wall time and peak RSS are printed beside the time to read and parse the file
+alone (the baseline).
 
-    DATABASE_URL=postgres://.../bench_x .venv/bin/python bench/dialing.py [--leads N] [--callers N]
+    DATABASE_URL=postgres://.../bench_x CELERY_BROKER_URL=redis://127.0.0.1:6379/N \
+        .venv/bin/python bench/dialing.py [--leads N] [--callers N] [--refill]
 
 Last line: the headline.
 """
 
 import argparse
 import cProfile
+import http.client
+import json
+import multiprocessing
+import os
 import pstats
 import random
+import socket
+import subprocess
 import sys
-import threading
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _setup import describe, percentile, setup_django
+from _setup import ROOT, describe, free_port, percentile, setup_django
 
+CALLER_APP = "bench-dialing-caller"  # the callers' own connections (their outcomes)
 AREA_CODES = ["212", "312", "404", "415", "512", "617", "678", "702", "713", "818"]
 
 
@@ -118,15 +132,44 @@ def campaign_ready(leads: int) -> Any:
     return campaign
 
 
-def zones_fill(campaign: Any) -> None:
+def zones_fill(campaign: Any, refill: bool) -> str:
+    """The zone keys of the campaign's leads worked out (timed when any was missing),
+    beside the lead-by-lead reading of a sample of them (the baseline)."""
     from django.db import connection
 
     from campaigns import dialing_zones
+    from campaigns.models import Contact
 
+    line = ""
+    with connection.cursor() as cursor:
+        if refill:
+            cursor.execute(
+                "UPDATE campaigns_contact SET dial_zone = '' WHERE campaign_id = %s",
+                [campaign.pk],
+            )
+            cursor.execute("VACUUM ANALYZE campaigns_contact")
     started = time.perf_counter()
     filled = dialing_zones.lead_zones_fill_all(campaign_id=campaign.pk)
+    seconds = time.perf_counter() - started
     if filled:
-        print(f"zone keys worked out for {filled:,} leads in {time.perf_counter() - started:.1f} s")
+        sample = list(
+            dialing_zones._leads(campaign.pk).filter(queue="fresh").order_by("id")[:20_000]
+        )
+        # The floor: a bare UPDATE of the same rows' key (every index rewritten, as the
+        # fill does), then their keys worked out in Python and written one UPDATE a key
+        # (what the code before did per batch, without re-reading the index from its start).
+        begun = time.perf_counter()
+        Contact.objects.filter(pk__in=[c.pk for c in sample]).update(dial_zone="")
+        bare = len(sample) / (time.perf_counter() - begun)
+        begun = time.perf_counter()
+        dialing_zones._store(campaign.pk, {c.pk: dialing_zones.zone_key_of(c) for c in sample})
+        lead_by_lead = len(sample) / (time.perf_counter() - begun)
+        line = (
+            f"zone keys: {filled:,} leads in {seconds:.1f} s ({filled / seconds:,.0f} leads/s; "
+            f"baselines on {len(sample):,} of them: a bare UPDATE of the key {bare:,.0f} "
+            f"leads/s, keys worked out in Python, one UPDATE a key {lead_by_lead:,.0f} leads/s)"
+        )
+        print(line)
     with connection.cursor() as cursor:
         if filled:
             # What autovacuum does after a million updated rows: the old versions leave
@@ -134,45 +177,141 @@ def zones_fill(campaign: Any) -> None:
             cursor.execute("VACUUM ANALYZE campaigns_contact")
         cursor.execute("ANALYZE campaigns_campaignphone")
         cursor.execute("ANALYZE campaigns_donotcallnumber")
+    return line
 
 
-def callers_ask(campaign: Any, users: list, rounds: int) -> tuple[list[float], list[int]]:
-    from django.db import connection
+def start_server(
+    workers: int | None, log_path: Path, root: Path = ROOT
+) -> tuple[subprocess.Popen, int]:
+    """gunicorn with the production settings (gunicorn.conf.py) of the code in ``root``
+    on a loopback port."""
+    from django.conf import settings
 
-    from campaigns import dialing
-    from campaigns.models import Contact, Queue
-
-    timings: list[float] = []
-    handed: list[int] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(len(users))
-
-    def work(user) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "WEB_BIND": "127.0.0.1",
+        "PORT": str(port),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # As production writes them: one JSON line per request.
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+        # Production counts API throttling in Redis (crm/settings.py, CACHE_URL).
+        "CACHE_URL": os.environ.get("CACHE_URL") or os.environ["CELERY_BROKER_URL"],
+        # The key the bench signed its sessions with (another checkout has its own).
+        "SECRET_KEY": settings.SECRET_KEY,
+    }
+    if workers:
+        env["WEB_CONCURRENCY"] = str(workers)
+    command = [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py"]
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(command, cwd=root, env=env, stderr=log, stdout=log)
+    for _ in range(600):
         try:
-            barrier.wait()
-            for _ in range(rounds):
-                started = time.perf_counter()
-                lead = dialing.lead_next(campaign=campaign, caller=user)
-                elapsed = (time.perf_counter() - started) * 1000
-                if isinstance(lead, dialing.NoLead):
-                    print(f"  no lead: {lead.reason}")
-                    continue
-                # The caller logs a final outcome: the lead leaves the queue and is freed.
-                Contact.objects.filter(campaign=campaign, pk=lead.contact.pk).update(
-                    queue=Queue.DONE
-                )
-                dialing.lead_release(contact=lead.contact)
-                with lock:
-                    timings.append(elapsed)
-                    handed.append(lead.contact.pk)
-        finally:
-            connection.close()
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process, port
+        except OSError:
+            time.sleep(0.05)
+    process.terminate()
+    raise SystemExit(f"gunicorn did not start: see {log_path}")
 
-    threads = [threading.Thread(target=work, args=(u,)) for u in users]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+
+def stop_server(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:  # a loaded machine: stop it for sure
+        process.kill()
+        process.wait()
+
+
+def session_cookies(users: list) -> list[str]:
+    """A signed-in session per caller, as the login page leaves in a browser."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.utils.module_loading import import_string
+
+    # The backend that signs people in (the first ones only guard the login: axes).
+    backend = next(
+        path
+        for path in settings.AUTHENTICATION_BACKENDS
+        if hasattr(import_string(path), "get_user")
+    )
+    cookies = []
+    for user in users:
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = backend
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.create()
+        cookies.append(f"{settings.SESSION_COOKIE_NAME}={session.session_key}")
+    return cookies
+
+
+def caller_process(
+    port: int, path: str, cookie: str, rounds: int, database_url: str, barrier: Any, out: Any
+) -> None:
+    """One caller (a process of its own, as a browser is): ask, log a final outcome, ask
+    again. Sends back (ms, contact id or None) per ask."""
+    import psycopg
+
+    results = []
+    with psycopg.connect(database_url, autocommit=True, application_name=CALLER_APP) as db:
+        barrier.wait()
+        for _ in range(rounds):
+            started = time.perf_counter()
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("GET", path, headers={"Cookie": cookie, "Accept": "application/json"})
+            response = conn.getresponse()
+            body = response.read()
+            conn.close()
+            elapsed = (time.perf_counter() - started) * 1000
+            if response.status == 204:
+                results.append((elapsed, None, response.getheader("X-Reason")))
+                continue
+            if response.status != 200:
+                results.append((elapsed, None, f"HTTP {response.status}: {body[:200]!r}"))
+                continue
+            contact = json.loads(body)["contact"]["id"]
+            results.append((elapsed, contact, ""))
+            # The caller logs a final outcome: the lead leaves the queue and is freed.
+            db.execute(
+                "UPDATE campaigns_contact SET queue = 'done' WHERE id = %s AND queue <> 'done'",
+                [contact],
+            )
+            db.execute("DELETE FROM campaigns_leadlease WHERE contact_id = %s", [contact])
+    out.put(results)
+
+
+def callers_ask(
+    campaign: Any, port: int, cookies: list[str], rounds: int
+) -> tuple[list[float], list[int]]:
+    from django.db import connections
+
+    path = f"/api/campaigns/{campaign.pk}/next/"
+    connections.close_all()  # nothing of this process's connection goes into the fork
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(len(cookies))
+    out = context.Queue()
+    processes = [
+        context.Process(
+            target=caller_process,
+            args=(port, path, cookie, rounds, os.environ["DATABASE_URL"], barrier, out),
+        )
+        for cookie in cookies
+    ]
+    for process in processes:
+        process.start()
+    results = [row for _ in processes for row in out.get(timeout=600)]
+    for process in processes:
+        process.join()
+    refused = [reason for _, contact, reason in results if contact is None]
+    for reason in sorted(set(refused)):
+        print(f"  no lead ({refused.count(reason)}x): {reason}")
+    timings = [ms for ms, contact, _ in results if contact is not None]
+    handed = [contact for _, contact, _ in results if contact is not None]
     return timings, handed
 
 
@@ -299,23 +438,145 @@ def dnc_import_bench(lines: int) -> str:
     return done.stdout.strip()
 
 
-def profiled(campaign: Any, user: Any, rounds: int) -> None:
-    """One caller's asks under cProfile, and the queries of one ask: what a next lead
-    costs (docs/profiles/dialing.md)."""
+def ask_in_process(campaign: Any, user: Any) -> Any:
+    """What the next-lead view does past authentication, then the outcome as the bench's
+    callers log it."""
+    from campaigns import dialing
+    from campaigns.models import Contact, Queue
+
+    dialing.campaign_outcomes_seed(campaign=campaign)
+    lead = dialing.lead_next(campaign=campaign, caller=user)
+    if isinstance(lead, dialing.Lead):
+        dialing.lead_payload(lead)
+        Contact.objects.filter(pk=lead.contact.pk).update(queue=Queue.DONE)
+        dialing.lead_release(contact=lead.contact)
+    return lead
+
+
+def statements(campaign: Any, user: Any, show: bool = False) -> int:
+    """The statements of one ask past authentication (the view's service calls), the
+    lead then logged done (a lead turned away, e.g. listed, costs a few more)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from campaigns import dialing
+    from campaigns.models import Contact, Queue
 
+    with CaptureQueriesContext(connection) as queries:
+        dialing.campaign_outcomes_seed(campaign=campaign)
+        lead = dialing.lead_next(campaign=campaign, caller=user)
+    if isinstance(lead, dialing.Lead):
+        Contact.objects.filter(pk=lead.contact.pk).update(queue=Queue.DONE)
+        dialing.lead_release(contact=lead.contact)
+    if show:
+        for query in queries.captured_queries:
+            print(f"  {query['time']} s  {' '.join(query['sql'].split())[:200]}")
+    return len(queries.captured_queries)
+
+
+def profiled(campaign: Any, user: Any, rounds: int) -> None:
+    """One caller's asks in this process under cProfile, and the statements of one ask:
+    what a next lead costs past HTTP (docs/profiles/dialing.md)."""
     profile = cProfile.Profile()
     profile.enable()
-    callers_ask(campaign, [user], rounds)
+    for _ in range(rounds):
+        ask_in_process(campaign, user)
     profile.disable()
     pstats.Stats(profile).sort_stats("cumulative").print_stats(25)
-    with CaptureQueriesContext(connection) as queries:
-        dialing.lead_next(campaign=campaign, caller=user)
-    for query in queries.captured_queries:
-        print(f"  {query['time']} s  {query['sql'][:160]}")
+    statements(campaign, user, show=True)
+
+
+def callers(campaign: Any, count: int) -> list:
+    """Callers assigned to the campaign (the Caller role)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from crm.roles import CALLER
+
+    User = get_user_model()
+    group = Group.objects.get(name=CALLER)
+    users = []
+    for i in range(count):
+        user = User.objects.get_or_create(username=f"bench-caller-{campaign.pk}-{i}")[0]
+        user.groups.add(group)
+        users.append(user)
+    campaign.callers.add(*users)
+    return users
+
+
+def serve_and_ask(
+    campaign: Any, args: argparse.Namespace, cookies: list[str], log: Path, root: Path
+) -> tuple[list[float], list[float], list[int], int]:
+    """gunicorn from ``root``; one caller alone (the baseline), then all at once."""
+    server, port = start_server(args.workers, log, root)
+    try:
+        time.sleep(2)  # the workers forked
+        workers = len(
+            subprocess.run(
+                ["pgrep", "-P", str(server.pid)], capture_output=True, text=True, check=False
+            ).stdout.split()
+        )
+        print(
+            f"gunicorn ({root}/gunicorn.conf.py) on 127.0.0.1:{port}, {workers} sync workers; "
+            f"each caller a process; {os.cpu_count()} cores; load average "
+            f"{os.getloadavg()[0]:.1f}; log {log}"
+        )
+        callers_ask(campaign, port, cookies[:1], 5)  # warm-up: every worker's first request
+        used = process_cpu([pid for pids in server_pids(server) for pid in pids])
+        alone, handed_alone = callers_ask(campaign, port, cookies[:1], args.rounds * 2)
+        workers_pids, backends = server_pids(server)
+        cpu_alone = cpu_since(used, workers_pids + backends) / max(1, len(alone)) * 1000
+        used = process_cpu(workers_pids + backends)
+        timings, handed = callers_ask(campaign, port, cookies, args.rounds)
+        # Backends a worker opened meanwhile count whole (they did nothing before).
+        workers_pids, backends = server_pids(server)
+        asks = max(1, len(timings))
+        cpu_web = cpu_since(used, workers_pids) / asks * 1000
+        cpu_db = cpu_since(used, backends) / asks * 1000
+        print(
+            f"server CPU per ask ({root.name}): {cpu_alone:.1f} ms with 1 caller; with "
+            f"{len(cookies)}: {cpu_web + cpu_db:.1f} ms (gunicorn workers {cpu_web:.1f} ms, "
+            f"their PostgreSQL backends {cpu_db:.1f} ms)"
+        )
+    finally:
+        stop_server(server)
+    return alone, timings, handed_alone + handed, workers
+
+
+def server_pids(server: subprocess.Popen) -> tuple[list[int], list[int]]:
+    """gunicorn's workers and the PostgreSQL backends they hold (not the callers' own
+    connections, which log their outcomes)."""
+    from django.db import connection
+
+    workers = subprocess.run(
+        ["pgrep", "-P", str(server.pid)], capture_output=True, text=True, check=False
+    ).stdout.split()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND application_name <> %s",
+            [CALLER_APP],
+        )
+        backends = [row[0] for row in cursor.fetchall()]
+    connection.close()  # not carried into the callers' fork
+    return [int(pid) for pid in workers], backends
+
+
+def process_cpu(pids: list[int]) -> dict[int, float]:
+    """CPU seconds (user + system) each live process has used so far (Linux /proc)."""
+    used = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return used
+
+
+def cpu_since(before: dict[int, float], pids: list[int]) -> float:
+    after = process_cpu(pids)
+    return sum(used - before.get(pid, 0.0) for pid, used in after.items())
 
 
 def main() -> None:
@@ -323,6 +584,13 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--callers", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="gunicorn workers (default: gunicorn.conf.py)"
+    )
+    parser.add_argument("--refill", action="store_true", help="clear the zone keys, time the fill")
+    parser.add_argument(
+        "--before", type=Path, help="a checkout whose server answers the same asks first"
+    )
     parser.add_argument("--owned", type=int, default=1_000)
     parser.add_argument("--dnc", type=int, default=1_000_000, help="do-not-call file lines")
     parser.add_argument("--profile", action="store_true", help="profile one caller's asks")
@@ -332,29 +600,35 @@ def main() -> None:
     if args.dnc_import:
         dnc_import_child(args.dnc_import)
         return
-    from django.contrib.auth import get_user_model
-
     from campaigns.models import LeadLease
 
     campaign = campaign_ready(args.leads)
-    zones_fill(campaign)
-    User = get_user_model()
-    users = [
-        User.objects.get_or_create(username=f"bench-caller-{campaign.pk}-{i}")[0]
-        for i in range(args.callers)
-    ]
+    fill_line = zones_fill(campaign, args.refill)
+    users = callers(campaign, args.callers)
+    log_dir = Path(tempfile.mkdtemp(prefix="bench-dialing-"))
+    if args.profile:
+        profiled(campaign, users[0], args.rounds)
+    counts = [statements(campaign, users[0]) for _ in range(5)]
+    print(f"statements per ask past sign-in (5 asks): {counts}")
+    cookies = session_cookies(users)
+    before = None
+    if args.before:
+        # The same asks served by the code in another checkout (same schema), first.
+        before = serve_and_ask(campaign, args, cookies, log_dir / "before.log", args.before)
+    alone, timings, handed, workers = serve_and_ask(
+        campaign, args, cookies, log_dir / "gunicorn.log", ROOT
+    )
+    twice, out_of_window, on_dnc = check(campaign, handed + (before[2] if before else []))
+    if before:
+        print(f"BEFORE ({args.before}) next lead, 1 caller: {describe(before[0])}")
+        print(f"BEFORE ({args.before}) next lead, {args.callers} callers: {describe(before[1])}")
+    print(f"next lead, 1 caller (baseline, same run): {describe(alone)}")
+    print(f"next lead, {args.callers} callers at once: {describe(timings)}")
+    print(
+        f"leads handed {len(handed):,}; to two callers {twice}; out of window "
+        f"{out_of_window}; on do-not-call {on_dnc}"
+    )
     try:
-        if args.profile:
-            profiled(campaign, users[0], args.rounds)
-        alone, _ = callers_ask(campaign, users[:1], args.rounds * 2)
-        print(f"next lead, 1 caller (baseline, same run): {describe(alone)}")
-        timings, handed = callers_ask(campaign, users, args.rounds)
-        twice, out_of_window, on_dnc = check(campaign, handed)
-        print(f"next lead, {args.callers} callers at once: {describe(timings)}")
-        print(
-            f"leads handed {len(handed):,}; to two callers {twice}; out of window "
-            f"{out_of_window}; on do-not-call {on_dnc}"
-        )
         few = caller_id_bench(10, 500)
         print(f"caller-ID choice, 10 owned numbers (baseline, same run): {describe(few)}")
         choice = caller_id_bench(args.owned, 500)
@@ -362,10 +636,12 @@ def main() -> None:
         dnc_line = dnc_import_bench(args.dnc) if args.dnc else "do-not-call import: skipped"
         print(dnc_line)
         print(
-            f"HEADLINE next lead p95 {percentile(timings, 95):.1f} ms at {args.leads:,} leads "
-            f"x {args.callers} callers; {twice} handed twice, {out_of_window} out of window, "
-            f"{on_dnc} on DNC; caller ID p95 {percentile(choice, 95):.2f} ms at "
-            f"{args.owned:,} numbers; {dnc_line}"
+            f"HEADLINE next lead over HTTP p95 {percentile(timings, 95):.1f} ms with "
+            f"{args.callers} callers at once (1 caller: p95 {percentile(alone, 95):.1f} ms) "
+            f"at {args.leads:,} leads, {workers} gunicorn workers; {twice} handed twice, "
+            f"{out_of_window} out of window, {on_dnc} on DNC; caller ID p95 "
+            f"{percentile(choice, 95):.2f} ms at {args.owned:,} numbers; {dnc_line}"
+            + (f"; {fill_line}" if fill_line else "")
         )
     finally:
         # The campaign stays for the next run; its leases go.

@@ -73,7 +73,7 @@ class NextLeadApi(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT, 204: None})
     def get(self, request: Request, campaign_id: int) -> Response:
         campaign = _campaign(request, campaign_id)
-        dialing.campaign_outcomes_ensure(campaign=campaign)
+        dialing.campaign_outcomes_seed(campaign=campaign)
         now = timezone.now()
         lead = dialing.lead_next(campaign=campaign, caller=request.user, now=now)
         if isinstance(lead, dialing.NoLead):

@@ -18,7 +18,7 @@ from phonenumbers import timezone as phone_zones
 
 LAWFUL_START = time(8, 0)
 LAWFUL_END = time(21, 0)
-_EXTRA_KEYS = ("time_zone", "timezone", "tz", "Time Zone", "Timezone")
+EXTRA_ZONE_KEYS = ("time_zone", "timezone", "tz", "Time Zone", "Timezone")
 
 
 @lru_cache(maxsize=1024)
@@ -45,7 +45,7 @@ def lead_zones(*, contact_zone: str, extra: object, number: str) -> tuple[str, .
     if zone(contact_zone):
         return (contact_zone,)
     if isinstance(extra, dict):
-        for key in _EXTRA_KEYS:
+        for key in EXTRA_ZONE_KEYS:
             value = extra.get(key)
             if isinstance(value, str) and zone(value.strip()):
                 return (value.strip(),)

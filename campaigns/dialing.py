@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 
+from campaigns import dialing_pick
 from campaigns import dialing_zones as zones
 from campaigns.calling_window import (
     WindowState,
@@ -46,6 +47,7 @@ from campaigns.models import (
 )
 from campaigns.outcomes import DEFAULT_OUTCOMES
 from crm.actors import Actor, acting_user
+from crm.db import is_postgresql
 from crm.phones import display_number
 
 LEASE_MINUTES = 10
@@ -88,15 +90,19 @@ def caller_pk(actor: Actor) -> int:
 @transaction.atomic
 def campaign_outcomes_ensure(*, campaign: Campaign) -> list[Outcome]:
     """The campaign's outcomes, the defaults created the first time they are needed."""
-    if not Outcome.objects.filter(campaign=campaign).exists():
-        Outcome.objects.bulk_create(
-            [
-                Outcome(campaign=campaign, position=i, **row)
-                for i, row in enumerate(DEFAULT_OUTCOMES)
-            ],
-            ignore_conflicts=True,
-        )
+    campaign_outcomes_seed(campaign=campaign)
     return list(Outcome.objects.filter(campaign=campaign, active=True).order_by("position", "id"))
+
+
+def campaign_outcomes_seed(*, campaign: Campaign) -> None:
+    """The default outcomes created if the campaign has none yet: one read when it has
+    (every next-lead request asks)."""
+    if Outcome.objects.filter(campaign=campaign).exists():
+        return
+    Outcome.objects.bulk_create(
+        [Outcome(campaign=campaign, position=i, **row) for i, row in enumerate(DEFAULT_OUTCOMES)],
+        ignore_conflicts=True,
+    )
 
 
 def do_not_call_numbers(numbers: list[str]) -> set[str]:
@@ -185,9 +191,8 @@ def _held_lead(campaign: Campaign, caller: Actor, now: datetime) -> Lead | None:
     if not numbers or not window.open:
         lease.delete()
         return None
-    tier = contact.queue if contact.queue in ("callback", "fresh") else "retry"
     expires = lead_hold(contact, caller, now) or lease.expires_at
-    return Lead(contact, numbers, window, _reason(tier, contact, now, window), expires)
+    return Lead(contact, numbers, window, _reason(_tier(contact), contact, now, window), expires)
 
 
 def lead_next(*, campaign: Campaign, caller: Actor, now: datetime | None = None) -> Lead | NoLead:
@@ -206,13 +211,9 @@ def lead_next(*, campaign: Campaign, caller: Actor, now: datetime | None = None)
     return _lead_take(campaign, caller, now, pairs)
 
 
-@transaction.atomic
 def _lead_take(
     campaign: Campaign, caller: Actor, now: datetime, pairs: list[tuple[str, str]]
 ) -> Lead | NoLead:
-    held = _held_lead(campaign, caller, now)
-    if held is not None:
-        return held
     start, end = campaign.call_window_start, campaign.call_window_end
     states = {
         key: window_state(
@@ -222,34 +223,16 @@ def _lead_take(
         if queue in CALLABLE and key
     }
     opens = [s.opens_at for s in states.values() if not s.open and s.opens_at is not None]
-    seen: list[int] = []
-    picks = 0
-    for tier, queue in TIERS:
-        keys = sorted({k for q, k in pairs if q == queue and (k == "" or states[k].open)})
-        while keys and picks < MAX_PICKS:
-            picks += 1
-            contact = zones.pick(campaign, queue, keys, now, seen)
-            if contact is None:
-                break
-            seen.append(contact.pk)
-            listed = do_not_call_numbers([p.number for p in contact.dialable_phones])
-            if listed:
-                zones.dnc_heal(campaign, listed)
-            numbers = dialable_numbers(contact, listed)
-            if not numbers:
-                continue
-            window = lead_window(contact, campaign, numbers, now)
-            if not window.open:
-                # Its key was stale (or not worked out yet): stored now, so the lead is
-                # not looked at again until its window opens.
-                zones.key_store(contact)
-                if window.opens_at is not None:
-                    opens.append(window.opens_at)
-                continue
-            expires = lead_hold(contact, caller, now)
-            if expires is None:
-                continue
-            return Lead(contact, numbers, window, _reason(tier, contact, now, window), expires)
+    keys = [
+        (str(queue), key, rank)
+        for rank, (_, queue) in enumerate(TIERS)
+        for q, key in sorted(set(pairs))
+        if q == queue and (key == "" or states[key].open)
+    ]
+    take = _take_one_statement if is_postgresql() else _take_portable
+    lead = take(campaign, caller, now, keys, opens)
+    if lead is not None:
+        return lead
     if any(key == "" for queue, key in pairs if queue in CALLABLE):
         # A new upload whose keys a worker is still working out: ask again shortly.
         return NoLead(
@@ -258,6 +241,110 @@ def _lead_take(
             details=["leads are being prepared"],
         )
     return _none_callable(campaign, now, opens)
+
+
+def _checked(
+    campaign: Campaign, contact: Contact, listed: set[str], now: datetime, opens: list[datetime]
+) -> tuple[list[CampaignPhone], WindowState] | None:
+    """The lead's numbers to dial and its window, or None when it cannot be handed out:
+    every number on the do-not-call list (healed here), or its window shut."""
+    listed = {p.number for p in contact.dialable_phones} & listed
+    if listed:
+        zones.dnc_heal(campaign, listed)
+    numbers = dialable_numbers(contact, listed)
+    if not numbers:
+        return None
+    window = lead_window(contact, campaign, numbers, now)
+    if not window.open:
+        # Its key was stale (or not worked out yet): stored now, so the lead is not
+        # looked at again until its window opens.
+        zones.key_store(contact)
+        if window.opens_at is not None:
+            opens.append(window.opens_at)
+        return None
+    return numbers, window
+
+
+def _tier(contact: Contact) -> str:
+    return contact.queue if contact.queue in ("callback", "fresh") else "retry"
+
+
+def _take_one_statement(
+    campaign: Campaign,
+    caller: Actor,
+    now: datetime,
+    keys: list[tuple[str, str, int]],
+    opens: list[datetime],
+) -> Lead | None:
+    """PostgreSQL: one statement a try (campaigns/dialing_pick.py)."""
+    caller_id = caller_pk(caller)
+    expires = now + timedelta(minutes=LEASE_MINUTES)
+    seen: list[int] = []
+    for _ in range(MAX_PICKS):
+        found = dialing_pick.pick_and_hold(
+            campaign_id=campaign.pk,
+            caller_id=caller_id,
+            keys=keys,
+            now=now,
+            expires=expires,
+            seen=seen,
+        )
+        if found is None:
+            return None
+        contact = found.contact
+        seen.append(contact.pk)
+        if not found.leased:
+            continue  # another caller's lease was committed first
+        account = contact.account
+        usable = (
+            not found.held  # the pick's own conditions hold for a new lead
+            or (
+                contact.status == Status.ACTIVE
+                and (contact.account_id is None or (account and account.status == Status.ACTIVE))
+            )
+        )
+        checked = _checked(campaign, contact, found.listed, now, opens) if usable else None
+        if checked is None:
+            LeadLease.objects.filter(contact_id=contact.pk, caller_id=caller_id).delete()
+            continue
+        numbers, window = checked
+        reason = _reason(_tier(contact), contact, now, window)
+        return Lead(contact, numbers, window, reason, expires)
+    return None
+
+
+@transaction.atomic
+def _take_portable(
+    campaign: Campaign,
+    caller: Actor,
+    now: datetime,
+    keys: list[tuple[str, str, int]],
+    opens: list[datetime],
+) -> Lead | None:
+    """SQLite: the caller's held lead, else a pick per tier, then the lease."""
+    held = _held_lead(campaign, caller, now)
+    if held is not None:
+        return held
+    seen: list[int] = []
+    picks = 0
+    for rank, (tier, queue) in enumerate(TIERS):
+        tier_keys = [key for _, key, r in keys if r == rank]
+        while tier_keys and picks < MAX_PICKS:
+            picks += 1
+            contact = zones.pick(campaign, queue, tier_keys, now, seen)
+            if contact is None:
+                break
+            seen.append(contact.pk)
+            listed = do_not_call_numbers([p.number for p in contact.dialable_phones])
+            checked = _checked(campaign, contact, listed, now, opens)
+            if checked is None:
+                continue
+            expires = lead_hold(contact, caller, now)
+            if expires is None:
+                continue
+            numbers, window = checked
+            return Lead(contact, numbers, window, _reason(tier, contact, now, window), expires)
+    return None
 
 
 def _none_callable(campaign: Campaign, now: datetime, opens: list[datetime]) -> NoLead:

@@ -11,12 +11,17 @@ open keys, however many sleeping leads come first.
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import available_timezones
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from phonenumbers.tzdata import TIMEZONE_DATA
 
-from campaigns.calling_window import lead_zones, zone_key
+from campaigns.calling_window import EXTRA_ZONE_KEYS, lead_zones, zone, zone_key
 from campaigns.models import (
     Campaign,
     CampaignPhone,
@@ -29,7 +34,8 @@ from campaigns.models import (
 from crm.db import is_postgresql
 
 CALLABLE = (Queue.CALLBACK.value, Queue.FRESH.value, Queue.RETRY.value)
-FILL_BATCH = 5_000  # leads given their key per statement by the worker's fill
+FILL_BATCH = 5_000  # leads given their key per transaction by the worker's fill (SQLite)
+FILL_CHUNK = 50_000  # ids per UPDATE of the worker's set-based fill (PostgreSQL)
 
 _QUEUE_KEYS_SQL = """
 WITH RECURSIVE pairs(queue, dial_zone) AS (
@@ -126,41 +132,189 @@ def lead_zones_fill(*, campaign_id: int, limit: int) -> int:
     for queue in CALLABLE:
         if done >= limit:
             break
-        with transaction.atomic():
-            rows = (
-                Contact.objects.filter(campaign_id=campaign_id, queue=queue, dial_zone="")
-                .select_related("phone", "mobile")
-                .only(
-                    "id",
-                    "campaign_id",
-                    "time_zone",
-                    "extra",
-                    "phone_wrong",
-                    "mobile_wrong",
-                    "dial_zone",
-                    "phone",
-                    "mobile",
-                    "phone__number",
-                    "phone__status",
-                    "mobile__number",
-                    "mobile__status",
+        if is_postgresql():
+            with transaction.atomic():
+                done += _fill_sql(
+                    _FIRST_KEYLESS,
+                    {"campaign": campaign_id, "queue": queue, "limit": limit - done},
                 )
-                .order_by("queue_at", "id")
-            )
-            if is_postgresql():
-                rows = rows.select_for_update(skip_locked=True, of=("self",))
-            batch = list(rows[: limit - done])
+            continue
+        with transaction.atomic():
+            batch = list(_keyless(campaign_id).filter(queue=queue)[: limit - done])
             _store(campaign_id, {c.pk: zone_key_of(c) for c in batch})
         done += len(batch)
     return done
 
 
-def lead_zones_fill_all(*, campaign_id: int) -> int:
-    """Every lead of the campaign given its key (a worker's task after an upload)."""
+def lead_zones_fill_all(*, campaign_id: int, rekey: bool = False) -> int:
+    """Every lead of the campaign given its key (a worker's task after an upload); with
+    ``rekey``, every callable lead's key worked out again and stored where it changed (an
+    upload that gave a lead a number it lacked). Answers how many keys were written.
+
+    On PostgreSQL set-based: one UPDATE per ``FILL_CHUNK`` ids, each its own transaction,
+    the key worked out in SQL (``_FILL_SQL``); SQLite works lead by lead."""
+    if not is_postgresql():
+        return _fill_all_portable(campaign_id, rekey)
+    with connection.cursor() as cursor:
+        cursor.execute(_ID_BOUNDS if rekey else _ID_BOUNDS + " AND dial_zone = ''", [campaign_id])
+        low, high = cursor.fetchone()
     total = 0
-    while filled := lead_zones_fill(campaign_id=campaign_id, limit=FILL_BATCH):
-        total += filled
+    if low is None:
+        return 0
+    target = _ID_RANGE if rekey else _ID_RANGE_KEYLESS
+    for start in range(low, high + 1, FILL_CHUNK):
+        params = {"campaign": campaign_id, "low": start, "high": start + FILL_CHUNK}
+        with transaction.atomic():
+            total += _fill_sql(target, params)
     return total
+
+
+def _fill_all_portable(campaign_id: int, rekey: bool) -> int:
+    if not rekey:
+        total = 0
+        while filled := lead_zones_fill(campaign_id=campaign_id, limit=FILL_BATCH):
+            total += filled
+        return total
+    total, after = 0, 0
+    while True:
+        with transaction.atomic():
+            rows = _leads(campaign_id).filter(queue__in=CALLABLE, pk__gt=after).order_by("id")
+            batch = list(rows[:FILL_BATCH])
+            if not batch:
+                return total
+            keys = {c.pk: key for c in batch if (key := zone_key_of(c)) != c.dial_zone}
+            _store(campaign_id, keys)
+        total += len(keys)
+        after = batch[-1].pk
+
+
+_ID_BOUNDS = (
+    "SELECT min(id), max(id) FROM campaigns_contact WHERE campaign_id = %s "
+    "AND queue IN ('callback', 'fresh', 'retry')"
+)
+# The leads a fill gives their key: the first keyless ones of a queue (a request's share,
+# rows another filler holds skipped; an array, so the UPDATE probes their ids), or a
+# range of ids (the worker's chunks).
+_FIRST_KEYLESS = """c.id = ANY(ARRAY(
+    SELECT id FROM campaigns_contact
+    WHERE campaign_id = %(campaign)s AND queue = %(queue)s AND dial_zone = ''
+    ORDER BY queue_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED))"""
+_ID_RANGE = """c.id >= %(low)s AND c.id < %(high)s
+    AND c.queue IN ('callback', 'fresh', 'retry')"""
+_ID_RANGE_KEYLESS = _ID_RANGE + " AND c.dial_zone = ''"
+_EXTRA_ZONE = (
+    "WHEN jsonb_typeof(c.extra -> '{k}') = 'string' "
+    "AND btrim(c.extra ->> '{k}', E' \\t\\n\\r\\f\\x0b') = ANY(%(zones)s) "
+    "THEN btrim(c.extra ->> '{k}', E' \\t\\n\\r\\f\\x0b')"
+)
+# The digits of the lead's first dialable number (else of any number it has).
+_DIGITS = """(SELECT substr(CASE WHEN p.status = 'active' AND NOT c.phone_wrong THEN p.number
+                     WHEN m.status = 'active' AND NOT c.mobile_wrong THEN m.number
+                     ELSE coalesce(p.number, m.number) END, 2)
+     FROM (SELECT 1) one
+     LEFT JOIN campaigns_campaignphone p ON p.id = c.phone_id
+     LEFT JOIN campaigns_campaignphone m ON m.id = c.mobile_id)"""
+# zone_key_of in SQL: the contact's own zone, else its upload's time-zone column, else the
+# zones of its number by libphonenumber's longest prefix (``zone_prefixes``, up to 9
+# digits, the longest first, a probe of the prefix table's key each), else the team's
+# zone. Every lookup is a probe per lead of the range the UPDATE walks (``OFFSET 0``: its
+# number read once): no plan hinges on the campaign's statistics, which a fresh upload
+# has not got yet.
+_KEY = """coalesce(
+    CASE WHEN c.time_zone = ANY(%(zones)s) THEN c.time_zone {extra} END,
+    (SELECT coalesce({prefixes}) FROM (SELECT {digits} AS digits OFFSET 0) d),
+    %(default)s)"""
+_FILL_SQL = "UPDATE campaigns_contact c SET dial_zone = {key} WHERE c.campaign_id = %(campaign)s "
+# The numbers' collation ("C"), or a probe of the key could not use its index.
+_PREFIX_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS dial_zone_prefixes "
+    '(prefix text COLLATE "C" PRIMARY KEY, zone_key text NOT NULL) ON COMMIT DELETE ROWS'
+)
+_PREFIX_PROBE = "(SELECT zone_key FROM dial_zone_prefixes WHERE prefix = left(d.digits, {n}))"
+_PREFIX_ROWS = (
+    "INSERT INTO dial_zone_prefixes SELECT * FROM unnest(%s::text[], %s::text[]) "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+def _fill_text(target: str) -> str:
+    key = _KEY.format(
+        extra=" ".join(_EXTRA_ZONE.format(k=k) for k in EXTRA_ZONE_KEYS),
+        digits=_DIGITS,
+        prefixes=", ".join(_PREFIX_PROBE.format(n=n) for n in range(9, 0, -1)),
+    )
+    # Keyless leads all change; a re-key writes only the leads whose key did.
+    changed = f"AND c.dial_zone <> {key}" if target == _ID_RANGE else ""
+    return _FILL_SQL.format(key=key) + f"AND {target} {changed}"
+
+
+_FILL_TEXT = {t: _fill_text(t) for t in (_FIRST_KEYLESS, _ID_RANGE, _ID_RANGE_KEYLESS)}
+
+
+@lru_cache(maxsize=1)
+def zone_prefixes() -> tuple[list[str], list[str]]:
+    """libphonenumber's number prefixes (country code and digits) and the key each gives,
+    as calling_window.number_zones reads them: zones unknown here left out, none left
+    the team's zone. Stored numbers are valid (crm.phones.normalize), so the prefix alone
+    decides; a non-geographic number whose country-level zones differ from its prefix's
+    would get its key corrected when it is picked (dialing.lead_next checks each lead)."""
+    prefixes, keys = [], []
+    for prefix, names in TIMEZONE_DATA.items():
+        found = tuple(n for n in names if zone(n) is not None) or (settings.TIME_ZONE,)
+        prefixes.append(prefix)
+        keys.append(zone_key(found))
+    return prefixes, keys
+
+
+@lru_cache(maxsize=1)
+def _known_zones() -> list[str]:
+    return sorted(name for name in available_timezones() if zone(name) is not None)
+
+
+def _fill_sql(target: str, params: dict[str, Any]) -> int:
+    """One fill statement, in the caller's transaction (the prefix table lives in it)."""
+    prefixes, keys = zone_prefixes()
+    with connection.cursor() as cursor:
+        # Compiling this statement took seconds of JIT for a few hundred ms of work.
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(_PREFIX_TABLE)
+        cursor.execute(_PREFIX_ROWS, [prefixes, keys])
+        cursor.execute("ANALYZE dial_zone_prefixes")  # probed by its key, not scanned
+        cursor.execute(
+            _FILL_TEXT[target],
+            {
+                **params,
+                "zones": _known_zones(),
+                "default": zone_key((settings.TIME_ZONE,)),
+            },
+        )
+        return cursor.rowcount
+
+
+def _keyless(campaign_id: int) -> QuerySet[Contact]:
+    return _leads(campaign_id).filter(dial_zone="").order_by("queue_at", "id")
+
+
+def _leads(campaign_id: int) -> QuerySet[Contact]:
+    return (
+        Contact.objects.filter(campaign_id=campaign_id)
+        .select_related("phone", "mobile")
+        .only(
+            "id",
+            "campaign_id",
+            "time_zone",
+            "extra",
+            "phone_wrong",
+            "mobile_wrong",
+            "dial_zone",
+            "phone",
+            "mobile",
+            "phone__number",
+            "phone__status",
+            "mobile__number",
+            "mobile__status",
+        )
+    )
 
 
 def fill_later(campaign_id: int) -> None:

@@ -253,6 +253,10 @@ def lead_upload_import(
                     **asdict(result),  # the receipt's counts, named as on the upload
                     finished_at=timezone.now(),
                 )
+                # New leads get their zone key, and leads that gained a number get it
+                # again (docs/dialing.md, "Next lead"): the next-lead index reads it.
+                campaign_id = upload.campaign_id
+                transaction.on_commit(lambda: tasks.lead_zones_fill.delay(campaign_id, rekey=True))
         except ingest.CampaignGone:
             logger.info("Lead upload %s: its campaign was deleted meanwhile", upload.pk)
             ingest.discard_staging(upload.pk)

@@ -19,10 +19,11 @@ def do_not_call_import(import_id: int) -> None:
     dnc.import_run(import_id=import_id)
 
 
-# A new upload's leads get their zone key (docs/dialing.md, "Next lead"); redelivered, it
-# only finds fewer leads left to do.
+# A new upload's leads get their zone key, and with ``rekey`` (queued by every import)
+# leads whose numbers changed get theirs again (docs/dialing.md, "Next lead");
+# redelivered, it only finds fewer leads left to do.
 @shared_task(acks_late=True, ignore_result=True)
-def lead_zones_fill(campaign_id: int) -> None:
+def lead_zones_fill(campaign_id: int, rekey: bool = False) -> None:
     from campaigns import dialing_zones
 
-    dialing_zones.lead_zones_fill_all(campaign_id=campaign_id)
+    dialing_zones.lead_zones_fill_all(campaign_id=campaign_id, rekey=rekey)
