@@ -359,13 +359,17 @@ def _ask(
     return answer, ""
 
 
-# Batches queued ahead of the threads (sent, waiting to be, or answered and not yet
-# recorded), per thread. Deep enough that at 10k numbers every request is queued before the
-# first answer comes: the threads then never wait for this thread, which records (a queue
-# of 4 a thread ran dry whenever recording fell behind on a loaded machine and stopped the
-# requests for up to 1.5 s, docs/profiles/reputation.md); still a bound on the answers held
-# in memory for bigger tables.
+# Requests waiting to be sent or in flight, per thread: the threads never wait for this
+# thread, which records (a queue of 4 a thread, counting the answers not yet recorded, ran
+# dry whenever recording fell behind on a loaded machine and stopped the requests for up to
+# 1.5 s, docs/profiles/reputation.md). 8 a thread is 0.8 s of requests at 100 ms, longer
+# than recording 10 answers takes on a loaded machine.
+AHEAD_PER_THREAD = 8
+# Batches held at once (waiting, in flight, or answered and not yet recorded), per thread:
+# a bound on the answers held in memory.
 QUEUED_PER_THREAD = 32
+# Answers recorded in one commit at most, so the queue is topped up between commits.
+RECORDED_PER_COMMIT = 10
 BATCH_FIELDS = ("id", "owned_number_id", "status", "flagged_at", "daily_checked_on")
 # Batches fetched to a query after the first: one query per request was as many round trips
 # again. The first query fetches one batch a thread, so the first requests leave at once.
@@ -412,10 +416,10 @@ def _check(
     threads, so a thread that has its answer sends the next request at once, whatever this
     thread is doing: the requests in flight stay at ``workers`` and the check takes about
     requests / workers x the provider's latency (its floor, bench/reputation.py). This
-    thread records the answers as they come. The queue is bounded, and so are the answers
-    waiting in memory. ``meanwhile`` runs once on this thread while the first requests are
-    out (this thread has nothing else to do until their answers come), or at once when
-    there is nothing to ask.
+    thread records the answers as they come, topping the queue up between commits. The
+    queue is bounded, and so are the answers waiting in memory. ``meanwhile`` runs once on
+    this thread while the first requests are out (this thread has nothing else to do until
+    their answers come), or at once when there is nothing to ask.
     """
     provider: ReputationProvider = get_provider("REPUTATION_PROVIDER")
     config = ReputationSettings.load()
@@ -427,7 +431,10 @@ def _check(
     with ThreadPoolExecutor(max_workers=workers) as pool:
         try:
             while True:
-                while len(pending) < workers * QUEUED_PER_THREAD:
+                ahead = sum(1 for f in pending if not f.done())
+                while ahead < workers * AHEAD_PER_THREAD and len(pending) < (
+                    workers * QUEUED_PER_THREAD
+                ):
                     batch = next(batches, None)
                     if batch is None:
                         break
@@ -435,13 +442,16 @@ def _check(
                     counts.requests += 1
                     future = pool.submit(_ask, provider, e164s, fresh)
                     pending[future] = (counts.requests, batch)
+                    ahead += 1
                 if meanwhile is not None:
                     then, meanwhile = meanwhile, None
                     then()
                 if not pending:
                     break
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                in_order = sorted(done, key=lambda f: pending[f][0])
+                done = {f for f in pending if f.done()}
+                if not done:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                in_order = sorted(done, key=lambda f: pending[f][0])[:RECORDED_PER_COMMIT]
                 answered: Answered = [(pending.pop(f)[1], *f.result()) for f in in_order]
                 counts.add(_apply(answered, kind=kind, config=config, on_batch=on_batch))
         finally:  # stopped by an error: the requests not yet sent are not sent

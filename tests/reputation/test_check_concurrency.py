@@ -101,22 +101,24 @@ class OneAtATimeReputation(ScriptedReputation):
 def test_every_request_leaves_while_the_first_answer_is_still_being_recorded(
     addon, owned, settings, monkeypatch
 ):
-    """Recording that falls behind never stops the requests: 20 requests (10 a thread, more
-    than the old queue of 4 a thread) all leave while the first answer waits to be written."""
+    """Recording that falls behind never stops the requests: ``AHEAD_PER_THREAD`` requests
+    a thread (more than the old queue of 4 a thread) all leave while the first answer waits
+    to be written."""
+    ahead = 2 * checks.AHEAD_PER_THREAD
     addon.blocks = 2
     addon.save()
-    numbers = [owned() for _ in range(20)]
+    numbers = [owned() for _ in range(ahead)]
     services.numbers_monitor(owned_number_ids=[n.pk for n in numbers], by=None)
     settings.REPUTATION_PROVIDER = "tests.reputation.test_check_concurrency.OneAtATimeReputation"
     settings.REPUTATION_CHECK_CONCURRENCY = 2
     providers.clear_providers()
-    OneAtATimeReputation.started = [threading.Event() for _ in range(20)]
+    OneAtATimeReputation.started = [threading.Event() for _ in range(ahead)]
     apply = checks._apply
     all_sent_while_recording = []
 
     def recording(*args, **kwargs):
         if not all_sent_while_recording:
-            all_sent_while_recording.append(OneAtATimeReputation.started[19].wait(WAIT))
+            all_sent_while_recording.append(OneAtATimeReputation.started[-1].wait(WAIT))
         return apply(*args, **kwargs)
 
     monkeypatch.setattr(checks, "_apply", recording)
@@ -124,7 +126,7 @@ def test_every_request_leaves_while_the_first_answer_is_still_being_recorded(
         run = services.daily_check_run()
     finally:
         providers.clear_providers()
-    assert (run.state, run.numbers_checked, run.requests) == ("done", 20, 20)
+    assert (run.state, run.numbers_checked, run.requests) == ("done", ahead, ahead)
     assert all_sent_while_recording == [True]
 
 
