@@ -16,6 +16,8 @@ import asyncio
 import json
 from collections import Counter
 
+from _fake_server import serve
+
 STATS = {"requests": 0, "in_flight": 0, "most_in_flight": 0}
 ASKED: Counter[str] = Counter()  # asks per number
 CARRIERS = ("AT&T", "Verizon", "T-Mobile")
@@ -48,60 +50,33 @@ def answer(numbers: list[str]) -> bytes:
     ).encode()
 
 
-def response(status: str, body: bytes) -> bytes:
-    head = (
-        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-async def serve(reader, writer, latency: float) -> None:
+async def handle(target: str, body: bytes, latency: float) -> tuple[str, bytes]:
+    path = target.split("?", 1)[0]
+    if path in ("/stats", "/reset"):
+        counts = json.dumps(stats()).encode()
+        if path == "/reset":  # counts from here on: answered with those before
+            STATS.update(requests=0, most_in_flight=0)
+            ASKED.clear()
+        return "200 OK", counts
+    numbers = json.loads(body)["numbers"]
+    STATS["requests"] += 1
+    ASKED.update(numbers)
+    STATS["in_flight"] += 1
+    STATS["most_in_flight"] = max(STATS["most_in_flight"], STATS["in_flight"])
     try:
-        while True:
-            head = await reader.readuntil(b"\r\n\r\n")
-            path = head.split(b" ", 2)[1].decode().split("?", 1)[0]
-            length = 0
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            body = await reader.readexactly(length) if length else b""
-            if path in ("/stats", "/reset"):
-                writer.write(response("200 OK", json.dumps(stats()).encode()))
-                await writer.drain()
-                if path == "/reset":  # counts from here on: answered with those before
-                    STATS.update(requests=0, most_in_flight=0)
-                    ASKED.clear()
-                continue
-            numbers = json.loads(body)["numbers"]
-            STATS["requests"] += 1
-            ASKED.update(numbers)
-            STATS["in_flight"] += 1
-            STATS["most_in_flight"] = max(STATS["most_in_flight"], STATS["in_flight"])
-            try:
-                await asyncio.sleep(latency)
-            finally:
-                STATS["in_flight"] -= 1
-            writer.write(response("200 OK", answer(numbers)))
-            await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError):
-        pass
+        await asyncio.sleep(latency)
     finally:
-        writer.close()
+        STATS["in_flight"] -= 1
+    return "200 OK", answer(numbers)
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("port", type=int)
     parser.add_argument("--latency", type=float, default=0.1)
     args = parser.parse_args()
-    server = await asyncio.start_server(
-        lambda r, w: serve(r, w, args.latency), "127.0.0.1", args.port, backlog=1024
-    )
-    async with server:
-        await server.serve_forever()
+    serve(args.port, lambda target, body: handle(target, body, args.latency))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -20,6 +20,8 @@ import time
 import zlib
 from collections import Counter
 
+from _fake_server import serve
+
 STATS = {"answered": 0, "rejected": 0, "in_flight": 0, "most_in_flight": 0}
 ANSWERED: Counter[str] = Counter()  # answers given per number
 ARRIVALS: list[float] = []  # when each lookup request arrived (monotonic), in order
@@ -73,64 +75,36 @@ TOO_MANY = json.dumps(
 ).encode()
 
 
-def response(status: str, body: bytes) -> bytes:
-    head = (
-        f"HTTP/1.1 {status}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
-    )
-    return head.encode() + body
-
-
-async def serve(reader, writer, latency: float, limit: int) -> None:
+async def handle(target: str, body: bytes, latency: float, limit: int) -> tuple[str, bytes]:
+    path = target.split("?", 1)[0]
+    if path == "/stats":
+        return "200 OK", json.dumps(stats()).encode()
+    ARRIVALS.append(time.monotonic())
+    if "SentAt=" in target:
+        SENT.append(float(target.split("SentAt=", 1)[1].split("&", 1)[0]))
+    if STATS["in_flight"] >= limit:
+        STATS["rejected"] += 1
+        return "429 Too Many Requests", TOO_MANY
+    STATS["in_flight"] += 1
+    STATS["most_in_flight"] = max(STATS["most_in_flight"], STATS["in_flight"])
     try:
-        while True:
-            request = await reader.readuntil(b"\r\n\r\n")
-            target = request.split(b" ", 2)[1].decode()
-            path = target.split("?", 1)[0]
-            if path == "/stats":
-                writer.write(response("200 OK", json.dumps(stats()).encode()))
-                await writer.drain()
-                continue
-            ARRIVALS.append(time.monotonic())
-            if "SentAt=" in target:
-                SENT.append(float(target.split("SentAt=", 1)[1].split("&", 1)[0]))
-            if STATS["in_flight"] >= limit:
-                STATS["rejected"] += 1
-                writer.write(response("429 Too Many Requests", TOO_MANY))
-                await writer.drain()
-                continue
-            STATS["in_flight"] += 1
-            STATS["most_in_flight"] = max(STATS["most_in_flight"], STATS["in_flight"])
-            try:
-                await asyncio.sleep(latency)
-            finally:
-                STATS["in_flight"] -= 1
-            STATS["answered"] += 1
-            number = path.rsplit("/", 1)[-1]
-            ANSWERED[number] += 1
-            writer.write(response("200 OK", answer(number)))
-            await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionResetError, BrokenPipeError):
-        pass
+        await asyncio.sleep(latency)
     finally:
-        writer.close()
+        STATS["in_flight"] -= 1
+    STATS["answered"] += 1
+    number = path.rsplit("/", 1)[-1]
+    ANSWERED[number] += 1
+    return "200 OK", answer(number)
 
 
-async def main() -> None:
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("port", type=int)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--concurrency", type=int, default=50)
     args = parser.parse_args()
-    server = await asyncio.start_server(
-        lambda r, w: serve(r, w, args.latency, args.concurrency),
-        "127.0.0.1",
-        args.port,
-        backlog=1024,
-    )
-    async with server:
-        await server.serve_forever()
+    serve(args.port, lambda target, body: handle(target, body, args.latency, args.concurrency))
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()

@@ -22,6 +22,7 @@ allowed against what happened, and which worker did what. Exits 1 when a limit b
 """
 
 import argparse
+import ast
 import importlib.util
 import json
 import os
@@ -185,6 +186,24 @@ def worker_tasks(log: Path) -> dict[str, list[tuple[float, str]]]:
         if m := TASK_LINE.search(str(message)):
             done[m["task"].rsplit(".", 1)[-1]].append((float(m["s"]), m["r"].strip("'\"")))
     return done
+
+
+# A web process gathers its new callers and publishes one task for them
+# (``caller_numbers_identify``, its result one line type a number); a failed lookup is
+# queued again on its own (``caller_number_identify``, which retries).
+NEW_CALLER_TASKS = ("caller_numbers_identify", "caller_number_identify")
+
+
+def new_callers_looked_up(done: dict[str, list[tuple[float, str]]]) -> int:
+    """The new callers' numbers a worker looked up, from its finished tasks."""
+    looked_up = len(done.get("caller_number_identify", []))
+    for _, result in done.get("caller_numbers_identify", []):
+        try:
+            answers = ast.literal_eval(result)
+        except (ValueError, SyntaxError):
+            answers = [result]
+        looked_up += len(answers) if isinstance(answers, list) else 1
+    return looked_up
 
 
 def sql(query: str, params: list | None = None) -> list[tuple]:
@@ -421,11 +440,11 @@ def main() -> None:
             f"{task} x{len(items)} ({', '.join(f'{s:.1f}s->{r}' for s, r in items[:3])}"
             f"{', ...' if len(items) > 3 else ''})"
             for task, items in sorted(done.items())
-            if task != "caller_number_identify"
+            if task not in NEW_CALLER_TASKS
         )
         print(
-            f"worker {name}: new callers' lookups {len(done.get('caller_number_identify', []))}; "
-            f"{described}"
+            f"worker {name}: new callers' lookups {new_callers_looked_up(done)} (in "
+            f"{sum(len(done.get(t, [])) for t in NEW_CALLER_TASKS)} tasks); {described}"
         )
 
     ran_backfill = [n for n in WORKERS if any(s > 1 for s, _ in tasks[n].get("backfill_run", []))]

@@ -15,7 +15,9 @@ run of non-alphanumerics into one space, with a space in front, so a word prefix
 over ``unaccent`` with a pg_trgm GIN index on it (migration 0010); on SQLite it is the
 Python :func:`fold` registered on each connection, and customers' folded names are also
 kept in an FTS5 index (migration 0015), whose word-prefix query answers the same
-question without folding every name. Both databases give the same answers.
+question without folding every name. Both databases give the same answers. Customers'
+stored names are folded by ``sb_fold_name`` (:func:`fold_name`, migration 0016), which
+adds the words punctuation joins run together, so ``obrien`` finds "O'Brien".
 """
 
 import re
@@ -90,8 +92,31 @@ def fold(text: object) -> str:
     return " " + " ".join(_WORD.findall(text))
 
 
-# Columns PostgreSQL keeps folded itself (generated, stored; crm migration 0010):
-# ``(table, column) -> folded column``.
+# ASCII punctuation deleted (not made a space): the fast path of fold_name().
+_ASCII_JOINS = str.maketrans(
+    "", "", "".join(chr(c) for c in range(128) if not (chr(c).isalnum() or chr(c).isspace()))
+)
+
+
+def fold_name(text: object) -> str:
+    """A person's name as searches read it: :func:`fold`, then, when punctuation joins
+    words, the name with it deleted: ``"Seán O'Brien"`` -> ``" sean o brien sean obrien"``,
+    so ``obrien`` and ``o'brien`` both find it, and ``garciaperez`` "García-Pérez"
+    (docs/search.md). What ``sb_fold_name`` gives in SQL; the terms typed are folded with
+    :func:`fold` only."""
+    folded = fold(text)
+    text = str(text or "")
+    if text.isascii():
+        joined = " " + " ".join(text.lower().translate(_ASCII_JOINS).split())
+    else:
+        text = unicodedata.normalize("NFKD", text.translate(_LETTERS))
+        text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+        joined = " " + " ".join("".join(c for c in text if c.isalnum() or c.isspace()).split())
+    return folded if joined == folded else folded + joined
+
+
+# Columns PostgreSQL keeps folded itself (generated, stored; crm migration 0010, by
+# ``sb_fold_name`` since 0016): ``(table, column) -> folded column``.
 FOLDED_COLUMNS = {("crm_customer", "name"): "name_folded"}
 
 
@@ -137,6 +162,7 @@ def register_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> No
     """``connection_created`` hook: SQLite gets ``sb_fold`` as a Python function."""
     if connection.vendor == "sqlite":
         connection.connection.create_function("sb_fold", 1, fold, deterministic=True)
+        connection.connection.create_function("sb_fold_name", 1, fold_name, deterministic=True)
 
 
 @dataclass(frozen=True)

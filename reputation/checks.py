@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import CharField, F, Q
+from django.db.models import CharField, F, Q, QuerySet
 from django.db.models.functions import Cast
 from django.utils import timezone
 from psycopg import sql
@@ -359,41 +359,56 @@ def _ask(
     return answer, ""
 
 
-# Batches sent or waiting to be, and answered but not yet recorded, per thread: enough that
-# the threads keep sending while recording falls behind on a busy machine (it then catches
-# up, recording what waits in one commit), and a bound on the answers held in memory.
-QUEUED_PER_THREAD = 4
+# Requests waiting to be sent or in flight, per thread: the threads never wait for this
+# thread, which records (a queue of 4 a thread, counting the answers not yet recorded, ran
+# dry whenever recording fell behind on a loaded machine and stopped the requests for up to
+# 1.5 s, docs/profiles/reputation.md). 8 a thread is 0.8 s of requests at 100 ms, longer
+# than recording 10 answers takes on a loaded machine.
+AHEAD_PER_THREAD = 8
+# Batches held at once (waiting, in flight, or answered and not yet recorded), per thread:
+# a bound on the answers held in memory.
+QUEUED_PER_THREAD = 32
+# Answers recorded in one commit at most, so the queue is topped up between commits.
+RECORDED_PER_COMMIT = 10
 BATCH_FIELDS = ("id", "owned_number_id", "status", "flagged_at", "daily_checked_on")
-# Batches fetched to a query: one query per request was as many round trips again.
+# Batches fetched to a query after the first: one query per request was as many round trips
+# again. The first query fetches one batch a thread, so the first requests leave at once.
 BATCHES_PER_QUERY = 10
 
 
-def _batches(ids: list[int], size: int) -> Iterator[list[MonitoredNumber]]:
-    step = size * BATCHES_PER_QUERY
-    for i in range(0, len(ids), step):
-        # The number as its column holds it: building a PhoneNumber per row (a parse, then
-        # a format back to E.164) was a fifth of the check's time. Only numbers still ours.
-        rows = {
-            m.pk: m
-            for m in MonitoredNumber.objects.filter(
-                pk__in=ids[i : i + step], owned_number__status=OwnedNumber.Status.ACTIVE
-            )
-            # What a verdict reads; the rest it overwrites (the stored results, parsed
-            # from JSON for nothing, were a third of fetching a batch).
-            .only(*BATCH_FIELDS)
-            .annotate(e164=Cast("owned_number__number", CharField()))
-        }
-        for j in range(i, min(i + step, len(ids)), size):
-            yield [rows[pk] for pk in ids[j : j + size] if pk in rows]
+def _batches(
+    targets: QuerySet[MonitoredNumber], size: int, first: int
+) -> Iterator[list[MonitoredNumber]]:
+    """The targets still ours, ``size`` to a batch, in pk order, a keyset page per query
+    (no list of ids read first: the first requests leave after one small query)."""
+    rows = (
+        targets.filter(owned_number__status=OwnedNumber.Status.ACTIVE)
+        .order_by("pk")
+        # What a verdict reads; the rest it overwrites (the stored results, parsed from
+        # JSON for nothing, were a third of fetching a batch). The number as its column
+        # holds it: building a PhoneNumber per row (a parse, then a format back to E.164)
+        # was a fifth of the check's time.
+        .only(*BATCH_FIELDS)
+        .annotate(e164=Cast("owned_number__number", CharField()))
+    )
+    last, step = 0, size * first
+    while True:
+        page: list[MonitoredNumber] = list(rows.filter(pk__gt=last)[:step])
+        for i in range(0, len(page), size):
+            yield page[i : i + size]
+        if len(page) < step:
+            return
+        last, step = page[-1].pk, size * BATCHES_PER_QUERY
 
 
 def _check(
-    ids: list[int],
+    targets: QuerySet[MonitoredNumber],
     *,
     kind: str,
     fresh: bool,
     on_batch: OnBatch | None = None,
     counts: CheckCounts | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> CheckCounts:
     """Check these monitored numbers, ``batch_size`` to a request, ``workers`` in flight.
 
@@ -401,32 +416,42 @@ def _check(
     threads, so a thread that has its answer sends the next request at once, whatever this
     thread is doing: the requests in flight stay at ``workers`` and the check takes about
     requests / workers x the provider's latency (its floor, bench/reputation.py). This
-    thread records the answers as they come. The queue is bounded, and so are the answers
-    waiting in memory.
+    thread records the answers as they come, topping the queue up between commits. The
+    queue is bounded, and so are the answers waiting in memory. ``meanwhile`` runs once on
+    this thread while the first requests are out (this thread has nothing else to do until
+    their answers come), or at once when there is nothing to ask.
     """
     provider: ReputationProvider = get_provider("REPUTATION_PROVIDER")
     config = ReputationSettings.load()
     size = batch_size_of(provider)
     counts = counts or CheckCounts(kind=kind)
     workers = max_in_flight_of(provider, int(getattr(settings, "REPUTATION_CHECK_CONCURRENCY", 4)))
-    batches = _batches(ids, size)
+    batches = _batches(targets, size, first=workers)
     pending: dict[Future, tuple[int, list[MonitoredNumber]]] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
         try:
             while True:
-                while len(pending) < workers * QUEUED_PER_THREAD:
+                ahead = sum(1 for f in pending if not f.done())
+                while ahead < workers * AHEAD_PER_THREAD and len(pending) < (
+                    workers * QUEUED_PER_THREAD
+                ):
                     batch = next(batches, None)
                     if batch is None:
                         break
-                    if batch:
-                        e164s = [m.e164 for m in batch]  # type: ignore[attr-defined]
-                        counts.requests += 1
-                        future = pool.submit(_ask, provider, e164s, fresh)
-                        pending[future] = (counts.requests, batch)
+                    e164s = [m.e164 for m in batch]  # type: ignore[attr-defined]
+                    counts.requests += 1
+                    future = pool.submit(_ask, provider, e164s, fresh)
+                    pending[future] = (counts.requests, batch)
+                    ahead += 1
+                if meanwhile is not None:
+                    then, meanwhile = meanwhile, None
+                    then()
                 if not pending:
                     break
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                in_order = sorted(done, key=lambda f: pending[f][0])
+                done = {f for f in pending if f.done()}
+                if not done:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                in_order = sorted(done, key=lambda f: pending[f][0])[:RECORDED_PER_COMMIT]
                 answered: Answered = [(pending.pop(f)[1], *f.result()) for f in in_order]
                 counts.add(_apply(answered, kind=kind, config=config, on_batch=on_batch))
         finally:  # stopped by an error: the requests not yet sent are not sent
@@ -437,7 +462,9 @@ def _check(
 
 def numbers_prescreen(*, monitored_ids: list[int]) -> CheckCounts:
     """The check that starts monitoring (so the badge is known at once); not the daily one."""
-    return _check(monitored_ids, kind=CheckKind.PRESCREEN, fresh=False)
+    return _check(
+        MonitoredNumber.objects.filter(pk__in=monitored_ids), kind=CheckKind.PRESCREEN, fresh=False
+    )
 
 
 @dataclass
@@ -446,7 +473,9 @@ class DailyCheck:
     counts: CheckCounts | None  # None: this fire checked nothing (today's check is done)
 
 
-def daily_check(*, today: date, force: bool = False) -> DailyCheck | None:
+def daily_check(
+    *, today: date, force: bool = False, meanwhile: Callable[[], object] | None = None
+) -> DailyCheck | None:
     """The day's check of every monitored number (beat, ``check_reputation``).
 
     Once per calendar day: the day's run row is unique, and a number checked today is not
@@ -454,7 +483,8 @@ def daily_check(*, today: date, force: bool = False) -> DailyCheck | None:
     failed run left). ``force`` checks every number again today, asking for fresh data.
     The run's counters are numbers: ``numbers_checked`` those checked today, whichever fire
     did it, ``numbers_failed`` those the latest fire could not check. None when another
-    worker is running it.
+    worker is running it. ``meanwhile`` (the day's other upkeep) runs once while the first
+    requests are out, when this fire checks.
     """
     with advisory_try_lock(LockNamespace.REPUTATION_DAILY_CHECK, today.toordinal()) as mine:
         if not mine:
@@ -467,7 +497,6 @@ def daily_check(*, today: date, force: bool = False) -> DailyCheck | None:
             targets = targets.filter(
                 Q(daily_checked_on__isnull=True) | Q(daily_checked_on__lt=today)
             )
-        ids = list(targets.order_by("pk").values_list("pk", flat=True))
 
         def progress(checked: int, failed: int, requests: int, error: str) -> None:
             DailyCheckRun.objects.filter(pk=run.pk).update(
@@ -480,10 +509,19 @@ def daily_check(*, today: date, force: bool = False) -> DailyCheck | None:
         kind = CheckKind.FORCED if force else CheckKind.DAILY
         counts = CheckCounts(kind=kind)
         try:
-            _check(ids, kind=kind, fresh=force, on_batch=progress, counts=counts)
+            _check(
+                targets,
+                kind=kind,
+                fresh=force,
+                on_batch=progress,
+                counts=counts,
+                meanwhile=meanwhile,
+            )
         except Exception as exc:  # the run must end, whatever broke: the next fire resumes
             logger.exception("the reputation check of %s stopped", today)
-            counts.failed = max(counts.failed, len(ids) - counts.checked)
+            # Today's targets not checked: a daily check's are those still unchecked today.
+            left = targets.count() - (counts.checked if force else 0)
+            counts.failed = max(counts.failed, left)
             counts.last_error = f"the check stopped ({type(exc).__name__})"
         run.refresh_from_db()
         run.turned_spam += len(counts.turned_spam)

@@ -5,9 +5,9 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone
 
 from crm.dashboard import section
+from crm.formatting import local_datetime
 from crm.phones import display_number
 from reputation import selectors
 from reputation.models import ReputationSettings
@@ -72,7 +72,5 @@ def reputation_panel(request: HttpRequest, obj: None) -> dict[str, Any] | None:
 
 
 def _since(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    local = timezone.localtime(moment)
-    return f", since {local:%b} {local.day} {local:%H:%M}"
+    """In the reader's zone, naming it, as every page writes a moment (docs/voice.md)."""
+    return f", since {local_datetime(moment)}" if moment is not None else ""

@@ -225,12 +225,17 @@ def daily_check_run(*, force: bool = False, today: date | None = None) -> DailyC
     if not config.addon_enabled:
         return None
     today = today or team_today()
-    slots_rollover(today=today)
-    done = checks.daily_check(today=today, force=force)
+
+    def upkeep() -> None:
+        # Neither reads a verdict, so both run while the first requests are out: before
+        # the check they delayed its first request, after it its end (bench/reputation.py).
+        slots_rollover(today=today)
+        monitored_risk_refresh()
+
+    done = checks.daily_check(today=today, force=force, meanwhile=upkeep)
     if done is None:
         return None
     if done.counts is not None:
-        monitored_risk_refresh()
         resting.resting_refresh()
     after_check(counts=done.counts, today=today)
     return done.run

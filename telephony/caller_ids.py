@@ -16,16 +16,14 @@ Upper apps never teach telephony about themselves: they register a filter here
 (``register_caller_id_filter``) from their ``AppConfig.ready()``.
 """
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 
 from django.conf import settings
 from django.db.models import Count, F
 
+from telephony.data import area_code, area_code_state
 from telephony.models import Call, CallerIdUsage, Direction, OwnedNumber
 from telephony.selectors import team_day_start, team_today
 
@@ -50,22 +48,9 @@ class CallerIdChoice:
     calls_today: int
 
 
-@lru_cache(maxsize=1)
-def _area_code_states() -> dict[str, str]:
-    path = Path(__file__).parent / "data" / "area_code_states.json"
-    return json.loads(path.read_text())
-
-
-def area_code(e164: str) -> str | None:
-    """The three-digit NANP area code of a +1 number, else None."""
-    if len(e164) == 12 and e164.startswith("+1") and e164[1:].isdigit():
-        return e164[2:5]
-    return None
-
-
 def state_of(e164: str) -> str | None:
     npa = area_code(e164)
-    return _area_code_states().get(npa) if npa else None
+    return area_code_state(npa) if npa else None
 
 
 def _facts(number: OwnedNumber) -> tuple[str, str | None, str | None]:

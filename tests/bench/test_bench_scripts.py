@@ -111,3 +111,61 @@ def test_setup_claims_a_new_database_and_knows_it_again():
         setup.claim_database(url)  # the marker says it is a benchmark's: accepted
     finally:
         drop_database(name)
+
+
+def test_scale_out_counts_the_new_callers_looked_up_in_one_task_per_web_process(tmp_path):
+    """bench/scale_out.py reads what each worker did from its log: a web process's new
+    callers are one ``caller_numbers_identify`` task (one line type a number), a retried
+    one ``caller_number_identify``; both count, a number each."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_scale_out", ROOT / "bench" / "scale_out.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    scale_out = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scale_out)
+    log = tmp_path / "w1.log"
+    log.write_text(
+        "\n".join(
+            [
+                '{"message": "Task telephony.tasks.caller_numbers_identify[6f1c-22] succeeded '
+                "in 0.61s: ['mobile', 'landline']\"}",
+                '{"message": "Task telephony.tasks.caller_numbers_identify[6f1c-23] succeeded '
+                "in 0.40s: ['mobile']\"}",
+                "Task telephony.tasks.caller_number_identify[6f1c-24] succeeded in 0.2s: 'mobile'",
+                "Task reputation.tasks.daily_check_run[6f1c-25] succeeded in 0.8s: 35",
+            ]
+        )
+    )
+    done = scale_out.worker_tasks(log)
+    assert scale_out.new_callers_looked_up(done) == 4
+    assert [r for _, r in done["daily_check_run"]] == ["35"]
+
+
+def test_the_stand_ins_answer_on_their_shared_loop():
+    """bench/fake_feed.py and bench/fake_lookup.py share one HTTP loop
+    (bench/_fake_server.py): each answers its API on a kept-alive connection, and counts."""
+    import json
+    import urllib.request
+
+    setup = bench_setup()
+    feed, feed_url = setup.start_stand_in("fake_feed.py", "--latency", "0")
+    lookup, lookup_url = setup.start_stand_in("fake_lookup.py", "--latency", "0")
+    try:
+        request = urllib.request.Request(  # noqa: S310 (loopback)
+            f"{feed_url}/check",
+            data=json.dumps({"numbers": ["+14155550107", "+14155550100"]}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310 (loopback)
+            results = json.load(answer)["results"]
+        assert [r["flagged"] for r in results["+14155550107"]] == [True, True, False]
+        assert setup.get_json(f"{feed_url}/reset")["requests"] == 1
+        assert setup.get_json(f"{feed_url}/stats")["requests"] == 0
+        body = setup.get_json(f"{lookup_url}/v2/PhoneNumbers/+14155550100?Fields=x")
+        assert body["phone_number"] == "+14155550100"
+        assert setup.get_json(f"{lookup_url}/stats")["answered"] == 1
+    finally:
+        for process in (feed, lookup):
+            process.terminate()
+            process.wait()

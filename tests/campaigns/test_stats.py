@@ -107,3 +107,20 @@ def test_workspace_shows_the_callers_own_figures_only(client, worked, caller):
     assert 'id="my-day"' in page
     assert 'data-stat="dials">4<' in page  # theirs, not the other caller's 1 added in
     assert 'data-stat="conversations">1<' in page
+
+
+def test_hours_are_in_the_readers_zone_and_name_it(client, worked, administrator, monkeypatch):
+    """The per-hour table counts and writes hours in the reader's zone, naming it as every
+    page does (docs/voice.md, "Time zones"): ``04:00 JST``, not a bare ``04:00``."""
+    from zoneinfo import ZoneInfo
+
+    from telephony import middleware
+
+    monkeypatch.setattr(middleware, "staff_time_zone", lambda user_id: "Asia/Tokyo")
+    client.force_login(administrator)
+    page = client.get("/admin/campaigns/campaign/statistics/?days=1").content.decode()
+    hours = page[page.index('id="stats-hours"') :]
+    hours = hours[: hours.index("</table>")]
+    when = CallAttempt.objects.filter(outcome__isnull=False).latest("created_at").created_at
+    tokyo = when.astimezone(ZoneInfo("Asia/Tokyo"))
+    assert f"<td>{tokyo:%H}:00 JST</td>" in hours

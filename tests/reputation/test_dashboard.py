@@ -98,3 +98,24 @@ def test_the_row_menu_sits_beside_the_number(administrator, addon, owned):
     headers = [f"column-{name}" for name in columns if f"column-{name}" in page]
     assert len(headers) == 4
     assert sorted(headers, key=page.index) == headers
+
+
+def test_since_when_a_number_is_flagged_is_in_the_readers_zone_naming_it(
+    administrator, addon, owned, monkeypatch
+):
+    from datetime import UTC, datetime
+
+    from telephony import middleware
+
+    flagged = owned(label="Spam line")
+    ScriptedReputation.default = (True, True, True)
+    services.numbers_monitor(owned_number_ids=[flagged.pk], by=None)
+    # Mon 7 Dec 2026, 19:05 UTC: 04:05 on Tuesday in Tokyo.
+    MonitoredNumber.objects.filter(owned_number=flagged).update(
+        flagged_at=datetime(2026, 12, 7, 19, 5, tzinfo=UTC)
+    )
+    monkeypatch.setattr(middleware, "staff_time_zone", lambda user_id: "Asia/Tokyo")
+    client = Client()
+    client.force_login(administrator)
+    home = section_of(client.get("/admin/").text)
+    assert "since Dec 8, 2026, 04:05 JST" in home

@@ -116,6 +116,16 @@ def test_state_data_covers_the_area_codes():
     assert Call.objects.count() == 0
 
 
+def test_caller_id_choice_reads_the_apps_one_area_code_table():
+    """One table for the whole app (telephony/data): the state a lead's number is placed in
+    comes from the shared loader, not from a copy of the file read by caller ID choice."""
+    from telephony import data
+
+    data.area_code_states.cache_clear()
+    assert caller_ids.state_of("+14045550100") == "Georgia"
+    assert data.area_code_states.cache_info().currsize == 1
+
+
 def test_held_numbers_are_never_offered():
     held = owned("+16785550100", status=OwnedNumber.Status.HELD)
     kept = owned("+12125550100")
