@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from campaigns import dialing, services
 from campaigns.models import Account, Campaign, Contact, DoNotCallNumber, LeadLease, Status
-from crm.db import is_postgresql
 from tests.campaigns.dialing_helpers import lead, night_zone
 
 pytestmark = pytest.mark.django_db
@@ -76,9 +75,9 @@ def test_the_lead_has_its_account_numbers_and_fields_loaded(campaign, caller):
     assert found.expires_at == LeadLease.objects.get(contact_id=made.pk).expires_at
 
 
+# SQLite takes the portable path: a transaction of several statements.
+@pytest.mark.postgresql
 def test_one_ask_is_two_statements_on_postgresql(campaign, caller):
-    if not is_postgresql():
-        pytest.skip("SQLite takes the portable path: a transaction of several statements")
     lead(campaign, "First", number="+16785551001")
     lead(campaign, "Second", number="+16785551002")
     dialing.lead_next(campaign=campaign, caller=caller)  # works the zone keys out
