@@ -34,7 +34,7 @@ AREA_CODES = [
     "702", "713", "770", "804", "832", "917", "972", "206",
 ]  # fmt: skip
 FORMATS = [
-    "1 {a}-{b}-{c}",  # the seed's four formats
+    "1 {a}-{b}-{c}",  # the four formats of docs/product.md
     "({a})-{b} {c}",
     "{a} {b} {c}",
     "+1 ({a}) {b}-{c}",

@@ -1,4 +1,4 @@
-"""Demo campaign: the seed document's scenario, assigned to the demo caller.
+"""Demo campaign: leads with shared numbers, assigned to the demo caller.
 
 Keller Williams' office line is shared by its contacts; Jane Doe's mobile is also her
 husband's pet-shop line; John Smith (Keller Williams) and John R. Smith (KW Realty) share
@@ -30,7 +30,7 @@ Liam,Martinez,liam.martinez@example.com,,,,555-01,
 def seed(stdout) -> None:
     campaign, created = Campaign.objects.get_or_create(
         name=DEMO_CAMPAIGN,
-        defaults={"description": "Leads from the seed document, with its shared numbers."},
+        defaults={"description": "Demo leads: an office line, a mobile and a pet shop shared between contacts."},
     )
     caller = get_user_model().objects.filter(username="caller").first()
     if caller is not None:

@@ -186,7 +186,7 @@ def _choose(holders: list["_Holder"], medium: Medium) -> tuple["_Holder", bool]:
         others = [h for h in holders if h.type == PhoneNumber.Type.OTHER]
         if len(others) == 1:
             # One profile holds it as Other and nobody as Mobile: it is that person's
-            # mobile. Never split them into a second profile (unlike the seed product).
+            # mobile. Never split them into a second profile for the message.
             return others[0], True
     # Several profiles and none holds it as Mobile: the most recently active one.
     return holders[0], False
