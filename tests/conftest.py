@@ -56,6 +56,20 @@ def _one_broker_per_worker() -> None:
 _one_broker_per_worker()
 
 
+def _fast_passwords() -> None:
+    """Users made by the suite get a one-iteration hash (tests/hashers.py); hashes made
+    elsewhere still check with the stock hashers behind it."""
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = [
+        "tests.hashers.OneIterationPBKDF2PasswordHasher",
+        *settings.PASSWORD_HASHERS,
+    ]
+
+
+_fast_passwords()
+
+
 def pytest_runtest_logreport(report):
     # Counted here, in the root conftest, so that the pytest-xdist controller counts too.
     if report.when == "call" and "test_openapi_fuzz" in report.nodeid:
