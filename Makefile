@@ -82,6 +82,7 @@ vendor-softphone:
 	scripts/vendor_twilio_voice_sdk.sh
 
 lint: install-dev
+	@echo "== lint"
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
@@ -104,7 +105,11 @@ pytest-sqlite: install-dev
 	CELERY_BROKER_URL=filesystem:// $(BIN)/pytest -rs $(XDIST) $(PYTEST_ARGS); \
 	status=$$?; rm -rf "$$dir"; exit $$status
 
-test: install-dev browser lint pytest pytest-sqlite
+# Lint and the two runs at once: each run alone leaves a core idle while its tests wait on
+# browsers, servers and sockets. --output-sync prints each one's output whole when it ends,
+# so .ci/run still finds each run's header and summary (a section ends at the next "== ").
+test: install-dev browser
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint pytest pytest-sqlite
 
 format: install-dev
 	$(BIN)/ruff check --fix .

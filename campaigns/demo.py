@@ -30,7 +30,9 @@ Liam,Martinez,liam.martinez@example.com,,,,555-01,
 def seed(stdout) -> None:
     campaign, created = Campaign.objects.get_or_create(
         name=DEMO_CAMPAIGN,
-        defaults={"description": "Demo leads: an office line, a mobile and a pet shop shared between contacts."},
+        defaults={
+            "description": "Demo leads: an office line, a mobile and a pet shop shared by contacts."
+        },
     )
     caller = get_user_model().objects.filter(username="caller").first()
     if caller is not None:
