@@ -30,7 +30,11 @@ Liam,Martinez,liam.martinez@example.com,,,,555-01,
 def seed(stdout) -> None:
     campaign, created = Campaign.objects.get_or_create(
         name=DEMO_CAMPAIGN,
-        defaults={"description": "Demo leads: an office line, a mobile and a pet shop shared between contacts."},
+        defaults={
+            "description": (
+                "Demo leads: an office line, a mobile and a pet shop shared between contacts."
+            )
+        },
     )
     caller = get_user_model().objects.filter(username="caller").first()
     if caller is not None:
