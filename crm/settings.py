@@ -429,6 +429,8 @@ LOOKUP_RATE_LIMIT_REDIS_URL = os.environ.get("LOOKUP_RATE_LIMIT_REDIS_URL") or (
 
 # --- Security ---------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# Django's database sessions, read with SQL composed once (crm/sessions.py).
+SESSION_ENGINE = "crm.sessions"
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
