@@ -19,6 +19,7 @@ from campaigns import selectors, services
 from campaigns.models import Campaign, CampaignPhone, Disposition, LeadUpload, Scope
 from crm.inputs import FormParser, MultiPartParser
 from crm.pagination import BoundedCursorPagination
+from crm.permissions import permissions_load
 from crm.phones import InvalidPhoneNumber, normalize
 
 
@@ -26,7 +27,11 @@ class HasPerm(BasePermission):
     """The role matrix: each view names the permission it needs."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
-        return bool(request.user and request.user.has_perm(view.required_permission))
+        if not request.user:
+            return False
+        # The view's scoping (campaigns_for_user) asks again: both answered by one read.
+        permissions_load(request.user)
+        return bool(request.user.has_perm(view.required_permission))
 
 
 def _campaign(request: Request, campaign_id: int) -> Campaign:

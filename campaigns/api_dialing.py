@@ -6,6 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
@@ -72,8 +73,12 @@ class NextLeadApi(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT, 204: None})
     def get(self, request: Request, campaign_id: int) -> Response:
-        campaign = _campaign(request, campaign_id)
-        dialing.campaign_outcomes_seed(campaign=campaign)
+        # Campaigns a caller is not assigned to do not exist for them (404, not 403).
+        campaign = selectors.campaign_to_dial(request.user, campaign_id)
+        if campaign is None:
+            raise Http404("No Campaign matches the given query.")  # as get_object_or_404
+        if not campaign.outcomes_seeded:  # type: ignore[attr-defined]
+            dialing.campaign_outcomes_seed(campaign=campaign)
         now = timezone.now()
         lead = dialing.lead_next(campaign=campaign, caller=request.user, now=now)
         if isinstance(lead, dialing.NoLead):

@@ -3,6 +3,8 @@
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.models import User as AuthUser
@@ -23,6 +25,7 @@ from campaigns.models import (
     DoNotCallNumber,
     LeadRejection,
     LeadUpload,
+    Outcome,
     Scope,
     Status,
 )
@@ -47,6 +50,42 @@ def campaigns_for_user(user: User) -> QuerySet[Campaign]:
     if user.has_perm(WORK_PERMISSION):
         return Campaign.objects.filter(callers=user)
     return Campaign.objects.none()
+
+
+@cache
+def _campaign_to_dial_sql(assigned_only: bool) -> str:
+    quote = connection.ops.quote_name
+    callers: Any = Campaign._meta.get_field("callers")
+    seeded = Outcome._meta.get_field("campaign").column
+    scope = (
+        f"AND EXISTS (SELECT 1 FROM {quote(callers.m2m_db_table())} cc "  # noqa: S608
+        f"WHERE cc.{quote(callers.m2m_column_name())} = c.{quote('id')} "
+        f"AND cc.{quote(callers.m2m_reverse_name())} = %s)"
+        if assigned_only
+        else ""
+    )
+    return (
+        f"SELECT c.*, EXISTS (SELECT 1 FROM {quote(Outcome._meta.db_table)} o "  # noqa: S608
+        f"WHERE o.{quote(seeded)} = c.{quote('id')}) AS outcomes_seeded "
+        f"FROM {quote(Campaign._meta.db_table)} c WHERE c.{quote('id')} = %s {scope}"
+    )
+
+
+def campaign_to_dial(user: User, campaign_id: int) -> Campaign | None:
+    """The campaign of that id if ``user`` may work it (``campaigns_for_user``'s rule),
+    with ``outcomes_seeded``: whether its outcomes exist yet. The next-lead request asks
+    both on every call: one statement, written once rather than built by the ORM each
+    time (1.5 ms of a request's CPU; docs/profiles/dialing.md)."""
+    if not user.is_authenticated:
+        return None
+    if user.has_perm(MANAGE_PERMISSION):
+        sql, params = _campaign_to_dial_sql(False), [campaign_id]
+    elif user.has_perm(WORK_PERMISSION):
+        sql, params = _campaign_to_dial_sql(True), [campaign_id, user.pk]
+    else:
+        return None
+    found = list(Campaign.objects.raw(sql, params))
+    return found[0] if found else None
 
 
 # A name or company prefix can match most of a campaign; past this many matches the list

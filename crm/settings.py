@@ -166,9 +166,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # several web processes serve, or each process counts on its own.
 CACHE_URL = os.environ.get("CACHE_URL", "")
 if CACHE_URL.startswith(("redis://", "rediss://")):
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-    }
+    CACHES = {"default": {"BACKEND": "crm.cache.RedisCache", "LOCATION": CACHE_URL}}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -431,6 +429,8 @@ LOOKUP_RATE_LIMIT_REDIS_URL = os.environ.get("LOOKUP_RATE_LIMIT_REDIS_URL") or (
 
 # --- Security ---------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# Django's database sessions, read with SQL composed once (crm/sessions.py).
+SESSION_ENGINE = "crm.sessions"
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
