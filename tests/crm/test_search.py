@@ -349,3 +349,38 @@ def test_a_joined_name_is_read_from_the_trigram_index(db):
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "crm_customer_name_fold" in plan
     assert found("obrien") == ["Liam O'Brien"]
+
+
+def test_a_rare_word_beside_common_ones_finds_the_same_customers(db):
+    """ "Bulk Customer 0333": the common words are checked on the rare word's matches
+    (PostgreSQL, by the planner's estimates) and the answer is what every word finds."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(300):
+        CustomerFactory(name=f"Bulk Customer {i:05d}", email=f"b{i}@example.com")
+    CustomerFactory(name="Customer Bulkley 00033", email="other@example.com")
+    CustomerFactory(name="Bulk 00033", email="no-customer-word@example.com")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE crm_customer")
+    with CaptureQueriesContext(connection) as queries:
+        names = set(found("Bulk Customer 0003"))
+    assert names == {f"Bulk Customer {i:05d}" for i in range(30, 40)} | {"Customer Bulkley 00033"}
+    assert set(found("customer 00033 bulk")) == {"Bulk Customer 00033", "Customer Bulkley 00033"}
+    assert len(found("bulk customer")) == min(search.SEARCH_CAP, 301)
+    if connection.vendor == "postgresql":
+        sql = " ".join(q["sql"] for q in queries.captured_queries)
+        assert "STRPOS" in sql
+        assert "LIKE '% 0003%'" in sql
+
+
+@pytest.mark.postgresql
+def test_words_as_common_as_each_other_all_read_the_index(db):
+    for i in range(50):
+        CustomerFactory(name=f"Ann Lee {i}", email=f"a{i}@example.com")
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE crm_customer")
+    assert search._common_words(Customer.objects.all(), "name", ("ann", "lee")) == set()
+    assert search._common_words(Customer.objects.all(), "name", ("ann",)) == set()
