@@ -95,12 +95,9 @@ def lead_conditions(
         found.append((Q(dedup_key=rules.email_key(query.email)), search.RANK_EXACT))
         found.append((Q(email__icontains=query.email), search.RANK_PARTIAL))
     if query.words:
-        contacts = Contact.objects.filter(campaign_id__in=campaign_ids)
-        names = search.words_q("name", query.words, within=contacts)
-        found.append((names, search.RANK_NAME))
+        found.append((search.words_q("name", query.words), search.RANK_NAME))
         accounts = _unindexed_campaign(Account.objects.all(), campaign_ids)
-        companies = search.words_q("name", query.words, within=accounts)
-        account_ids = _ids(accounts.filter(companies), limit, "id")
+        account_ids = _ids(accounts.filter(search.words_q("name", query.words)), limit, "id")
         if account_ids:
             found.append((Q(account_id__in=account_ids), search.RANK_NAME))
     return found
