@@ -44,6 +44,7 @@ from django.db.models.expressions import Case, Col, RawSQL, When
 from django.db.models.functions import Reverse, StrIndex
 from django.db.models.lookups import GreaterThan
 
+from crm.db import is_postgresql
 from crm.phones import try_normalize
 
 _M = TypeVar("_M", bound=Model)
@@ -215,7 +216,7 @@ def parse(term: object) -> Query:
 def suffix_q(field_name: str, digits: str) -> Q:
     """Numbers (E.164 text) ending in ``digits``. PostgreSQL reads it from an index on the
     reversed number (a prefix of it, migration 0010); SQLite scans, fast at its sizes."""
-    if connection.vendor == "postgresql":
+    if is_postgresql():
         return Q(**{f"{field_name}__reverse__startswith": digits[::-1]})
     return Q(**{f"{field_name}__endswith": digits})
 
@@ -257,7 +258,7 @@ RARE_WORD_ROWS = 10_000
 def _common_words(rows: QuerySet[Any], field_name: str, words: Sequence[str]) -> set[str]:
     """The words of a term common enough, beside its rarest, to be checked on the rare
     words' matches rather than read from the index (PostgreSQL; one EXPLAIN, no rows)."""
-    if len(words) < 2 or connection.vendor != "postgresql":
+    if len(words) < 2 or not is_postgresql():
         return set()
     parts = [
         rows.filter(**{f"{field_name}__sb_fold__contains": " " + word}).order_by().values("pk")
@@ -285,7 +286,7 @@ def _folded_column(model: type[Model] | None, field_name: str) -> str | None:
 
 
 def _fts_table(model: type[Model] | None, field_name: str) -> str | None:
-    if model is None or connection.vendor != "sqlite" or "__" in field_name:
+    if model is None or is_postgresql() or "__" in field_name:
         return None
     column = getattr(model._meta.get_field(field_name), "column", None)
     return FTS_TABLES.get((model._meta.db_table, str(column)))
