@@ -15,6 +15,7 @@ from typing import Any
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from campaigns.models import CampaignPhone, Contact, Disposition, DoNotCallNumber, Status
+from campaigns.selectors import campaign_phones_numbered
 from crm.erasure import ErasureChoice, ErasurePart
 from crm.models import Customer, PhoneNumber
 from crm.phones import display_number
@@ -86,7 +87,7 @@ def _tie(contact: Contact, emails: set[str], held: dict[str, str]) -> tuple[bool
 
 def leads_of(customer: Customer, numbers: Collection[str]) -> QuerySet[Contact]:
     """The campaign leads that carry one of the numbers or the email, not yet erased."""
-    phones = CampaignPhone.objects.filter(number__in=list(numbers)).values("pk")
+    phones = [phone.pk for phone in campaign_phones_numbered(numbers)]
     match = Q(phone_id__in=phones) | Q(mobile_id__in=phones)
     for email in _emails(customer):
         match |= Q(dedup_key=f"e:{email}")  # the indexed lower(email) key of a lead
