@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from crm import roles
 from crm.db import is_postgresql
+from tests import databases
 
 
 def _one_broker_per_worker() -> None:
@@ -101,6 +102,46 @@ def pytest_terminal_summary(terminalreporter):
 
     if tally.requests:
         terminalreporter.write_line(tally.summary())
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_use_migrations,
+    django_db_keepdb,
+    django_db_createdb,
+    django_db_modify_db_settings,
+    tmp_path_factory,
+):
+    """pytest-django's own setup, except that pytest-xdist workers copy one migrated
+    database instead of each migrating its own (tests/databases.py)."""
+    from django.test.utils import setup_databases, teardown_databases
+    from pytest_django.fixtures import _disable_migrations
+
+    verbosity = request.config.option.verbose
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not django_db_use_migrations:
+        _disable_migrations()
+    keepdb = django_db_keepdb and not django_db_createdb
+    with django_db_blocker.unblock():
+        # --reuse-db keeps each worker's PostgreSQL database; SQLite's are in memory and
+        # made again every run whatever it says.
+        if (
+            worker.startswith("gw")
+            and django_db_use_migrations
+            and (not keepdb or not is_postgresql())
+        ):
+            # The run's folder: every worker's base temporary folder is inside it.
+            folder = tmp_path_factory.getbasetemp().parent
+            old_config = databases.setup_worker_database(folder, worker, verbosity)
+        else:
+            old_config = setup_databases(verbosity=verbosity, interactive=False, keepdb=keepdb)
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(old_config, verbosity=verbosity)
 
 
 def pytest_collection_modifyitems(config, items):
