@@ -232,7 +232,7 @@ def words_q(field_name: str, words: Sequence[str], model: type[Model] | None = N
     # Only customers' stored folded names: on leads the EXPLAIN cost what it saved
     # (docs/profiles/pages.md), and other tables' names are few.
     common: set[str] = set()
-    if model is not None and _folded_column(model, field_name) is not None:
+    if model is not None and _column_key(model, field_name) in FOLDED_COLUMNS:
         common = _common_words(model._default_manager.all(), field_name, words)
     condition = Q()
     for word in words:
@@ -278,18 +278,19 @@ def _common_words(rows: QuerySet[Any], field_name: str, words: Sequence[str]) ->
     }
 
 
-def _folded_column(model: type[Model] | None, field_name: str) -> str | None:
+def _column_key(model: type[Model] | None, field_name: str) -> tuple[str, str] | None:
+    """(table, column) of a model's own field, the key of FOLDED_COLUMNS and FTS_TABLES."""
     if model is None or "__" in field_name:
         return None
     column = getattr(model._meta.get_field(field_name), "column", None)
-    return FOLDED_COLUMNS.get((model._meta.db_table, str(column)))
+    return model._meta.db_table, str(column)
 
 
 def _fts_table(model: type[Model] | None, field_name: str) -> str | None:
-    if model is None or is_postgresql() or "__" in field_name:
+    if is_postgresql():
         return None
-    column = getattr(model._meta.get_field(field_name), "column", None)
-    return FTS_TABLES.get((model._meta.db_table, str(column)))
+    key = _column_key(model, field_name)
+    return FTS_TABLES.get(key) if key is not None else None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import connections
 
 
@@ -79,8 +80,6 @@ def _sqlite_from_template(connection: Any, copy: Path, made: Path, verbosity: in
     name = connection.creation._get_test_db_name()
     connection.close()
     connection.settings_dict["NAME"] = name
-    from django.conf import settings
-
     settings.DATABASES[connection.alias]["NAME"] = name
     connection.ensure_connection()
     source = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
