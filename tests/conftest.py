@@ -144,13 +144,32 @@ def django_db_setup(
             teardown_databases(old_config, verbosity=verbosity)
 
 
+DATABASE_FREE_REASON = "database-free: runs once, in the SQLite run"
+DATABASE_FIXTURES = frozenset(
+    ("db", "transactional_db", "live_server", "django_db_serialized_rollback")
+)
+
+
 def pytest_collection_modifyitems(config, items):
-    # PostgreSQL-only tests skip elsewhere; .ci/run fails the build on any skip.
-    if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
-        return
-    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+    """PostgreSQL-only tests skip on SQLite; database-free tests skip on PostgreSQL.
+
+    A database-free test (pure code: a parser, a provider adapter against a loopback
+    server) would only repeat itself in the second run, so it runs in the SQLite one, the
+    embedded default. It cannot reach a database: pytest-django refuses any query from a
+    test that asks for none, and one that asks for one is refused here. .ci/run fails the
+    build on any other skip.
+    """
     for item in items:
-        if "postgresql" in item.keywords:
+        if "database_free" in item.keywords and (
+            item.get_closest_marker("django_db") or DATABASE_FIXTURES & set(item.fixturenames)
+        ):
+            raise pytest.UsageError(f"{item.nodeid} is marked database_free but uses the database")
+    if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        marker, skip = "database_free", pytest.mark.skip(reason=DATABASE_FREE_REASON)
+    else:
+        marker, skip = "postgresql", pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+    for item in items:
+        if marker in item.keywords:
             item.add_marker(skip)
 
 

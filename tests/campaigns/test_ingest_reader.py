@@ -13,6 +13,8 @@ import campaigns.ingest.records as records_module
 from campaigns.ingest import rules
 from campaigns.ingest.reader import STAGED_FIELDS, FileRefused, LeadFileReader
 
+pytestmark = pytest.mark.database_free
+
 
 def read(data: bytes | str) -> tuple[list[dict], LeadFileReader]:
     raw = data.encode() if isinstance(data, str) else data

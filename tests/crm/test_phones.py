@@ -8,6 +8,8 @@ from crm.phones import (
     try_normalize,
 )
 
+pytestmark = pytest.mark.database_free
+
 
 @pytest.mark.parametrize(
     "raw",

@@ -6,10 +6,9 @@ import base64
 import io
 import math
 import struct
-import threading
 import wave
 from datetime import time, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from django.utils import timezone
@@ -19,6 +18,7 @@ from crm.models import Customer
 from telephony.models import Call, TelephonySettings
 from tests.e2e.test_ops_pages import _shoot
 from tests.telephony.factories import call_sid
+from tests.telephony.loopback import loopback_serve
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
@@ -60,8 +60,7 @@ def twilio_media(settings):
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = loopback_serve(Handler)
     base = f"http://127.0.0.1:{server.server_port}"
     settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = ACCOUNT, TOKEN
     settings.TWILIO_API_BASE_URL = base

@@ -1,9 +1,10 @@
 """A small HTTP server on 127.0.0.1 that answers like a vendor's API, for adapter tests."""
 
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from tests.telephony.loopback import serve_in_background
 
 
 class Loopback:
@@ -53,10 +54,9 @@ class Loopback:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self):
-        self.thread.start()
+        serve_in_background(self.server)
         return self
 
     def __exit__(self, *exc):

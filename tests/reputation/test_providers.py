@@ -11,6 +11,8 @@ from telephony.providers.sandbox import SandboxNumberInventoryProvider
 from telephony.providers.twilio_inventory import TwilioNumberInventoryProvider
 from tests.reputation.loopback import Loopback
 
+pytestmark = pytest.mark.database_free
+
 FEED_ANSWER = {
     "results": {
         "+14155550100": [

@@ -7,6 +7,8 @@ import pytest
 from reputation.providers.base import ReputationProviderError
 from reputation.providers.telnyx import TelnyxReputationProvider
 
+pytestmark = pytest.mark.database_free
+
 
 def _closed_port() -> int:
     # A port nothing listens on: bound, then closed, so the connection is refused.

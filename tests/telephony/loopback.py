@@ -4,20 +4,32 @@
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+# serve_forever looks for shutdown() every poll interval; the stdlib's 0.5 s made every
+# test stopping a fake vendor wait for it.
+POLL_INTERVAL = 0.01
+
+
+def serve_in_background(server: ThreadingHTTPServer) -> ThreadingHTTPServer:
+    """``server`` serving in a daemon thread until ``shutdown()``."""
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, args=(POLL_INTERVAL,), daemon=True).start()
+    return server
+
+
+def loopback_serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """A threaded HTTP server on a free port of 127.0.0.1, serving in the background."""
+    return serve_in_background(ThreadingHTTPServer(("127.0.0.1", 0), handler))
+
 
 class ServedOnLoopback:
     """Mixin of a fake vendor: ``serve(Handler)`` in ``__enter__``, ``stop()`` in ``__exit__``;
     ``url`` is the base URL the adapter under test is pointed at."""
 
     server: ThreadingHTTPServer
-    thread: threading.Thread
     url: str
 
     def serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server = loopback_serve(handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def stop(self) -> None:

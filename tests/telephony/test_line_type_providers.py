@@ -16,6 +16,8 @@ from telephony.providers.twilio import TwilioLineTypeProvider
 from tests.telephony.event_loop import run_in_own_loop
 from tests.telephony.twilio_lookup_server import FakeTwilioLookup
 
+pytestmark = pytest.mark.database_free
+
 NUMBER = "+14155550100"
 
 

@@ -11,6 +11,8 @@ from telephony.providers.twilio import TwilioMessagingProvider
 from telephony.providers.twilio_messaging import MessagingUnconfirmed
 from tests.telephony.twilio_messages_server import FakeTwilioMessages
 
+pytestmark = pytest.mark.database_free
+
 ACCOUNT = "AC" + "a" * 32
 FROM, TO = "+18005550100", "+14155550142"
 CALLBACK = "https://crm.example.com/webhooks/twilio/sms/status/?message=7"

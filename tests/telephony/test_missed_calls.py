@@ -3,9 +3,8 @@
 settings page's "what a caller hears now"."""
 
 import base64
-import threading
 from datetime import time, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from django.urls import reverse
@@ -13,6 +12,7 @@ from django.utils import timezone
 
 from telephony.models import Call, TelephonySettings
 from tests.telephony.factories import call_sid
+from tests.telephony.loopback import loopback_serve
 
 pytestmark = pytest.mark.django_db
 
@@ -119,9 +119,8 @@ class FakeTwilioMedia:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = loopback_serve(Handler)
         self.base = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
     def __exit__(self, *exc) -> None:
