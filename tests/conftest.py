@@ -4,7 +4,6 @@ import pytest
 from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from pytest_django.plugin import blocking_manager_key
 from rest_framework.test import APIClient
 
 from crm import roles
@@ -69,6 +68,7 @@ def _fast_passwords() -> None:
 
 
 _fast_passwords()
+databases.flush_lightly()
 
 
 def pytest_runtest_logreport(report):
@@ -173,23 +173,6 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item, nextitem):
-    # A transactional test ends with a flush that wipes the data migration's groups. Once
-    # every fixture (and so the flush) is torn down, put them back so later tests see the
-    # database as the migrations left it.
-    result = yield
-    marker = item.get_closest_marker("django_db")
-    fixtures = getattr(item, "fixturenames", ())
-    if (marker and marker.kwargs.get("transaction")) or {
-        "transactional_db",
-        "live_server",
-    } & set(fixtures):
-        with item.config.stash[blocking_manager_key].unblock():
-            roles.sync_roles(django_apps)
-    return result
-
-
 @pytest.fixture(autouse=True)
 def fresh_settings_cache():
     # Each test's database starts over; the per-process settings cache must too.
@@ -202,7 +185,8 @@ def fresh_settings_cache():
 
 @pytest.fixture
 def role_groups(db):
-    # Transactional tests flush the data migration's groups; put them back when missing.
+    # A flush keeps the data migration's groups (tests/databases.py); put them back if
+    # something took them anyway.
     if Group.objects.filter(name__in=roles.ROLE_PERMISSIONS).count() < len(roles.ROLE_PERMISSIONS):
         roles.sync_roles(django_apps)
     return {group.name: group for group in Group.objects.filter(name__in=roles.ROLE_PERMISSIONS)}
