@@ -97,7 +97,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, with the session's user read by SQL composed once (crm/auth.py).
+    "crm.auth.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Pages (not webhooks or the API) show times in the reader's zone (docs/voice.md).
     "telephony.middleware.ReaderTimeZoneMiddleware",
