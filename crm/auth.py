@@ -5,7 +5,8 @@ the session, and ``ModelBackend.get_user`` has the ORM build the same ``SELECT``
 time (~1 ms of CPU of an API ask, docs/profiles/dialing.md). The stored path
 (``django.contrib.auth.backends.ModelBackend``) cannot change without signing everyone
 out, so the middleware, not the backend, reads the row: for sessions of ModelBackend on
-PostgreSQL it reads the same row with SQL composed once per process and then applies
+PostgreSQL it reads the same row, and the user's permissions with it
+(``crm.permissions.permissions_columns_sql``), with SQL composed once per process and applies
 everything ``get_user`` does (the backend still listed, ``user_can_authenticate``, the
 session hash with its fallback secrets). Any other backend, or database, is Django's
 own path (``AuthenticationMiddleware`` in ``MIDDLEWARE``).
@@ -25,6 +26,8 @@ from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 from django.utils.functional import SimpleLazyObject
 
+from crm.permissions import permissions_columns_sql, permissions_put
+
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
@@ -32,17 +35,21 @@ MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 def _user_sql(alias: str) -> tuple[str, tuple[str, ...]]:
     model = get_user_model()
     quote = connections[alias].ops.quote_name
+    table = quote(model._meta.db_table)
     fields = model._meta.concrete_fields
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(f"{table}.{quote(f.column)}" for f in fields)
+    # Almost every signed-in request checks a permission next: read with the user.
+    permissions = permissions_columns_sql(f"{table}.{quote(model._meta.pk.column)}")
     sql = (
-        f"SELECT {columns} FROM {quote(model._meta.db_table)} "  # noqa: S608 (from _meta)
-        f"WHERE {quote(model._meta.pk.column)} = %s"
+        f"SELECT {columns}, {permissions} FROM {table} "  # noqa: S608 (from _meta)
+        f"WHERE {table}.{quote(model._meta.pk.column)} = %s"
     )
     return sql, tuple(f.attname for f in fields)
 
 
 def _user_read(user_id: Any) -> Any:
-    """ModelBackend.get_user's answer: the active user of that id, else None."""
+    """ModelBackend.get_user's answer (the active user of that id, else None), with their
+    permissions where ModelBackend keeps them for the request."""
     model = get_user_model()
     alias = router.db_for_read(model)
     sql, attnames = _user_sql(alias)
@@ -51,8 +58,11 @@ def _user_read(user_id: Any) -> Any:
         row = cursor.fetchone()
     if row is None:
         return None
-    user = model.from_db(alias, list(attnames), row)
-    return user if ModelBackend().user_can_authenticate(user) else None
+    user = model.from_db(alias, list(attnames), row[: len(attnames)])
+    if not ModelBackend().user_can_authenticate(user):
+        return None
+    permissions_put(user, *row[len(attnames) :])
+    return user
 
 
 def _fast_path(request: HttpRequest) -> bool:

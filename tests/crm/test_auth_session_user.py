@@ -58,6 +58,36 @@ def test_the_user_read_is_the_user_django_reads_in_one_statement(caller):
     assert user.get_all_permissions() == ModelBackend().get_user(caller.pk).get_all_permissions()
 
 
+@pytest.mark.postgresql
+def test_the_user_s_permissions_come_with_the_user(caller, make_user):
+    from django.contrib.auth.models import Permission
+
+    caller.user_permissions.add(Permission.objects.get(codename="add_donotcallnumber"))
+    root = make_user(None, "root", is_superuser=True)
+    asked = [
+        "campaigns.work_campaign",
+        "campaigns.add_donotcallnumber",
+        "campaigns.change_campaign",
+        "crm.view_customer",
+    ]
+    given: dict[str, list[bool]] = {}
+    for user in (caller, root, make_user(None, "nobody")):
+        client = signed_in(user)
+        read = session_user(request_for(client))
+        plain = get_user_model().objects.get(pk=user.pk)
+        with CaptureQueriesContext(connection) as queries:
+            answers = [read.has_perm(p) for p in asked]
+            everything = read.get_all_permissions()
+        assert answers == [plain.has_perm(p) for p in asked], user.username
+        assert everything == plain.get_all_permissions(), user.username
+        if not user.is_superuser:  # superusers' are all permissions, read when asked
+            assert queries.captured_queries == [], user.username
+        given[user.username] = answers
+    assert given["caller-user"] == [True, True, False, False]
+    assert all(given["root"])
+    assert not any(given["nobody"])
+
+
 def test_a_signed_in_user_is_served_and_a_stranger_refused(caller):
     assert signed_in(caller).get(ME).status_code != 403
     assert Client().get(ME).status_code == 403
