@@ -2,6 +2,7 @@
 requests allowed and refused, with the same waits, as DRF's throttle over a cache."""
 
 import os
+import uuid
 
 import pytest
 from django.core.cache.backends.locmem import LocMemCache
@@ -16,12 +17,19 @@ from tests.campaigns.dialing_helpers import lead
 pytestmark = [pytest.mark.django_db, pytest.mark.postgresql]  # Redis runs beside PostgreSQL
 
 
+def _forget(cache: RedisCache) -> None:
+    # Only this test's keys: the database is the Celery broker of the tests beside it.
+    client = cache._cache.get_client(write=True)
+    for key in client.scan_iter(match=f"{cache.key_prefix}:*"):
+        client.delete(key)
+
+
 @pytest.fixture
 def redis_cache():
-    cache = RedisCache(os.environ["CELERY_BROKER_URL"], {"KEY_PREFIX": "throttling-tests"})
-    cache.clear()
+    prefix = f"throttling-tests-{uuid.uuid4().hex}"
+    cache = RedisCache(os.environ["CELERY_BROKER_URL"], {"KEY_PREFIX": prefix})
     yield cache
-    cache.clear()
+    _forget(cache)
 
 
 def request_of(user=None, address="10.0.0.1") -> Request:
@@ -73,7 +81,7 @@ def test_the_window_expires_with_its_duration(redis_cache, caller):
     throttle.cache = redis_cache
     assert throttle.allow_request(request_of(caller), None)
     client = redis_cache._cache.get_client(write=True)
-    [key] = client.keys("*")
+    [key] = client.keys(f"{redis_cache.key_prefix}:*")
     assert client.zcard(key) == 1
     assert 0 < client.ttl(key) <= 1
 
@@ -98,7 +106,7 @@ def test_an_api_ask_over_the_limit_is_refused_with_retry_after(
         "default": {
             "BACKEND": "crm.cache.RedisCache",
             "LOCATION": os.environ["CELERY_BROKER_URL"],
-            "KEY_PREFIX": "throttling-tests",
+            "KEY_PREFIX": redis_cache.key_prefix,
         }
     }
     from django.core.cache import cache
@@ -117,6 +125,6 @@ def test_an_api_ask_over_the_limit_is_refused_with_retry_after(
     assert 0 < int(refused["Retry-After"]) <= 60
     # Counted in the sorted set, not in DRF's pickled list.
     client = redis_cache._cache.get_client(write=True)
-    [key] = client.keys("*")
+    [key] = client.keys(f"{redis_cache.key_prefix}:*")
     assert key.endswith(f"throttle_user_{caller.pk}:window".encode())
     assert client.zcard(key) == 2
