@@ -133,5 +133,14 @@ def test_campaign_to_dial_scopes_as_campaigns_for_user(campaign, caller, agent, 
     assert found is not None
     assert not found.outcomes_seeded
     assert found.call_window_start == campaign.call_window_start
+    # Every field as the ORM loads it (the backend's converters: times, dates, booleans).
+    loaded = Campaign.objects.get(pk=campaign.pk)
+    for field in Campaign._meta.concrete_fields:
+        mine, theirs = getattr(found, field.attname), getattr(loaded, field.attname)
+        assert (mine, type(mine)) == (theirs, type(theirs)), field.name
+    assert not found._state.adding
+    found.name = "Realtors 2"
+    found.save(update_fields=["name"])
+    assert Campaign.objects.get(pk=campaign.pk).name == "Realtors 2"
     Outcome.objects.create(campaign=campaign, position=0, **DEFAULT_OUTCOMES[0])
     assert selectors.campaign_to_dial(caller, campaign.pk).outcomes_seeded
