@@ -30,7 +30,7 @@ from campaigns.models import (
     Status,
 )
 from campaigns.search import lead_ranks
-from crm.db import is_postgresql
+from crm.db import is_postgresql, model_from_row
 from crm.formatting import plural
 from crm.models import Customer
 from crm.selectors import customers_holding, number_search
@@ -64,8 +64,9 @@ def _campaign_to_dial_sql(assigned_only: bool) -> str:
         if assigned_only
         else ""
     )
+    columns = ", ".join(f"c.{quote(f.column)}" for f in Campaign._meta.concrete_fields)
     return (
-        f"SELECT c.*, EXISTS (SELECT 1 FROM {quote(Outcome._meta.db_table)} o "  # noqa: S608
+        f"SELECT {columns}, EXISTS (SELECT 1 FROM {quote(Outcome._meta.db_table)} o "  # noqa: S608
         f"WHERE o.{quote(seeded)} = c.{quote('id')}) AS outcomes_seeded "
         f"FROM {quote(Campaign._meta.db_table)} c WHERE c.{quote('id')} = %s {scope}"
     )
@@ -84,8 +85,14 @@ def campaign_to_dial(user: User, campaign_id: int) -> Campaign | None:
         sql, params = _campaign_to_dial_sql(True), [campaign_id, user.pk]
     else:
         return None
-    found = list(Campaign.objects.raw(sql, params))
-    return found[0] if found else None
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    campaign = model_from_row(Campaign, row[:-1])
+    campaign.outcomes_seeded = bool(row[-1])  # type: ignore[attr-defined]
+    return campaign
 
 
 # A name or company prefix can match most of a campaign; past this many matches the list

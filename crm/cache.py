@@ -32,3 +32,14 @@ class RedisCache(_RedisCache):
     def __init__(self, server: Any, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
+        self._scripts: dict[tuple[int, str], Any] = {}
+
+    def run_script(self, source: str, *, keys: list[str], args: list[Any]) -> Any:
+        """Run a Lua script on the write server: one round trip (``EVALSHA``, and
+        ``EVAL`` once when the server does not know the script yet). ``keys`` are cache
+        keys, prefixed and versioned as the cache's own."""
+        client = self._cache.get_client(write=True)  # type: ignore[attr-defined]
+        script = self._scripts.get((id(client), source))
+        if script is None:
+            script = self._scripts[(id(client), source)] = client.register_script(source)
+        return script(keys=[self.make_and_validate_key(k) for k in keys], args=args)

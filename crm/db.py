@@ -6,11 +6,15 @@ lock keys by accident and a reader finds every lock the product takes in one lis
 """
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import IntEnum
+from functools import cache
+from typing import Any, TypeVar
 
-from django.db import IntegrityError, connection, models
+from django.db import IntegrityError, connection, connections, models
+
+M = TypeVar("M", bound=models.Model)
 
 
 def is_postgresql() -> bool:
@@ -116,3 +120,30 @@ def constraint_violation_message(exc: IntegrityError, model: type[models.Model])
             if text.endswith(f"UNIQUE constraint failed: {columns}"):
                 return constraint.get_violation_error_message()
     return None
+
+
+@cache
+def _row_converters(model: type[models.Model], alias: str) -> tuple[Any, ...]:
+    # What the ORM's compiler applies to each column (get_converters), worked out once.
+    db = connections[alias]
+    found = []
+    for index, field in enumerate(model._meta.concrete_fields):
+        column = field.get_col(model._meta.db_table)
+        converters = db.ops.get_db_converters(column) + column.get_db_converters(db)
+        if converters:
+            found.append((index, column, tuple(converters)))
+    return tuple(found)
+
+
+def model_from_row(model: type[M], row: Sequence[Any], alias: str = "default") -> M:
+    """An instance of ``model`` from a row of its concrete columns in field order, as the
+    ORM would load it (the backend's and the fields' converters applied), for statements
+    read often enough that building them with the ORM (or ``raw()``, which works out its
+    column mapping every time) costs more than running them."""
+    values = list(row)
+    db = connections[alias]
+    for index, column, converters in _row_converters(model, alias):
+        for converter in converters:
+            values[index] = converter(values[index], column, db)
+    names = [f.attname for f in model._meta.concrete_fields]
+    return model.from_db(alias, names, values)

@@ -51,6 +51,56 @@ def _permissions_sql() -> str:
     )
 
 
+@cache
+def permissions_columns_sql(user_id: str) -> str:
+    """Two columns to read with a user's row on PostgreSQL (``user_id``: its id column,
+    quoted): their own and their groups' permissions as arrays of ``app_label.codename``,
+    NULL for users ModelBackend answers without them (inactive users and superusers), so
+    one statement reads the user and what ``permissions_load`` would (crm/auth.py)."""
+    quote = connection.ops.quote_name
+    user_perms: Any = get_user_model()._meta.get_field("user_permissions")
+    user_groups: Any = get_user_model()._meta.get_field("groups")
+    group_perms: Any = Group._meta.get_field("permissions")
+    user_model = get_user_model()._meta
+    table = quote(user_model.db_table)
+    names = (
+        f"{quote(ContentType._meta.db_table)} ct JOIN {quote(Permission._meta.db_table)} p "
+        f"ON p.{quote('content_type_id')} = ct.{quote('id')}"
+    )
+    name = f"ct.{quote('app_label')} || '.' || p.{quote('codename')}"
+    applies = (
+        f"{table}.{quote(user_model.get_field('is_active').column)} "
+        f"AND NOT {table}.{quote(user_model.get_field('is_superuser').column)}"
+    )
+    own = (
+        f"SELECT {name} FROM {names} "  # noqa: S608 (identifiers from _meta)
+        f"JOIN {quote(user_perms.m2m_db_table())} up "
+        f"ON up.{quote(user_perms.m2m_reverse_name())} = p.{quote('id')} "
+        f"WHERE up.{quote(user_perms.m2m_column_name())} = {user_id}"
+    )
+    groups = (
+        f"SELECT {name} FROM {names} "  # noqa: S608 (identifiers from _meta)
+        f"JOIN {quote(group_perms.m2m_db_table())} gp "
+        f"ON gp.{quote(group_perms.m2m_reverse_name())} = p.{quote('id')} "
+        f"JOIN {quote(user_groups.m2m_db_table())} ug "
+        f"ON ug.{quote(user_groups.m2m_reverse_name())} "
+        f"= gp.{quote(group_perms.m2m_column_name())} "
+        f"WHERE ug.{quote(user_groups.m2m_column_name())} = {user_id}"
+    )
+    return (
+        f"CASE WHEN {applies} THEN ARRAY({own}) END, CASE WHEN {applies} THEN ARRAY({groups}) END"
+    )
+
+
+def permissions_put(user: Any, own: list[str] | None, groups: list[str] | None) -> None:
+    """Put permissions read by ``permissions_columns_sql`` where ModelBackend keeps them
+    for the request; NULL (a user it answers without them) puts nothing."""
+    if own is None or groups is None:
+        return
+    user._user_perm_cache = set(own)
+    user._group_perm_cache = set(groups)
+
+
 def permissions_load(user: Any) -> None:
     """Read ``user``'s own and groups' permissions in one statement, into the caches
     Django's ModelBackend keeps on the user for the request (``_user_perm_cache``,

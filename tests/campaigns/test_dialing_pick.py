@@ -89,6 +89,25 @@ def test_one_ask_is_two_statements_on_postgresql(campaign, caller):
     assert len(queries.captured_queries) == 2
 
 
+@pytest.mark.postgresql
+def test_the_pick_s_placeholders_are_parsed_once_per_process(campaign, caller):
+    from psycopg import _queries
+
+    from campaigns import dialing_pick
+
+    # Over psycopg's limit the statement is parsed again on every ask.
+    assert len(dialing_pick._SQL.encode()) <= _queries.MAX_CACHED_STATEMENT_LENGTH
+    lead(campaign, "First", number="+16785551001")
+    lead(campaign, "Second", number="+16785551002")
+    assert next_id(campaign, caller) is not None
+    LeadLease.objects.all().delete()
+    parsed = _queries._query2pg.cache_info()
+    assert next_id(campaign, caller) is not None
+    after = _queries._query2pg.cache_info()
+    assert after.misses == parsed.misses
+    assert after.hits > parsed.hits
+
+
 def test_a_lease_left_by_a_contact_deleted_underneath_holds_nothing_back(campaign, caller):
     gone = lead(campaign, "Gone", number="+16785551001")
     after = lead(campaign, "After", number="+16785551002")
