@@ -26,25 +26,24 @@ from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 from django.utils.functional import SimpleLazyObject
 
+from crm.db import model_from_row
 from crm.permissions import permissions_columns_sql, permissions_put
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 @cache
-def _user_sql(alias: str) -> tuple[str, tuple[str, ...]]:
+def _user_sql(alias: str) -> str:
     model = get_user_model()
     quote = connections[alias].ops.quote_name
     table = quote(model._meta.db_table)
-    fields = model._meta.concrete_fields
-    columns = ", ".join(f"{table}.{quote(f.column)}" for f in fields)
+    columns = ", ".join(f"{table}.{quote(f.column)}" for f in model._meta.concrete_fields)
     # Almost every signed-in request checks a permission next: read with the user.
     permissions = permissions_columns_sql(f"{table}.{quote(model._meta.pk.column)}")
-    sql = (
+    return (
         f"SELECT {columns}, {permissions} FROM {table} "  # noqa: S608 (from _meta)
         f"WHERE {table}.{quote(model._meta.pk.column)} = %s"
     )
-    return sql, tuple(f.attname for f in fields)
 
 
 def _user_read(user_id: Any) -> Any:
@@ -52,23 +51,22 @@ def _user_read(user_id: Any) -> Any:
     permissions where ModelBackend keeps them for the request."""
     model = get_user_model()
     alias = router.db_for_read(model)
-    sql, attnames = _user_sql(alias)
     with connections[alias].cursor() as cursor:
-        cursor.execute(sql, [user_id])
+        cursor.execute(_user_sql(alias), [user_id])
         row = cursor.fetchone()
     if row is None:
         return None
-    user = model.from_db(alias, list(attnames), row[: len(attnames)])
+    user = model_from_row(model, row[:-2], alias)  # the last two: its permissions
     if not ModelBackend().user_can_authenticate(user):
         return None
-    permissions_put(user, *row[len(attnames) :])
+    permissions_put(user, *row[-2:])
     return user
 
 
 def _fast_path(request: HttpRequest) -> bool:
-    """Whether this session's user is ModelBackend's, read from PostgreSQL: the rows
-    psycopg returns are already the Python values the ORM would make (aware datetimes,
-    booleans); SQLite's are not, and it keeps Django's path."""
+    """Whether this session's user is ModelBackend's, read from PostgreSQL: the user's
+    permissions come as ``ARRAY(...)`` columns, which SQLite has not; it keeps Django's
+    path."""
     try:
         backend_path = request.session[auth.BACKEND_SESSION_KEY]
     except KeyError:

@@ -123,8 +123,9 @@ def constraint_violation_message(exc: IntegrityError, model: type[models.Model])
 
 
 @cache
-def _row_converters(model: type[models.Model], alias: str) -> tuple[Any, ...]:
-    # What the ORM's compiler applies to each column (get_converters), worked out once.
+def _row_converters(model: type[models.Model], alias: str) -> tuple[list[str], tuple[Any, ...]]:
+    # The columns' attribute names, and what the ORM's compiler applies to each column
+    # (get_converters), worked out once.
     db = connections[alias]
     found = []
     for index, field in enumerate(model._meta.concrete_fields):
@@ -132,7 +133,7 @@ def _row_converters(model: type[models.Model], alias: str) -> tuple[Any, ...]:
         converters = db.ops.get_db_converters(column) + column.get_db_converters(db)
         if converters:
             found.append((index, column, tuple(converters)))
-    return tuple(found)
+    return [f.attname for f in model._meta.concrete_fields], tuple(found)
 
 
 def model_from_row(model: type[M], row: Sequence[Any], alias: str = "default") -> M:
@@ -142,8 +143,8 @@ def model_from_row(model: type[M], row: Sequence[Any], alias: str = "default") -
     column mapping every time) costs more than running them."""
     values = list(row)
     db = connections[alias]
-    for index, column, converters in _row_converters(model, alias):
+    names, converters_of = _row_converters(model, alias)
+    for index, column, converters in converters_of:
         for converter in converters:
             values[index] = converter(values[index], column, db)
-    names = [f.attname for f in model._meta.concrete_fields]
     return model.from_db(alias, names, values)

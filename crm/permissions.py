@@ -26,29 +26,40 @@ class DjangoModelPermissionsWithView(DjangoModelPermissions):
 
 
 @cache
-def _permissions_sql() -> str:
+def _permission_sources(user_id: str) -> tuple[str, str]:
+    """The ``FROM ... WHERE`` of a user's own permissions and of their groups', each row a
+    permission (``ct`` its content type, ``p`` itself); ``user_id`` is SQL: a placeholder,
+    or the user's id column in a statement reading the user."""
     quote = connection.ops.quote_name
     user_perms: Any = get_user_model()._meta.get_field("user_permissions")
     user_groups: Any = get_user_model()._meta.get_field("groups")
     group_perms: Any = Group._meta.get_field("permissions")
     names = (
-        f"{quote(ContentType._meta.db_table)} ct JOIN {quote(Permission._meta.db_table)} p "
+        f"FROM {quote(ContentType._meta.db_table)} ct JOIN {quote(Permission._meta.db_table)} p "
         f"ON p.{quote('content_type_id')} = ct.{quote('id')}"
     )
-    columns = f"ct.{quote('app_label')}, p.{quote('codename')}"
-    return (
-        f"SELECT 'user', {columns} FROM {names} "  # noqa: S608 (identifiers from _meta)
-        f"JOIN {quote(user_perms.m2m_db_table())} up "
+    own = (
+        f"{names} JOIN {quote(user_perms.m2m_db_table())} up "
         f"ON up.{quote(user_perms.m2m_reverse_name())} = p.{quote('id')} "
-        f"WHERE up.{quote(user_perms.m2m_column_name())} = %s "
-        f"UNION ALL SELECT 'group', {columns} FROM {names} "
-        f"JOIN {quote(group_perms.m2m_db_table())} gp "
+        f"WHERE up.{quote(user_perms.m2m_column_name())} = {user_id}"
+    )
+    groups = (
+        f"{names} JOIN {quote(group_perms.m2m_db_table())} gp "
         f"ON gp.{quote(group_perms.m2m_reverse_name())} = p.{quote('id')} "
         f"JOIN {quote(user_groups.m2m_db_table())} ug "
         f"ON ug.{quote(user_groups.m2m_reverse_name())} "
         f"= gp.{quote(group_perms.m2m_column_name())} "
-        f"WHERE ug.{quote(user_groups.m2m_column_name())} = %s"
+        f"WHERE ug.{quote(user_groups.m2m_column_name())} = {user_id}"
     )
+    return own, groups
+
+
+@cache
+def _permissions_sql() -> str:
+    quote = connection.ops.quote_name
+    own, groups = _permission_sources("%s")
+    columns = f"ct.{quote('app_label')}, p.{quote('codename')}"
+    return f"SELECT 'user', {columns} {own} UNION ALL SELECT 'group', {columns} {groups}"
 
 
 @cache
@@ -58,37 +69,17 @@ def permissions_columns_sql(user_id: str) -> str:
     NULL for users ModelBackend answers without them (inactive users and superusers), so
     one statement reads the user and what ``permissions_load`` would (crm/auth.py)."""
     quote = connection.ops.quote_name
-    user_perms: Any = get_user_model()._meta.get_field("user_permissions")
-    user_groups: Any = get_user_model()._meta.get_field("groups")
-    group_perms: Any = Group._meta.get_field("permissions")
+    own, groups = _permission_sources(user_id)
     user_model = get_user_model()._meta
     table = quote(user_model.db_table)
-    names = (
-        f"{quote(ContentType._meta.db_table)} ct JOIN {quote(Permission._meta.db_table)} p "
-        f"ON p.{quote('content_type_id')} = ct.{quote('id')}"
-    )
     name = f"ct.{quote('app_label')} || '.' || p.{quote('codename')}"
     applies = (
         f"{table}.{quote(user_model.get_field('is_active').column)} "
         f"AND NOT {table}.{quote(user_model.get_field('is_superuser').column)}"
     )
-    own = (
-        f"SELECT {name} FROM {names} "  # noqa: S608 (identifiers from _meta)
-        f"JOIN {quote(user_perms.m2m_db_table())} up "
-        f"ON up.{quote(user_perms.m2m_reverse_name())} = p.{quote('id')} "
-        f"WHERE up.{quote(user_perms.m2m_column_name())} = {user_id}"
-    )
-    groups = (
-        f"SELECT {name} FROM {names} "  # noqa: S608 (identifiers from _meta)
-        f"JOIN {quote(group_perms.m2m_db_table())} gp "
-        f"ON gp.{quote(group_perms.m2m_reverse_name())} = p.{quote('id')} "
-        f"JOIN {quote(user_groups.m2m_db_table())} ug "
-        f"ON ug.{quote(user_groups.m2m_reverse_name())} "
-        f"= gp.{quote(group_perms.m2m_column_name())} "
-        f"WHERE ug.{quote(user_groups.m2m_column_name())} = {user_id}"
-    )
     return (
-        f"CASE WHEN {applies} THEN ARRAY({own}) END, CASE WHEN {applies} THEN ARRAY({groups}) END"
+        f"CASE WHEN {applies} THEN ARRAY(SELECT {name} {own}) END, "
+        f"CASE WHEN {applies} THEN ARRAY(SELECT {name} {groups}) END"
     )
 
 
