@@ -1,15 +1,17 @@
 """The dashboard, the refused page and the caller workspace on a phone, in Chromium."""
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from campaigns import services
+from campaigns import calling, services
 from campaigns.models import Campaign, Contact
 from telephony.models import TelephonySettings
+from telephony.selectors import team_day_start
 from tests.campaigns.lead_files import SEED_CSV
 from tests.crm.factories import CustomerFactory
 from tests.telephony.factories import CallFactory
@@ -95,10 +97,14 @@ def test_a_caller_works_the_day_on_a_phone(browser, live_server, caller):
         form = row.locator("form.log-outcome")
         expect(form.locator("input[name=callback_at]")).to_be_hidden()
         form.locator("select[name=outcome]").select_option("callback")
-        # An hour from now, but today: the page lists today's callbacks (late at night
-        # that is 23:59, overdue or not).
-        now = timezone.localtime()
-        when = min(now + timedelta(hours=1), now.replace(hour=23, minute=59))
+        # An hour from now, but before the team's midnight: the page lists the callbacks
+        # due by then (late at night, one minute before it). Typed, and shown, in the
+        # lead's local time, as a caller does: at 17:07 UTC an hour on in Chicago is
+        # 18:07 CST, tomorrow for a team on UTC.
+        now = timezone.now()
+        moment = min(now + timedelta(hours=1), team_day_start(now) + timedelta(days=1, minutes=-1))
+        lead_zone = ZoneInfo(calling.lead_zone(mark, calling.lead_number(mark)))
+        when = moment.astimezone(lead_zone)
         form.locator("input[name=callback_at]").fill(when.strftime("%Y-%m-%dT%H:%M"))
         form.get_by_role("button", name="Log").click()
         expect(page.locator(".messages")).to_contain_text("call back")
