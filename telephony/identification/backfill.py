@@ -74,7 +74,12 @@ def backfill_pass(
     require_outside_transaction()
     with advisory_try_lock(LockNamespace.IDENTIFICATION_BACKFILL, run_id) as mine:
         run = BackfillRun.objects.get(pk=run_id)
-        if not mine or run.status != BackfillRun.Status.RUNNING:
+        if not mine:
+            # A redelivery or a second start while the run is worked: said in the worker's
+            # log, so an operator can tell it from a run that did nothing.
+            logger.info("identification backfill #%s is being run by another worker", run_id)
+            return Pass(run)
+        if run.status != BackfillRun.Status.RUNNING:
             return Pass(run)
         try:
             return _Backfill(run, concurrency, progress).run()

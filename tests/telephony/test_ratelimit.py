@@ -18,8 +18,25 @@ def shared(settings):
         pytest.skip("needs Redis (CELERY_BROKER_URL)")
     client = redis.Redis.from_url(settings.LOOKUP_RATE_LIMIT_REDIS_URL)
     client.delete(ratelimit._KEY)
-    yield
+    yield client
     client.delete(ratelimit._KEY)
+
+
+def schedule_from_the_future(client: redis.Redis) -> int:
+    """Pins the next free slot ten seconds ahead (µs, Redis's clock) and returns it.
+
+    Every reservation then moves the stored slot by exactly its intervals, whatever the
+    clock did between two calls: the tests read the schedule, not a loaded machine's
+    wall clock (a wait is "slot minus now", and now moves while a busy runner switches).
+    """
+    seconds, micros = client.time()
+    future = (seconds + 10) * 1_000_000 + micros
+    client.set(ratelimit._KEY, str(future))
+    return future
+
+
+def slot(client: redis.Redis) -> int:
+    return int(client.get(ratelimit._KEY))
 
 
 # The PostgreSQL run is the one with the real Redis broker (Makefile); on the embedded
@@ -27,14 +44,16 @@ def shared(settings):
 @pytest.mark.postgresql
 def test_two_workers_share_one_schedule_and_a_slow_down_reaches_both(shared):
     first, second = SharedRateLimit(rate=1, burst=1), SharedRateLimit(rate=1, burst=1)
+    start = schedule_from_the_future(shared)
 
-    waits = [first._reserve(0), second._reserve(0), first._reserve(0), second._reserve(0)]
+    slots = []
+    for limit in (first, second, first, second):
+        assert limit._reserve(0) > 8  # each waits for its slot, ten seconds out and more
+        slots.append(slot(shared))
 
     # One lookup a second between them: each reservation is a second after the last,
     # whichever worker makes it.
-    assert waits[0] == pytest.approx(0, abs=0.05)
-    for n in (1, 2, 3):
-        assert waits[n] == pytest.approx(n, abs=0.1)
+    assert slots == [start + n * 1_000_000 for n in (1, 2, 3, 4)]
     second.slow_down(30)
     assert first._reserve(0) >= 29
 
@@ -42,33 +61,41 @@ def test_two_workers_share_one_schedule_and_a_slow_down_reaches_both(shared):
 def test_without_redis_a_process_keeps_the_schedule_itself(settings):
     settings.LOOKUP_RATE_LIMIT_REDIS_URL = ""
     limit = SharedRateLimit(rate=1, burst=2)
-    waits = [limit._reserve(0) for _ in range(4)]
+    waits, slots = [], []
+    for _ in range(4):
+        waits.append(limit._reserve(0))
+        slots.append(limit._tat)
+    # A burst of two goes at once; then one a second, read from the schedule the process
+    # keeps (a wait is that slot minus now, and now moves on a loaded machine).
     assert waits[:2] == [0.0, 0.0]
-    assert waits[2] == pytest.approx(1, abs=0.05)
-    assert waits[3] == pytest.approx(2, abs=0.05)
+    assert 0 < waits[2] <= 1 < waits[3] <= 2
+    assert [b - a for a, b in itertools.pairwise(slots)] == [pytest.approx(1.0)] * 3
     assert settings.LOOKUP_RATE_LIMIT_REDIS_URL == ""
 
 
 @pytest.mark.postgresql
 def test_a_batch_reserved_on_an_event_loop_holds_its_slots_from_every_other_worker(shared):
     """The backfill's event loop reserves several slots per round trip; the next worker's
-    slot comes after all of them, and the loop hands them out one interval apart."""
+    slot comes after all of them."""
     batch_owner, other = SharedRateLimit(rate=10, burst=1), SharedRateLimit(rate=10, burst=1)
+    start = schedule_from_the_future(shared)
 
-    async def turns() -> tuple[float, list[float]]:
-        first = await batch_owner._areserve(0, count=5)
-        later = [await batch_owner._areserve(0) for _ in range(2)]
+    async def turns() -> list[int]:
+        await batch_owner._areserve(0, count=5)
+        slots = [slot(shared)]
+        for _ in range(2):
+            await batch_owner._areserve(0)
+            slots.append(slot(shared))
         await batch_owner.aclose()
-        return first, later
+        return slots
 
-    first, later = run_in_own_loop(turns())
-    after_the_batch = other._reserve(0)
+    slots = run_in_own_loop(turns())
+    other._reserve(0)
+    slots.append(slot(shared))
 
-    # Five slots of 0.1 s went to the batch: the next two start at 0.5 s and 0.6 s, and the
-    # other worker's after those.
-    assert first == pytest.approx(0, abs=0.05)
-    assert later == [pytest.approx(0.5, abs=0.05), pytest.approx(0.6, abs=0.05)]
-    assert after_the_batch == pytest.approx(0.7, abs=0.05)
+    # Five slots of 0.1 s went to the batch in one reservation, the next two follow at
+    # 0.5 s and 0.6 s, and the other worker's turn comes after those, at 0.7 s.
+    assert slots == [start + ms * 1000 for ms in (500, 600, 700, 800)]
 
 
 def test_turns_on_an_event_loop_keep_the_rate(settings, monkeypatch):
@@ -106,14 +133,11 @@ def test_turns_on_an_event_loop_keep_the_rate(settings, monkeypatch):
 
 
 @pytest.mark.postgresql
-def test_the_schedule_keeps_every_microsecond(shared, settings):
+def test_the_schedule_keeps_every_microsecond(shared):
     """300 a second is 3,333 µs each: the stored time moves by exactly that, not by a
     rounded 3,300 (which would let the limit run 1% fast)."""
-    client = redis.Redis.from_url(settings.LOOKUP_RATE_LIMIT_REDIS_URL)
-    seconds, micros = client.time()
-    future = (seconds + 10) * 1_000_000 + micros
-    client.set(ratelimit._KEY, str(future))
+    future = schedule_from_the_future(shared)
 
     SharedRateLimit(rate=300, burst=1)._reserve(0)
 
-    assert int(client.get(ratelimit._KEY)) == future + 3333
+    assert slot(shared) == future + 3333
