@@ -16,9 +16,12 @@ threads = int(os.environ.get("WEB_THREADS") or "1")
 timeout = int(os.environ.get("GUNICORN_TIMEOUT") or "30")
 graceful_timeout = 30
 keepalive = 5
-# Recycle workers now and then so a slow leak never grows into an outage.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS") or "2000")
-max_requests_jitter = 200
+# Recycle workers now and then so a slow leak never grows into an outage. Now and then:
+# at 2,000 a busy worker (bench/webhooks.py, ~120 requests/s each) restarted every 17 s,
+# and each restart dropped its keep-alive connections and opened new database ones while
+# requests waited: p99 132 ms against 76 ms without restarts (docs/profiles/webhooks.md).
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS") or "20000")
+max_requests_jitter = 2000
 # The app is imported once, in the master, and each worker is forked from it: a recycled
 # worker starts in milliseconds instead of importing Django again (a second of CPU taken
 # from the other workers' requests), and the workers share that memory. Django opens no

@@ -126,8 +126,8 @@ class MaskingFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = mask(record.stack_info)
         if not getattr(record, "request_id", ""):
-            # django.request logs a 4xx/5xx after the middleware chain has returned: the
-            # id is then on the request it passes along.
+            # django.request logs a 5xx after the middleware chain has returned: the id
+            # is then on the request it passes along.
             request = getattr(record, "request", None)
             record.request_id = request_id_var.get() or getattr(request, "request_id", None) or "-"
         for key, value in list(vars(record).items()):
@@ -191,8 +191,7 @@ class RequestLogMiddleware:
         try:
             response = self.get_response(request)
             response.headers["X-Request-ID"] = request_id
-            # Probes arrive every few seconds: their lines are DEBUG, not noise at INFO.
-            level = logging.DEBUG if hasattr(request, "log_route") else logging.INFO
+            level = access_level(request, response.status_code)
             if access_logger.isEnabledFor(level):
                 fields = _access_fields(request, response.status_code, started)
                 fields["request_id"] = request_id
@@ -207,6 +206,18 @@ class RequestLogMiddleware:
             return response
         finally:
             request_id_var.reset(token)
+
+
+def access_level(request: HttpRequest, status: int) -> int:
+    """The access line's level: a refusal is a WARNING and a failure an ERROR, as Django
+    logs them, so this one line per request is all a 4xx writes (Django's own warning is
+    off: ``LOGGING`` in crm/settings.py). Probes arrive every few seconds: while they
+    pass, their lines are DEBUG, not noise at INFO."""
+    if status >= 500:
+        return logging.ERROR
+    if status >= 400:
+        return logging.WARNING
+    return logging.DEBUG if hasattr(request, "log_route") else logging.INFO
 
 
 # What the access line calls a method: one of these as sent, anything else masked.

@@ -477,6 +477,10 @@ LOGGING = {
     "loggers": {
         # Django sets its own logger to INFO; records propagate to the root's handler.
         "django": {"level": LOG_LEVEL},
+        # A 4xx is already the access line's WARNING (crm.logs.access_level): Django's
+        # second line for it ("Forbidden: /webhooks/...") cost a refused webhook a sixth of
+        # its CPU (docs/profiles/webhooks.md). Its 5xx lines carry the traceback: kept.
+        "django.request": {"level": _at_least("ERROR")},
         "django.db.backends": {"level": _at_least("INFO")},
         # axes logs every start and login at INFO; its failures and lockouts are WARNINGs.
         "axes": {"level": _at_least("WARNING")},

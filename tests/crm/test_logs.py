@@ -145,10 +145,12 @@ def test_an_api_token_never_appears_in_the_logs(api_client, administrator, json_
     text = json_log.text()
     assert token not in text
     assert token[:-1] not in text
-    assert any(line.get("status") in (401, 403) for line in json_log())
-    # Django's own warning about the refusal carries the request's id too.
-    refusal = next(line for line in json_log() if line["logger"] == "django.request")
+    # The refusal is one WARNING line, the access line, with the request's id; Django's
+    # own warning about it is not written a second time.
+    refusal = next(line for line in json_log() if line.get("status") in (401, 403))
+    assert (refusal["logger"], refusal["level"]) == ("switchboard.request", "WARNING")
     assert refusal["request_id"] != "-"
+    assert not [line for line in json_log() if line["logger"] == "django.request"]
 
 
 def _run(tmp_path, code: str, **env) -> subprocess.CompletedProcess:
@@ -212,18 +214,42 @@ def test_log_level_keeps_working(tmp_path):
     assert "quiet info" not in done.stderr
 
 
-def test_log_level_error_silences_the_access_line_and_djangos_request_warnings(tmp_path):
+def test_a_refusal_is_one_warning_line_and_log_level_error_silences_it(tmp_path):
     script = (
         "from django.test import Client\n"
-        "Client().get('/no-such-page/', secure=True)\n"  # Django warns "Not Found"
+        "Client().get('/no-such-page/', secure=True)\n"
         "import logging; logging.getLogger('x').error('an error')\n"
     )
     loud = _run(tmp_path, script, LOG_LEVEL="INFO", **PRODUCTION)
     quiet = _run(tmp_path, script, LOG_LEVEL="ERROR", **PRODUCTION)
 
-    loggers = [json.loads(line)["logger"] for line in loud.stderr.splitlines()]
-    assert {"switchboard.request", "django.request", "x"} <= set(loggers)
+    lines = [json.loads(line) for line in loud.stderr.splitlines()]
+    lines = [line for line in lines if line["logger"] != "py.warnings"]  # no collectstatic here
+    assert [(line["logger"], line["level"]) for line in lines] == [
+        ("switchboard.request", "WARNING"),  # the 404, once: not Django's "Not Found" too
+        ("x", "ERROR"),
+    ]
+    assert (lines[0]["route"], lines[0]["status"]) == ("/no-such-page/", 404)
     assert [json.loads(line)["logger"] for line in quiet.stderr.splitlines()] == ["x"]
+
+
+def test_a_server_error_keeps_djangos_traceback_line_beside_the_access_line(tmp_path):
+    script = (
+        "from django.test import Client\n"
+        "from django.urls import path\n"
+        "import crm.urls\n"
+        "def broken(request): raise RuntimeError('token=abc123secret broke it')\n"
+        "crm.urls.urlpatterns.insert(0, path('broken/', broken))\n"
+        "Client(raise_request_exception=False).get('/broken/', secure=True)\n"
+    )
+    lines = [json.loads(line) for line in _run(tmp_path, script, **PRODUCTION).stderr.splitlines()]
+
+    by_logger = {line["logger"]: line for line in lines}
+    assert by_logger["switchboard.request"]["level"] == "ERROR"
+    assert by_logger["switchboard.request"]["status"] == 500
+    assert by_logger["django.request"]["level"] == "ERROR"
+    assert "RuntimeError" in by_logger["django.request"]["exc_info"]
+    assert "abc123secret" not in str(lines)
 
 
 @pytest.mark.parametrize(
@@ -254,10 +280,13 @@ def test_numbers_in_refused_and_unmatched_urls_are_masked_in_every_field(client,
     text = json_log.text()
     for digits in ("5550123", "5550124", "5550125", "5550126", "555-0124", "555-0126"):
         assert digits not in text
-    warnings = [line for line in json_log() if line["logger"] == "django.request"]
-    assert len(warnings) == 2
-    # Django's 4xx line carries the request; its path and query string are masked too.
-    assert "+1678***0125" in warnings[-1]["request"]
+    refusals = [line for line in json_log() if line["level"] == "WARNING"]
+    assert [(line["logger"], line["status"]) for line in refusals] == [
+        ("switchboard.request", 404),
+        ("switchboard.request", 404),
+    ]
+    # An unmatched path is logged as requested, with its number masked.
+    assert refusals[0]["route"] == "/no-such/+1678***0123/"
 
 
 @pytest.mark.django_db
