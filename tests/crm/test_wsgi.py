@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Run in a process of its own: what importing the module loads, as gunicorn's master sees it.
 PROBE = """
-import json, sys
+import gc, json, sys
 import crm.wsgi
 from django.db import connections
 from crm import phones
@@ -24,6 +24,7 @@ print(json.dumps({
     "phone_patterns": sorted(phones._NANP_PATTERNS),
     "tasks_registered": app.finalized and "telephony.tasks.caller_numbers_identify" in app.tasks,
     "connections_open": [c.alias for c in connections.all() if c.connection is not None],
+    "frozen": gc.get_freeze_count(),
 }))
 """
 
@@ -44,5 +45,7 @@ def test_the_master_loads_the_views_tasks_and_patterns_and_opens_no_connection(t
     assert facts["views"] is True
     assert facts["phone_patterns"] == [False, True]
     assert facts["tasks_registered"] is True
+    # ...and out of the garbage collector's walks (the views alone are thousands of objects).
+    assert facts["frozen"] > 10_000
     # ...and no database connection for the workers to inherit and share.
     assert facts["connections_open"] == []
