@@ -212,12 +212,14 @@ def access_level(request: HttpRequest, status: int) -> int:
     """The access line's level: a refusal is a WARNING and a failure an ERROR, as Django
     logs them, so this one line per request is all a 4xx writes (Django's own warning is
     off: ``LOGGING`` in crm/settings.py). Probes arrive every few seconds: while they
-    pass, their lines are DEBUG, not noise at INFO."""
-    if status >= 500:
+    pass, their lines are DEBUG, not noise at INFO; a failing one is a WARNING (its check
+    has logged why), not an ERROR every few seconds."""
+    probe = hasattr(request, "log_route")
+    if status >= 500 and not probe:
         return logging.ERROR
     if status >= 400:
         return logging.WARNING
-    return logging.DEBUG if hasattr(request, "log_route") else logging.INFO
+    return logging.DEBUG if probe else logging.INFO
 
 
 # What the access line calls a method: one of these as sent, anything else masked.

@@ -318,3 +318,25 @@ def test_the_api_answers_a_non_utf8_form_in_json(api_client, administrator):
     )
     assert response.status_code == 400
     assert "must be UTF-8" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("status", "probe", "level"),
+    [
+        (200, False, logging.INFO),
+        (302, False, logging.INFO),
+        (403, False, logging.WARNING),
+        (404, False, logging.WARNING),
+        (500, False, logging.ERROR),
+        (503, False, logging.ERROR),
+        (200, True, logging.DEBUG),  # a passing probe, every few seconds
+        (503, True, logging.WARNING),  # a failing one: its check logged why
+    ],
+)
+def test_the_access_line_is_as_loud_as_its_status(rf, status, probe, level):
+    from crm.logs import access_level
+
+    request = rf.get("/readyz" if probe else "/x/")
+    if probe:
+        request.log_route = "/readyz"
+    assert access_level(request, status) == level
