@@ -6,13 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-pytestmark = pytest.mark.database_free
-
 ROOT = Path(__file__).resolve().parents[2]
 
-# Run in a process of its own: what importing the module loads, as gunicorn's master sees it.
+# Run in a process of its own: what importing the module loads, as gunicorn's master sees it
+# (on each run's database: the settings it reads are that run's).
 PROBE = """
 import gc, json, sys
 import crm.wsgi
