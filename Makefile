@@ -23,7 +23,7 @@ TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 # Benchmarks fill a database of their own (created when missing; bench/_setup.py refuses any
 # other) and a Redis database of their own (bench/scale_out.py purges its queues).
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/switchboard_bench
-BENCH_BROKER_URL ?= redis://127.0.0.1:6379/13
+BENCH_BROKER_URL ?= redis://127.0.0.1:6379/7
 # `make bench` runs every script at its default size, one after another (the sizes, and how
 # long each takes: docs/benchmarks.md). Pick some and pass them arguments, e.g.
 # `make bench BENCH_SCRIPTS="bench/reputation.py bench/backfill.py" BENCH_ARGS=--small`.

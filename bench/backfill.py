@@ -239,7 +239,7 @@ def main() -> None:
         # The provider's limit on requests at once; the lookups in flight (sent, not yet in
         # the ledger) are a few more, so answers being committed leave no request unsent.
         "LINE_TYPE_PROVIDER_CONCURRENCY": str(args.provider_concurrency),
-        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14"),
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/7"),
     }
     try:
         print(f"run 1: killed at {args.kill_at:.0%} of the eligible numbers")

@@ -17,7 +17,7 @@ check (two beat fires, one per worker). When all is done it prints what each lim
 allowed against what happened, and which worker did what. Exits 1 when a limit broke.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/switchboard_bench \\
-    CELERY_BROKER_URL=redis://127.0.0.1:6379/13 .venv/bin/python bench/scale_out.py \\
+    CELERY_BROKER_URL=redis://127.0.0.1:6379/7 .venv/bin/python bench/scale_out.py \\
         [--numbers 4000] [--monitored 500] [--callers 200] [--rate 200]
 """
 
@@ -235,7 +235,7 @@ def main() -> None:
         args.numbers, args.monitored, args.callers = 1000, 200, 50
     # The processes started here and this one share these (set before Django starts).
     os.environ.update(SHARED_ENV)
-    os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/13")
+    os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/7")
     setup_django()
     from django.contrib.auth.models import Group, User
     from django.utils import timezone
