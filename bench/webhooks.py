@@ -65,7 +65,7 @@ def start_server(
         **os.environ,
         "DEBUG": "0",
         # As production writes them: one JSON object per line, the access line at INFO
-        # (refused signatures add Django's warning line each).
+        # (a WARNING for a refused signature, its only line).
         "LOG_FORMAT": "json",
         "LOG_LEVEL": args.log_level,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
