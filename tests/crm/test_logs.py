@@ -214,42 +214,41 @@ def test_log_level_keeps_working(tmp_path):
     assert "quiet info" not in done.stderr
 
 
-def test_a_refusal_is_one_warning_line_and_log_level_error_silences_it(tmp_path):
-    script = (
-        "from django.test import Client\n"
-        "Client().get('/no-such-page/', secure=True)\n"
-        "import logging; logging.getLogger('x').error('an error')\n"
-    )
-    loud = _run(tmp_path, script, LOG_LEVEL="INFO", **PRODUCTION)
-    quiet = _run(tmp_path, script, LOG_LEVEL="ERROR", **PRODUCTION)
-
-    lines = [json.loads(line) for line in loud.stderr.splitlines()]
-    lines = [line for line in lines if line["logger"] != "py.warnings"]  # no collectstatic here
-    assert [(line["logger"], line["level"]) for line in lines] == [
-        ("switchboard.request", "WARNING"),  # the 404, once: not Django's "Not Found" too
-        ("x", "ERROR"),
-    ]
-    assert (lines[0]["route"], lines[0]["status"]) == ("/no-such-page/", 404)
-    assert [json.loads(line)["logger"] for line in quiet.stderr.splitlines()] == ["x"]
-
-
-def test_a_server_error_keeps_djangos_traceback_line_beside_the_access_line(tmp_path):
+def test_a_request_logs_one_line_as_loud_as_its_status_and_a_crash_its_traceback(tmp_path):
     script = (
         "from django.test import Client\n"
         "from django.urls import path\n"
         "import crm.urls\n"
         "def broken(request): raise RuntimeError('token=abc123secret broke it')\n"
         "crm.urls.urlpatterns.insert(0, path('broken/', broken))\n"
+        "Client().get('/no-such-page/', secure=True)\n"
         "Client(raise_request_exception=False).get('/broken/', secure=True)\n"
+        "import logging; logging.getLogger('x').error('an error')\n"
     )
-    lines = [json.loads(line) for line in _run(tmp_path, script, **PRODUCTION).stderr.splitlines()]
+    loud = _run(tmp_path, script, LOG_LEVEL="INFO", **PRODUCTION)
+    quiet = _run(tmp_path, script, LOG_LEVEL="ERROR", **PRODUCTION)
 
-    by_logger = {line["logger"]: line for line in lines}
-    assert by_logger["switchboard.request"]["level"] == "ERROR"
-    assert by_logger["switchboard.request"]["status"] == 500
-    assert by_logger["django.request"]["level"] == "ERROR"
-    assert "RuntimeError" in by_logger["django.request"]["exc_info"]
-    assert "abc123secret" not in str(lines)
+    def lines(done: subprocess.CompletedProcess) -> list[dict]:
+        parsed = [json.loads(line) for line in done.stderr.splitlines()]
+        return [line for line in parsed if line["logger"] != "py.warnings"]  # no collectstatic
+
+    said = lines(loud)
+    assert [(line["logger"], line["level"]) for line in said] == [
+        ("switchboard.request", "WARNING"),  # the 404, once: not Django's "Not Found" too
+        ("django.request", "ERROR"),  # the crash, with its traceback
+        ("switchboard.request", "ERROR"),  # ...and its access line
+        ("x", "ERROR"),
+    ]
+    assert (said[0]["route"], said[0]["status"]) == ("/no-such-page/", 404)
+    assert "RuntimeError" in said[1]["exc_info"]
+    assert said[2]["status"] == 500
+    assert "abc123secret" not in loud.stderr
+    # LOG_LEVEL=ERROR silences the refusal, not the crash.
+    assert [line["logger"] for line in lines(quiet)] == [
+        "django.request",
+        "switchboard.request",
+        "x",
+    ]
 
 
 @pytest.mark.parametrize(
