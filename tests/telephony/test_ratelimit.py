@@ -44,6 +44,7 @@ def slot(client: redis.Redis) -> int:
 @pytest.mark.postgresql
 def test_two_workers_share_one_schedule_and_a_slow_down_reaches_both(shared):
     first, second = SharedRateLimit(rate=1, burst=1), SharedRateLimit(rate=1, burst=1)
+    assert first._reserve(0) == 0  # nothing reserved yet: the first lookup goes at once
     start = schedule_from_the_future(shared)
 
     slots = []
