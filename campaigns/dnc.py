@@ -26,6 +26,7 @@ from campaigns.models import (
     Scope,
     Status,
 )
+from crm.db import is_postgresql
 from crm.phones import InvalidPhoneNumber, normalize_stripped
 
 BATCH = 20_000
@@ -114,7 +115,7 @@ def _disqualify_leads(numbers: list[str], reason: str, by_id: int | None) -> int
     if not numbers:
         return 0
     now = timezone.now()
-    if connection.vendor == "postgresql":
+    if is_postgresql():
         # One array parameter, not 20,000; by campaign, the leading column of the
         # (campaign, number) index, as campaigns/models.py keeps it.
         with connection.cursor() as cursor:
@@ -206,7 +207,7 @@ def numbers_import(
     reason = (reason or "").replace("\x00", "").strip()[:255] or "Imported do-not-call list"
     state = ReadState()
     total = Added()
-    postgresql = connection.vendor == "postgresql"
+    postgresql = is_postgresql()
     next_progress = PROGRESS_EVERY
     with connection.cursor() as cursor:
         if postgresql:

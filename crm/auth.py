@@ -26,7 +26,7 @@ from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 from django.utils.functional import SimpleLazyObject
 
-from crm.db import model_from_row
+from crm.db import is_postgresql, model_from_row
 from crm.permissions import permissions_columns_sql, permissions_put
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -75,7 +75,7 @@ def _fast_path(request: HttpRequest) -> bool:
     return (
         backend_path == MODEL_BACKEND
         and backend_path in settings.AUTHENTICATION_BACKENDS
-        and connections[alias].vendor == "postgresql"
+        and is_postgresql(alias)
     )
 
 

@@ -12,13 +12,13 @@ from enum import IntEnum
 from functools import cache
 from typing import Any, TypeVar
 
-from django.db import IntegrityError, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models
 
 M = TypeVar("M", bound=models.Model)
 
 
-def is_postgresql() -> bool:
-    return connection.vendor == "postgresql"
+def is_postgresql(alias: str = DEFAULT_DB_ALIAS) -> bool:
+    return connections[alias].vendor == "postgresql"
 
 
 class LockNamespace(IntEnum):

@@ -1,6 +1,7 @@
 """API permissions: the model permissions DRF checks, and the caller's permissions read
 in one statement."""
 
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
@@ -83,7 +84,7 @@ def permissions_columns_sql(user_id: str) -> str:
     )
 
 
-def permissions_put(user: Any, own: list[str] | None, groups: list[str] | None) -> None:
+def permissions_put(user: Any, own: Iterable[str] | None, groups: Iterable[str] | None) -> None:
     """Put permissions read by ``permissions_columns_sql`` where ModelBackend keeps them
     for the request; NULL (a user it answers without them) puts nothing."""
     if own is None or groups is None:
@@ -112,5 +113,4 @@ def permissions_load(user: Any) -> None:
         cursor.execute(_permissions_sql(), [user.pk, user.pk])
         for source, app_label, codename in cursor.fetchall():
             found[source].add(f"{app_label}.{codename}")
-    user._user_perm_cache = found["user"]
-    user._group_perm_cache = found["group"]
+    permissions_put(user, found["user"], found["group"])
