@@ -33,9 +33,11 @@ BENCH_ARGS ?=
 # and a broker of its own (worker n: the Redis database above minus n; tests/conftest.py).
 # More workers than cores: much of the suite waits on browsers, servers and sockets.
 # Tests are handed out one by one (--dist loadfile would lose schemathesis' operations,
-# which share one test id). PYTEST_WORKERS=0 runs in-process.
+# which share one test id), and a worker that runs out takes the rest of a busy worker's
+# queue (worksteal), so a run does not end on one worker's last slow tests while the
+# others wait. PYTEST_WORKERS=0 runs in-process.
 PYTEST_WORKERS ?= 4
-XDIST = -n $(PYTEST_WORKERS)
+XDIST = -n $(PYTEST_WORKERS) --dist worksteal
 
 .PHONY: install install-dev run serve test lint pytest pytest-sqlite browser bench format vendor-softphone
 

@@ -1,9 +1,6 @@
 """Login throttling: django-axes on both login pages, DRF throttling on the API."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 from axes.models import AccessAttempt
@@ -11,7 +8,8 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.settings_read import settings_read
+
 PASSWORD = "pass-for-tests-1"  # tests/conftest.py's make_user
 LOGINS = {
     "admin": ("/admin/login/", "Too many failed logins"),
@@ -146,31 +144,20 @@ def test_anonymous_api_requests_are_throttled_too(api_client, db, low_rates):
 
 
 def test_the_rates_come_from_the_environment(tmp_path):
-    code = (
-        "import django; django.setup()\n"
-        "from django.conf import settings\n"
-        "print(settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'], settings.AXES_FAILURE_LIMIT,"
-        " settings.AXES_COOLOFF_TIME)\n"
+    read = settings_read(
+        {
+            "SWITCHBOARD_VAR_DIR": str(tmp_path),
+            "API_THROTTLE_RATE": "50/second",
+            "API_ANON_THROTTLE_RATE": "5/minute",
+            "AXES_FAILURE_LIMIT": "7",
+            "AXES_COOLOFF_MINUTES": "30",
+        }
     )
-    environ = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "crm.settings",
-        "SWITCHBOARD_VAR_DIR": str(tmp_path),
-        "API_THROTTLE_RATE": "50/second",
-        "API_ANON_THROTTLE_RATE": "5/minute",
-        "AXES_FAILURE_LIMIT": "7",
-        "AXES_COOLOFF_MINUTES": "30",
+    assert read.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] == {
+        "user": "50/second",
+        "anon": "5/minute",
     }
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert done.stdout.strip() == "{'user': '50/second', 'anon': '5/minute'} 7 0:30:00"
+    assert (read.AXES_FAILURE_LIMIT, read.AXES_COOLOFF_TIME) == (7, timedelta(minutes=30))
 
 
 def test_a_client_writing_its_own_x_forwarded_for_is_still_throttled(api_client, db, low_rates):
@@ -184,49 +171,25 @@ def test_a_client_writing_its_own_x_forwarded_for_is_still_throttled(api_client,
 
 
 def test_behind_trusted_proxies_the_throttle_reads_the_address_they_saw(tmp_path):
-    code = (
-        "import django; django.setup()\n"
-        "from rest_framework.settings import api_settings\n"
-        "print(api_settings.NUM_PROXIES)\n"
-    )
-    found = {}
-    for count in ("", "2"):
-        environ = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "crm.settings",
-            "SWITCHBOARD_VAR_DIR": str(tmp_path),
-            "TRUSTED_PROXY_COUNT": count,
-        }
-        done = subprocess.run(
-            [sys.executable, "-c", code],
-            cwd=ROOT,
-            env=environ,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        found[count] = done.stdout.strip()
-    assert found == {"": "0", "2": "2"}
+    found = {
+        count: settings_read({"SWITCHBOARD_VAR_DIR": str(tmp_path), "TRUSTED_PROXY_COUNT": count})
+        for count in ("", "2")
+    }
+    # DRF's throttles read NUM_PROXIES; axes counts failed logins by the same address.
+    assert {count: read.REST_FRAMEWORK["NUM_PROXIES"] for count, read in found.items()} == {
+        "": 0,
+        "2": 2,
+    }
+    assert found["2"].AXES_IPWARE_PROXY_COUNT == 2
+    assert found[""].AXES_IPWARE_META_PRECEDENCE_ORDER == ("REMOTE_ADDR",)
 
 
 def test_the_default_limit_locks_on_the_fifth_failure(client, make_user, settings, tmp_path):
     # The shipped default (settings read with no AXES_FAILURE_LIMIT in the environment),
     # not this module's lower one: the fifth failure locks, the fourth does not.
-    environ = {k: v for k, v in os.environ.items() if k != "AXES_FAILURE_LIMIT"}
-    environ |= {"DJANGO_SETTINGS_MODULE": "crm.settings", "SWITCHBOARD_VAR_DIR": str(tmp_path)}
-    code = "import django; django.setup()\nfrom django.conf import settings\n"
-    code += "print(settings.AXES_FAILURE_LIMIT)\n"
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    settings.AXES_FAILURE_LIMIT = int(done.stdout)
+    settings.AXES_FAILURE_LIMIT = settings_read(
+        {"SWITCHBOARD_VAR_DIR": str(tmp_path)}
+    ).AXES_FAILURE_LIMIT
     make_user("Caller", username="victim")
     url = "/campaigns/login/"
     codes = [_login(client, url, "victim", "wrong").status_code for _ in range(5)]
