@@ -10,6 +10,7 @@ start one.
 
 import importlib.util
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
@@ -25,6 +26,12 @@ def settings_read(environ: Mapping[str, str]) -> ModuleType:
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    with mock.patch.dict(os.environ, environ, clear=True):
-        spec.loader.exec_module(module)
+    # Production settings route Python's warnings into logging; that is the probed
+    # process's business, not this one's.
+    showwarning = warnings.showwarning
+    try:
+        with mock.patch.dict(os.environ, environ, clear=True):
+            spec.loader.exec_module(module)
+    finally:
+        warnings.showwarning = showwarning
     return module

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
 from crm.models import Customer, PhoneNumber
+from tests.settings_read import settings_read
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,7 +87,10 @@ def test_check_deploy_is_clean_with_production_settings():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_production_refuses_to_start_without_a_secret_key():
-    result = _manage("check", DJANGO_ENV="production", ALLOWED_HOSTS="crm.example.com")
-    assert result.returncode != 0
-    assert "SECRET_KEY must be set" in result.stderr
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    # The settings refuse at import, before any command or server could start.
+    environ = {"DJANGO_ENV": "production", "ALLOWED_HOSTS": "crm.example.com"}
+    with pytest.raises(ImproperlyConfigured, match="SECRET_KEY must be set"):
+        settings_read({**environ, "SWITCHBOARD_VAR_DIR": str(tmp_path)})
+    environ |= {"SECRET_KEY": "k" * 64, "SWITCHBOARD_VAR_DIR": str(tmp_path)}
+    assert settings_read(environ).SECRET_KEY == "k" * 64
