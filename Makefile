@@ -42,7 +42,7 @@ BENCH_ARGS ?=
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 8 ] && n=8; echo $$n)
 XDIST = -n $(PYTEST_WORKERS) --dist worksteal
 
-.PHONY: install install-dev run serve test lint pytest pytest-sqlite browser bench format vendor-softphone
+.PHONY: install install-dev run serve test lint collect pytest pytest-sqlite browser bench format vendor-softphone
 
 PORT ?= 8000
 export PORT
@@ -121,17 +121,23 @@ pytest-sqlite: install-dev
 	CELERY_BROKER_URL=filesystem:// $(BIN)/pytest -rs $(XDIST) $(PYTEST_ARGS); \
 	status=$$?; rm -rf "$$dir"; exit $$status
 
-# Lint and the two runs at once: each run alone leaves a core idle while its tests wait on
-# browsers, servers and sockets. --output-sync prints each one's output whole when it ends,
-# so .ci/run still finds each run's header and summary (a section ends at the next "== ").
-#
-# First the suite is collected once, alone: the ten processes the runs then start at once
+# First the suite is collected once while lint runs beside it (one core each: mypy is
+# single-threaded, and so is the collection): the processes the runs then start at once
 # find every module compiled and every test module rewritten by pytest, instead of each
 # doing it again (on a fresh clone, 8 collections at once took 136 s of CPU without the
-# cache and 59 s with it: docs/testing.md).
+# cache and 59 s with it: docs/testing.md). Then the two runs at once: each alone leaves a
+# core idle while its tests wait on browsers, servers and sockets. A lint failure still
+# lets the tests run, and fails `make test` after them. --output-sync prints each one's
+# output whole when it ends, so .ci/run still finds each run's header and summary (a
+# section ends at the next "== ").
 test: install-dev browser
+	@$(MAKE) --no-print-directory -j2 --output-sync=target lint collect; lint=$$?; \
+	$(MAKE) --no-print-directory -j2 --output-sync=target pytest pytest-sqlite; tests=$$?; \
+	if [ $$lint -ne 0 ]; then echo "make test: lint failed (above)"; fi; \
+	[ $$lint -eq 0 ] && [ $$tests -eq 0 ]
+
+collect: install-dev
 	@$(BIN)/pytest --collect-only -q -p no:cacheprovider >/dev/null 2>&1 || true
-	$(MAKE) --no-print-directory -j3 --output-sync=target lint pytest pytest-sqlite
 
 format: install-dev
 	$(BIN)/ruff check --fix .
