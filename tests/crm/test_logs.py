@@ -178,73 +178,82 @@ PRODUCTION = {
 }
 
 
-def test_production_logs_one_json_object_per_line(tmp_path):
-    done = _run(
-        tmp_path,
-        "import logging\n"
-        "from django.test import Client\n"
-        "Client().get('/healthz', HTTP_X_REQUEST_ID='probe-1')\n"
-        "Client().get('/admin/login/', HTTP_AUTHORIZATION='Token ' + 'ab' * 20)\n"
-        "logging.getLogger('telephony').warning('no profile for %s', '+16789998212')\n",
-        **PRODUCTION,
-    )
+# One pair of production processes for the tests below (starting Django costs 2-3 s of
+# CPU a process): the same requests and log calls at LOG_LEVEL=INFO and at ERROR.
+PRODUCTION_SCRIPT = (
+    "import logging\n"
+    "from django.test import Client\n"
+    "from django.urls import path\n"
+    "import crm.urls\n"
+    "def broken(request): raise RuntimeError('token=abc123secret broke it')\n"
+    "crm.urls.urlpatterns.insert(0, path('broken/', broken))\n"
+    "Client().get('/admin/login/', HTTP_AUTHORIZATION='Token ' + 'ab' * 20)\n"
+    "Client().get('/no-such-page/', secure=True)\n"
+    "Client(raise_request_exception=False).get('/broken/', secure=True)\n"
+    "logging.getLogger('telephony').info('quiet info')\n"
+    "logging.getLogger('telephony').warning('no profile for %s', '+16789998212')\n"
+    "logging.getLogger('x').error('an error')\n"
+)
+
+
+@pytest.fixture(scope="module")
+def production_logs(tmp_path_factory) -> dict[str, subprocess.CompletedProcess]:
+    folder = tmp_path_factory.mktemp("production")
+    return {
+        level: _run(folder, PRODUCTION_SCRIPT, LOG_LEVEL=level, **PRODUCTION)
+        for level in ("INFO", "ERROR")
+    }
+
+
+def _lines(done: subprocess.CompletedProcess) -> list[dict]:
+    parsed = [json.loads(line) for line in done.stderr.splitlines()]
+    return [line for line in parsed if line["logger"] != "py.warnings"]  # no collectstatic
+
+
+def test_production_logs_one_json_object_per_line(production_logs):
+    done = production_logs["INFO"]
     # Every line is JSON, Python's warnings included.
     lines = [json.loads(line) for line in done.stderr.splitlines()]
     access = next(line for line in lines if line["logger"] == "switchboard.request")
     assert access["route"] == "/admin/login/"
     assert access["status"] == 301  # production redirects plain HTTP to HTTPS
     assert access["request_id"]
-    warning = next(line for line in lines if line["logger"] == "telephony")
+    warning = next(
+        line for line in lines if line["level"] == "WARNING" and line["logger"] == "telephony"
+    )
     assert warning["message"] == "no profile for +1678***8212"
-    assert warning["level"] == "WARNING"
     assert "ab" * 20 not in done.stderr
     assert "9998212" not in done.stderr
 
 
-def test_log_level_keeps_working(tmp_path):
-    done = _run(
-        tmp_path,
-        "import logging\n"
-        "logging.getLogger('x').info('quiet info')\n"
-        "logging.getLogger('x').warning('loud warning')\n",
-        LOG_LEVEL="WARNING",
-        **PRODUCTION,
-    )
-    assert "loud warning" in done.stderr
-    assert "quiet info" not in done.stderr
+def test_log_level_keeps_working(production_logs):
+    loud, quiet = production_logs["INFO"].stderr, production_logs["ERROR"].stderr
+    assert "quiet info" in loud
+    assert "no profile for" in loud
+    assert "quiet info" not in quiet
+    assert "no profile for" not in quiet
+    assert "an error" in quiet
 
 
-def test_a_request_logs_one_line_as_loud_as_its_status_and_a_crash_its_traceback(tmp_path):
-    script = (
-        "from django.test import Client\n"
-        "from django.urls import path\n"
-        "import crm.urls\n"
-        "def broken(request): raise RuntimeError('token=abc123secret broke it')\n"
-        "crm.urls.urlpatterns.insert(0, path('broken/', broken))\n"
-        "Client().get('/no-such-page/', secure=True)\n"
-        "Client(raise_request_exception=False).get('/broken/', secure=True)\n"
-        "import logging; logging.getLogger('x').error('an error')\n"
-    )
-    loud = _run(tmp_path, script, LOG_LEVEL="INFO", **PRODUCTION)
-    quiet = _run(tmp_path, script, LOG_LEVEL="ERROR", **PRODUCTION)
-
-    def lines(done: subprocess.CompletedProcess) -> list[dict]:
-        parsed = [json.loads(line) for line in done.stderr.splitlines()]
-        return [line for line in parsed if line["logger"] != "py.warnings"]  # no collectstatic
-
-    said = lines(loud)
+def test_a_request_logs_one_line_as_loud_as_its_status_and_a_crash_its_traceback(
+    production_logs,
+):
+    loud, quiet = production_logs["INFO"], production_logs["ERROR"]
+    said = [line for line in _lines(loud) if line.get("route") != "/admin/login/"]
     assert [(line["logger"], line["level"]) for line in said] == [
         ("switchboard.request", "WARNING"),  # the 404, once: not Django's "Not Found" too
         ("django.request", "ERROR"),  # the crash, with its traceback
         ("switchboard.request", "ERROR"),  # ...and its access line
+        ("telephony", "INFO"),
+        ("telephony", "WARNING"),
         ("x", "ERROR"),
     ]
     assert (said[0]["route"], said[0]["status"]) == ("/no-such-page/", 404)
     assert "RuntimeError" in said[1]["exc_info"]
     assert said[2]["status"] == 500
     assert "abc123secret" not in loud.stderr
-    # LOG_LEVEL=ERROR silences the refusal, not the crash.
-    assert [line["logger"] for line in lines(quiet)] == [
+    # LOG_LEVEL=ERROR silences the refusal and the rest, not the crash.
+    assert [line["logger"] for line in _lines(quiet)] == [
         "django.request",
         "switchboard.request",
         "x",
