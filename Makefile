@@ -31,14 +31,15 @@ BENCH_SCRIPTS ?= $(filter-out bench/_% bench/fake_%,$(sort $(wildcard bench/*.py
 BENCH_ARGS ?=
 # pytest-xdist workers per run, each with a test database of its own (test_NAME_gw0, ...)
 # and a broker of its own (worker n: the Redis database above minus n; tests/conftest.py).
-# One worker a core in each run: the two runs go at once, so that is two processes a core.
-# On the 2-core machine `make test` took 216-221 s with 2 workers a run, 244 s with 3 and
-# 245-255 s with 4 (the machine is busy from start to end, and more processes only add
-# switching: docs/testing.md). Tests are handed out one by one (--dist loadfile would lose schemathesis' operations,
-# which share one test id), and a worker that runs out takes the rest of a busy worker's
-# queue (worksteal), so a run does not end on one worker's last slow tests while the
-# others wait. PYTEST_WORKERS=0 runs in-process.
-# At most 8: the PostgreSQL run's workers take Redis databases 15 down to 8 (7 is the benches').
+# One worker a core in each run, at most 8 (the PostgreSQL run's workers take Redis
+# databases 15 down to 8; 7 is the benches'). The two runs go at once, so that is two
+# processes a core: on the 2-core machine `make test` took 216-221 s with 2 workers a run,
+# 244 s with 3 and 245-255 s with 4 (the machine is busy from start to end, and more
+# processes only add switching: docs/testing.md). Tests are handed out one by one
+# (--dist loadfile would lose schemathesis' operations, which share one test id), and a
+# worker that runs out takes the rest of a busy worker's queue (worksteal), so a run does
+# not end on one worker's last slow tests while the others wait. PYTEST_WORKERS=0 runs
+# in-process.
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 8 ] && n=8; echo $$n)
 XDIST = -n $(PYTEST_WORKERS) --dist worksteal
 
