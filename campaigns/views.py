@@ -13,11 +13,12 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
 from django.template.backends.utils import csrf_input
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from campaigns import calling, contact_pages, dnc, selectors, services
@@ -95,6 +96,15 @@ def _context(request: HttpRequest, campaign: Campaign, tab: str, **extra: Any) -
     }
 
 
+def _with_rows(request: HttpRequest, context: dict[str, Any], **fragments: str) -> dict[str, Any]:
+    """``context`` with each ``name=template`` fragment added: the rows a page repeats by
+    the hundred, rendered by the Jinja2 engine (crm/templating.py) from the same context."""
+    for name, template in fragments.items():
+        html = render_to_string(template, dict(context), request, using="jinja2")
+        context[name] = mark_safe(html)  # noqa: S308  (Jinja2 escaped what it put in)
+    return context
+
+
 @login_required(login_url="campaigns:login")
 def campaign_list(request: HttpRequest) -> HttpResponse:
     _require_workspace(request)
@@ -149,29 +159,32 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         if entry.callback_at is not None and lead is not None:
             zone = calling.lead_zone(lead, calling.lead_number(lead))
             entry.callback_local = local_label(entry.callback_at, zone)
-    return render(
+    context = _context(
         request,
-        "campaigns/campaign_detail.html",
-        _context(
-            request,
-            campaign,
-            "contacts",
-            page=page,
-            rows=rows,
-            callbacks=callbacks,
-            more_callbacks=more_callbacks,
-            show_callbacks=show_callbacks,
-            now=timezone.now(),
-            can_open_customers=request.user.has_perm("crm.view_customer"),
-            search=search,
-            search_cap=f"{selectors.SEARCH_MATCH_CAP:,}",
-            search_capped=page.paginator.is_capped,
-            dialing_numbers=selectors.campaign_dialing_numbers(campaign=campaign),
-            do_not_call=dnc.listed_numbers(
-                [p.number for c in shown for p in (c.phone, c.mobile) if p is not None]
-            ),
+        campaign,
+        "contacts",
+        page=page,
+        rows=rows,
+        callbacks=callbacks,
+        more_callbacks=more_callbacks,
+        show_callbacks=show_callbacks,
+        now=timezone.now(),
+        can_open_customers=request.user.has_perm("crm.view_customer"),
+        search=search,
+        search_cap=f"{selectors.SEARCH_MATCH_CAP:,}",
+        search_capped=page.paginator.is_capped,
+        dialing_numbers=selectors.campaign_dialing_numbers(campaign=campaign),
+        do_not_call=dnc.listed_numbers(
+            [p.number for c in shown for p in (c.phone, c.mobile) if p is not None]
         ),
     )
+    _with_rows(
+        request,
+        context,
+        contact_rows="campaigns/contact_rows.html",
+        callback_rows="campaigns/callback_rows.html",
+    )
+    return render(request, "campaigns/campaign_detail.html", context)
 
 
 def _end_of_today() -> datetime:
@@ -201,19 +214,18 @@ def campaign_phones(request: HttpRequest, campaign_id: int) -> HttpResponse:
         phones = phones.filter(pk=phone.pk) if phone else phones.none()
     page = Paginator(phones, CONTACTS_PER_PAGE).get_page(request.GET.get("page"))
     listed = dnc.listed_numbers([p.number for p in page.object_list])
-    return render(
+    context = _context(
         request,
-        "campaigns/campaign_phones.html",
-        _context(
-            request,
-            campaign,
-            "phones",
-            page=page,
-            status=status,
-            search=search,
-            do_not_call=listed,
-        ),
+        campaign,
+        "phones",
+        page=page,
+        phones=page.object_list,
+        status=status,
+        search=search,
+        do_not_call=listed,
     )
+    _with_rows(request, context, phone_rows="campaigns/phone_rows.html")
+    return render(request, "campaigns/campaign_phones.html", context)
 
 
 @login_required(login_url="campaigns:login")

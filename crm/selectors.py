@@ -271,15 +271,17 @@ def customers_holding(numbers: Iterable[str]) -> dict[str, Customer]:
     if not wanted:
         return {}
     rows = (
-        PhoneNumber.objects.filter(number__in=wanted, customer__merged_into__isnull=True)
+        PhoneNumber.objects.filter(number__e164_in=wanted, customer__merged_into__isnull=True)
+        # The stored text, not a PhoneNumber parsed from it per row.
+        .annotate(e164=Cast("number", CharField()))
+        .defer("number")
         .select_related("customer")
         .order_by("number", F("customer__last_interaction_at").desc(nulls_last=True), "id")
     )
     result: dict[str, Customer] = {}
     for phone in rows:
-        e164 = str(phone.number)
-        if e164 not in result or phone.type == PhoneNumber.Type.MOBILE:
-            result[e164] = phone.customer
+        if phone.e164 not in result or phone.type == PhoneNumber.Type.MOBILE:
+            result[phone.e164] = phone.customer
     return result
 
 

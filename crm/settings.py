@@ -140,6 +140,13 @@ TEMPLATES = [
             ],
         },
     },
+    # Rows a page repeats by the hundred (crm/templating.py says why).
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "crm.templating.environment"},
+    },
 ]
 
 # --- Database ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The caller workspace for a day's work, the upload page's one story, and the pages
 where customers and leads meet."""
 
+import html
 import itertools
 from datetime import timedelta
 
@@ -238,3 +239,47 @@ def test_the_callers_picker_lists_only_callers(client, seeded, administrator, ca
     response = client.get(reverse("admin:campaigns_campaign_change", args=[seeded.pk]))
     choices = set(response.context["adminform"].form.fields["callers"].queryset)
     assert choices == {caller}
+
+
+def test_the_rows_show_times_in_the_readers_zone_and_escape_what_leads_typed(
+    client, seeded, assigned_caller, settings
+):
+    """The rows are Jinja2 (crm/templating.py) inside a Django page: dates, plurals and
+    escaping read as the Django templates they replaced did."""
+    from django.template.defaultfilters import date as date_filter
+    from django.utils import formats
+
+    settings.TIME_ZONE = "America/Chicago"  # not UTC, so a missed conversion shows
+    client.force_login(assigned_caller)
+    mark = contact(seeded, "mark@petshop.example.com")
+    jane = contact(seeded, "jane.doe@example.com")
+    Contact.objects.filter(pk=jane.pk).update(name='<b>Jane</b> "J" & Co')
+    yesterday = timezone.now() - timedelta(days=1)
+    Disposition.objects.create(
+        campaign=seeded,
+        contact_id=mark.pk,
+        target=Disposition.Target.CONTACT,
+        outcome=Disposition.Outcome.CALLBACK,
+        callback_at=yesterday,
+        note="<i>before noon</i>",
+    )
+    customer = CustomerFactory(name="Priya <Patel>", interaction_count=1)
+    priya = contact(seeded, "priya.patel@kw.example.com")
+    PhoneNumberFactory(customer=customer, number=priya.phone.number, type=PhoneNumber.Type.MOBILE)
+
+    page = client.get(reverse("campaigns:detail", args=[seeded.pk])).content.decode()
+
+    overdue = f"Overdue since {date_filter(timezone.localtime(yesterday), 'D M j')}"
+    assert page.count(overdue) == 1
+    assert "“&lt;i&gt;before noon&lt;/i&gt;”" in page
+    logged = Disposition.objects.get(contact_id=mark.pk).created_at
+    assert f'datetime="{timezone.localtime(logged).isoformat()}"' in page
+    assert f'title="{formats.localize(timezone.localtime(logged))}"' in page
+    assert "<b>Jane</b>" not in page
+    row = page[page.index(f'data-contact="{jane.pk}"') :]
+    shown = row[row.index("<strong>") + 8 : row.index("</strong>")]
+    assert html.unescape(shown) == '<b>Jane</b> "J" & Co'
+    assert '"J"' not in row[: row.index("</tr>")]  # not even inside an attribute
+    assert "Customer: Priya &lt;Patel&gt;" in page
+    assert "· 1 interaction<" in page
+    assert page.count(f'data-contact="{mark.pk}"') == 2  # due today, and in the list
