@@ -14,7 +14,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from crm import search
+from crm import page_anchors, search
 from crm.db import is_postgresql
 from crm.phones import phone_link
 
@@ -76,9 +76,14 @@ class EstimatedCountPaginator(Paginator):
         if bottom < DEFERRED_JOIN_OFFSET or not isinstance(self.object_list, QuerySet):
             return super().page(number)
         top = min(bottom + self.per_page, self.count)
-        # Deferred join: OFFSET over full rows fetches (and discards) every skipped row from
-        # the heap; OFFSET over ids alone is an index-only scan. Then load just this page.
-        ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+        ids = None
+        if self.is_estimate:
+            # A huge unfiltered list: deep pages start from a cached anchor.
+            ids = page_anchors.anchored_ids(self.object_list, bottom, top - bottom)
+        if ids is None:
+            # Deferred join: OFFSET over full rows fetches (and discards) every skipped row
+            # from the heap; OFFSET over ids alone is an index-only scan. Then load the page.
+            ids = list(self.object_list.values_list("pk", flat=True)[bottom:top])
         return Page(self.object_list.filter(pk__in=ids), number, self)
 
 
