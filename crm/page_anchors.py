@@ -97,8 +97,13 @@ def anchored_ids(rows: QuerySet, bottom: int, size: int) -> list[int] | None:
         anchors = Anchors(descending, read_at=now)
     position = bottom
     if descending and anchors.ids:
-        # Rows added since the anchors were read come first: count them (an index range).
-        position -= rows.filter(pk__gt=anchors.ids[0]).order_by().count()
+        # Rows added since the anchors were read come first: an index range of their ids
+        # (no COUNT), read again from scratch when there are a step's worth.
+        added = len(rows.filter(pk__gt=anchors.ids[0]).values_list("pk", flat=True)[:STEP])
+        if added < STEP:
+            position -= added
+        else:
+            anchors = Anchors(descending, read_at=now)
     index = max(0, position) // STEP
     if index >= len(anchors.ids) and not anchors.complete:
         anchors = _extend(rows, anchors, index)

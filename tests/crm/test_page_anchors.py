@@ -45,6 +45,9 @@ def test_rows_added_since_the_anchors_were_read_move_the_pages_as_an_offset_does
     CustomerFactory.create_batch(3)  # newer ids: at the front of a descending list
     assert page_anchors.anchored_ids(rows, 33, 5) == before
     assert page_anchors.anchored_ids(rows, 30, 5) == offset_ids(rows, 30, 5)
+    CustomerFactory.create_batch(page_anchors.STEP)  # a step's worth: read again
+    assert page_anchors.anchored_ids(rows, 30, 5) == offset_ids(rows, 30, 5)
+    assert page_anchors.anchored_ids(rows, 43, 5) == offset_ids(rows, 43, 5)
 
 
 def test_a_row_merged_away_shows_until_the_anchors_are_read_again(small_steps, monkeypatch):
