@@ -70,7 +70,7 @@ def baseline_site() -> Any:
         list_filter = ("type", "sms", "sms_opted_out", "type_source")
         list_select_related = ("customer",)
         search_fields = ("number",)
-        list_per_page = 100
+        list_per_page = 50  # the same page size as ours
 
     from django.http import HttpResponse
     from django.urls import path
@@ -138,14 +138,23 @@ def main() -> None:
     target = Customer.objects.filter(email__endswith="@bulk.example.com").order_by("id")[total // 3]
     mobile = str(target.phone_numbers.filter(type="mobile").values_list("number", flat=True)[0])
     loose = f"({mobile[2:5]})-{mobile[5:8]} {mobile[8:]}"
-    deep_numbers = max(1, phones // 100 // 2)
+    from django.contrib import admin
+
+    from crm.models import PhoneNumber
+
+    # The middle page of each list, at the page size its admin shows.
+    per_page = {
+        model: admin.site._registry[model].list_per_page for model in (Customer, PhoneNumber)
+    }
+    deep_customers = max(1, total // per_page[Customer] // 2)
+    deep_numbers = max(1, phones // per_page[PhoneNumber] // 2)
     lists = [
         (
             "customers",
             "crm/customer/",
             [
                 ("first page", {}),
-                (f"deep page (p={max(1, total // 50 // 2):,})", {"p": max(1, total // 50 // 2)}),
+                (f"deep page (p={deep_customers:,})", {"p": deep_customers}),
                 (f"number search {loose!r}", {"q": loose}),
                 (f"name prefix search {target.name[:-2]!r}", {"q": target.name[:-2]}),
             ],

@@ -485,6 +485,9 @@ class PhoneNumberAdmin(
     )
     list_filter = ("type", "sms", "sms_opted_out", "type_source")
     list_select_related = ("customer",)
+    # As every other list of millions here: a page of 50 renders in half the time of
+    # Django's default 100 (each row ~0.8 ms of admin cell rendering, docs/benchmarks.md).
+    list_per_page = 50
     search_fields = ("number",)
     search_help_text = "A phone number typed any way."
     raw_id_fields = ("customer",)
