@@ -8,8 +8,9 @@ costs what one offset to it costs) and cached for ``SECONDS``. A deep page then 
 from the anchor at or before its position and skips fewer than ``STEP`` entries (~3 ms).
 
 The anchors are exact when read. Rows added since (a newer id, in front of a descending
-list) are counted and the position moved by that many, so a new customer shifts the
-pages exactly as an ``OFFSET`` would. Rows merged away or deleted since are not seen
+list) are read as an index range (a step's worth reads the anchors again) and the
+position moved by that many, so a new customer shifts the pages exactly as an ``OFFSET``
+would. Rows merged away or deleted since are not seen
 until the anchors are read again (at most ``SECONDS`` later): until then a deep page
 past them lists the rows it listed before they left, starting that many rows earlier
 than a fresh offset would. The total of such a list is an estimate anyway ("about
@@ -30,7 +31,7 @@ from crm.db import is_postgresql
 FROM = 20_000
 # An anchor every STEP rows: a deep page skips fewer than this many index entries.
 STEP = 10_000
-# How long anchors serve before they are read again (one scan of the list's index).
+# How long anchors serve before they are read again.
 SECONDS = 60
 
 
