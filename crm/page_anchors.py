@@ -10,11 +10,11 @@ from the anchor at or before its position and skips fewer than ``STEP`` entries 
 The anchors are exact when read. Rows added since (a newer id, in front of a descending
 list) are read as an index range (a step's worth reads the anchors again) and the
 position moved by that many, so a new customer shifts the pages exactly as an ``OFFSET``
-would. Rows merged away or deleted since are not seen
-until the anchors are read again (at most ``SECONDS`` later): until then a deep page
-past them lists the rows it listed before they left, starting that many rows earlier
-than a fresh offset would. The total of such a list is an estimate anyway ("about
-1,000,000 customers"); the first pages (below ``FROM``) are always exact offsets.
+would. Rows merged away or deleted since are not seen until the anchors are read again
+(at most ``SECONDS`` later): until then a deep page past them lists the rows it listed
+before they left, starting that many rows earlier than a fresh offset would. The total
+of such a list is an estimate anyway ("about 1,000,000 customers"); the first pages
+(below ``FROM``) are always exact offsets.
 """
 
 import hashlib
