@@ -19,11 +19,13 @@ of such a list is an estimate anyway ("about 1,000,000 customers"); the first pa
 
 import hashlib
 import time
+from contextlib import suppress
 from dataclasses import dataclass, replace
 
 from django.core.cache import cache
 from django.core.exceptions import EmptyResultSet
 from django.db.models import QuerySet
+from redis.exceptions import RedisError
 
 from crm.db import is_postgresql
 
@@ -93,7 +95,10 @@ def anchored_ids(rows: QuerySet, bottom: int, size: int) -> list[int] | None:
         return None  # a list that cannot hold a row
     key = "crm:page-anchors:" + hashlib.sha256(f"{sql}|{params}".encode()).hexdigest()
     now = time.time()
-    anchors: Anchors | None = cache.get(key)
+    try:
+        anchors: Anchors | None = cache.get(key)
+    except (RedisError, OSError):
+        return None  # the cache is down: anchors are a shortcut, the offset still answers
     if anchors is None or now - anchors.read_at >= SECONDS:
         anchors = Anchors(descending, read_at=now)
     position = bottom
@@ -109,7 +114,8 @@ def anchored_ids(rows: QuerySet, bottom: int, size: int) -> list[int] | None:
     if index >= len(anchors.ids) and not anchors.complete:
         anchors = _extend(rows, anchors, index)
         # Extended anchors keep the expiry of the first ones.
-        cache.set(key, anchors, max(1, round(anchors.read_at + SECONDS - now)))
+        with suppress(RedisError, OSError):
+            cache.set(key, anchors, max(1, round(anchors.read_at + SECONDS - now)))
     if position < 0 or index >= len(anchors.ids):
         return None  # past the end of the list as read: the plain offset says so exactly
     skip = position - index * STEP

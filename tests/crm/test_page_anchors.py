@@ -105,3 +105,20 @@ def test_the_changelists_deep_pages_list_the_rows_of_a_plain_offset(
             assert response.context["cl"].paginator.is_estimate
             assert shown == ids[(page - 1) * 4 : page * 4], (route, page)
     assert sum(ids is not None for ids in served) == 4  # pages 5 and 11 of both lists
+
+
+def test_a_cache_outage_serves_the_plain_offset(small_steps, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisDown
+
+    CustomerFactory.create_batch(30)
+    rows = Customer.objects.order_by("-id")
+
+    def down(*args, **kwargs):
+        raise RedisDown("Connection refused")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(page_anchors.cache, "get", down)
+        assert page_anchors.anchored_ids(rows, 20, 5) is None  # the caller's offset answers
+    with monkeypatch.context() as patch:
+        patch.setattr(page_anchors.cache, "set", down)
+        assert page_anchors.anchored_ids(rows, 20, 5) == offset_ids(rows, 20, 5)
