@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, render
@@ -32,11 +31,13 @@ from campaigns.models import (
     Disposition,
     Scope,
 )
+from crm.admin_utils import EstimatedCountPaginator
 from crm.models import Customer
 from crm.phones import display_number
 from telephony.selectors import team_today, team_zone
 
 CONTACTS_PER_PAGE = contact_pages.PER_PAGE
+LOG_PER_PAGE = 50
 CALLBACKS_SHOWN = 20
 EXPORT_PERMISSION = "campaigns.export_campaign"
 
@@ -216,7 +217,9 @@ def campaign_phones(request: HttpRequest, campaign_id: int) -> HttpResponse:
     if search:
         phone = selectors.campaign_phone_get(campaign=campaign, raw_number=search)
         phones = phones.filter(pk=phone.pk) if phone else phones.none()
-    page = Paginator(phones, CONTACTS_PER_PAGE).get_page(request.GET.get("page"))
+    # Counted up to 10,000 ("Page 1 of 200+"): a campaign of a million leads has as many
+    # numbers, and counting them all cost most of the page (142 ms of ~190 at 1M).
+    page = EstimatedCountPaginator(phones, CONTACTS_PER_PAGE).get_page(request.GET.get("page"))
     listed = dnc.listed_numbers([p.number for p in page.object_list])
     context = _context(
         request,
@@ -235,9 +238,8 @@ def campaign_phones(request: HttpRequest, campaign_id: int) -> HttpResponse:
 @login_required(login_url="campaigns:login")
 def campaign_log(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = _campaign(request, campaign_id)
-    page = Paginator(selectors.campaign_dispositions(campaign=campaign), 50).get_page(
-        request.GET.get("page")
-    )
+    log = selectors.campaign_dispositions(campaign=campaign)  # grows with every call
+    page = EstimatedCountPaginator(log, LOG_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request, "campaigns/campaign_log.html", _context(request, campaign, "log", page=page)
     )

@@ -170,3 +170,34 @@ def test_deleting_a_campaign_removes_its_partition_and_rows(seeded, administrato
     assert not CampaignPhone.objects.filter(campaign_id=seeded.pk).exists()
     assert not Account.objects.filter(campaign_id=seeded.pk).exists()
     assert not Disposition.objects.filter(campaign_id=seeded.pk).exists()
+
+
+def test_the_numbers_and_the_log_count_up_to_a_cap_and_say_so(
+    client, seeded, assigned, monkeypatch
+):
+    """A million-lead campaign has as many numbers, and its log grows with every call:
+    both pages count at most COUNT_CAP rows ("Page 1 of 200+"), never the whole list."""
+    from campaigns import views
+    from crm import admin_utils
+
+    monkeypatch.setattr(admin_utils, "COUNT_CAP", 2)
+    monkeypatch.setattr(views, "CONTACTS_PER_PAGE", 1)
+    monkeypatch.setattr(views, "LOG_PER_PAGE", 1)
+    client.force_login(assigned)
+    numbers = reverse("campaigns:phones", args=[seeded.pk])
+    assert CampaignPhone.objects.filter(campaign=seeded).count() > 2
+    assert "Page 1 of 2+" in client.get(numbers).content.decode()
+    past = client.get(numbers, {"page": 99})  # past what was counted: its last page
+    assert "Page 2 of 2+" in past.content.decode()
+    assert len(past.context["page"].object_list) == 1
+
+    contact = Contact.objects.filter(campaign=seeded).first()
+    for _ in range(6):
+        Disposition.objects.create(
+            campaign=seeded,
+            contact=contact,
+            target=Disposition.Target.CONTACT,
+            outcome=Disposition.Outcome.NO_ANSWER,
+        )
+    log = client.get(reverse("campaigns:log", args=[seeded.pk])).content.decode()
+    assert "Page 1 of 2+" in log
