@@ -189,6 +189,7 @@ def test_the_numbers_and_the_log_count_up_to_a_cap_and_say_so(
     assert "Page 1 of 2+" in client.get(numbers).content.decode()
     past = client.get(numbers, {"page": 99})  # past what was counted: its last page
     assert "Page 2 of 2+" in past.content.decode()
+    assert "These are the first 2: search or filter to find the rest." in past.content.decode()
     assert len(past.context["page"].object_list) == 1
 
     contact = Contact.objects.filter(campaign=seeded).first()
@@ -201,3 +202,6 @@ def test_the_numbers_and_the_log_count_up_to_a_cap_and_say_so(
         )
     log = client.get(reverse("campaigns:log", args=[seeded.pk])).content.decode()
     assert "Page 1 of 2+" in log
+    assert "These are the first" not in log  # only on the last counted page
+    last = client.get(reverse("campaigns:log", args=[seeded.pk]), {"page": 2}).content.decode()
+    assert "These are the first 2: the rest are older." in last
