@@ -101,6 +101,7 @@ def main() -> None:
     args = parser.parse_args()
     setup_django()
 
+    from django.contrib import admin
     from django.contrib.auth import get_user_model
     from django.db import connection
     from django.test import Client
@@ -108,7 +109,7 @@ def main() -> None:
     from django.urls import path
 
     from crm import demo
-    from crm.models import Customer
+    from crm.models import Customer, PhoneNumber
 
     started = time.perf_counter()
     added = demo.ensure_bulk_customers(args.customers)
@@ -138,10 +139,6 @@ def main() -> None:
     target = Customer.objects.filter(email__endswith="@bulk.example.com").order_by("id")[total // 3]
     mobile = str(target.phone_numbers.filter(type="mobile").values_list("number", flat=True)[0])
     loose = f"({mobile[2:5]})-{mobile[5:8]} {mobile[8:]}"
-    from django.contrib import admin
-
-    from crm.models import PhoneNumber
-
     # The middle page of each list, at the page size its admin shows.
     per_page = {
         model: admin.site._registry[model].list_per_page for model in (Customer, PhoneNumber)

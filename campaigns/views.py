@@ -101,13 +101,12 @@ def _context(request: HttpRequest, campaign: Campaign, tab: str, **extra: Any) -
     }
 
 
-def _with_rows(request: HttpRequest, context: dict[str, Any], **fragments: str) -> dict[str, Any]:
-    """``context`` with each ``name=template`` fragment added: the rows a page repeats by
-    the hundred, rendered by the Jinja2 engine (crm/templating.py) from the same context."""
+def _with_rows(request: HttpRequest, context: dict[str, Any], **fragments: str) -> None:
+    """Adds each ``name=template`` fragment to ``context``: the rows a page repeats by the
+    hundred, rendered by the Jinja2 engine (crm/templating.py) from the same context."""
     for name, template in fragments.items():
         html = render_to_string(template, dict(context), request, using="jinja2")
         context[name] = mark_safe(html)  # noqa: S308  (Jinja2 escaped what it put in)
-    return context
 
 
 @login_required(login_url="campaigns:login")

@@ -5,7 +5,7 @@ half a millisecond; a page of 50 leads spent most of its time there
 (docs/profiles/workspace.md). Jinja2 compiles a template to Python, so the rows are
 rendered from ``templates/jinja2/`` through this environment and the page around them
 stays a Django template. The filters below give the fragments what the Django
-templates they replace relied on: numbers shown as crm/phones.py shows them, and
+templates they replace relied on: numbers shown as ``{% load phones %}`` shows them, and
 datetimes in the reader's zone, formatted as Django formats them.
 """
 
@@ -19,7 +19,7 @@ from django.utils.timesince import timesince
 from django.utils.timezone import is_aware, localtime
 from jinja2 import Environment
 
-from crm.phones import display_number, phone_link
+from crm.templatetags.phones import phone, phone_text
 
 
 def _local(value: datetime) -> datetime:
@@ -53,8 +53,9 @@ def environment(**options: Any) -> Environment:
     env = Environment(autoescape=True, **options)
     env.globals["url"] = _url
     env.filters.update(
-        phone=lambda value: phone_link(str(value or "")),
-        phone_text=lambda value: display_number(str(value or "")),
+        # The same filters as the Django templates' {% load phones %}.
+        phone=phone,
+        phone_text=phone_text,
         localized=_localized,
         date=_date,
         timesince=_timesince,
