@@ -251,10 +251,18 @@ def session_cookies(users: list) -> list[str]:
 
 
 def caller_process(
-    port: int, path: str, cookie: str, rounds: int, database_url: str, barrier: Any, out: Any
+    port: int,
+    path: str,
+    cookie: str,
+    rounds: int,
+    database_url: str,
+    barrier: Any,
+    out: Any,
+    floor: bool = False,
 ) -> None:
     """One caller (a process of its own, as a browser is): ask, log a final outcome, ask
-    again. Sends back (ms, contact id or None) per ask."""
+    again. Sends back (ms, contact id or None) per ask. ``floor``: the path is a campaign
+    nobody may work, and its 404 is the answer timed (contact id 0)."""
     import psycopg
 
     results = []
@@ -268,6 +276,9 @@ def caller_process(
             body = response.read()
             conn.close()
             elapsed = (time.perf_counter() - started) * 1000
+            if floor and response.status == 404:
+                results.append((elapsed, 0, ""))
+                continue
             if response.status == 204:
                 results.append((elapsed, None, response.getheader("X-Reason")))
                 continue
@@ -276,21 +287,25 @@ def caller_process(
                 continue
             contact = json.loads(body)["contact"]["id"]
             results.append((elapsed, contact, ""))
-            # The caller logs a final outcome: the lead leaves the queue and is freed.
+            # The caller logs a final outcome: the lead leaves the queue and is freed (one
+            # statement, one commit: the bench's own work shares the server's two cores).
             db.execute(
-                "UPDATE campaigns_contact SET queue = 'done' WHERE id = %s AND queue <> 'done'",
-                [contact],
+                "WITH done AS (UPDATE campaigns_contact SET queue = 'done' "
+                "WHERE id = %(id)s AND queue <> 'done') "
+                "DELETE FROM campaigns_leadlease WHERE contact_id = %(id)s",
+                {"id": contact},
             )
-            db.execute("DELETE FROM campaigns_leadlease WHERE contact_id = %s", [contact])
     out.put(results)
 
 
 def callers_ask(
-    campaign: Any, port: int, cookies: list[str], rounds: int
+    campaign: Any, port: int, cookies: list[str], rounds: int, floor: bool = False
 ) -> tuple[list[float], list[int]]:
     from django.db import connections
 
-    path = f"/api/campaigns/{campaign.pk}/next/"
+    # The floor asks for a campaign that does not exist: the same sign-in, permissions,
+    # throttle and campaign statement, answered 404 before any lead is looked for.
+    path = f"/api/campaigns/{2**62 if floor else campaign.pk}/next/"
     connections.close_all()  # nothing of this process's connection goes into the fork
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(len(cookies))
@@ -298,7 +313,7 @@ def callers_ask(
     processes = [
         context.Process(
             target=caller_process,
-            args=(port, path, cookie, rounds, os.environ["DATABASE_URL"], barrier, out),
+            args=(port, path, cookie, rounds, os.environ["DATABASE_URL"], barrier, out, floor),
         )
         for cookie in cookies
     ]
@@ -311,7 +326,7 @@ def callers_ask(
     for reason in sorted(set(refused)):
         print(f"  no lead ({refused.count(reason)}x): {reason}")
     timings = [ms for ms, contact, _ in results if contact is not None]
-    handed = [contact for _, contact, _ in results if contact is not None]
+    handed = [contact for _, contact, _ in results if contact]
     return timings, handed
 
 
@@ -543,6 +558,15 @@ def serve_and_ask(
             f"server CPU per ask ({root.name}): {cpu_alone:.1f} ms with 1 caller; with "
             f"{len(cookies)}: {cpu_web + cpu_db:.1f} ms (gunicorn workers {cpu_web:.1f} ms, "
             f"their PostgreSQL backends {cpu_db:.1f} ms)"
+        )
+        used = process_cpu(workers_pids + backends)
+        floor, _ = callers_ask(campaign, port, cookies, args.rounds, floor=True)
+        workers_pids, backends = server_pids(server)
+        cpu_floor = cpu_since(used, workers_pids + backends) / max(1, len(floor)) * 1000
+        print(
+            f"floor ({root.name}): the same {len(cookies)} callers asking for a campaign that "
+            f"does not exist (sign-in, throttle, the campaign's 404): {describe(floor)}; "
+            f"server CPU {cpu_floor:.1f} ms an ask"
         )
     finally:
         stop_server(server)

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from django.db import connection
 from django.db.models import Model
 
 from campaigns.models import Account, CampaignPhone, Contact, Queue
+from crm.db import prepared_cursor
 
 _PROBE = """
     SELECT c.id, c.queue_at FROM campaigns_contact c
@@ -110,31 +110,6 @@ _SQL = _TEMPLATE.format(
 _SQL = "\n".join(line.strip() for line in _SQL.splitlines() if line.strip())
 
 
-class _Prepared(psycopg.Cursor):
-    """Server-side binding, prepared: planning this statement took 2-28 ms of CPU for
-    under 0.5 ms of execution (docs/profiles/dialing.md). Django's own cursors bind on
-    the client and prepare nothing, so this statement alone is prepared, once per
-    connection, and PostgreSQL can keep one plan for it."""
-
-    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-        return super().execute(query, params, prepare=True)
-
-
-def _prepared_cursor() -> Any:
-    connection.ensure_connection()
-    pg: Any = connection.connection
-    if pg.prepare_threshold is None:
-        # Django turns preparing off (None), which psycopg applies even to an explicit
-        # prepare=True. Client-bound cursors (all of Django's) never prepare whatever
-        # the threshold; a server-bound one other than this is never repeated enough.
-        pg.prepare_threshold = 2**31 - 1
-    raw: Any = _Prepared(pg)
-    # Wrapped as Django wraps its own: errors translated, queries logged when asked.
-    if connection.queries_logged:
-        return connection.make_debug_cursor(raw)
-    return connection.make_cursor(raw)
-
-
 @dataclass
 class Picked:
     contact: Contact  # its account, phone and mobile loaded
@@ -165,7 +140,9 @@ def pick_and_hold(
 ) -> Picked | None:
     """The lead ``caller_id`` holds, else the first of ``keys`` ((queue, zone key, rank)
     triples, lowest rank first), leased until ``expires``; None when there is none."""
-    with _prepared_cursor() as cursor:
+    # Prepared: planning it took 2-28 ms of CPU for under 0.5 ms of execution
+    # (docs/profiles/dialing.md); PostgreSQL keeps one plan per connection.
+    with prepared_cursor() as cursor:
         cursor.execute(
             _SQL,
             {

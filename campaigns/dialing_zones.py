@@ -31,7 +31,7 @@ from campaigns.models import (
     Scope,
     Status,
 )
-from crm.db import is_postgresql
+from crm.db import is_postgresql, prepared_cursor
 
 CALLABLE = (Queue.CALLBACK.value, Queue.FRESH.value, Queue.RETRY.value)
 FILL_BATCH = 5_000  # leads given their key per transaction by the worker's fill (SQLite)
@@ -98,7 +98,7 @@ def zone_key_of(contact: Contact) -> str:
 def queue_keys(campaign_id: int) -> list[tuple[str, str]]:
     """The campaign's distinct (queue, zone key) pairs."""
     if is_postgresql():
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(_QUEUE_KEYS_SQL, {"campaign": campaign_id})
             return [(queue, key) for queue, key in cursor.fetchall()]
     return list(

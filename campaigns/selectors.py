@@ -30,7 +30,7 @@ from campaigns.models import (
     Status,
 )
 from campaigns.search import lead_ranks
-from crm.db import is_postgresql, model_from_row
+from crm.db import is_postgresql, model_from_row, prepared_cursor
 from crm.formatting import plural
 from crm.models import Customer
 from crm.selectors import customers_holding, number_search
@@ -85,7 +85,7 @@ def campaign_to_dial(user: User, campaign_id: int) -> Campaign | None:
         sql, params = _campaign_to_dial_sql(True), [campaign_id, user.pk]
     else:
         return None
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:

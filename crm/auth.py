@@ -26,7 +26,7 @@ from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 from django.utils.functional import SimpleLazyObject
 
-from crm.db import is_postgresql, model_from_row
+from crm.db import is_postgresql, model_from_row, prepared_cursor
 from crm.permissions import permissions_columns_sql, permissions_put
 
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -51,7 +51,7 @@ def _user_read(user_id: Any) -> Any:
     permissions where ModelBackend keeps them for the request."""
     model = get_user_model()
     alias = router.db_for_read(model)
-    with connections[alias].cursor() as cursor:
+    with prepared_cursor(alias) as cursor:
         cursor.execute(_user_sql(alias), [user_id])
         row = cursor.fetchone()
     if row is None:

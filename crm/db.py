@@ -12,7 +12,9 @@ from enum import IntEnum
 from functools import cache
 from typing import Any, TypeVar
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, models
+from django.db.backends.utils import CursorDebugWrapper
 
 M = TypeVar("M", bound=models.Model)
 
@@ -97,6 +99,54 @@ def advisory_try_lock(namespace: LockNamespace, key: int) -> Iterator[bool]:
         if acquired:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [int(namespace), int(key)])
+
+
+class _Prepared(psycopg.Cursor):
+    """Server-side binding, prepared on first use: PostgreSQL parses and plans the
+    statement once per connection instead of on every request."""
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        return super().execute(query, params, prepare=True)
+
+
+def prepared_cursor(alias: str = DEFAULT_DB_ALIAS) -> Any:
+    """A cursor whose statements PostgreSQL prepares, for the few statements every
+    request of a hot path runs (the session, the user, the next lead's): planning cost
+    each of them more CPU than running it (docs/profiles/dialing.md). Django's own cursors
+    bind on the client and prepare nothing. Elsewhere, Django's cursor."""
+    db = connections[alias]
+    if not is_postgresql(alias):
+        return db.cursor()
+    db.ensure_connection()
+    pg: Any = db.connection
+    if pg.prepare_threshold is None:
+        # Django turns preparing off (None), which psycopg applies even to an explicit
+        # prepare=True. Client-bound cursors (all of Django's) never prepare whatever the
+        # threshold, and these cursors prepare every statement on first use.
+        pg.prepare_threshold = 2**31 - 1
+    raw: Any = _Prepared(pg)
+    # Wrapped as Django wraps its own: errors translated, queries logged when asked.
+    if db.queries_logged:
+        return _PreparedDebugCursor(raw, db)
+    return db.make_cursor(raw)
+
+
+class _PreparedDebugCursor(CursorDebugWrapper):
+    """Logs a prepared statement with its values inlined, as Django logs its own: psycopg
+    keeps no text of a server-bound query for ``last_executed_query`` to read back."""
+
+    @contextmanager
+    def debug_sql(
+        self,
+        sql: Any = None,
+        params: Any = None,
+        use_last_executed_query: bool = False,
+        many: bool = False,
+    ) -> Iterator[None]:
+        if use_last_executed_query and not many:
+            sql = self.db.ops.compose_sql(sql, params)
+        with super().debug_sql(sql, params, many=many):
+            yield
 
 
 def constraint_violation_message(exc: IntegrityError, model: type[models.Model]) -> str | None:

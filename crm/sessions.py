@@ -15,6 +15,8 @@ from django.contrib.sessions.backends import db
 from django.db import connections, router
 from django.utils import timezone
 
+from crm.db import prepared_cursor
+
 
 @cache
 def _read_sql(alias: str, table: str) -> str:
@@ -31,7 +33,7 @@ class SessionStore(db.SessionStore):
         alias = router.db_for_read(model)
         connection = connections[alias]
         now = model._meta.get_field("expire_date").get_db_prep_value(timezone.now(), connection)
-        with connection.cursor() as cursor:
+        with prepared_cursor(alias) as cursor:
             cursor.execute(_read_sql(alias, model._meta.db_table), [self.session_key, now])
             row = cursor.fetchone()
         if row is None:
