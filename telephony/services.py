@@ -18,7 +18,7 @@ from django.utils import timezone
 from psycopg import sql
 
 from crm.actors import Actor
-from crm.db import LockNamespace, is_postgresql, number_lock_key
+from crm.db import LockNamespace, is_postgresql, number_lock_key, prepared_cursor
 from crm.models import Customer, Note, PhoneNumber, PhoneNumberChange
 from crm.services import note_create, phone_number_change_record, phone_number_set_type
 from telephony import inbox, linking
@@ -121,7 +121,7 @@ def _holders(e164: str) -> list["_Holder"]:
     hold the number as Mobile. Hand-written SQL because this runs on every webhook and
     the ORM spends more time compiling this join than PostgreSQL spends running it.
     """
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:  # planned once per connection, not per webhook
         cursor.execute(_HOLDERS_SQL, [e164])
         return [_Holder(*row) for row in cursor.fetchall()]
 
@@ -284,7 +284,7 @@ def _count_if_still_holder(customer_id: int, e164: str, at: datetime) -> bool:
     """
     statement = _COUNT_SQL[is_postgresql()]
     value = connection.ops.adapt_datetimefield_value(at)
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(statement, [value, value, value, value, customer_id, e164])
         return cursor.rowcount == 1
 
