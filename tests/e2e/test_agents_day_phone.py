@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from crm.models import Customer
-from tests.e2e.test_ops_pages import _shoot
+from tests.e2e.screens import at_both_widths
 from tests.e2e.test_voicemail import (  # noqa: F401  (twilio_media: a fixture)
     ana_left_a_voicemail,
     twilio_media,
@@ -60,7 +60,7 @@ def test_an_agent_works_missed_calls_and_plays_a_voicemail_on_a_phone(
         }"""
     )
     assert played == {"ended": True, "error": None}
-    _shoot(page, "missed-calls-phone")
+    at_both_widths(page, "missed-calls-phone")
 
     rows.filter(has_text="770").locator("input.action-select").check()
     page.select_option("select[name=action]", "mark_handled")
@@ -77,7 +77,7 @@ def test_my_preferences_changes_the_zone_pages_are_read_in(browser, live_server,
     )
     context, page = _sign_in(browser, live_server, agent, {"width": 1366, "height": 900})
     page.goto(f"{live_server.url}/admin/preferences/")
-    _shoot(page, "my-preferences")
+    at_both_widths(page, "my-preferences")
     page.select_option("#time-zone", "Asia/Tokyo")
     page.locator("input[type=submit]").click()
     page.goto(f"{live_server.url}/admin/crm/customer/{customer.pk}/change/")
@@ -86,5 +86,5 @@ def test_my_preferences_changes_the_zone_pages_are_read_in(browser, live_server,
     page.goto(f"{live_server.url}/admin/preferences/")
     expect(page.locator("#time-zone")).to_have_value("Asia/Tokyo")
     page.set_viewport_size(PHONE)
-    _shoot(page, "my-preferences-saved")
+    at_both_widths(page, "my-preferences-saved")
     context.close()

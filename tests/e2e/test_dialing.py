@@ -1,8 +1,5 @@
 """A caller works through two leads on a phone (390 px): Start calling, call, outcome,
-next lead. Screenshots of each step at 390 and 1366 px go to SCREENSHOTS_DIR if set."""
-
-import os
-from pathlib import Path
+next lead. Screenshots of each step at 390 and 1366 px go to SCREENSHOT_DIR if set."""
 
 import pytest
 from playwright.sync_api import expect
@@ -11,15 +8,9 @@ from campaigns.models import CallAttempt, Campaign, Contact, Queue
 from crm.models import StaffProfile
 from telephony.models import OwnedNumber
 from tests.campaigns.dialing_helpers import lead
+from tests.e2e.screens import shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
-SHOTS = os.environ.get("SCREENSHOTS_DIR")
-
-
-def shot(page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
 
 
 @pytest.mark.parametrize("width", [390, 1366])

@@ -1,9 +1,6 @@
 """The do-not-call admin with a file import and its receipt, the statistics page and the
 workspace's do-not-call badge, in Chromium at 390 and 1366 px (screenshots when
-SCREENSHOTS_DIR is set)."""
-
-import os
-from pathlib import Path
+SCREENSHOT_DIR is set)."""
 
 import pytest
 from playwright.sync_api import expect
@@ -13,15 +10,9 @@ from campaigns.models import CallAttempt, Campaign, DoNotCallImport, DoNotCallNu
 from crm.models import StaffProfile
 from telephony.models import OwnedNumber
 from tests.campaigns.dialing_helpers import lead
+from tests.e2e.screens import shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
-SHOTS = os.environ.get("SCREENSHOTS_DIR")
-
-
-def shot(page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=f"{SHOTS}/{name}.png", full_page=True)
 
 
 @pytest.mark.parametrize("width", [390, 1366])

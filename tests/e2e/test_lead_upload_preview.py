@@ -1,14 +1,12 @@
 """An Administrator uploads an Outlook export, corrects a column's reading in the preview,
 imports it, and finds the choice remembered for the campaign's next upload."""
 
-import os
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
 from campaigns.models import Campaign, Contact
 from crm.celery import app
+from tests.e2e.screens import shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -17,7 +15,6 @@ OUTLOOK = (
     "José;Lee;Café Acme;CEO;404 555 0100;404 555 0111;jose@example.com;met at expo\n"
     "Bo;Ray;Café Acme;;;404 555 0122;bo@example.com;\n"
 ).encode("cp1252")
-SHOTS = Path(os.environ.get("E2E_SCREENSHOTS", "/tmp/e2e-screenshots"))  # noqa: S108
 
 
 @pytest.fixture
@@ -50,10 +47,9 @@ def test_the_preview_reads_columns_as_chosen_and_remembers_them(
     expect(home).to_have_value("extra")
     expect(page.get_by_label("Business Phone")).to_have_value("phone")
     expect(page.locator("tr[data-column='Home Phone'] .samples")).to_contain_text("404 555 0111")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=SHOTS / "upload-columns-1366.png", full_page=True)
+    shot(page, "upload-columns-1366")
     page.set_viewport_size({"width": 390, "height": 844})
-    page.screenshot(path=SHOTS / "upload-columns-390.png", full_page=True)
+    shot(page, "upload-columns-390")
     page.set_viewport_size({"width": 1366, "height": 850})
 
     home.select_option("mobile")

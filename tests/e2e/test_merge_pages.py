@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from crm import services
 from crm.models import Customer, CustomerMerge, MatchSuggestion, PhoneNumber
-from tests.e2e.test_ops_pages import _shoot
+from tests.e2e.screens import at_both_widths
 from tests.telephony.factories import CallFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
@@ -44,14 +44,14 @@ def test_an_agent_merges_by_field_and_an_administrator_undoes_it(
             page.locator(f'input[name="keep"][value="{kept.pk}"]').check()
             page.locator(f'input[name="name_from"][value="{merged.pk}"]').check()
             expect(page.locator(f'input[name="email_from"][value="{merged.pk}"]')).to_be_checked()
-            _shoot(page, "merge-by-field")
+            at_both_widths(page, "merge-by-field")
             page.get_by_role("button", name="Merge into the chosen profile").click()
             expect(page.locator(".messagelist")).to_contain_text("Merged Jane Doe into Jane Doe")
         else:
             page.goto(f"{live_server.url}/admin/crm/customermerge/")
             page.get_by_role("link", name="Undo…").click()
             expect(page.get_by_role("button", name="Undo this merge")).to_be_visible()
-            _shoot(page, "merge-undo")
+            at_both_widths(page, "merge-undo")
             page.get_by_role("button", name="Undo this merge").click()
             expect(page.locator(".messagelist")).to_contain_text("Merge undone")
         context.close()

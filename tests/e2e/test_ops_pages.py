@@ -3,9 +3,6 @@
 Set SCREENSHOT_DIR to keep 1366 px and 390 px screenshots of each page.
 """
 
-import os
-from pathlib import Path
-
 import pytest
 from django.core.files.base import ContentFile
 from playwright.sync_api import expect
@@ -15,24 +12,10 @@ from campaigns.models import Campaign, Contact
 from crm import services
 from crm.models import PhoneNumber
 from tests.campaigns.lead_files import SEED_CSV
+from tests.e2e.screens import at_both_widths
 from tests.telephony.factories import CallFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-WIDTHS = (1366, 390)
-
-
-def _shoot(page, name: str) -> None:
-    folder = os.environ.get("SCREENSHOT_DIR")
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        # Nothing may stick out sideways on a phone.
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 1, f"{name} at {width}px is {overflow}px too wide"
-        if folder:
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=f"{folder}/{name}-{width}.png", full_page=True)
-    page.set_viewport_size({"width": 1366, "height": 900})
 
 
 def test_an_administrator_erases_a_customer_and_chooses_the_leads(
@@ -61,7 +44,7 @@ def test_an_administrator_erases_a_customer_and_chooses_the_leads(
     expect(page.get_by_text("Call transcripts")).to_be_visible()
     other = page.get_by_label("Atlanta realtors: John R. Smith")
     expect(other).to_be_checked()
-    _shoot(page, "erase-confirmation")
+    at_both_widths(page, "erase-confirmation")
 
     other.uncheck()  # a different person who shares the mobile
     page.fill("#id_reference", "Request 2026-114")
@@ -85,4 +68,4 @@ def test_a_locked_out_login_says_why(page, live_server, make_user, settings, url
         page.locator("form [type=submit]").click()
     expect(page.get_by_text("Too many failed logins").first).to_be_visible()
     expect(page.get_by_text("ask an Administrator to unlock it")).to_be_visible()
-    _shoot(page, f"locked-out-{name}")
+    at_both_widths(page, f"locked-out-{name}")

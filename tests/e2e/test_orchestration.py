@@ -1,9 +1,7 @@
 """An Administrator opens Orchestration, sees the cost preview, switches identification on
 and watches the backfill's progress bar finish (a real Celery worker runs it)."""
 
-import os
 import time
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -12,26 +10,15 @@ from crm.models import PhoneNumber
 from telephony.models import BackfillRun, OrchestrationSettings
 from tests.campaigns.factories import CampaignPhoneFactory, ContactFactory
 from tests.crm.factories import CustomerFactory
+from tests.e2e.screens import at_both_widths
 from tests.telephony.factories import CallFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-SHOTS = os.environ.get("SCREENSHOT_DIR")
 
 
 def slow_mobile(e164: str) -> str:
     time.sleep(0.02)  # long enough for the bar to be seen moving
     return "mobile" if int(e164[-1]) % 3 else "landline"
-
-
-def shoot(page, name: str) -> None:
-    if not SHOTS:
-        return
-    Path(SHOTS).mkdir(parents=True, exist_ok=True)
-    for width in (1366, 390):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=f"{SHOTS}/{name}-{width}.png", full_page=True)
-    page.set_viewport_size({"width": 1366, "height": 850})
 
 
 @pytest.mark.postgresql  # a real Celery worker on Redis runs the backfill
@@ -57,7 +44,7 @@ def test_an_administrator_switches_identification_on_and_watches_the_backfill_fi
     expect(preview.locator('[data-figure="price"]')).to_have_text("$0.01")
     expect(preview.locator('[data-figure="cost"]')).to_have_text("$1.20")
     expect(preview.locator('[data-figure="cap-allows"]')).to_have_text("10,000 lookups")
-    shoot(page, "orchestration-preview")
+    at_both_widths(page, "orchestration-preview")
 
     page.get_by_role("checkbox", name="Mobile Phone Number Identification").check()
     page.get_by_role("button", name="Save", exact=True).click()
@@ -71,7 +58,7 @@ def test_an_administrator_switches_identification_on_and_watches_the_backfill_fi
     expect(progress.locator('[data-field="done"]')).to_have_text("120")
     expect(progress.locator('[data-field="turned_mobile"]')).to_have_text("72")
     expect(progress.locator('[data-field="spent"]')).to_have_text("1.20")
-    shoot(page, "orchestration-done")
+    at_both_widths(page, "orchestration-done")
     assert BackfillRun.objects.get().status == "completed"
     assert PhoneNumber.objects.filter(type="mobile").count() == 72
 
@@ -90,4 +77,4 @@ def test_an_administrator_switches_identification_on_and_watches_the_backfill_fi
     expect(page.locator("#number-calls")).to_contain_text("Delivery date")
     expect(page.locator("#number-leads")).to_contain_text("Lead at Acme")
     expect(page.locator("#number-lookups")).to_contain_text("Scripted Wireless")
-    shoot(page, "number-view")
+    at_both_widths(page, "number-view")

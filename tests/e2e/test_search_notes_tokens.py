@@ -1,7 +1,6 @@
 """The header search box, notes on the profile and the API token page, in Chromium
 (screenshots at 1366 and 390 px when SCREENSHOT_DIR is set)."""
 
-import os
 import re
 
 import pytest
@@ -11,19 +10,10 @@ from crm import services
 from telephony.models import OwnedNumber
 from tests.campaigns.factories import CampaignFactory, ContactFactory
 from tests.crm.factories import CustomerFactory
+from tests.e2e.screens import at_both_widths
 from tests.telephony.factories import CallFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-def shoot(page, name: str) -> None:
-    folder = os.environ.get("SCREENSHOT_DIR")
-    if not folder:
-        return
-    for width in (1366, 390):
-        page.set_viewport_size({"width": width, "height": 850})
-        page.screenshot(path=f"{folder}/{name}-{width}.png", full_page=True)
-    page.set_viewport_size({"width": 1366, "height": 850})
 
 
 @pytest.fixture
@@ -56,7 +46,7 @@ def test_the_header_search_box_finds_the_garcias_from_any_page(
     box.press("Enter")
     for kind in ("customer", "call", "owned_number"):
         expect(page.locator(f'section[data-kind="{kind}"]')).to_be_visible()
-    shoot(page, "search-results")
+    at_both_widths(page, "search-results")
     page.locator('section[data-kind="customer"] a', has_text="Ana García").click()
     expect(page).to_have_title(re.compile(r"^Ana García \| Change customer"))
 
@@ -71,7 +61,7 @@ def test_an_agent_writes_a_note_on_the_profile_and_edits_it(
     note = page.locator('#customer-timeline li[data-kind="note"]')
     expect(note).to_contain_text("Prefers a call after 5 pm")
     expect(note).to_contain_text(agent.username)
-    shoot(page, "profile-notes")
+    at_both_widths(page, "profile-notes")
     note.get_by_role("link", name="Edit").click()
     page.fill("#id_text", "Prefers a call after 6 pm. Wants the family plan.")
     page.get_by_role("button", name="Save", exact=True).click()
@@ -88,7 +78,7 @@ def test_a_staff_user_makes_and_revokes_an_api_token(page, live_server, login, a
     page.get_by_role("button", name="Make token").click()
     key = page.locator("[data-key]")
     expect(key).to_have_text(re.compile(r"^sb_\S{40,}$"))
-    shoot(page, "api-tokens")
+    at_both_widths(page, "api-tokens")
     page.get_by_role("button", name="Revoke").click()
     expect(page.locator("[data-key]")).to_have_count(0)
     expect(page.locator(".sb-tokens")).to_contain_text("revoked")

@@ -3,9 +3,6 @@
 Set SCREENSHOT_DIR to keep 1366 px and 390 px screenshots of the inbox and the profile.
 """
 
-import os
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
@@ -13,26 +10,10 @@ from crm import providers
 from crm.optout import phone_number_sms_opt_out_set
 from telephony import services
 from telephony.models import Message
+from tests.e2e.screens import at_both_widths
 from tests.telephony.factories import message_sid
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
-
-WIDTHS = (1366, 390)
-
-
-def _shoot(page, name: str) -> None:
-    folder = os.environ.get("SCREENSHOT_DIR")
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 900})
-        # Nothing may stick out sideways on a phone.
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 1, f"{name} at {width}px is {overflow}px too wide"
-        if folder:
-            Path(folder).mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=f"{folder}/{name}-{width}.png", full_page=True)
-            # What a phone shows first, at its real size.
-            page.screenshot(path=f"{folder}/{name}-{width}-first-screen.png")
-    page.set_viewport_size({"width": 1366, "height": 900})
 
 
 def _texts(number: str, body: str, name: str):
@@ -58,7 +39,7 @@ def test_an_agent_answers_a_text_from_the_inbox(page, live_server, login, agent,
     login(agent.username)
     page.goto(f"{live_server.url}/admin/telephony/conversation/")
     expect(page.locator("#result_list tbody tr")).to_have_count(2)
-    _shoot(page, "sms-inbox")
+    at_both_widths(page, "sms-inbox", first_screen=True)
 
     page.get_by_role("link", name="Ana García").click()
     card = page.locator("#customer-card")
@@ -67,7 +48,7 @@ def test_an_agent_answers_a_text_from_the_inbox(page, live_server, login, agent,
     box = page.locator("#sms-body")
     expect(box).to_be_visible()
     box.fill("Friday at 10 works. See you then!")
-    _shoot(page, "sms-profile-reply")
+    at_both_widths(page, "sms-profile-reply", first_screen=True)
     page.get_by_role("button", name="Send SMS").click()
 
     expect(page.locator(".messagelist")).to_contain_text("Sent to (415) 555-0142.")
@@ -93,4 +74,4 @@ def test_an_opted_out_number_shows_why_no_reply_can_go(page, live_server, login,
     expect(page.locator("#customer-card .sb-optout")).to_have_text("SMS opted out")
     expect(page.locator("#customer-reply .sb-refusal")).to_contain_text("opted out of SMS")
     expect(page.get_by_role("button", name="Send SMS")).to_have_count(0)
-    _shoot(page, "sms-profile-opted-out")
+    at_both_widths(page, "sms-profile-opted-out", first_screen=True)

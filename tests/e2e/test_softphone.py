@@ -11,7 +11,7 @@ from crm import providers
 from crm.models import StaffProfile
 from telephony.models import OwnedNumber
 from tests.campaigns.dialing_helpers import lead
-from tests.e2e.test_ops_pages import _shoot
+from tests.e2e.screens import at_both_widths
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
@@ -44,7 +44,7 @@ def test_a_caller_starts_a_call_in_the_browser(browser, live_server, caller, con
     page.goto(f"{live_server.url}/campaigns/{campaign.pk}/dial/")
     expect(page.get_by_role("button", name="Call (678) 555-1001")).to_be_visible()
     expect(page.get_by_role("button", name="Call in browser")).to_be_visible()
-    _shoot(page, "dial-call-in-browser")
+    at_both_widths(page, "dial-call-in-browser")
 
     page.get_by_role("button", name="Call in browser").click()
     panel = page.locator("[data-softphone]")
@@ -63,5 +63,5 @@ def test_a_caller_starts_a_call_in_the_browser(browser, live_server, caller, con
     assert minted["status"] == 201
     assert minted["body"]["identity"] == f"user_{caller.pk}"
     expect(page.get_by_role("button", name="Log outcome and next lead")).to_be_visible()
-    _shoot(page, "softphone-panel")
+    at_both_widths(page, "softphone-panel")
     context.close()

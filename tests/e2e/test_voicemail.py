@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from crm.models import Customer
 from telephony.models import Call, TelephonySettings
-from tests.e2e.test_ops_pages import _shoot
+from tests.e2e.screens import at_both_widths
 from tests.telephony.factories import call_sid
 from tests.telephony.loopback import loopback_serve
 
@@ -125,11 +125,11 @@ def test_an_agent_plays_a_voicemail_on_the_profile_and_marks_it_handled(
     assert played["ended"] is True
     assert 0.9 < played["duration"] < 1.1
     page.locator("#customer-timeline").scroll_into_view_if_needed()
-    _shoot(page, "profile-voicemail")
+    at_both_widths(page, "profile-voicemail")
 
     page.goto(f"{live_server.url}/admin/telephony/missedcall/")
     expect(page.locator("#result_list tbody tr")).to_have_count(2)
-    _shoot(page, "missed-calls")
+    at_both_widths(page, "missed-calls")
     page.locator("#result_list tbody tr").filter(has_text="770").locator(
         "input.action-select"
     ).check()
@@ -152,5 +152,5 @@ def test_an_agent_plays_a_voicemail_on_the_profile_and_marks_it_handled(
     page.click("input[type=submit]")
     page.goto(f"{live_server.url}/admin/telephony/telephonysettings/1/change/")
     expect(page.locator("#what-caller-hears")).to_contain_text("America/New_York")
-    _shoot(page, "telephony-settings")
+    at_both_widths(page, "telephony-settings")
     context.close()

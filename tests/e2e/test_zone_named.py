@@ -15,7 +15,7 @@ from reputation import services
 from reputation.models import MonitoredNumber, ReputationSettings
 from telephony.models import OwnedNumber
 from tests.campaigns.dialing_helpers import lead
-from tests.e2e.test_ops_pages import _shoot
+from tests.e2e.screens import at_both_widths
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -59,9 +59,9 @@ def test_reputation_since_and_stats_hours_name_the_readers_zone(
     page.goto(f"{live_server.url}/admin/")
     section = page.locator("#dashboard-reputation")
     expect(section).to_contain_text("since Dec 8, 2026, 04:05 JST")
-    _shoot(page, "home-reputation-since")
+    at_both_widths(page, "home-reputation-since")
 
     page.goto(f"{live_server.url}/admin/campaigns/campaign/statistics/?days=1")
     hour = timezone.localtime(attempt.created_at, timezone=ZoneInfo("Asia/Tokyo"))
     expect(page.locator("#stats-hours")).to_contain_text(f"{hour:%H}:00 JST")
-    _shoot(page, "calling-statistics-hours")
+    at_both_widths(page, "calling-statistics-hours")
