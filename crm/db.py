@@ -1,4 +1,5 @@
-"""Database helpers shared by every app: the vendor check, advisory locks, constraint errors.
+"""Database helpers shared by every app: the vendor check, advisory locks, constraint errors,
+rows read by hand, and the prepared statements of the hot paths.
 
 Every app asks :func:`is_postgresql` (never ``connection.vendor`` itself) and takes its
 advisory locks through :class:`LockNamespace`, so that no two features can pick the same
