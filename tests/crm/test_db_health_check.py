@@ -15,7 +15,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.postgresql]
 def wrapper():
     """A connection of its own (outside the test's transaction), health checks on."""
     own = connections.create_connection("default")
-    own.settings_dict["CONN_HEALTH_CHECKS"] = True
+    # The settings' own (crm/settings.py); the dict is shared with every connection.
+    assert own.settings_dict["CONN_HEALTH_CHECKS"]
     own.ensure_connection()
     yield own
     own.close()
