@@ -30,8 +30,16 @@
     call = null;
   }
 
+  // The button comes disabled: the deferred SDK runs before this script, and until both
+  // have, a click would do nothing.
+  if (!window.Twilio || !window.Twilio.Device) {
+    say("The softphone did not load: reload the page.");
+    return;
+  }
+  start.disabled = false;
+  say("Ready.");
+
   start.addEventListener("click", async () => {
-    if (!window.Twilio || !window.Twilio.Device) { say("The softphone did not load: reload the page."); return; }
     start.disabled = true;
     say("Connecting…");
     try {

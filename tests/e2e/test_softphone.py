@@ -49,7 +49,8 @@ def test_a_caller_starts_a_call_in_the_browser(browser, live_server, caller, con
     page.get_by_role("button", name="Call in browser").click()
     panel = page.locator("[data-softphone]")
     expect(panel).to_contain_text("You talk through this browser")
-    expect(panel.get_by_role("button", name="Start the call")).to_be_visible()
+    expect(panel.get_by_role("button", name="Start the call")).to_be_enabled()
+    expect(panel.locator("[data-softphone-state]")).to_have_text("Ready.")
     expect(page.locator(".caller-id")).to_contain_text("(678) 555-0100")
     assert page.evaluate("typeof window.Twilio.Device") == "function"
     minted = page.evaluate(
@@ -64,4 +65,12 @@ def test_a_caller_starts_a_call_in_the_browser(browser, live_server, caller, con
     assert minted["body"]["identity"] == f"user_{caller.pk}"
     expect(page.get_by_role("button", name="Log outcome and next lead")).to_be_visible()
     at_both_widths(page, "softphone-panel")
+
+    # Without the SDK the button stays off and says why, instead of ignoring clicks.
+    page.route("**/twilio.min.js", lambda route: route.abort())
+    page.reload()
+    expect(panel.locator("[data-softphone-state]")).to_have_text(
+        "The softphone did not load: reload the page."
+    )
+    expect(panel.get_by_role("button", name="Start the call")).to_be_disabled()
     context.close()
