@@ -68,6 +68,19 @@ def _fast_passwords() -> None:
 
 
 _fast_passwords()
+
+
+def _static_files_found_per_request() -> None:
+    """WhiteNoise finds a static file when it is asked for, as under `make run` (DEBUG),
+    instead of indexing every static file when its middleware is made: the test client
+    makes the middleware again for each test, and the index was 8% of the suite's CPU
+    (docs/testing.md). Production indexes its collected files once per process."""
+    from django.conf import settings
+
+    settings.WHITENOISE_AUTOREFRESH = True
+
+
+_static_files_found_per_request()
 databases.flush_lightly()
 
 
