@@ -35,6 +35,8 @@ def _one_broker_per_worker() -> None:
             "processed_folder": str(folders / "processed"),
             "control_folder": str(folders / "control"),
             "store_processed": False,
+            # A test's worker takes a message within 0.1 s, not kombu's 1 s.
+            "polling_interval": 0.1,
         }
         for folder in ("queue", "processed", "control"):
             (folders / folder).mkdir(parents=True, exist_ok=True)

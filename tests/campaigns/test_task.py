@@ -49,7 +49,10 @@ def test_a_submitted_upload_is_imported_by_a_worker_through_the_broker(worker, f
     campaign = CampaignFactory()
     # As a message another test left in the broker would: the same task for another
     # campaign, run first.
-    tasks.lead_zones_fill.delay(campaign.pk + 1000)
+    other = tasks.lead_zones_fill.delay(campaign.pk + 1000)
+    # Run before the upload is written: on SQLite's shared in-memory test database a write
+    # beside the worker's open one fails at once as "table is locked", not after a wait.
+    assert finished(other.id), "the other campaign's fill did not run"
     upload = services.lead_upload_submit(
         campaign=campaign,
         file=ContentFile(SEED_CSV.encode(), name="leads.csv"),
