@@ -43,7 +43,7 @@ BENCH_ARGS ?=
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 8 ] && n=8; echo $$n)
 XDIST = -n $(PYTEST_WORKERS) --dist worksteal
 
-.PHONY: install install-dev run serve test lint collect pytest pytest-sqlite browser bench format vendor-softphone
+.PHONY: install install-dev run serve test lint collect suites pytest pytest-sqlite browser bench format vendor-softphone
 
 PORT ?= 8000
 export PORT
@@ -126,16 +126,18 @@ pytest-sqlite: install-dev
 # single-threaded, and so is the collection): the processes the runs then start at once
 # find every module compiled and every test module rewritten by pytest, instead of each
 # doing it again (on a fresh clone, 8 collections at once took 136 s of CPU without the
-# cache and 59 s with it: docs/testing.md). Then the two runs at once: each alone leaves a
-# core idle while its tests wait on browsers, servers and sockets. A lint failure still
-# lets the tests run, and fails `make test` after them. --output-sync prints each one's
+# cache and 59 s with it: docs/testing.md). The two runs start as soon as the collection
+# ends, beside whatever is left of lint, and go at once: each alone leaves a core idle
+# while its tests wait on browsers, servers and sockets. A lint failure still lets the
+# tests run (-k), and fails `make test` after them. --output-sync prints each one's
 # output whole when it ends, so .ci/run still finds each run's header and summary (a
 # section ends at the next "== ").
 test: install-dev browser
-	@$(MAKE) --no-print-directory -j2 --output-sync=target lint collect; lint=$$?; \
-	$(MAKE) --no-print-directory -j2 --output-sync=target pytest pytest-sqlite; tests=$$?; \
-	if [ $$lint -ne 0 ]; then echo "make test: lint failed (above)"; fi; \
-	[ $$lint -eq 0 ] && [ $$tests -eq 0 ]
+	@$(MAKE) --no-print-directory -j3 -k --output-sync=target lint suites
+
+# Both runs, after the collection (for `make test`; each also runs alone).
+suites: collect
+	@$(MAKE) --no-print-directory -j2 --output-sync=target pytest pytest-sqlite
 
 collect: install-dev
 	@$(BIN)/pytest --collect-only -q -p no:cacheprovider >/dev/null 2>&1 || true
