@@ -160,19 +160,24 @@ def django_db_setup(
 
 
 DATABASE_FREE_REASON = "database-free: runs once, in the SQLite run"
+BROWSER_ONCE_REASON = "browser test: runs once, in the PostgreSQL run"
 DATABASE_FIXTURES = frozenset(
     ("db", "transactional_db", "live_server", "django_db_serialized_rollback")
 )
 
 
 def pytest_collection_modifyitems(config, items):
-    """PostgreSQL-only tests skip on SQLite; database-free tests skip on PostgreSQL.
+    """PostgreSQL-only tests skip on SQLite; database-free tests skip on PostgreSQL; browser
+    tests skip on SQLite.
 
     A database-free test (pure code: a parser, a provider adapter against a loopback
     server) would only repeat itself in the second run, so it runs in the SQLite one, the
     embedded default. It cannot reach a database: pytest-django refuses any query from a
-    test that asks for none, and one that asks for one is refused here. .ci/run fails the
-    build on any other skip.
+    test that asks for none, and one that asks for one is refused here. A browser test
+    adds what only a browser shows (scripts, layout at both widths, whole flows) over views
+    the test client already drives on both databases, so it runs once too, on PostgreSQL,
+    production's database: a third of the suite's CPU went to Chromium and the live server.
+    .ci/run fails the build on any other skip.
     """
     for item in items:
         if "database_free" in item.keywords and (
@@ -180,12 +185,17 @@ def pytest_collection_modifyitems(config, items):
         ):
             raise pytest.UsageError(f"{item.nodeid} is marked database_free but uses the database")
     if os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
-        marker, skip = "database_free", pytest.mark.skip(reason=DATABASE_FREE_REASON)
+        skips = {"database_free": pytest.mark.skip(reason=DATABASE_FREE_REASON)}
     else:
-        marker, skip = "postgresql", pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+        skips = {
+            "postgresql": pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)"),
+            "e2e": pytest.mark.skip(reason=BROWSER_ONCE_REASON),
+        }
     for item in items:
-        if marker in item.keywords:
-            item.add_marker(skip)
+        for marker, skip in skips.items():
+            if marker in item.keywords:
+                item.add_marker(skip)
+                break
 
 
 @pytest.fixture(autouse=True)
