@@ -19,8 +19,8 @@ CHROMIUM_FLAGS = [
 
 class _Chromium:
     """One Playwright driver and one Chromium for a worker's whole run, started by its
-    first browser test: each started again for every module cost 0.9 s of CPU (docs/
-    testing.md).
+    first browser test: each started again for every module cost 0.9 s of CPU
+    (docs/testing.md).
 
     Playwright's sync API marks its event loop as running on this thread whenever it has
     control, and Django refuses the ORM on a thread with a running loop. So the mark is

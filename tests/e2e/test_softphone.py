@@ -73,4 +73,5 @@ def test_a_caller_starts_a_call_in_the_browser(browser, live_server, caller, con
         "The softphone did not load: reload the page."
     )
     expect(panel.get_by_role("button", name="Start the call")).to_be_disabled()
+    at_both_widths(page, "softphone-not-loaded")
     context.close()
