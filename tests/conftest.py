@@ -177,8 +177,7 @@ def pytest_collection_modifyitems(config, items):
     adds what only a browser shows (scripts, layout at both widths, whole flows) over views
     the test client already drives on both databases, so it runs once too, on PostgreSQL,
     production's database: on SQLite they spent over a quarter of the suite's CPU in
-    Chromium.
-    .ci/run fails the build on any other skip.
+    Chromium. .ci/run fails the build on any other skip.
     """
     for item in items:
         if "database_free" in item.keywords and (

@@ -3,10 +3,11 @@ connection is reused without ``SELECT 1``; one the server dropped is still found
 replaced before a request's first statement fails on it."""
 
 import select
-import time
 
 import pytest
 from django.db import connections
+
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgresql]
 
@@ -55,9 +56,7 @@ def test_a_connection_the_server_dropped_is_replaced_before_the_first_statement(
     # The server's goodbye reaches the socket.
     poller = select.poll()
     poller.register(wrapper.connection.fileno(), select.POLLIN)
-    deadline = time.monotonic() + 10
-    while not poller.poll(50) and time.monotonic() < deadline:
-        pass
+    wait_for(lambda: poller.poll(0), timeout=10, interval=0.05)
     new_request(wrapper)
     assert backend_pid(wrapper) != pid  # no error: the check closed it, a new one answered
 

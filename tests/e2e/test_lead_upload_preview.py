@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from campaigns.models import Campaign, Contact
 from crm.celery import app
-from tests.e2e.screens import shot
+from tests.e2e.screens import at_both_widths
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -47,10 +47,7 @@ def test_the_preview_reads_columns_as_chosen_and_remembers_them(
     expect(home).to_have_value("extra")
     expect(page.get_by_label("Business Phone")).to_have_value("phone")
     expect(page.locator("tr[data-column='Home Phone'] .samples")).to_contain_text("404 555 0111")
-    shot(page, "upload-columns-1366")
-    page.set_viewport_size({"width": 390, "height": 844})
-    shot(page, "upload-columns-390")
-    page.set_viewport_size({"width": 1366, "height": 850})
+    at_both_widths(page, "upload-columns")
 
     home.select_option("mobile")
     page.get_by_label("Notes").select_option("ignore")
